@@ -1,0 +1,97 @@
+// Command gateway serves Tongban's REST API (grpc-gateway) in front of the
+// four services.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tongban/tongban/gateway"
+	"github.com/tongban/tongban/services/platform/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := logging.NewFromEnv("gateway")
+	ctx = logging.WithLogger(ctx, logger)
+	if err := realMain(ctx, logger); err != nil {
+		logger.ErrorContext(ctx, "gateway exited", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func realMain(ctx context.Context, logger *slog.Logger) error {
+	g, err := gateway.New(ctx, gateway.Backends{
+		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
+		Assignment: env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"),
+		Scheduling: env("TONGBAN_SCHEDULING_ADDR", "127.0.0.1:7301"),
+		Reporting:  env("TONGBAN_REPORTING_ADDR", "127.0.0.1:7401"),
+	})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	l, err := net.Listen("tcp", env("GATEWAY_HTTP_ADDR", "127.0.0.1:8080"))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           logRequests(logger, g),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	logger.InfoContext(ctx, "serving", slog.String("http", l.Addr().String()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.InfoContext(ctx, "shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// logRequests logs method, path, status and duration of each request; never
+// bodies, query strings or headers (tokens, identity).
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.InfoContext(r.Context(), "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}

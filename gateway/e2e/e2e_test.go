@@ -1,0 +1,623 @@
+// Package e2e drives the real binaries (four services and the gateway) on
+// loopback ports over HTTP, the way a township system or a county office
+// would, on a real PostgreSQL.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	"github.com/tongban/tongban/services/platform/pgtest"
+	"github.com/tongban/tongban/tools/stack"
+)
+
+var (
+	testDB *pgtest.Instance
+	binDir string
+	update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
+)
+
+func TestMain(m *testing.M) {
+	testDB = pgtest.MustStartEmpty()
+	dir, err := os.MkdirTemp("", "tongban-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	root, err := stack.Root()
+	if err == nil {
+		err = stack.Build(context.Background(), root, binDir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	testDB.MustClose()
+	os.Exit(code)
+}
+
+const (
+	idNumber = "330421199001011248"
+	phone    = "13812345678"
+)
+
+// client is a tiny REST client for the gateway.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func (c *client) do(method, path, token string, body any, headers ...string) reply {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// eventually polls f until it returns "" (events cross services within a
+// second or so) or fails with f's last complaint.
+func (c *client) eventually(what string, f func() string) {
+	c.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: %s", what, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (r reply) str(keys ...string) string {
+	var v any = r.body
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// petitioner returns a field of the first petitioner of a case body.
+func (r reply) petitioner(key string) string {
+	ps, _ := r.body["petitioners"].([]any)
+	if len(ps) == 0 {
+		return ""
+	}
+	v, _ := ps[0].(map[string]any)[key].(string)
+	return v
+}
+
+// fields lists the fields named by BadRequest details of an error body.
+func (r reply) fields() []string {
+	var out []string
+	details, _ := r.body["details"].([]any)
+	for _, d := range details {
+		m, _ := d.(map[string]any)
+		fvs, _ := m["fieldViolations"].([]any)
+		for _, fv := range fvs {
+			out = append(out, fv.(map[string]any)["field"].(string))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reason is the ErrorInfo reason of an error body.
+func (r reply) reason() string {
+	details, _ := r.body["details"].([]any)
+	for _, d := range details {
+		m, _ := d.(map[string]any)
+		if m["@type"] == "type.googleapis.com/google.rpc.ErrorInfo" {
+			s, _ := m["reason"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+func (r reply) must(t *testing.T, status int, what string) reply {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: HTTP %d, want %d: %s", what, r.status, status, r.raw)
+	}
+	return r
+}
+
+// goldens collects error bodies, pinned in testdata/errors.golden.json.
+type goldens map[string]any
+
+var volatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\d{6}-\d{4}-\d{6,9}`), "{case_number}"},
+	{regexp.MustCompile(`\\"\d+\\"`), `\"{etag}\"`},
+}
+
+// record keeps r's body (HTTP status and normalised JSON) under name.
+func (g goldens) record(t *testing.T, name string, r reply) {
+	t.Helper()
+	raw := r.raw
+	for _, v := range volatile {
+		raw = v.re.ReplaceAllString(raw, v.with)
+	}
+	var body any
+	if err := json.Unmarshal([]byte(raw), &body); err != nil {
+		t.Fatalf("%s: body is not JSON: %s", name, r.raw)
+	}
+	g[name] = map[string]any{"status": r.status, "body": body}
+}
+
+// check compares with the golden file, or rewrites it with -update.
+func (g goldens) check(t *testing.T, path string) {
+	t.Helper()
+	got, err := json.MarshalIndent(map[string]any(g), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./gateway/e2e -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("error bodies differ from %s (run with -update after checking the change):\n%s", path, lineDiff(string(want), string(got)))
+	}
+}
+
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var out []string
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			out = append(out, fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, a, b))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func startStack(t *testing.T) (*stack.Stack, string, string) {
+	t.Helper()
+	ports, err := stack.FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	dbURL := testDB.NewEmptyDatabaseURL(t)
+	s, err := stack.Start(context.Background(), stack.Options{
+		BinDir: binDir, DatabaseURL: dbURL, Ports: ports, LogDir: logDir, BlobDir: t.TempDir(),
+		ExtraEnv: append(stack.NewSecrets(), "LOG_LEVEL=debug"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			for _, name := range stack.Services {
+				b, _ := os.ReadFile(filepath.Join(logDir, name+".log"))
+				t.Logf("--- %s.log (tail)\n%s", name, tail(string(b), 3000))
+			}
+		}
+	})
+	return s, logDir, dbURL
+}
+
+// scanDatabase reads every row of every Tongban table (bytea as hex) and
+// reports the secrets it finds in clear.
+func scanDatabase(t *testing.T, url string, secrets ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
+		WHERE table_schema IN ('intake', 'assignment', 'scheduling', 'reporting') AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) < 10 {
+		t.Fatalf("found only %d tables: %v", len(tables), tables)
+	}
+	for _, table := range tables {
+		var dump string
+		if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+table+` t`).Scan(&dump); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if strings.Contains(dump, s) || strings.Contains(dump, hex.EncodeToString([]byte(s))) {
+				t.Errorf("table %s holds %q in clear", table, s)
+			}
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+var caseNumber = regexp.MustCompile(`^330421-\d{4}-\d{6}$`)
+
+// TestWalkingSkeleton registers a case at 大云镇, refers it up, has the
+// bureau transfer it to 住建局, which answers; then reads state, holder and
+// history through the gateway, with retries, refusals and bad input along
+// the way.
+func TestWalkingSkeleton(t *testing.T) {
+	s, logDir, dbURL := startStack(t)
+	c := &client{t: t, base: s.GatewayURL()}
+	errs := goldens{}
+	defer errs.check(t, "testdata/errors.golden.json")
+	newCase := map[string]any{
+		"channel": "CHANNEL_VISIT", "township": "330421102", "caseClass": "CASE_CLASS_CLAIM",
+		"subject": "小区雨污管网破损", "content": "东云村某小区雨污管道破损三个月未修复，雨天污水外溢。",
+		"petitioners": []any{map[string]any{"displayName": "张三", "idNumber": idNumber, "phone": phone}},
+	}
+
+	// Registration, and its retry.
+	first := c.do("POST", "/v1/cases", "demo-dayun", newCase, "Idempotency-Key", "dayun-2026-0001").must(t, 201, "register")
+	num := first.str("caseNumber")
+	if !caseNumber.MatchString(num) || first.str("name") != "cases/"+num {
+		t.Fatalf("case number %q / name %q", num, first.str("name"))
+	}
+	retry := c.do("POST", "/v1/cases", "demo-dayun", newCase, "Idempotency-Key", "dayun-2026-0001")
+	if retry.str("caseNumber") != num {
+		t.Fatalf("retry registered %q, want %q: %s", retry.str("caseNumber"), num, retry.raw)
+	}
+	byField := c.do("POST", "/v1/cases?requestId=dayun-2026-0002", "demo-dayun", newCase).must(t, 201, "register with request_id")
+	if again := c.do("POST", "/v1/cases?requestId=dayun-2026-0002", "demo-dayun", newCase); again.str("caseNumber") != byField.str("caseNumber") {
+		t.Fatalf("request_id retry gave %s, want %s", again.str("caseNumber"), byField.str("caseNumber"))
+	}
+
+	// The registering office corrects the subject (PATCH; the mask comes
+	// from the body), guarded by the etag; routing fields stay as registered.
+	fixed := c.do("PATCH", "/v1/cases/"+num, "demo-dayun", map[string]any{"subject": "小区雨污管网破损（东云村）", "etag": first.str("etag")}).must(t, 200, "correct the subject")
+	if fixed.str("subject") != "小区雨污管网破损（东云村）" || fixed.str("content") != newCase["content"] || fixed.str("etag") == first.str("etag") {
+		t.Fatalf("after correction: %s", fixed.raw)
+	}
+	c.do("PATCH", "/v1/cases/"+num, "demo-dayun", map[string]any{"subject": "again", "etag": first.str("etag")}).must(t, 409, "stale etag")
+	if r := c.do("PATCH", "/v1/cases/"+num, "demo-dayun", map[string]any{"township": "330421103"}).must(t, 400, "routing field"); !strings.Contains(r.raw, "update_mask") {
+		t.Errorf("routing field correction: %s", r.raw)
+	}
+	if l := c.do("GET", "/v1/cases?township=330421102&subjectContains=%E7%AE%A1%E7%BD%91&orderBy=receive_time", "demo-dayun", nil).must(t, 200, "filtered list"); !strings.Contains(l.raw, num) {
+		t.Errorf("filtered list lacks %s: %s", num, l.raw)
+	}
+
+	// A file comes with the petition: uploaded as JSON (base64), downloaded
+	// as raw bytes with its media type.
+	pdf := []byte("%PDF-1.4 来信扫描件")
+	att := c.do("POST", "/v1/cases/"+num+"/attachments", "demo-dayun", map[string]any{
+		"attachment": map[string]any{"filename": "来信.pdf", "mediaType": "application/pdf"},
+		"content":    base64.StdEncoding.EncodeToString(pdf),
+	}).must(t, 201, "attach a file")
+	dl, err := http.NewRequest("GET", c.base+"/v1/"+att.str("name")+":download", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl.Header.Set("Authorization", "Bearer demo-dayun")
+	dlResp, err := http.DefaultClient.Do(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdfBack, _ := io.ReadAll(dlResp.Body)
+	dlResp.Body.Close()
+	if dlResp.StatusCode != 200 || dlResp.Header.Get("Content-Type") != "application/pdf" || !bytes.Equal(pdfBack, pdf) {
+		t.Fatalf("download: %d %s %q", dlResp.StatusCode, dlResp.Header.Get("Content-Type"), pdfBack)
+	}
+
+	// Batches: newline-delimited JSON (one ImportCasesRequest a line) and
+	// CSV, each row reported by its line.
+	ndjson := `{"case":{"channel":"CHANNEL_REFERRAL","sourceSystem":"330421105-xfxt","externalId":"GY-1","township":"330421105","caseClass":"CASE_CLASS_CLAIM","subject":"道路破损","content":"村道破损。","anonymous":true}}
+{"case":{"channel":"CHANNEL_REFERRAL","sourceSystem":"330421105-xfxt","externalId":"GY-2","township":"330421105","caseClass":"CASE_CLASS_CLAIM","subject":"","content":"x","anonymous":true}}
+`
+	imp := c.do("POST", "/v1/cases:import", "demo-ganyao", ndjson).must(t, 200, "NDJSON import")
+	if imp.body["registered"] != float64(1) || imp.body["rejected"] != float64(1) {
+		t.Fatalf("NDJSON import: %s", imp.raw)
+	}
+	csvFile := "channel,township,case_class,subject,content,anonymous,source_system,external_id\n" +
+		"referral,330421105,suggestion,建议增设路灯,村口无路灯。,yes,330421105-xfxt,GY-3\n" +
+		"referral,330421105,claim,道路破损,村道破损。,yes,330421105-xfxt,GY-1\n"
+	csvImp := c.do("POST", "/v1/cases:importCsv", "demo-ganyao", csvFile).must(t, 200, "CSV import")
+	if csvImp.body["registered"] != float64(1) || csvImp.body["existing"] != float64(1) {
+		t.Fatalf("CSV import: %s", csvImp.raw)
+	}
+	c.do("POST", "/v1/cases:importCsv", "demo-ganyao", "colour\nred\n").must(t, 400, "CSV with an unknown column")
+	c.do("POST", "/v1/cases:importCsv", "", csvFile).must(t, 401, "CSV import without a token")
+
+	// The command-line importer: progress, summary, the rejected rows.
+	file := filepath.Join(t.TempDir(), "batch.csv")
+	if err := os.WriteFile(file, []byte("channel,township,case_class,subject,content,anonymous,external_id,source_system\n"+
+		"referral,330421105,claim,桥梁护栏缺失,护栏缺失。,yes,GY-4,330421105-xfxt\n"+
+		"referral,330421999,claim,,x,yes,GY-5,330421105-xfxt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli := exec.Command(filepath.Join(binDir, "importcases"), "-addr", s.IntakeAddr(), "-token", "demo-ganyao", file)
+	cliOut, err := cli.CombinedOutput()
+	if err != nil || !strings.Contains(string(cliOut), "1 registered, 0 already registered, 1 rejected") ||
+		!strings.Contains(string(cliOut), "row 2: case.township") {
+		t.Fatalf("importcases: %v\n%s", err, cliOut)
+	}
+
+	// A township system re-sending its referral gets the first case.
+	referral := map[string]any{
+		"channel": "CHANNEL_REFERRAL", "sourceSystem": "330421103-xfxt", "externalId": "XT-2026-0042",
+		"township": "330421103", "caseClass": "CASE_CLASS_SUGGESTION", "subject": "建议增设公交站", "content": "西塘镇某村建议增设公交站点。",
+		"anonymous": true,
+	}
+	ref1 := c.do("POST", "/v1/cases", "demo-xitang", referral).must(t, 201, "referral")
+	if ref2 := c.do("POST", "/v1/cases", "demo-xitang", referral); ref2.str("caseNumber") != ref1.str("caseNumber") || ref1.str("externalId") != "XT-2026-0042" {
+		t.Fatalf("re-sent referral: %s then %s", ref1.raw, ref2.raw)
+	}
+	errs.record(t, "external_id_taken", c.do("POST", "/v1/cases", "demo-dayun", referral).must(t, 409, "another office re-using the external id"))
+
+	// Bad input: every bad field at once; unknown fields; no token.
+	bad := c.do("POST", "/v1/cases", "demo-dayun", map[string]any{
+		"channel": "CHANNEL_VISIT", "township": "330421999", "caseClass": "CASE_CLASS_CLAIM", "subject": "", "content": "x",
+		"petitioners": []any{map[string]any{"idNumber": "330421199001011247", "phone": "12345"}},
+	}).must(t, 400, "invalid registration")
+	errs.record(t, "invalid_registration", bad)
+	if got, want := strings.Join(bad.fields(), ","), "case.petitioners[0].display_name,case.petitioners[0].id_number,case.petitioners[0].phone,case.subject,case.township"; got != want {
+		t.Errorf("field violations = %s, want %s", got, want)
+	}
+	if strings.Contains(bad.raw, "SQL") || strings.Contains(bad.raw, "goroutine") {
+		t.Errorf("error body leaks internals: %s", bad.raw)
+	}
+	errs.record(t, "unknown_json_field", c.do("POST", "/v1/cases", "demo-dayun", `{"subjet": "typo"}`).must(t, 400, "unknown JSON field"))
+	errs.record(t, "no_token", c.do("GET", "/v1/cases/"+num, "", nil).must(t, 401, "no token"))
+	c.do("GET", "/v1/cases/"+num, "not-a-token", nil).must(t, 401, "bad token")
+
+	// The event reaches assignment: the case is in 大云镇's queue.
+	c.eventually("case in the township queue", func() string {
+		q := c.do("GET", "/v1/offices/330421102/queue", "demo-dayun", nil)
+		if !strings.Contains(q.raw, num) {
+			return "queue: " + q.raw
+		}
+		return ""
+	})
+
+	// Another township sees nothing and can do nothing.
+	for _, r := range []reply{
+		c.do("GET", "/v1/cases/"+num, "demo-xitang", nil),
+		c.do("POST", "/v1/cases/"+num+":referUp", "demo-xitang", map[string]any{"reason": "x"}),
+		c.do("GET", "/v1/cases/"+num+"/history", "demo-xitang", nil),
+	} {
+		r.must(t, 404, "another township")
+	}
+	errs.record(t, "missing_case", c.do("GET", "/v1/cases/330421-2026-999999", "demo-bureau", nil).must(t, 404, "missing case"))
+
+	// Refer up, retried by the township system: one move.
+	up := c.do("POST", "/v1/cases/"+num+":referUp", "demo-dayun", map[string]any{"reason": "涉及县住建部门职责，镇级无法协调", "requestId": "ref-1"}).must(t, 200, "refer up")
+	if up.str("holderOffice") != "offices/330421.xfj" || up.str("state") != "CASE_STATE_REGISTERED" {
+		t.Fatalf("after referral: %s", up.raw)
+	}
+	upAgain := c.do("POST", "/v1/cases/"+num+":referUp", "demo-dayun", map[string]any{"reason": "涉及县住建部门职责，镇级无法协调", "requestId": "ref-1"}).must(t, 200, "refer up retry")
+	if upAgain.str("etag") != up.str("etag") {
+		t.Fatalf("retry etag %s, want %s", upAgain.str("etag"), up.str("etag"))
+	}
+	c.do("POST", "/v1/cases/"+num+":referUp", "demo-dayun", map[string]any{"reason": "涉及县住建部门职责，镇级无法协调", "requestId": "ref-1", "etag": "\"9\""}).
+		must(t, 400, "same request id, different request")
+
+	errs.record(t, "not_holder", c.do("POST", "/v1/cases/"+num+":referUp", "demo-dayun", map[string]any{"reason": "again"}).must(t, 403, "refer up what the bureau holds"))
+
+	// The bureau transfers to 住建局 (a stale etag first), which answers.
+	stale := c.do("POST", "/v1/cases/"+num+":transfer", "demo-bureau", map[string]any{"toOffice": "offices/330421.zjj", "reason": "属住建局职责", "etag": "\"1\""}).must(t, 409, "stale etag")
+	errs.record(t, "stale_etag", stale)
+	if stale.reason() != "ETAG_MISMATCH" {
+		t.Errorf("stale etag reason %q", stale.reason())
+	}
+	c.do("POST", "/v1/cases/"+num+":transfer", "demo-bureau", map[string]any{"toOffice": "offices/330421.zjj", "reason": "属住建局职责", "etag": up.str("etag")}).must(t, 200, "transfer")
+	ans := c.do("POST", "/v1/cases/"+num+":answer", "demo-zjj", map[string]any{"outcome": "ANSWER_OUTCOME_SUPPORT", "text": "已安排维修，30日内完成。"}, "Idempotency-Key", "ans-1").must(t, 200, "answer")
+	if ans.str("state") != "CASE_STATE_ANSWERED" || ans.str("answer", "office") != "offices/330421.zjj" {
+		t.Fatalf("after answer: %s", ans.raw)
+	}
+	conflict := c.do("POST", "/v1/cases/"+num+":answer", "demo-zjj", map[string]any{"outcome": "ANSWER_OUTCOME_REJECT", "text": "again"}).must(t, 400, "second answer")
+	errs.record(t, "wrong_state", conflict)
+	if conflict.reason() != "CASE_STATE_CONFLICT" || conflict.body["code"] != float64(9) {
+		t.Errorf("second answer: %s", conflict.raw)
+	}
+
+	// GET on the case: state, owner and the full history, as the township sees it.
+	var got reply
+	c.eventually("the case shows its answer and history", func() string {
+		got = c.do("GET", "/v1/cases/"+num, "demo-dayun", nil)
+		if got.str("state") != "CASE_STATE_ANSWERED" {
+			return got.raw
+		}
+		if h, _ := got.body["history"].([]any); len(h) != 4 {
+			return got.raw
+		}
+		return ""
+	})
+	if got.str("holderOffice") != "offices/330421.zjj" || got.petitioner("idNumber") != idNumber {
+		t.Errorf("case: %s", got.raw)
+	}
+	var moves []string
+	for _, h := range got.body["history"].([]any) {
+		e := h.(map[string]any)
+		moves = append(moves, fmt.Sprintf("%s by %s → %s", e["action"], e["actorOffice"], e["toOffice"]))
+		if e["time"] == "" {
+			t.Errorf("history entry without time: %v", e)
+		}
+	}
+	wantMoves := []string{
+		"ACTION_REGISTER by offices/330421102 → offices/330421102",
+		"ACTION_REFER_UP by offices/330421102 → offices/330421.xfj",
+		"ACTION_TRANSFER by offices/330421.xfj → offices/330421.zjj",
+		"ACTION_ANSWER by offices/330421.zjj → offices/330421.zjj",
+	}
+	if strings.Join(moves, "\n") != strings.Join(wantMoves, "\n") {
+		t.Errorf("history:\n%s\nwant:\n%s", strings.Join(moves, "\n"), strings.Join(wantMoves, "\n"))
+	}
+	// The department sees the case with identity masked.
+	zjj := c.do("GET", "/v1/cases/"+num, "demo-zjj", nil).must(t, 200, "department reads the case")
+	if zjj.petitioner("idNumber") != "3304**********1248" || zjj.petitioner("phone") != "138****5678" {
+		t.Errorf("department sees petitioners %v", zjj.body["petitioners"])
+	}
+
+	// Reporting and scheduling answer through the same gateway.
+	c.eventually("the summary counts the case", func() string {
+		sum := c.do("GET", "/v1/counties/330421/summary", "demo-bureau", nil)
+		if sum.str("answered") != "1" || sum.str("registered") != "6" || sum.str("referredUp") != "1" {
+			return sum.raw
+		}
+		return ""
+	})
+	own := c.do("GET", "/v1/counties/330421/summary", "demo-xitang", nil).must(t, 200, "township summary")
+	if own.str("registered") != "1" || strings.Contains(own.raw, "330421102") {
+		t.Errorf("西塘镇 sees another township's figures: %s", own.raw)
+	}
+	day := c.do("GET", "/v1/calendar/days/2026-10-07", "demo-bureau", nil).must(t, 200, "calendar")
+	if day.body["workingDay"] != false || day.str("kind") != "DAY_KIND_HOLIDAY" {
+		t.Errorf("2026-10-07: %s", day.raw)
+	}
+	c.do("GET", "/openapi/tongban.swagger.json", "", nil).must(t, 200, "openapi")
+	c.do("GET", "/readyz", "", nil).must(t, 200, "gateway readiness")
+
+	// Reflection works on a service (grpcurl uses it).
+	checkReflection(t, s)
+
+	// Every process stops gracefully on SIGTERM.
+	for i := len(stack.Services) - 1; i >= 0; i-- {
+		if err := s.Kill(stack.Services[i]); err != nil {
+			t.Errorf("%s: %v", stack.Services[i], err)
+		}
+	}
+	// Nothing at rest (tables, outboxes, idempotency records) and nothing
+	// in any log names the petitioner.
+	scanDatabase(t, dbURL, idNumber, phone, "张三")
+	for _, name := range stack.Services {
+		b, err := os.ReadFile(filepath.Join(logDir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte(`"level"`)) {
+			t.Errorf("%s.log has no JSON log lines", name)
+		}
+		if name != "gateway" && !bytes.Contains(b, []byte(`"caller.office"`)) {
+			t.Errorf("%s.log never names the calling office", name)
+		}
+		for _, secret := range []string{idNumber, phone, "张三"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s.log contains %q", name, secret)
+			}
+		}
+	}
+}
+
+func checkReflection(t *testing.T, s *stack.Stack) {
+	t.Helper()
+	conn, err := grpc.NewClient(s.IntakeAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, svc := range resp.GetListServicesResponse().GetService() {
+		services = append(services, svc.GetName())
+	}
+	joined := strings.Join(services, " ")
+	for _, want := range []string{"tongban.intake.v1.IntakeService", "tongban.events.v1.EventFeedService", "grpc.health.v1.Health"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("reflection lists %v, missing %s", services, want)
+		}
+	}
+}

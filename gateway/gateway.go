@@ -1,0 +1,153 @@
+// Package gateway is the REST face of Tongban: one grpc-gateway mux for the
+// four services, dialing each over gRPC, with strict JSON (unknown fields
+// are errors), request ids, health of every backend, and the OpenAPI file.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // error details must resolve to be rendered
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tongban/tongban/gateway/openapi"
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
+	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
+	"github.com/tongban/tongban/services/platform/app"
+)
+
+// Backends are the services' gRPC addresses.
+type Backends struct {
+	Intake, Assignment, Scheduling, Reporting string
+}
+
+// Gateway is the HTTP handler plus the connections it owns.
+type Gateway struct {
+	http.Handler
+	conns map[string]*grpc.ClientConn
+}
+
+// Close closes the backend connections.
+func (g *Gateway) Close() {
+	for _, c := range g.conns {
+		c.Close()
+	}
+}
+
+// New dials the backends (lazily: a backend that is down makes its routes
+// fail with 503 and /readyz report it, nothing more) and builds the mux.
+func New(ctx context.Context, b Backends) (*Gateway, error) {
+	g := &Gateway{conns: map[string]*grpc.ClientConn{}}
+	type reg struct {
+		name, addr string
+		register   func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+	}
+	regs := []reg{
+		{"intake", b.Intake, intakev1.RegisterIntakeServiceHandler},
+		{"assignment", b.Assignment, assignmentv1.RegisterAssignmentServiceHandler},
+		{"scheduling", b.Scheduling, schedulingv1.RegisterSchedulingServiceHandler},
+		{"reporting", b.Reporting, reportingv1.RegisterReportingServiceHandler},
+	}
+	marshaler := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: false},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false}, // a typo is a 400, not a silent drop
+	}}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }), // no internal metadata in responses
+		runtime.WithForwardResponseOption(createdStatus),
+		runtime.WithDisableHTTPMethodOverride(),
+	)
+	for _, r := range regs {
+		conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(app.MaxMessage), grpc.MaxCallSendMsgSize(app.MaxMessage)))
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("dial %s at %s: %w", r.name, r.addr, err)
+		}
+		g.conns[r.name] = conn
+		if err := r.register(ctx, mux, conn); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("register %s: %w", r.name, err)
+		}
+	}
+
+	root := http.NewServeMux()
+	root.Handle("/v1/", mux)
+	root.Handle("POST /v1/cases:importCsv", &csvImport{client: intakev1.NewIntakeServiceClient(g.conns["intake"]), mux: mux, marshaler: marshaler})
+	root.HandleFunc("GET /openapi/tongban.swagger.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapi.Spec) //nolint:errcheck
+	})
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
+	root.HandleFunc("GET /readyz", g.ready)
+	g.Handler = root
+	return g, nil
+}
+
+// headerMatcher forwards the idempotency and request-id headers besides
+// grpc-gateway's defaults (Authorization among them).
+func headerMatcher(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "idempotency-key":
+		return "idempotency-key", true
+	case "x-request-id":
+		return "x-request-id", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// creates are the methods that create a resource.
+var creates = map[string]bool{
+	"/tongban.intake.v1.IntakeService/CreateCase":       true,
+	"/tongban.intake.v1.IntakeService/CreateAttachment": true,
+}
+
+// createdStatus answers 201 to a POST that creates a resource, as REST
+// clients expect.
+func createdStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
+	if m, ok := runtime.RPCMethod(ctx); ok && creates[m] {
+		w.WriteHeader(http.StatusCreated)
+	}
+	return nil
+}
+
+// ready checks every backend's gRPC health in parallel and names the ones
+// that are not serving.
+func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var down []string
+	var wg sync.WaitGroup
+	for name, conn := range g.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				mu.Lock()
+				down = append(down, name)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(down) > 0 {
+		http.Error(w, "not ready: "+strings.Join(down, ", ")+" not serving", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n")) //nolint:errcheck
+}

@@ -1,0 +1,52 @@
+// Command intake runs the intake service: registration of petitions, their
+// case numbers, and the CaseRegistered feed.
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/intake/internal/server"
+	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/intake/migrations"
+	"github.com/tongban/tongban/services/platform/app"
+	"github.com/tongban/tongban/services/platform/blob"
+	"github.com/tongban/tongban/services/platform/protect"
+)
+
+func main() {
+	app.Main(app.Spec{
+		Name: "intake", Env: "INTAKE_",
+		DefaultGRPC: "127.0.0.1:7101", DefaultHTTP: "127.0.0.1:7102",
+		Migrations: migrations.Set,
+		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
+			// Identity is sealed at rest; the service refuses to start without keys.
+			keys, err := protect.Parse(d.Env("IDENTITY_KEYS", ""), d.Env("IDENTITY_KEY_ID", ""), d.Env("IDENTITY_HASH_KEY", ""))
+			if err != nil {
+				return nil, fmt.Errorf("%w (set INTAKE_IDENTITY_KEYS, INTAKE_IDENTITY_KEY_ID, INTAKE_IDENTITY_HASH_KEY)", err)
+			}
+			blobDir := d.Env("BLOB_DIR", "")
+			if blobDir == "" {
+				return nil, fmt.Errorf("set INTAKE_BLOB_DIR: the directory that keeps attachments' bytes")
+			}
+			srv, err := server.New(&store.Store{Pool: d.Pool, Keys: keys}, d.Directory, blob.Dir{Root: blobDir})
+			if err != nil {
+				return nil, err
+			}
+			days, err := strconv.Atoi(d.Env("REPEAT_WINDOW_DAYS", "180"))
+			if err != nil || days < 1 {
+				return nil, fmt.Errorf("INTAKE_REPEAT_WINDOW_DAYS must be a positive number of days")
+			}
+			srv.RepeatWindow = time.Duration(days) * 24 * time.Hour
+			intakev1.RegisterIntakeServiceServer(s, srv)
+			// State, holder and history of each case, projected from assignment.
+			moves, err := d.Follow("assignment", "127.0.0.1:7201", srv.ProjectMove)
+			return []func(context.Context) error{moves}, err
+		},
+	})
+}

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/outbox"
+)
+
+// grpcClient serves s on a loopback port and returns a client sending token.
+func grpcClient(t *testing.T, s *Server, token string) intakev1.IntakeServiceClient {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(directory.Demo())
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	intakev1.RegisterIntakeServiceServer(srv, s)
+	go srv.Serve(l) //nolint:errcheck
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return intakev1.NewIntakeServiceClient(conn)
+}
+
+func importRows(t *testing.T, client intakev1.IntakeServiceClient, rows []*intakev1.ImportCasesRequest) *intakev1.ImportCasesResponse {
+	t.Helper()
+	stream, err := client.ImportCases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := stream.Send(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func outcomes(resp *intakev1.ImportCasesResponse) string {
+	var s string
+	for _, r := range resp.GetResults() {
+		s += strconv.Itoa(int(r.GetLine())) + ":" + r.GetOutcome().String()[len("IMPORT_OUTCOME_"):] + " "
+	}
+	return s
+}
+
+func TestImportCases(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	client := grpcClient(t, s, "demo-dayun")
+	ref := func(ext string) *intakev1.Case {
+		c := validCase()
+		c.Channel, c.SourceSystem, c.ExternalId = intakev1.Channel_CHANNEL_REFERRAL, "330421102-xfxt", ext
+		c.Petitioners[0].IdNumber, c.Petitioners[0].Phone = "", "" // keep repeats out of it
+		return c
+	}
+	bad := ref("E-2")
+	bad.Subject = ""
+	bad.Petitioners[0].IdNumber = "330421199001011247"
+	rows := []*intakev1.ImportCasesRequest{
+		{Case: ref("E-1"), RequestId: "batch-1"},
+		{Case: bad},
+		{Case: ref("E-3")},
+		{Case: ref("E-1")}, // the same outside case twice in one file
+	}
+	resp := importRows(t, client, rows)
+	if got, want := outcomes(resp), "1:REGISTERED 2:REJECTED 3:REGISTERED 4:EXISTING "; got != want {
+		t.Fatalf("outcomes %q, want %q: %v", got, want, resp)
+	}
+	if resp.GetResults()[3].GetName() != resp.GetResults()[0].GetName() {
+		t.Errorf("the repeated row names %s, want %s", resp.GetResults()[3].GetName(), resp.GetResults()[0].GetName())
+	}
+	if v := resp.GetResults()[1].GetViolations(); len(v) != 2 || v[0].GetField() != "case.subject" {
+		t.Errorf("line 2 violations: %v", v)
+	}
+	if resp.GetRegistered() != 2 || resp.GetRejected() != 1 || resp.GetExisting() != 1 {
+		t.Errorf("counts: %v", resp)
+	}
+
+	// Sending the file again registers nothing new.
+	again := importRows(t, client, []*intakev1.ImportCasesRequest{{Case: ref("E-1"), RequestId: "batch-1"}, {Case: ref("E-3")}})
+	if got := outcomes(again); got != "1:EXISTING 2:EXISTING " {
+		t.Errorf("re-import: %s", got)
+	}
+
+	// all_or_nothing with a bad row and validate_only register nothing.
+	for _, first := range []*intakev1.ImportCasesRequest{
+		{Case: ref("E-10"), AllOrNothing: true},
+		{Case: ref("E-10"), ValidateOnly: true},
+	} {
+		var r []*intakev1.ImportCasesRequest
+		r = append(r, first, &intakev1.ImportCasesRequest{Case: ref("E-11")})
+		if first.GetAllOrNothing() {
+			r = append(r, &intakev1.ImportCasesRequest{Case: bad})
+		}
+		resp := importRows(t, client, r)
+		if resp.GetRegistered() != 0 || resp.GetNotRegistered() != 2 {
+			t.Errorf("%v: %v", first, outcomes(resp))
+		}
+	}
+	// all_or_nothing with every row valid registers them all.
+	all := importRows(t, client, []*intakev1.ImportCasesRequest{{Case: ref("E-20"), AllOrNothing: true}, {Case: ref("E-21")}})
+	if all.GetRegistered() != 2 {
+		t.Errorf("all valid, all_or_nothing: %s", outcomes(all))
+	}
+	var n int
+	if err := s.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d cases stored, %v; want 4", n, err)
+	}
+}
+
+// TestImportRepeats: the set-based path links repeats like registrations
+// one by one: to a case in the database, and to an earlier row of the file.
+func TestImportRepeats(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	client := grpcClient(t, s, "demo-dayun")
+	ctx := authtest.As(t, "demo-dayun")
+	at := func(day int, id, phone string) *intakev1.Case {
+		c := validCase()
+		c.Topic = "城乡建设/排水"
+		c.ReceiveTime = timestamppb.New(time.Date(2026, 11, day, 9, 0, 0, 0, time.UTC))
+		c.Petitioners[0].IdNumber, c.Petitioners[0].Phone = id, phone
+		return c
+	}
+	earlier, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: at(1, idNumber, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := importRows(t, client, []*intakev1.ImportCasesRequest{
+		{Case: at(2, "", phone)},                   // new matter by phone only
+		{Case: at(3, idNumber, "")},                // repeats the database's case
+		{Case: at(4, "330421198503150024", phone)}, // repeats row 1 by phone
+		{Case: at(5, "330421198503150024", "")},    // repeats row 3, whose first case is row 1's
+	})
+	if resp.GetRegistered() != 4 {
+		t.Fatalf("import: %v", outcomes(resp))
+	}
+	want := []string{"", earlier.GetCase().GetName(), resp.GetResults()[0].GetName(), resp.GetResults()[0].GetName()}
+	for i, r := range resp.GetResults() {
+		got, err := s.GetCase(ctx, &intakev1.GetCaseRequest{Name: r.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetCase().GetRepeatOf() != want[i] {
+			t.Errorf("row %d repeats %q, want %q", i+1, got.GetCase().GetRepeatOf(), want[i])
+		}
+		if p := got.GetCase().GetPetitioners(); len(p) != 1 || p[0].GetDisplayName() != "张三" {
+			t.Errorf("row %d petitioners: %v", i+1, p)
+		}
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil || len(evs) != 5 {
+		t.Fatalf("%d events, %v; want 5", len(evs), err)
+	}
+	if evs[2].GetCaseRegistered().GetRepeatOf() != earlier.GetCase().GetName() {
+		t.Errorf("the event of row 2 says repeat of %q", evs[2].GetCaseRegistered().GetRepeatOf())
+	}
+}

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/idempotency"
+	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+	"google.golang.org/protobuf/proto"
+)
+
+// LinkRepeat links a case by hand as a repeat of an earlier one.
+func (s *Server) LinkRepeat(ctx context.Context, req *intakev1.LinkRepeatRequest) (*intakev1.LinkRepeatResponse, error) {
+	var v rpcerr.Violations
+	target, ok := names.CaseNumber(req.GetRepeatOf())
+	if !ok {
+		v.Add("repeat_of", names.CaseNumberHint)
+	}
+	c, err := s.changeRepeat(ctx, &v, "LinkRepeat", req, req.GetName(), req.GetRequestId(),
+		func(tx pgx.Tx, caller auth.Caller, c *store.Case) (string, error) {
+			earlier, err := s.lockVisible(ctx, tx, caller, target, "repeat_of", req.GetRepeatOf(), false)
+			if err != nil {
+				return "", err
+			}
+			root := earlier.Number
+			if earlier.RepeatOf != "" {
+				root = earlier.RepeatOf
+			}
+			if root == c.Number {
+				return "", rpcerr.New(codes.FailedPrecondition, "REPEAT_CYCLE",
+					"that case already repeats this one; link the other way round", "repeat_of", req.GetRepeatOf())
+			}
+			return root, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &intakev1.LinkRepeatResponse{Case: c}, nil
+}
+
+// UnlinkRepeat removes a case's repeat link.
+func (s *Server) UnlinkRepeat(ctx context.Context, req *intakev1.UnlinkRepeatRequest) (*intakev1.UnlinkRepeatResponse, error) {
+	var v rpcerr.Violations
+	c, err := s.changeRepeat(ctx, &v, "UnlinkRepeat", req, req.GetName(), req.GetRequestId(),
+		func(pgx.Tx, auth.Caller, *store.Case) (string, error) { return "", nil })
+	if err != nil {
+		return nil, err
+	}
+	return &intakev1.UnlinkRepeatResponse{Case: c}, nil
+}
+
+// changeRepeat runs a repeat-link change: validation, then in one
+// transaction the idempotency check, the case locked, visibility, the
+// caller's right to change it, the new root from pick, and the event.
+func (s *Server) changeRepeat(ctx context.Context, v *rpcerr.Violations, method string, req proto.Message, name, requestID string,
+	pick func(tx pgx.Tx, caller auth.Caller, c *store.Case) (string, error),
+) (*intakev1.Case, error) {
+	caller, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	num, ok := names.CaseNumber(name)
+	if !ok {
+		v.Add("name", names.CaseNumberHint)
+	}
+	rid := idempotency.Checked(ctx, requestID, v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	receipt := &intakev1.Case{}
+	key := idempotency.Key{Scope: caller.Office.ID, Method: method, RequestID: rid}
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		_, err := idempotency.Do(ctx, tx, key, req, receipt, func() error {
+			c, err := s.lockVisible(ctx, tx, caller, num, "name", name, false)
+			if err != nil {
+				return err
+			}
+			if caller.Office.ID != c.RegisteredBy && caller.Office.Kind != directory.Bureau {
+				return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OFFICE",
+					"only the registering office or the county petition bureau may change a repeat link")
+			}
+			root, err := pick(tx, caller, c)
+			if err != nil {
+				return err
+			}
+			receipt.Name, receipt.CaseNumber = names.Case(num), num
+			if root == c.RepeatOf {
+				return nil // nothing changes, nothing to tell
+			}
+			if err := s.Store.SetRepeat(ctx, tx, num, root); err != nil {
+				return err
+			}
+			return outbox.Append(ctx, tx, &eventsv1.Event{
+				CaseNumber: num,
+				Payload: &eventsv1.Event_CaseRepeatChanged{CaseRepeatChanged: &eventsv1.CaseRepeatChanged{
+					RepeatOf: caseName(root), ActorOffice: names.Office(caller.Office.ID),
+				}},
+			})
+		})
+		return err
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return s.reread(ctx, caller, num)
+}
+
+type repeatCandidate struct {
+	number, root, township, topic string
+	class                         int16
+	received                      time.Time
+	idHash, phoneHash             string
+}
+
+// linkRepeats sets RepeatOf on each case (重复信访): the first case of the
+// matter of the earliest earlier case of the same county, township and
+// class (and topic, when the new case has one), received within
+// RepeatWindow, with a petitioner sharing an ID number or phone (compared by
+// keyed hash). Candidates are the database's and, for a batch, the cases
+// before it in the batch, so a batch links exactly as registrations one by
+// one would. It is the only definition of a repeat: single registrations
+// and bulk imports both call it.
+func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case) error {
+	// Each petitioner's keyed hashes, computed once: [case][petitioner]{id, phone}.
+	hashes := make([][][2][]byte, len(cases))
+	var idHashes, phoneHashes [][]byte
+	oldest := time.Now()
+	for i, c := range cases {
+		for _, p := range c.Petitioners {
+			h := [2][]byte{s.Store.Keys.Hash("id_number", p.IDNumber), s.Store.Keys.Hash("phone", p.Phone)}
+			hashes[i] = append(hashes[i], h)
+			if h[0] != nil {
+				idHashes = append(idHashes, h[0])
+			}
+			if h[1] != nil {
+				phoneHashes = append(phoneHashes, h[1])
+			}
+		}
+		if c.ReceiveTime.Before(oldest) {
+			oldest = c.ReceiveTime
+		}
+	}
+	if len(idHashes)+len(phoneHashes) == 0 {
+		return nil
+	}
+	found, err := s.Store.RepeatCandidates(ctx, tx, cases[0].County, idHashes, phoneHashes, oldest.Add(-s.RepeatWindow))
+	if err != nil {
+		return err
+	}
+	var pool []repeatCandidate
+	for _, f := range found {
+		pool = append(pool, repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
+			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash)})
+	}
+	for i, c := range cases {
+		ids, phones := map[string]bool{}, map[string]bool{}
+		for _, h := range hashes[i] {
+			if h[0] != nil {
+				ids[string(h[0])] = true
+			}
+			if h[1] != nil {
+				phones[string(h[1])] = true
+			}
+		}
+		since := c.ReceiveTime.Add(-s.RepeatWindow)
+		var best *repeatCandidate
+		for j := range pool {
+			k := &pool[j]
+			if k.township != c.Township || k.class != c.Class || (c.Topic != "" && k.topic != c.Topic) ||
+				k.received.Before(since) || k.number == c.Number || !(ids[k.idHash] || phones[k.phoneHash]) {
+				continue
+			}
+			if best == nil || k.received.Before(best.received) || (k.received.Equal(best.received) && k.number < best.number) {
+				best = k
+			}
+		}
+		if best != nil {
+			c.RepeatOf = best.root
+		}
+		root := c.RepeatOf
+		if root == "" {
+			root = c.Number
+		}
+		// Later rows of the batch see this case as registration one by one would.
+		for _, h := range hashes[i] {
+			pool = append(pool, repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
+				class: c.Class, received: c.ReceiveTime, idHash: string(h[0]), phoneHash: string(h[1])})
+		}
+	}
+	return nil
+}

@@ -1,0 +1,839 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jackc/pgx/v5"
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/intake/migrations"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/platform/blob"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/pgtest"
+	"github.com/tongban/tongban/services/platform/protect"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+)
+
+var testDB *pgtest.Instance
+
+func TestMain(m *testing.M) {
+	testDB = pgtest.MustStart("intake", migrations.Set)
+	code := m.Run()
+	testDB.MustClose()
+	os.Exit(code)
+}
+
+const (
+	idNumber = "330421199001011248"
+	phone    = "13812345678"
+)
+
+func newServer(t *testing.T) *Server {
+	t.Helper()
+	keys, err := protect.Parse("k1:"+protect.NewKey(), "k1", protect.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(&store.Store{Pool: testDB.NewDatabase(t), Keys: keys}, directory.Demo(), blob.Dir{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Now = func() time.Time { return time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC) }
+	return s
+}
+
+func validCase() *intakev1.Case {
+	return &intakev1.Case{
+		Channel:   intakev1.Channel_CHANNEL_VISIT,
+		Township:  "330421102",
+		CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM,
+		Subject:   "小区雨污管网破损",
+		Content:   "东云村某小区雨污管道破损三个月未修复。",
+		Petitioners: []*intakev1.Petitioner{{
+			DisplayName: "张三", IdNumber: idNumber, Phone: phone,
+		}},
+	}
+}
+
+// representatives names n people who speak for a group.
+func representatives(n int) []*intakev1.Petitioner {
+	ps := plain(n)
+	for _, p := range ps {
+		p.Representative = true
+	}
+	return ps
+}
+
+func plain(n int) []*intakev1.Petitioner {
+	var ps []*intakev1.Petitioner
+	for i := range n {
+		ps = append(ps, &intakev1.Petitioner{DisplayName: "代表" + strconv.Itoa(i+1)})
+	}
+	return ps
+}
+
+func TestCreateCaseValidation(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	tests := []struct {
+		name   string
+		mutate func(c *intakev1.Case)
+		fields []string
+	}{
+		{"valid", func(*intakev1.Case) {}, nil},
+		{"anonymous", func(c *intakev1.Case) { c.Petitioners, c.Anonymous = nil, true }, nil},
+		{"anonymous_but_named", func(c *intakev1.Case) { c.Anonymous = true }, []string{"case.petitioners"}},
+		{"nobody", func(c *intakev1.Case) { c.Petitioners = nil }, []string{"case.petitioners"}},
+		{"organisation", func(c *intakev1.Case) {
+			c.Petitioners = []*intakev1.Petitioner{{Kind: intakev1.PetitionerKind_PETITIONER_KIND_ORGANIZATION, DisplayName: "嘉善某物业公司", Phone: "0573-84012345"}}
+		}, nil},
+		{"organisation_with_resident_id", func(c *intakev1.Case) {
+			c.Petitioners[0].Kind = intakev1.PetitionerKind_PETITIONER_KIND_ORGANIZATION
+		}, []string{"case.petitioners[0].id_number"}},
+		{"zhejiang_group_of_8_names_3", func(c *intakev1.Case) { c.HeadCount, c.Petitioners = 8, representatives(3) }, nil},
+		{"zhejiang_group_of_8_names_4", func(c *intakev1.Case) { c.HeadCount, c.Petitioners = 8, representatives(4) }, []string{"case.petitioners"}},
+		{"zhejiang_group_of_30_names_5", func(c *intakev1.Case) { c.HeadCount, c.Petitioners = 30, representatives(5) }, nil},
+		{"zhejiang_group_of_30_names_6", func(c *intakev1.Case) { c.HeadCount, c.Petitioners = 30, representatives(6) }, []string{"case.petitioners"}},
+		{"group_without_representatives", func(c *intakev1.Case) { c.HeadCount = 12 }, []string{"case.petitioners"}},
+		{"representative_of_no_group", func(c *intakev1.Case) { c.Petitioners = representatives(1) }, []string{"case.petitioners"}},
+		{"head_count_below_named", func(c *intakev1.Case) { c.HeadCount, c.Petitioners = 2, representatives(3) }, []string{"case.head_count"}},
+		{"joint_letter_of_five", func(c *intakev1.Case) {
+			c.Channel, c.Petitioners = intakev1.Channel_CHANNEL_LETTER, append(representatives(2), plain(3)...)
+		}, nil},
+		{"letter_received_earlier", func(c *intakev1.Case) {
+			c.Channel = intakev1.Channel_CHANNEL_LETTER
+			c.ReceiveTime = timestamppb.New(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
+		}, nil},
+		{"everything_wrong_at_once", func(c *intakev1.Case) {
+			c.Channel = 0
+			c.CaseClass = 99
+			c.Township = "330421999"
+			c.Subject = ""
+			c.Content = strings.Repeat("字", maxContent+1)
+			c.Petitioners[0].IdNumber = "330421199001011247"
+			c.Petitioners[0].Phone = "12345"
+			c.ReceiveTime = timestamppb.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+		}, []string{"case.channel", "case.case_class", "case.township", "case.subject", "case.content",
+			"case.petitioners[0].id_number", "case.petitioners[0].phone", "case.receive_time"}},
+		{"department_is_not_a_township", func(c *intakev1.Case) { c.Township = "330421.zjj" }, []string{"case.township"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := validCase()
+			tc.mutate(c)
+			_, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: c})
+			if tc.fields == nil {
+				if err != nil {
+					t.Fatalf("CreateCase: %v", err)
+				}
+				return
+			}
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("code = %v, want InvalidArgument (%v)", status.Code(err), err)
+			}
+			got := rpcerr.Fields(err)
+			sort.Strings(got)
+			sort.Strings(tc.fields)
+			if diff := cmp.Diff(tc.fields, got); diff != "" {
+				t.Errorf("field violations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCreateCaseNumbersAndEvent(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := authtest.As(t, "demo-dayun")
+	var nums []string
+	for range 3 {
+		resp, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: validCase()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nums = append(nums, resp.GetCase().GetCaseNumber())
+	}
+	if diff := cmp.Diff([]string{"330421-2026-000001", "330421-2026-000002", "330421-2026-000003"}, nums); diff != "" {
+		t.Errorf("case numbers (-want +got):\n%s", diff)
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3", len(evs))
+	}
+	reg := evs[0].GetCaseRegistered()
+	if evs[0].GetCaseNumber() != nums[0] || reg.GetRegisteredBy() != "offices/330421102" || reg.GetTownship() != "330421102" {
+		t.Errorf("event = %v", evs[0])
+	}
+	// Events carry no identity.
+	if b := evs[0].String(); strings.Contains(b, idNumber) || strings.Contains(b, phone) || strings.Contains(b, "张三") {
+		t.Errorf("event leaks identity: %s", b)
+	}
+}
+
+// TestCreateCaseIdempotent: the same request id, sent ten times at once
+// (and once more through the Idempotency-Key header), registers one case.
+func TestCreateCaseIdempotent(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := authtest.As(t, "demo-dayun")
+	req := &intakev1.CreateCaseRequest{Case: validCase(), RequestId: "township-system-4711"}
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := s.CreateCase(ctx, req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = resp.GetCase().GetCaseNumber()
+		}()
+	}
+	wg.Wait()
+	for _, n := range got {
+		if n != "330421-2026-000001" {
+			t.Fatalf("numbers = %v, want one case for all", got)
+		}
+	}
+	hdr := metadata.NewIncomingContext(ctx, metadata.Pairs("idempotency-key", "hdr-1"))
+	first, err := s.CreateCase(hdr, &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.CreateCase(hdr, &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil || again.GetCase().GetCaseNumber() != first.GetCase().GetCaseNumber() {
+		t.Fatalf("header retry gave %v, %v; want %s", again.GetCase().GetCaseNumber(), err, first.GetCase().GetCaseNumber())
+	}
+	other := validCase()
+	other.Subject = "另一件事"
+	_, err = s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: other, RequestId: "township-system-4711"})
+	if status.Code(err) != codes.InvalidArgument || rpcerr.Reason(err) != "REQUEST_ID_REUSED" {
+		t.Fatalf("reused id: %v", err)
+	}
+	var n int
+	if err := s.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM cases`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d cases stored, want 2", n)
+	}
+}
+
+// TestVisibilityAndMasking: the registering township sees identity in
+// clear; another township does not see the case at all (the same 404 as a
+// missing case); the bureau sees it masked; an accused unit never sees an
+// accuser.
+func TestVisibilityAndMasking(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	claim, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := validCase()
+	acc.CaseClass = intakev1.CaseClass_CASE_CLASS_ACCUSATION
+	accusation, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: acc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(token, name string) (*intakev1.Case, error) {
+		resp, err := s.GetCase(authtest.As(t, token), &intakev1.GetCaseRequest{Name: name})
+		return resp.GetCase(), err
+	}
+	c, err := get("demo-dayun", claim.GetCase().GetName())
+	if err != nil || len(c.GetPetitioners()) != 1 || c.GetPetitioners()[0].GetIdNumber() != idNumber || c.GetPetitioners()[0].GetPhone() != phone {
+		t.Fatalf("registering office: %v, %v", c.GetPetitioners(), err)
+	}
+	_, errOther := get("demo-xitang", claim.GetCase().GetName())
+	_, errMissing := get("demo-xitang", "cases/330421-2026-999999")
+	if status.Code(errOther) != codes.NotFound || status.Convert(errOther).Message() != status.Convert(errMissing).Message() {
+		t.Fatalf("another township: %v; missing case: %v; want identical NOT_FOUND", errOther, errMissing)
+	}
+	c, err = get("demo-bureau", claim.GetCase().GetName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &intakev1.Petitioner{Kind: intakev1.PetitionerKind_PETITIONER_KIND_PERSON, DisplayName: "张*", IdNumber: "3304**********1248", Phone: "138****5678"}
+	if diff := cmp.Diff(want.String(), c.GetPetitioners()[0].String()); diff != "" {
+		t.Errorf("bureau sees (-want +got):\n%s", diff)
+	}
+	c, err = get("demo-bureau", accusation.GetCase().GetName())
+	if err != nil || len(c.GetPetitioners()) != 0 {
+		t.Fatalf("accusation seen by the bureau: petitioners %v, %v; want none", c.GetPetitioners(), err)
+	}
+	if _, err := get("demo-dayun", "not-a-name"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad name: %v", err)
+	}
+
+	list, err := s.ListCases(authtest.As(t, "demo-dayun"), &intakev1.ListCasesRequest{PageSize: 1, View: intakev1.CaseView_CASE_VIEW_FULL})
+	if err != nil || len(list.GetCases()) != 1 || list.GetNextPageToken() == "" {
+		t.Fatalf("list page 1: %v, %v", list, err)
+	}
+	if p := list.GetCases()[0].GetPetitioners(); len(p) != 1 || strings.Contains(p[0].String(), idNumber) {
+		t.Errorf("list shows identity in clear: %v", p)
+	}
+	list2, err := s.ListCases(authtest.As(t, "demo-dayun"), &intakev1.ListCasesRequest{PageSize: 1, PageToken: list.GetNextPageToken(), View: intakev1.CaseView_CASE_VIEW_FULL})
+	if err != nil || len(list2.GetCases()) != 1 || list2.GetNextPageToken() != "" {
+		t.Fatalf("list page 2: %v, %v", list2, err)
+	}
+	if _, err := s.ListCases(authtest.As(t, "demo-xitang"), &intakev1.ListCasesRequest{PageToken: list.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("another office's page token: %v", err)
+	}
+	other, err := s.ListCases(authtest.As(t, "demo-xitang"), &intakev1.ListCasesRequest{})
+	if err != nil || len(other.GetCases()) != 0 {
+		t.Fatalf("another township lists %d cases, %v; want 0", len(other.GetCases()), err)
+	}
+}
+
+// TestProjectMove: assignment's moves update state and holder, and the new
+// holder may then see the case.
+func TestProjectMove(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	created, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := created.GetCase().GetCaseNumber()
+	moves := []*assignmentv1.HistoryEntry{
+		{Sequence: 1, Action: assignmentv1.Action_ACTION_REGISTER, ToState: assignmentv1.CaseState_CASE_STATE_REGISTERED, ToOffice: "offices/330421102"},
+		{Sequence: 2, Action: assignmentv1.Action_ACTION_REFER_UP, ToState: assignmentv1.CaseState_CASE_STATE_REGISTERED, ToOffice: "offices/330421.xfj"},
+		{Sequence: 3, Action: assignmentv1.Action_ACTION_TRANSFER, ToState: assignmentv1.CaseState_CASE_STATE_IN_HANDLING, ToOffice: "offices/330421.zjj"},
+	}
+	ctx := context.Background()
+	for _, e := range append(moves, moves[1]) { // a replayed move changes nothing
+		ev := &eventsv1.Event{CaseNumber: num, Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{Entry: e}}}
+		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ProjectMove(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := s.GetCase(authtest.As(t, "demo-zjj"), &intakev1.GetCaseRequest{Name: "cases/" + num})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := resp.GetCase()
+	if c.GetState() != assignmentv1.CaseState_CASE_STATE_IN_HANDLING || c.GetHolderOffice() != "offices/330421.zjj" || len(c.GetHistory()) != 3 {
+		t.Fatalf("projected case: state %v holder %s history %d", c.GetState(), c.GetHolderOffice(), len(c.GetHistory()))
+	}
+}
+
+// TestLogsCarryNoIdentity runs registrations and reads through the logging
+// interceptor and checks the log for the petitioner's ID and phone.
+func TestLogsCarryNoIdentity(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The real chain: logging, then authentication (which annotates the line).
+	logged := logging.UnaryServerInterceptor(logger)
+	authn := auth.New(directory.Demo()).UnaryServerInterceptor()
+	call := func(ctx context.Context, method string, req any, h grpc.UnaryHandler) {
+		info := &grpc.UnaryServerInfo{FullMethod: method}
+		_, _ = logged(ctx, req, info, func(ctx context.Context, req any) (any, error) { return authn(ctx, req, info, h) })
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer demo-dayun"))
+	bad := validCase()
+	bad.Petitioners[0].Phone = "1" + phone // invalid: the error names the field, not the value
+	for i, c := range []*intakev1.Case{validCase(), bad} {
+		call(ctx, "/tongban.intake.v1.IntakeService/CreateCase", &intakev1.CreateCaseRequest{Case: c, RequestId: "log-" + strconv.Itoa(i)},
+			func(ctx context.Context, req any) (any, error) {
+				return s.CreateCase(ctx, req.(*intakev1.CreateCaseRequest))
+			})
+	}
+	call(ctx, "/tongban.intake.v1.IntakeService/GetCase", &intakev1.GetCaseRequest{Name: "cases/330421-2026-000001"},
+		func(ctx context.Context, req any) (any, error) { return s.GetCase(ctx, req.(*intakev1.GetCaseRequest)) })
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "CreateCase") || !strings.Contains(out, "InvalidArgument") || !strings.Contains(out, `"caller.office":"330421102"`) {
+		t.Fatalf("log lacks the calls:\n%s", out)
+	}
+	for _, secret := range []string{idNumber, phone, "张三"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestIdentitySealedAtRest: no column of the stored row holds the ID
+// number, phone or name in clear, and the keyed hash finds the row.
+func TestIdentitySealedAtRest(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	if _, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var row string
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT c::text || p::text FROM cases c JOIN petitioners p USING (case_number)`).Scan(&row); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{idNumber, phone, "张三", "\\x" + fmt.Sprintf("%x", idNumber)} {
+		if strings.Contains(row, secret) {
+			t.Errorf("stored row contains %q: %s", secret, row)
+		}
+	}
+	var n int
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM petitioners WHERE id_number_hash = $1 AND phone_hash = $2`,
+		s.Store.Keys.Hash("id_number", idNumber), s.Store.Keys.Hash("phone", phone)).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("lookup by keyed hash found %d rows, %v", n, err)
+	}
+}
+
+// TestReferralExternalID: a township system re-sending its case (even at
+// once, from several connections) gets the first registration back.
+func TestReferralExternalID(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := authtest.As(t, "demo-dayun")
+	referral := func() *intakev1.Case {
+		c := validCase()
+		c.Channel = intakev1.Channel_CHANNEL_REFERRAL
+		c.SourceSystem, c.ExternalId = "330421102-xfxt", "DY-2026-0815"
+		return c
+	}
+	var wg sync.WaitGroup
+	nums := make([]string, 8)
+	for i := range nums {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: referral()})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			nums[i] = resp.GetCase().GetCaseNumber()
+		}()
+	}
+	wg.Wait()
+	for _, n := range nums {
+		if n != nums[0] || n == "" {
+			t.Fatalf("re-sends registered %v, want one case", nums)
+		}
+	}
+	again, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: referral()})
+	if err != nil || again.GetCase().GetExternalId() != "DY-2026-0815" || again.GetCase().GetSourceSystem() != "330421102-xfxt" {
+		t.Fatalf("re-send: %v, %v", again.GetCase(), err)
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v; want 1", len(evs), err)
+	}
+	_, err = s.CreateCase(authtest.As(t, "demo-xitang"), &intakev1.CreateCaseRequest{Case: referral()})
+	if status.Code(err) != codes.AlreadyExists || rpcerr.Reason(err) != "EXTERNAL_ID_TAKEN" || strings.Contains(err.Error(), nums[0]) {
+		t.Fatalf("another office re-using the pair: %v", err)
+	}
+
+	bad := []struct {
+		name   string
+		mutate func(c *intakev1.Case)
+		fields string
+	}{
+		{"referral_without_ids", func(c *intakev1.Case) { c.SourceSystem, c.ExternalId = "", "" }, "case.source_system,case.external_id"},
+		{"half_a_pair", func(c *intakev1.Case) { c.ExternalId = "" }, "case.external_id"},
+		{"pair_on_a_visit_needs_both", func(c *intakev1.Case) { c.Channel, c.SourceSystem = intakev1.Channel_CHANNEL_VISIT, "" }, "case.source_system"},
+		{"bad_source", func(c *intakev1.Case) { c.SourceSystem = "县 系统" }, "case.source_system"},
+		{"long_external", func(c *intakev1.Case) { c.ExternalId = strings.Repeat("x", 129) }, "case.external_id"},
+	}
+	for _, tc := range bad {
+		c := referral()
+		tc.mutate(c)
+		_, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: c})
+		if f := strings.Join(rpcerr.Fields(err), ","); f != tc.fields {
+			t.Errorf("%s: %v, want violations of %s", tc.name, err, tc.fields)
+		}
+	}
+}
+
+// TestRepeatDetection: the same petitioner about the same matter within the
+// window is a repeat of the first case; another matter, another petitioner
+// or a case outside the window is not; clerks link and unlink by hand.
+func TestRepeatDetection(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.RepeatWindow = 10 * 24 * time.Hour
+	ctx := authtest.As(t, "demo-dayun")
+	at := func(day int, mutate func(c *intakev1.Case)) *intakev1.Case {
+		t.Helper()
+		c := validCase()
+		c.Topic = "城乡建设/排水"
+		c.ReceiveTime = timestamppb.New(time.Date(2026, 10, day, 9, 0, 0, 0, time.UTC))
+		if mutate != nil {
+			mutate(c)
+		}
+		resp, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetCase()
+	}
+	first := at(1, nil)
+	if first.GetRepeat() {
+		t.Fatal("the first case is a repeat")
+	}
+	second := at(10, func(c *intakev1.Case) { c.Petitioners[0].IdNumber = "" }) // matched by phone
+	third := at(11, func(c *intakev1.Case) { c.Petitioners[0].Phone = "" })     // matched by ID number
+	for _, c := range []*intakev1.Case{second, third} {
+		if !c.GetRepeat() || c.GetRepeatOf() != first.GetName() {
+			t.Errorf("%s: repeat %v of %q, want a repeat of %s", c.GetName(), c.GetRepeat(), c.GetRepeatOf(), first.GetName())
+		}
+	}
+	others := map[string]*intakev1.Case{
+		"other_topic":    at(21, func(c *intakev1.Case) { c.Topic = "劳动保障/欠薪" }),
+		"other_township": at(21, func(c *intakev1.Case) { c.Township = "330421103" }),
+		"other_petitioner": at(21, func(c *intakev1.Case) {
+			c.Petitioners[0].IdNumber, c.Petitioners[0].Phone = "330421198503150024", "13900001111"
+		}),
+		"anonymous":      at(21, func(c *intakev1.Case) { c.Petitioners, c.Anonymous = nil, true }),
+		"outside_window": at(30, func(c *intakev1.Case) { c.ReceiveTime = timestamppb.New(time.Date(2026, 11, 15, 9, 0, 0, 0, time.UTC)) }),
+	}
+	for name, c := range others {
+		if c.GetRepeat() {
+			t.Errorf("%s: flagged as a repeat of %s", name, c.GetRepeatOf())
+		}
+	}
+	// Each new case looks back one window for any case of the matter and
+	// links to the matter's first case: 11-24 reaches the 11-15 case.
+	later := at(30, func(c *intakev1.Case) { c.ReceiveTime = timestamppb.New(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)) })
+	if later.GetRepeatOf() != others["outside_window"].GetName() {
+		t.Errorf("a case within the window of another links to it, got %q", later.GetRepeatOf())
+	}
+
+	// Another township sees the flag but not the earlier case's number.
+	bureau := authtest.As(t, "demo-bureau")
+	got, err := s.GetCase(bureau, &intakev1.GetCaseRequest{Name: second.GetName()})
+	if err != nil || got.GetCase().GetRepeatOf() != first.GetName() {
+		t.Fatalf("bureau: %v, %v", got.GetCase().GetRepeatOf(), err)
+	}
+
+	// By hand: unlink a false match, link a missed one; links stay one level
+	// deep, cycles are refused, other townships may not touch them.
+	other := others["other_topic"]
+	if r, err := s.UnlinkRepeat(ctx, &intakev1.UnlinkRepeatRequest{Name: second.GetName()}); err != nil || r.GetCase().GetRepeat() {
+		t.Fatalf("unlink: %v, %v", r.GetCase(), err)
+	}
+	if r, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: other.GetName(), RepeatOf: third.GetName()}); err != nil || r.GetCase().GetRepeatOf() != first.GetName() {
+		t.Fatalf("link to a repeat goes to its first case: %v, %v", r.GetCase().GetRepeatOf(), err)
+	}
+	if _, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: first.GetName(), RepeatOf: third.GetName()}); status.Code(err) != codes.FailedPrecondition || rpcerr.Reason(err) != "REPEAT_CYCLE" {
+		t.Fatalf("cycle: %v", err)
+	}
+	if _, err := s.LinkRepeat(authtest.As(t, "demo-xitang"), &intakev1.LinkRepeatRequest{Name: second.GetName(), RepeatOf: first.GetName()}); status.Code(err) != codes.NotFound {
+		t.Fatalf("another township: %v", err)
+	}
+	if _, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: second.GetName(), RepeatOf: "nonsense"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad repeat_of: %v", err)
+	}
+	// Re-pointing a first case moves its repeats along.
+	if _, err := s.LinkRepeat(bureau, &intakev1.LinkRepeatRequest{Name: first.GetName(), RepeatOf: second.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetCase(ctx, &intakev1.GetCaseRequest{Name: third.GetName()})
+	if err != nil || got.GetCase().GetRepeatOf() != second.GetName() {
+		t.Fatalf("after re-pointing, the third case repeats %q, %v; want %s", got.GetCase().GetRepeatOf(), err, second.GetName())
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	for _, e := range evs {
+		if e.GetCaseRepeatChanged() != nil {
+			changes++
+		}
+	}
+	if changes != 3 {
+		t.Errorf("%d repeat-change events, want 3 (unlink, link, re-point)", changes)
+	}
+}
+
+// TestListFiltersAndPages: every filter narrows, each order holds, and
+// paging through with small pages returns every case once.
+func TestListFiltersAndPages(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	bureau := authtest.As(t, "demo-bureau")
+	type spec struct {
+		day      int
+		township string
+		channel  intakev1.Channel
+		class    intakev1.CaseClass
+		subject  string
+	}
+	specs := []spec{
+		{1, "330421102", intakev1.Channel_CHANNEL_VISIT, intakev1.CaseClass_CASE_CLASS_CLAIM, "雨污管网破损"},
+		{3, "330421103", intakev1.Channel_CHANNEL_LETTER, intakev1.CaseClass_CASE_CLASS_SUGGESTION, "建议增设公交站"},
+		{5, "330421102", intakev1.Channel_CHANNEL_PHONE, intakev1.CaseClass_CASE_CLASS_CLAIM, "欠薪"},
+		{7, "330421001", intakev1.Channel_CHANNEL_WEB, intakev1.CaseClass_CASE_CLASS_ACCUSATION, "村干部侵占补偿款"},
+		{9, "330421102", intakev1.Channel_CHANNEL_VISIT, intakev1.CaseClass_CASE_CLASS_CLAIM, "管网维修进度"},
+	}
+	names := map[int]string{}
+	for _, sp := range specs {
+		c := validCase()
+		c.Township, c.Channel, c.CaseClass, c.Subject = sp.township, sp.channel, sp.class, sp.subject
+		c.ReceiveTime = timestamppb.New(time.Date(2026, 11, sp.day, 9, 0, 0, 0, time.UTC))
+		c.Petitioners[0].IdNumber, c.Petitioners[0].Phone = "", "" // no repeats here
+		resp, err := s.CreateCase(bureau, &intakev1.CreateCaseRequest{Case: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[sp.day] = resp.GetCase().GetName()
+	}
+	list := func(req *intakev1.ListCasesRequest) []int {
+		t.Helper()
+		var days []int
+		for {
+			resp, err := s.ListCases(bureau, req)
+			if err != nil {
+				t.Fatalf("ListCases(%v): %v", req, err)
+			}
+			for _, c := range resp.GetCases() {
+				days = append(days, c.GetReceiveTime().AsTime().Day())
+			}
+			if resp.GetNextPageToken() == "" {
+				return days
+			}
+			req.PageToken = resp.GetNextPageToken()
+		}
+	}
+	nov := func(day int) *timestamppb.Timestamp {
+		return timestamppb.New(time.Date(2026, 11, day, 0, 0, 0, 0, time.UTC))
+	}
+	tests := []struct {
+		name string
+		req  *intakev1.ListCasesRequest
+		want []int
+	}{
+		{"all_newest_registered", &intakev1.ListCasesRequest{PageSize: 2}, []int{9, 7, 5, 3, 1}},
+		{"oldest_received", &intakev1.ListCasesRequest{PageSize: 2, OrderBy: "receive_time"}, []int{1, 3, 5, 7, 9}},
+		{"newest_received", &intakev1.ListCasesRequest{PageSize: 3, OrderBy: "receive_time desc"}, []int{9, 7, 5, 3, 1}},
+		{"township", &intakev1.ListCasesRequest{PageSize: 1, Township: "330421102", OrderBy: "receive_time"}, []int{1, 5, 9}},
+		{"channel", &intakev1.ListCasesRequest{Channel: intakev1.Channel_CHANNEL_VISIT, OrderBy: "receive_time"}, []int{1, 9}},
+		{"class", &intakev1.ListCasesRequest{CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM, OrderBy: "receive_time"}, []int{1, 5, 9}},
+		{"received_range", &intakev1.ListCasesRequest{ReceiveTimeFrom: nov(3), ReceiveTimeTo: nov(8), OrderBy: "receive_time"}, []int{3, 5, 7}},
+		{"subject_text", &intakev1.ListCasesRequest{SubjectContains: "管网", OrderBy: "receive_time"}, []int{1, 9}},
+		{"state", &intakev1.ListCasesRequest{State: assignmentv1.CaseState_CASE_STATE_ANSWERED}, nil},
+		{"wildcards_are_text", &intakev1.ListCasesRequest{SubjectContains: "%"}, nil},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, list(tc.req)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+
+	first, err := s.ListCases(bureau, &intakev1.ListCasesRequest{PageSize: 2, Township: "330421102"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ListCases(bureau, &intakev1.ListCasesRequest{PageSize: 2, Township: "330421103", PageToken: first.GetNextPageToken()})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("token reused with another filter: %v", err)
+	}
+	_, err = s.ListCases(bureau, &intakev1.ListCasesRequest{OrderBy: "subject", Township: "999", State: 42, ReceiveTimeFrom: nov(8), ReceiveTimeTo: nov(3)})
+	got := rpcerr.Fields(err)
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{"order_by", "receive_time_to", "state", "township"}, got); diff != "" {
+		t.Errorf("bad list request (-want +got):\n%s", diff)
+	}
+	basic, err := s.ListCases(bureau, &intakev1.ListCasesRequest{PageSize: 1})
+	if err != nil || len(basic.GetCases()[0].GetPetitioners()) != 0 {
+		t.Errorf("BASIC view carries petitioners: %v, %v", basic, err)
+	}
+	full, err := s.ListCases(bureau, &intakev1.ListCasesRequest{PageSize: 1, View: intakev1.CaseView_CASE_VIEW_FULL})
+	if err != nil || len(full.GetCases()[0].GetPetitioners()) != 1 || full.GetCases()[0].GetPetitioners()[0].GetDisplayName() != "张*" {
+		t.Errorf("FULL view of a list: %v, %v", full, err)
+	}
+}
+
+// TestUpdateCase: the registering office corrects chosen fields with a
+// current etag; each correction is recorded; petitioners are re-sealed;
+// routing fields stay; others may not correct.
+func TestUpdateCase(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := authtest.As(t, "demo-dayun")
+	created, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, etag0 := created.GetCase().GetName(), created.GetCase().GetEtag()
+	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
+	upd := &intakev1.UpdateCaseRequest{
+		Case: &intakev1.Case{Name: name, Etag: etag0, Subject: "小区雨污管网破损（更正）",
+			Petitioners: []*intakev1.Petitioner{{DisplayName: "张三", IdNumber: "330421198503150024", Phone: phone}}},
+		UpdateMask: mask("subject", "petitioners"), RequestId: "fix-1",
+	}
+	r1, err := s.UpdateCase(ctx, upd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r1.GetCase()
+	if c.GetSubject() != "小区雨污管网破损（更正）" || c.GetPetitioners()[0].GetIdNumber() != "330421198503150024" ||
+		c.GetContent() != validCase().GetContent() || c.GetEtag() == etag0 {
+		t.Fatalf("after correction: %v", c)
+	}
+	if again, err := s.UpdateCase(ctx, upd); err != nil || again.GetCase().GetEtag() != c.GetEtag() {
+		t.Fatalf("retry: %v, %v", again.GetCase().GetEtag(), err)
+	}
+	stale := &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Etag: etag0, Topic: "x"}, UpdateMask: mask("topic")}
+	if _, err := s.UpdateCase(ctx, stale); status.Code(err) != codes.Aborted {
+		t.Errorf("stale etag: %v", err)
+	}
+	tests := []struct {
+		name  string
+		token string
+		req   *intakev1.UpdateCaseRequest
+		code  codes.Code
+		field string
+	}{
+		{"routing_field", "demo-dayun", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Township: "330421103"}, UpdateMask: mask("township")}, codes.InvalidArgument, "update_mask"},
+		{"empty_mask", "demo-dayun", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name}, UpdateMask: mask()}, codes.InvalidArgument, "update_mask"},
+		{"bad_value", "demo-dayun", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Subject: ""}, UpdateMask: mask("subject")}, codes.InvalidArgument, "case.subject"},
+		{"bad_petitioner", "demo-dayun", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name,
+			Petitioners: []*intakev1.Petitioner{{DisplayName: "张三", IdNumber: "330421199001011247"}}}, UpdateMask: mask("petitioners")}, codes.InvalidArgument, "case.petitioners[0].id_number"},
+		{"receive_time_missing", "demo-dayun", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name}, UpdateMask: mask("receive_time")}, codes.InvalidArgument, "case.receive_time"},
+		{"bureau_may_not_correct", "demo-bureau", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Topic: "x"}, UpdateMask: mask("topic")}, codes.PermissionDenied, ""},
+		{"other_township", "demo-xitang", &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Topic: "x"}, UpdateMask: mask("topic")}, codes.NotFound, ""},
+	}
+	for _, tc := range tests {
+		_, err := s.UpdateCase(authtest.As(t, tc.token), tc.req)
+		if status.Code(err) != tc.code || (tc.field != "" && !slices.Contains(rpcerr.Fields(err), tc.field)) {
+			t.Errorf("%s: %v, want %v on %q", tc.name, err, tc.code, tc.field)
+		}
+	}
+	bg := context.Background()
+	var changes int
+	var fields []string
+	if err := s.Store.Pool.QueryRow(bg, `SELECT count(*), max(fields::text) FROM case_changes`).Scan(&changes, new(string)); err != nil || changes != 1 {
+		t.Fatalf("%d recorded corrections, %v; want 1", changes, err)
+	}
+	if err := s.Store.Pool.QueryRow(bg, `SELECT fields FROM case_changes`).Scan(&fields); err != nil || strings.Join(fields, ",") != "petitioners,subject" {
+		t.Fatalf("recorded fields %v, %v", fields, err)
+	}
+	var hashes int
+	if err := s.Store.Pool.QueryRow(bg, `SELECT count(*) FROM petitioners WHERE id_number_hash = $1`, s.Store.Keys.Hash("id_number", "330421198503150024")).Scan(&hashes); err != nil || hashes != 1 {
+		t.Fatalf("re-sealed petitioner found %d times by hash, %v", hashes, err)
+	}
+}
+
+// TestAttachments: the registering office attaches files; offices that may
+// see the case list them and download the ones that do not show identity.
+func TestAttachments(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dayun := authtest.As(t, "demo-dayun")
+	created, err := s.CreateCase(dayun, &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := created.GetCase().GetName()
+	photo := bytes.Repeat([]byte{0xff, 0xd8, 0xff}, 1000)
+	add := func(token, filename string, identity bool, content []byte) (*intakev1.Attachment, error) {
+		r, err := s.CreateAttachment(authtest.As(t, token), &intakev1.CreateAttachmentRequest{
+			Parent: parent, Content: content, RequestId: "att-" + filename,
+			Attachment: &intakev1.Attachment{Filename: filename, MediaType: "image/jpeg", ContainsIdentity: identity},
+		})
+		return r.GetAttachment(), err
+	}
+	a1, err := add("demo-dayun", "管网照片.jpg", false, photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(photo)
+	if a1.GetName() != parent+"/attachments/1" || a1.GetSizeBytes() != int64(len(photo)) || a1.GetSha256() != hex.EncodeToString(sum[:]) {
+		t.Fatalf("attachment = %v", a1)
+	}
+	if again, err := add("demo-dayun", "管网照片.jpg", false, photo); err != nil || again.GetName() != a1.GetName() {
+		t.Fatalf("retry: %v, %v", again, err)
+	}
+	a2, err := add("demo-dayun", "身份证.jpg", true, []byte("id card scan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := add("demo-bureau", "x.jpg", false, photo); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("bureau (neither registering nor holding) attached: %v", err)
+	}
+	if _, err := add("demo-xitang", "x.jpg", false, photo); status.Code(err) != codes.NotFound {
+		t.Errorf("another township attached: %v", err)
+	}
+	_, err = s.CreateAttachment(dayun, &intakev1.CreateAttachmentRequest{Parent: parent, Attachment: &intakev1.Attachment{Filename: "../x", MediaType: "nonsense"}})
+	got := rpcerr.Fields(err)
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{"attachment.filename", "attachment.media_type", "content"}, got); diff != "" {
+		t.Errorf("bad attachment (-want +got):\n%s", diff)
+	}
+
+	list, err := s.ListAttachments(authtest.As(t, "demo-bureau"), &intakev1.ListAttachmentsRequest{Parent: parent})
+	if err != nil || len(list.GetAttachments()) != 2 {
+		t.Fatalf("bureau lists %v, %v", list, err)
+	}
+	download := func(token, name string) ([]byte, error) {
+		b, err := s.GetAttachmentContent(authtest.As(t, token), &intakev1.GetAttachmentContentRequest{Name: name})
+		if err == nil && b.GetContentType() != "image/jpeg" {
+			t.Errorf("content type %q", b.GetContentType())
+		}
+		return b.GetData(), err
+	}
+	if b, err := download("demo-bureau", a1.GetName()); err != nil || !bytes.Equal(b, photo) {
+		t.Fatalf("bureau downloads the photo: %d bytes, %v", len(b), err)
+	}
+	if _, err := download("demo-bureau", a2.GetName()); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("bureau downloads an ID scan: %v", err)
+	}
+	if b, err := download("demo-dayun", a2.GetName()); err != nil || string(b) != "id card scan" {
+		t.Errorf("registering office downloads the ID scan: %q, %v", b, err)
+	}
+	if _, err := download("demo-xitang", a1.GetName()); status.Code(err) != codes.NotFound {
+		t.Errorf("another township downloads: %v", err)
+	}
+	if _, err := download("demo-dayun", parent+"/attachments/9"); status.Code(err) != codes.NotFound {
+		t.Errorf("missing attachment: %v", err)
+	}
+}

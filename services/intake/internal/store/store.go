@@ -1,0 +1,524 @@
+// Package store is intake's SQL: case numbers, registrations, and the
+// projection of assignment's moves (state, holder, history).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongban/tongban/services/platform/pagination"
+	"github.com/tongban/tongban/services/platform/protect"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+)
+
+// ErrNotFound says the case does not exist.
+var ErrNotFound = rpcerr.ErrCaseNotFound
+
+// ErrDuplicateExternal says another case already has the same
+// (source system, external id).
+var ErrDuplicateExternal = errors.New("a case with this source system and external id exists")
+
+// Petitioner is one petitioner with their identity. It never reaches a
+// log: its LogValue is redacted.
+type Petitioner struct {
+	Kind                  int16 // 1 person, 2 organisation
+	Representative        bool
+	Name, IDNumber, Phone string
+}
+
+// LogValue implements [slog.LogValuer].
+func (Petitioner) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Case is one registered petition with its projected state.
+type Case struct {
+	Number         string
+	County         string
+	Township       string
+	Channel        int16
+	Class          int16
+	Topic          string
+	Subject        string
+	Content        string
+	Anonymous      bool
+	HeadCount      int32
+	Petitioners    []Petitioner
+	RegisteredBy   string // office id
+	RegisteredRole string
+	ReceiveTime    time.Time
+	CreateTime     time.Time
+	State          int16
+	Holder         string   // office id
+	Involved       []string // office ids that registered or held it
+	History        [][]byte // serialized HistoryEntry, oldest first (Get only)
+	SourceSystem   string   // with ExternalID: the outside system's id of the case
+	ExternalID     string
+	RepeatOf       string // the first case of the matter, for a repeat
+	Version        int64
+	UpdateTime     time.Time
+}
+
+// Store wraps intake's pool. Identity is sealed with Keys on the way in and
+// opened on the way out; the database never holds it in clear.
+type Store struct {
+	Pool *pgxpool.Pool
+	Keys *protect.Keys
+
+	sequences sync.Map // case-number sequences known to exist
+}
+
+// seal is the at-rest form of a petitioner of case number, ordinal n
+// (1-based): every field bound to its case, ordinal and name.
+func (s *Store) seal(number string, n int, p Petitioner) []any {
+	return []any{number, n, p.Kind, p.Representative, s.Keys.CurrentID(),
+		s.Keys.Seal(p.Name, sealContext(number, n, "name")), s.Keys.Seal(p.IDNumber, sealContext(number, n, "id_number")),
+		s.Keys.Seal(p.Phone, sealContext(number, n, "phone")),
+		s.Keys.Hash("id_number", p.IDNumber), s.Keys.Hash("phone", p.Phone)}
+}
+
+// sealContext binds a sealed field to its case, petitioner and field name,
+// so a sealed value cannot be moved to another row or column.
+func sealContext(number string, ordinal int, field string) string {
+	return fmt.Sprintf("%s/%d/%s", number, ordinal, field)
+}
+
+// petitioners loads and opens the petitioners of the given cases.
+func (s *Store) petitioners(ctx context.Context, numbers []string) (map[string][]Petitioner, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc
+		FROM petitioners WHERE case_number = ANY ($1) ORDER BY case_number, ordinal`, numbers)
+	if err != nil {
+		return nil, fmt.Errorf("store.petitioners: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Petitioner{}
+	for rows.Next() {
+		var num, keyID string
+		var n int
+		var p Petitioner
+		var name, id, phone []byte
+		if err := rows.Scan(&num, &n, &p.Kind, &p.Representative, &keyID, &name, &id, &phone); err != nil {
+			return nil, fmt.Errorf("store.petitioners: %w", err)
+		}
+		for _, f := range []struct {
+			dst   *string
+			val   []byte
+			field string
+		}{{&p.Name, name, "name"}, {&p.IDNumber, id, "id_number"}, {&p.Phone, phone, "phone"}} {
+			if *f.dst, err = s.Keys.Open(f.val, keyID, sealContext(num, n, f.field)); err != nil {
+				return nil, fmt.Errorf("case %s petitioner %d %s: %w", num, n, f.field, err)
+			}
+		}
+		out[num] = append(out[num], p)
+	}
+	return out, rows.Err()
+}
+
+// PrepareNumbers makes sure the case-number sequence of county and year
+// exists. Call it before the registration's transaction: creating a
+// sequence is DDL, which must not run inside it (nor take a second pooled
+// connection while the transaction holds one).
+func (s *Store) PrepareNumbers(ctx context.Context, county string, year int) error {
+	name, err := sequenceName(county, year)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.sequences.Load(name); ok {
+		return nil
+	}
+	// Two first registrations of a year may race to create it: serialise
+	// on an advisory lock so that IF NOT EXISTS sees the winner's sequence.
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, name); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS `+name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store.PrepareNumbers: %w", err)
+	}
+	s.sequences.Store(name, true)
+	return nil
+}
+
+// NextNumber draws the next case number of county and year inside tx:
+// "330421-2026-000123", from the sequence case_seq_{county}_{year} (see
+// PrepareNumbers). A sequence never blocks another registration (a locked
+// counter row would serialise every commit of the county) and tolerates
+// gaps: a rolled-back registration burns its number.
+func (s *Store) NextNumber(ctx context.Context, tx pgx.Tx, county string, year int) (string, error) {
+	name, err := sequenceName(county, year)
+	if err != nil {
+		return "", err
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT nextval($1::regclass)`, name).Scan(&n); err != nil {
+		return "", fmt.Errorf("store.NextNumber: %w", err)
+	}
+	return caseNumber(county, year, n), nil
+}
+
+// caseNumber is the readable number: county code, year, sequence.
+func caseNumber(county string, year int, seq int64) string {
+	return fmt.Sprintf("%s-%04d-%06d", county, year, seq)
+}
+
+var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
+
+func sequenceName(county string, year int) (string, error) {
+	if !countyCode.MatchString(county) || year < 2000 || year > 9999 {
+		return "", fmt.Errorf("store: bad county %q or year %d", county, year)
+	}
+	return fmt.Sprintf("case_seq_%s_%d", county, year), nil
+}
+
+// Insert stores a new case with its petitioners; CreateTime is set from
+// the database clock.
+func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
+	const q = `INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content,
+		anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices,
+		source_system, external_id, repeat_of)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''))
+		RETURNING create_time, update_time, version`
+	err := tx.QueryRow(ctx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
+		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
+		c.SourceSystem, c.ExternalID, c.RepeatOf).Scan(&c.CreateTime, &c.UpdateTime, &c.Version)
+	if isUniqueViolation(err, "cases_external") {
+		return ErrDuplicateExternal
+	}
+	if err != nil {
+		return fmt.Errorf("store.Insert: %w", err)
+	}
+	return s.insertPetitioners(ctx, tx, c)
+}
+
+func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error {
+	const qp = `INSERT INTO petitioners (case_number, ordinal, kind, representative, key_id,
+		name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`
+	batch := &pgx.Batch{}
+	for i, p := range c.Petitioners {
+		batch.Queue(qp, s.seal(c.Number, i+1, p)...)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("store.Insert petitioners: %w", err)
+	}
+	return nil
+}
+
+const caseColumns = `case_number, county, township, channel, case_class, topic, subject, content,
+	anonymous, head_count, registered_by, registered_role, receive_time, create_time, state, holder_office,
+	involved_offices, coalesce(source_system, ''), coalesce(external_id, ''), coalesce(repeat_of, ''),
+	version, update_time`
+
+func scanCase(row pgx.Row) (*Case, error) {
+	var c Case
+	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Channel, &c.Class, &c.Topic, &c.Subject, &c.Content,
+		&c.Anonymous, &c.HeadCount, &c.RegisteredBy, &c.RegisteredRole, &c.ReceiveTime, &c.CreateTime, &c.State,
+		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &c, err
+}
+
+// Get returns a case with its history.
+func (s *Store) Get(ctx context.Context, number string) (*Case, error) {
+	c, err := scanCase(s.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number))
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("store.Get: %w", err)
+	}
+	ps, err := s.petitioners(ctx, []string{number})
+	if err != nil {
+		return nil, err
+	}
+	c.Petitioners = ps[number]
+	rows, err := s.Pool.Query(ctx, `SELECT entry FROM case_history WHERE case_number = $1 ORDER BY sequence`, number)
+	if err != nil {
+		return nil, fmt.Errorf("store.Get history: %w", err)
+	}
+	c.History, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("store.Get history: %w", err)
+	}
+	return c, nil
+}
+
+// Lock returns a case (without petitioners and history) locked FOR UPDATE
+// until tx ends.
+func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) (*Case, error) {
+	c, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1 FOR UPDATE`, number))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("store.Lock: %w", err)
+	}
+	return c, err
+}
+
+// SetRepeat points number at root ("" removes the link). The cases that
+// pointed at number follow it to root, so links stay one level deep.
+func (s *Store) SetRepeat(ctx context.Context, tx pgx.Tx, number, root string) error {
+	if _, err := tx.Exec(ctx, `UPDATE cases SET repeat_of = NULLIF($2, '') WHERE case_number = $1`, number, root); err != nil {
+		return fmt.Errorf("store.SetRepeat: %w", err)
+	}
+	if root != "" {
+		if _, err := tx.Exec(ctx, `UPDATE cases SET repeat_of = $2 WHERE repeat_of = $1`, number, root); err != nil {
+			return fmt.Errorf("store.SetRepeat: %w", err)
+		}
+	}
+	return nil
+}
+
+// Involved returns the offices involved in each of the given cases.
+func (s *Store) Involved(ctx context.Context, numbers []string) (map[string][]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, involved_offices FROM cases WHERE case_number = ANY ($1)`, numbers)
+	if err != nil {
+		return nil, fmt.Errorf("store.Involved: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var num string
+		var offices []string
+		if err := rows.Scan(&num, &offices); err != nil {
+			return nil, fmt.Errorf("store.Involved: %w", err)
+		}
+		out[num] = offices
+	}
+	return out, rows.Err()
+}
+
+// FindExternal returns the number of the case registered with the given
+// (source system, external id), or ErrNotFound.
+func (s *Store) FindExternal(ctx context.Context, source, external string) (string, error) {
+	var num string
+	err := s.Pool.QueryRow(ctx, `SELECT case_number FROM cases WHERE source_system = $1 AND external_id = $2`, source, external).Scan(&num)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	} else if err != nil {
+		return "", fmt.Errorf("store.FindExternal: %w", err)
+	}
+	return num, nil
+}
+
+// Order is the order of a list.
+type Order int
+
+// Orders of a list.
+const (
+	NewestRegistered Order = iota // create_time desc
+	NewestReceived                // receive_time desc
+	OldestReceived                // receive_time asc
+)
+
+// ListFilter selects the cases a caller may see (every case of County when
+// AllOfCounty, otherwise the cases Office registered or held) and narrows
+// them; zero fields do not filter.
+type ListFilter struct {
+	County      string
+	AllOfCounty bool
+	Office      string
+
+	State           int16
+	Township        string
+	Channel         int16
+	Class           int16
+	From, To        time.Time
+	SubjectContains string
+	Order           Order
+	// After is the keyset of the previous page's last row.
+	After *pagination.Keyset
+	// WithPetitioners loads (and opens) the petitioners.
+	WithPetitioners bool
+}
+
+// KeysetOf returns c's position in order o.
+func KeysetOf(c *Case, o Order) pagination.Keyset {
+	if o == NewestRegistered {
+		return pagination.Keyset{Time: c.CreateTime, Key: c.Number}
+	}
+	return pagination.Keyset{Time: c.ReceiveTime, Key: c.Number}
+}
+
+// List returns up to limit cases in f's order, without history (and
+// without content and petitioners unless f.WithPetitioners: the FULL view).
+// Only the filters in use become SQL, each with a bind parameter, so the
+// planner walks the order's index and stops at limit.
+func (s *Store) List(ctx context.Context, f ListFilter, limit int) ([]*Case, error) {
+	orders := map[Order]struct{ col, cmp, dir string }{
+		NewestRegistered: {"create_time", "<", "DESC"},
+		NewestReceived:   {"receive_time", "<", "DESC"},
+		OldestReceived:   {"receive_time", ">", "ASC"},
+	}
+	o := orders[f.Order]
+	args := []any{f.County}
+	where := []string{"county = $1"}
+	add := func(cond string, v ...any) {
+		for _, a := range v {
+			args = append(args, a)
+			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
+		}
+		where = append(where, cond)
+	}
+	if !f.AllOfCounty {
+		add("involved_offices @> ARRAY[?]::text[]", f.Office)
+	}
+	if f.State != 0 {
+		add("state = ?", f.State)
+	}
+	if f.Township != "" {
+		add("township = ?", f.Township)
+	}
+	if f.Channel != 0 {
+		add("channel = ?", f.Channel)
+	}
+	if f.Class != 0 {
+		add("case_class = ?", f.Class)
+	}
+	if !f.From.IsZero() {
+		add("receive_time >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("receive_time < ?", f.To)
+	}
+	if f.SubjectContains != "" {
+		add("strpos(subject, ?) > 0", f.SubjectContains)
+	}
+	if f.After != nil {
+		add("("+o.col+", case_number) "+o.cmp+" (?, ?)", f.After.Time, f.After.Key)
+	}
+	columns := caseColumns
+	if !f.WithPetitioners {
+		columns = strings.Replace(columns, "subject, content,", "subject, ''::text AS content,", 1)
+	}
+	args = append(args, limit)
+	q := `SELECT ` + columns + ` FROM cases WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + o.col + ` ` + o.dir + `, case_number ` + o.dir + ` LIMIT $` + strconv.Itoa(len(args))
+	rows, err := s.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store.List: %w", err)
+	}
+	defer rows.Close()
+	var out []*Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store.List: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.List: %w", err)
+	}
+	if !f.WithPetitioners || len(out) == 0 {
+		return out, nil
+	}
+	numbers := make([]string, len(out))
+	for i, c := range out {
+		numbers[i] = c.Number
+	}
+	ps, err := s.petitioners(ctx, numbers)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range out {
+		c.Petitioners = ps[c.Number]
+	}
+	return out, nil
+}
+
+// Correction is who corrects which fields of a registration.
+type Correction struct {
+	Fields                 []string // proto field names, e.g. "subject"
+	ActorOffice, ActorRole string
+	RequestID              string
+}
+
+// Update writes the corrected fields of c (a case read with Lock and then
+// changed), bumps its version, re-seals its petitioners when they are among
+// the fields, and records the correction. It sets c.Version and
+// c.UpdateTime.
+func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Case, corr Correction) error {
+	const q = `UPDATE cases SET subject = $2, content = $3, topic = $4, receive_time = $5, head_count = $6,
+		anonymous = $7, version = version + 1, update_time = now()
+		WHERE case_number = $1 RETURNING version, update_time`
+	if err := tx.QueryRow(ctx, q, c.Number, c.Subject, c.Content, c.Topic, c.ReceiveTime, c.HeadCount, c.Anonymous).
+		Scan(&c.Version, &c.UpdateTime); err != nil {
+		return fmt.Errorf("store.Update: %w", err)
+	}
+	if slices.Contains(corr.Fields, "petitioners") {
+		if _, err := tx.Exec(ctx, `DELETE FROM petitioners WHERE case_number = $1`, c.Number); err != nil {
+			return fmt.Errorf("store.Update petitioners: %w", err)
+		}
+		if err := s.insertPetitioners(ctx, tx, c); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO case_changes (case_number, version, time, actor_office, actor_role, fields, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.Number, c.Version, c.UpdateTime, corr.ActorOffice, corr.ActorRole, corr.Fields, corr.RequestID)
+	if err != nil {
+		return fmt.Errorf("store.Update record: %w", err)
+	}
+	return nil
+}
+
+// LockFull is Lock with the petitioners opened.
+func (s *Store) LockFull(ctx context.Context, tx pgx.Tx, number string) (*Case, error) {
+	c, err := s.Lock(ctx, tx, number)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.petitioners(ctx, []string{number})
+	if err != nil {
+		return nil, err
+	}
+	c.Petitioners = ps[number]
+	return c, nil
+}
+
+// Move is one of assignment's moves to project.
+type Move struct {
+	CaseNumber string
+	Sequence   int64
+	ToState    int16
+	ToOffice   string // office id
+	Entry      []byte // serialized HistoryEntry
+}
+
+// ApplyMove projects a move: it records the history entry, and when the
+// move is newer than what the case shows, its state and holder; the new
+// holder joins the offices that may see the case.
+func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, m.CaseNumber, m.Sequence, m.Entry)
+	if err != nil {
+		if isForeignKey(err) {
+			return fmt.Errorf("store.ApplyMove: %w: %s", ErrNotFound, m.CaseNumber)
+		}
+		return fmt.Errorf("store.ApplyMove: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE cases SET
+			state = CASE WHEN history_seq < $2 THEN $3 ELSE state END,
+			holder_office = CASE WHEN history_seq < $2 THEN $4 ELSE holder_office END,
+			history_seq = GREATEST(history_seq, $2),
+			involved_offices = CASE WHEN $4 = ANY (involved_offices) THEN involved_offices
+				ELSE array_append(involved_offices, $4) END
+		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice)
+	if err != nil {
+		return fmt.Errorf("store.ApplyMove: %w", err)
+	}
+	return nil
+}

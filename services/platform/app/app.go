@@ -1,0 +1,190 @@
+// Package app is the common main of the four services: configuration from
+// the environment, the JSON logger, the county directory, the database pool
+// and migrations, the gRPC server with its interceptors, health, reflection
+// and the event feed, then a graceful run. A service supplies only what is
+// its own.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/serving"
+)
+
+// MaxMessage bounds a gRPC message: room for a 10 MiB attachment.
+const MaxMessage = 16 << 20
+
+// Spec describes one service.
+type Spec struct {
+	// Name is the service and schema name, e.g. "intake".
+	Name string
+	// Env is the prefix of the service's own variables, e.g. "INTAKE_".
+	Env string
+	// DefaultGRPC and DefaultHTTP are the loopback addresses used by make run.
+	DefaultGRPC, DefaultHTTP string
+	// Migrations of the service's schema.
+	Migrations pgdb.Migrations
+	// Register registers the service's gRPC servers on s and returns its
+	// background workers.
+	Register func(ctx context.Context, d Deps, s *grpc.Server) ([]func(context.Context) error, error)
+}
+
+// Deps are what a service's Register gets.
+type Deps struct {
+	Pool      *pgxpool.Pool
+	Directory *directory.Directory
+	// Env reads the service's configuration (prefix first, then
+	// TONGBAN_name, then def).
+	Env func(name, def string) string
+	// Dial opens a client connection to another service, with the internal
+	// service token.
+	Dial func(addr string) (*grpc.ClientConn, error)
+}
+
+// Follow returns a background worker that consumes the event feed of the
+// service named feed (its address from <FEED>_ADDR, default addr) and
+// applies each event with apply.
+func (d Deps) Follow(feed, addr string, apply func(context.Context, pgx.Tx, *eventsv1.Event) error) (func(context.Context) error, error) {
+	conn, err := d.Dial(d.Env(strings.ToUpper(feed)+"_ADDR", addr))
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", feed, err)
+	}
+	c := &outbox.Consumer{Feed: feed, Pool: d.Pool, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply}
+	return func(ctx context.Context) error {
+		defer conn.Close()
+		return c.Run(ctx)
+	}, nil
+}
+
+// Main runs spec as the process's main and exits non-zero on failure.
+func Main(spec Spec) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := logging.NewFromEnv(spec.Name)
+	ctx = logging.WithLogger(ctx, logger)
+	if err := Run(ctx, spec, os.Getenv); err != nil {
+		logger.ErrorContext(ctx, spec.Name+" exited", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+}
+
+// Run runs the service until ctx ends; getenv is injectable for tests.
+func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
+	env := func(name, def string) string {
+		if v := getenv(spec.Env + name); v != "" {
+			return v
+		}
+		if v := getenv("TONGBAN_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	logger := logging.FromContext(ctx)
+	dbURL := env("DATABASE_URL", "")
+	if dbURL == "" {
+		return errors.New("no database: set TONGBAN_DATABASE_URL (or " + spec.Env + "DATABASE_URL)")
+	}
+	shutdown, err := time.ParseDuration(env("SHUTDOWN_TIMEOUT", "15s"))
+	if err != nil {
+		return fmt.Errorf("SHUTDOWN_TIMEOUT: %w", err)
+	}
+	dir, err := directory.Load(env("DIRECTORY", ""))
+	if err != nil {
+		return err
+	}
+	grpcL, httpL, err := serving.Listen(env("GRPC_ADDR", spec.DefaultGRPC), env("HTTP_ADDR", spec.DefaultHTTP))
+	if err != nil {
+		return err
+	}
+
+	pool, err := pgdb.Open(ctx, dbURL, spec.Name)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, pool, spec.Name, spec.Migrations); err != nil {
+		return err
+	}
+	logger.InfoContext(ctx, "migrations applied", slog.String("schema", spec.Name), slog.String("county", dir.County.Code))
+
+	authn := auth.New(dir)
+	srv := grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxMessage),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(logger),
+			recoverUnary,
+			authn.UnaryServerInterceptor(),
+		),
+		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger), authn.StreamServerInterceptor()),
+	)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	eventsv1.RegisterEventFeedServiceServer(srv, &outbox.FeedServer{Pool: pool})
+
+	serviceToken := env("SERVICE_TOKEN", "demo-internal")
+	deps := Deps{
+		Pool:      pool,
+		Directory: dir,
+		Env:       env,
+		Dial: func(addr string) (*grpc.ClientConn, error) {
+			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken(serviceToken))
+		},
+	}
+	workers, err := spec.Register(ctx, deps, srv)
+	if err != nil {
+		return err
+	}
+	s := &serving.Server{
+		GRPC: srv, Health: hs, GRPCListener: grpcL, HTTPListener: httpL,
+		Ready:           func(ctx context.Context) error { return pool.Ping(ctx) },
+		ShutdownTimeout: shutdown,
+	}
+	if env("PPROF", "") == "true" {
+		// Profiles on the side port (loopback by default), for benchmarks.
+		s.Handlers = map[string]http.Handler{
+			"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+			"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		}
+	}
+	return s.Run(ctx, workers...)
+}
+
+// recoverUnary turns a handler panic into Internal, logging the stack
+// server-side only.
+func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			logging.FromContext(ctx).ErrorContext(ctx, "panic", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			err = status.Error(codes.Internal, "internal error")
+		}
+	}()
+	return handler(ctx, req)
+}

@@ -1,0 +1,175 @@
+// Package auth identifies the caller of every RPC and holds the one
+// visibility rule every service applies.
+//
+// A caller presents "authorization: Bearer <token>"; the token maps to an
+// office and a role in the county directory. Each service checks the token
+// itself (the gateway forwards the header unchanged), so no service trusts
+// a caller claim from outside.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+)
+
+// Role names.
+const (
+	RoleClerk   = "clerk"
+	RoleHandler = "handler"
+	RoleService = "service" // another Tongban service reading a feed
+)
+
+// Caller is the verified identity of a request.
+type Caller struct {
+	Office directory.Office
+	Role   string
+	County string
+}
+
+type ctxKey struct{}
+
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the caller of the request.
+func FromContext(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Caller)
+	return c, ok
+}
+
+// Authenticator resolves tokens against a directory.
+type Authenticator struct {
+	dir    *directory.Directory
+	tokens map[[32]byte]directory.Token
+}
+
+// New builds an authenticator over the directory's tokens.
+func New(dir *directory.Directory) *Authenticator {
+	a := &Authenticator{dir: dir, tokens: make(map[[32]byte]directory.Token, len(dir.Tokens))}
+	for _, t := range dir.Tokens {
+		a.tokens[sha256.Sum256([]byte(t.Token))] = t
+	}
+	return a
+}
+
+// Authenticate resolves a bearer token.
+func (a *Authenticator) Authenticate(token string) (Caller, bool) {
+	t, ok := a.tokens[sha256.Sum256([]byte(token))]
+	if !ok {
+		return Caller{}, false
+	}
+	o, _ := a.dir.Office(t.Office)
+	return Caller{Office: o, Role: t.Role, County: a.dir.County.Code}, true
+}
+
+// public methods need no caller: health checks and reflection.
+func public(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+// UnaryServerInterceptor refuses calls without a valid token
+// (UNAUTHENTICATED) and puts the caller into the context.
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if public(info.FullMethod) {
+			return handler(ctx, req)
+		}
+		c, err := a.fromMetadata(ctx)
+		if err != nil {
+			return nil, err
+		}
+		logging.Annotate(ctx, slog.String("caller.office", c.Office.ID), slog.String("caller.role", c.Role))
+		return handler(WithCaller(ctx, c), req)
+	}
+}
+
+// StreamServerInterceptor is the streaming twin of UnaryServerInterceptor.
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if public(info.FullMethod) {
+			return handler(srv, ss)
+		}
+		c, err := a.fromMetadata(ss.Context())
+		if err != nil {
+			return err
+		}
+		logging.Annotate(ss.Context(), slog.String("caller.office", c.Office.ID), slog.String("caller.role", c.Role))
+		return handler(srv, &callerStream{ServerStream: ss, ctx: WithCaller(ss.Context(), c)})
+	}
+}
+
+// callerStream is a server stream whose context carries the caller.
+type callerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *callerStream) Context() context.Context { return s.ctx }
+
+func (a *Authenticator) fromMetadata(ctx context.Context) (Caller, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "missing credentials: send \"Authorization: Bearer <token>\"")
+	}
+	token, ok := strings.CutPrefix(vals[0], "Bearer ")
+	if !ok {
+		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MALFORMED", "the Authorization header must be \"Bearer <token>\"")
+	}
+	c, ok := a.Authenticate(strings.TrimSpace(token))
+	if !ok {
+		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
+	}
+	return c, nil
+}
+
+// Require returns the caller of ctx, or UNAUTHENTICATED when there is none
+// (a handler reached without the interceptor).
+func Require(ctx context.Context) (Caller, error) {
+	c, ok := FromContext(ctx)
+	if !ok {
+		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "missing credentials")
+	}
+	return c, nil
+}
+
+// CanSeeCase is the one visibility rule of the skeleton: the county petition
+// bureau sees every case of its county; any other office sees a case only
+// when it registered it or has held it (involved lists those offices'
+// ids). A township never sees another township's cases.
+func CanSeeCase(c Caller, county string, involved []string) bool {
+	if c.County != county {
+		return false
+	}
+	if c.Office.Kind == directory.Bureau {
+		return true
+	}
+	return slices.Contains(involved, c.Office.ID)
+}
+
+// DialToken returns per-RPC credentials that send token, for service-to-service
+// calls over loopback (no TLS in the skeleton).
+func DialToken(token string) grpc.DialOption {
+	return grpc.WithPerRPCCredentials(bearer(token))
+}
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }

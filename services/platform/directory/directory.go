@@ -1,0 +1,156 @@
+// Package directory holds the county's offices (the bureau, the townships
+// with their official division codes, the departments) and, for the demo,
+// the tokens that identify callers. It is reference data every service
+// loads from the same file; the access-control issue moves accounts and
+// tokens into a service of their own.
+package directory
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+//go:embed jiashan.json
+var demo []byte
+
+// Kind is the kind of an office.
+type Kind string
+
+// The kinds of office.
+const (
+	Bureau     Kind = "bureau"     // 县信访局
+	Township   Kind = "township"   // 乡镇 / 街道
+	Department Kind = "department" // 县直部门
+)
+
+// County is the county the directory describes.
+type County struct {
+	Code       string `json:"code"`
+	Name       string `json:"name"`
+	Province   string `json:"province"`
+	Prefecture string `json:"prefecture"`
+	RuleSet    string `json:"rule_set"`
+}
+
+// Office is one office of the county.
+type Office struct {
+	ID   string `json:"id"` // a township's 9-digit division code, or "{county}.{abbr}"
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
+}
+
+// Resource is the office's resource name, "offices/{id}".
+func (o Office) Resource() string { return "offices/" + o.ID }
+
+// Token maps a bearer token to an office and a role.
+type Token struct {
+	Token  string `json:"token"`
+	Office string `json:"office"`
+	Role   string `json:"role"`
+}
+
+// Directory is the loaded data.
+type Directory struct {
+	County  County   `json:"county"`
+	Offices []Office `json:"offices"`
+	Tokens  []Token  `json:"tokens"`
+
+	byID map[string]Office
+}
+
+// Demo returns the built-in directory of 嘉善县 (330421).
+func Demo() *Directory {
+	d, err := parse(demo)
+	if err != nil {
+		panic(err) // the embedded file is tested
+	}
+	return d
+}
+
+// Load reads a directory file; the empty path means [Demo].
+func Load(path string) (*Directory, error) {
+	if path == "" {
+		return Demo(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read directory: %w", err)
+	}
+	return parse(b)
+}
+
+func parse(b []byte) (*Directory, error) {
+	var d Directory
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("parse directory: %w", err)
+	}
+	d.byID = make(map[string]Office, len(d.Offices))
+	bureaus := 0
+	for _, o := range d.Offices {
+		if _, dup := d.byID[o.ID]; dup {
+			return nil, fmt.Errorf("directory: office %q listed twice", o.ID)
+		}
+		switch o.Kind {
+		case Bureau:
+			bureaus++
+		case Township:
+			if len(o.ID) != 9 || !strings.HasPrefix(o.ID, d.County.Code) {
+				return nil, fmt.Errorf("directory: township %q is not a 9-digit code of county %s", o.ID, d.County.Code)
+			}
+		case Department:
+		default:
+			return nil, fmt.Errorf("directory: office %q has unknown kind %q", o.ID, o.Kind)
+		}
+		d.byID[o.ID] = o
+	}
+	if bureaus != 1 {
+		return nil, fmt.Errorf("directory: want exactly one bureau, have %d", bureaus)
+	}
+	for _, t := range d.Tokens {
+		if _, ok := d.byID[t.Office]; !ok {
+			return nil, fmt.Errorf("directory: token for unknown office %q", t.Office)
+		}
+	}
+	return &d, nil
+}
+
+// Office returns the office with the given id.
+func (d *Directory) Office(id string) (Office, bool) {
+	o, ok := d.byID[id]
+	return o, ok
+}
+
+// OfficeByResource returns the office named "offices/{id}".
+func (d *Directory) OfficeByResource(name string) (Office, bool) {
+	id, ok := strings.CutPrefix(name, "offices/")
+	if !ok {
+		return Office{}, false
+	}
+	return d.Office(id)
+}
+
+// Bureau returns the county petition bureau.
+func (d *Directory) Bureau() Office {
+	for _, o := range d.Offices {
+		if o.Kind == Bureau {
+			return o
+		}
+	}
+	panic("directory without bureau") // parse refuses it
+}
+
+// Townships returns the townships in division-code order.
+func (d *Directory) Townships() []Office {
+	var out []Office
+	for _, o := range d.Offices {
+		if o.Kind == Township {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

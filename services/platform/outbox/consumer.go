@@ -1,0 +1,131 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/pgdb"
+)
+
+// Consumer follows another service's feed. For each batch it applies every
+// event not yet processed and advances its cursor, all in one transaction
+// of its own database: a crash replays at most the uncommitted batch, and
+// processed_events makes a replay harmless. The cursor row is locked
+// during the batch, so two replicas never apply one batch concurrently; the
+// loser skips what the winner applied.
+type Consumer struct {
+	// Feed names the producer (e.g. "intake"); it keys the cursor.
+	Feed string
+	// Pool is the consumer's own database.
+	Pool *pgxpool.Pool
+	// Client reads the producer's feed.
+	Client eventsv1.EventFeedServiceClient
+	// Apply makes the effect of one event inside tx.
+	Apply func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
+	// BatchSize is the number of events read at once (default 200).
+	BatchSize int32
+}
+
+// Run follows the feed until ctx ends. Errors (the producer being down, a
+// failed batch) are logged and retried with backoff; it returns nil when
+// ctx ends.
+func (c *Consumer) Run(ctx context.Context) error {
+	logger := logging.FromContext(ctx).With("feed", c.Feed)
+	backoff := pollDelay
+	for {
+		n, err := c.Step(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			logger.WarnContext(ctx, "feed step failed; retrying", slog.String("error", err.Error()), slog.Duration("backoff", backoff))
+			backoff = min(backoff*2, 5*time.Second)
+		case n == 0:
+			backoff = pollDelay
+		default:
+			backoff = 0
+		}
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+		}
+	}
+}
+
+// Step reads and applies one batch, returning how many events it read.
+func (c *Consumer) Step(ctx context.Context) (int, error) {
+	cursor, err := c.cursor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	size := c.BatchSize
+	if size == 0 {
+		size = 200
+	}
+	resp, err := c.Client.ListEvents(ctx, &eventsv1.ListEventsRequest{AfterCursor: cursor, PageSize: size})
+	if err != nil {
+		return 0, fmt.Errorf("read feed %s: %w", c.Feed, err)
+	}
+	evs := resp.GetEvents()
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	err = pgdb.InTx(ctx, c.Pool, func(tx pgx.Tx) error {
+		var stored string
+		err := tx.QueryRow(ctx, `SELECT cursor FROM feed_cursors WHERE feed = $1 FOR UPDATE`, c.Feed).Scan(&stored)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		done, err := ParseCursor(stored)
+		if err != nil {
+			return err
+		}
+		last := done
+		for _, ev := range evs {
+			at, err := ParseCursor(ev.GetCursor())
+			if err != nil {
+				return fmt.Errorf("event %s: %w", ev.GetEventId(), err)
+			}
+			if !at.After(done) {
+				continue // another replica applied it
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO processed_events (event_id, feed) VALUES ($1, $2) ON CONFLICT DO NOTHING`, ev.GetEventId(), c.Feed)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 {
+				if err := c.Apply(ctx, tx, ev); err != nil {
+					return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
+				}
+			}
+			last = at
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO feed_cursors (feed, cursor) VALUES ($1, $2)
+			ON CONFLICT (feed) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()`, c.Feed, last.String())
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(evs), nil
+}
+
+func (c *Consumer) cursor(ctx context.Context) (string, error) {
+	var cur string
+	err := c.Pool.QueryRow(ctx, `SELECT cursor FROM feed_cursors WHERE feed = $1`, c.Feed).Scan(&cur)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return cur, err
+}

@@ -1,0 +1,202 @@
+package outbox
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/pgtest"
+)
+
+var testDB *pgtest.Instance
+
+func TestMain(m *testing.M) {
+	testDB = pgtest.MustStart("feedtest", pgdb.Migrations{})
+	code := m.Run()
+	testDB.MustClose()
+	os.Exit(code)
+}
+
+func appendEvent(t *testing.T, ctx context.Context, tx pgx.Tx, caseNumber string) {
+	t.Helper()
+	ev := &eventsv1.Event{CaseNumber: caseNumber, Payload: &eventsv1.Event_CaseRegistered{CaseRegistered: &eventsv1.CaseRegistered{County: "330421"}}}
+	if err := Append(ctx, tx, ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLateCommitIsNotSkipped: an event written by a transaction that is
+// still open holds back every event after it, and then both are served in
+// feed order; the reader's cursor never passes an event that commits late.
+func TestLateCommitIsNotSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testDB.NewDatabase(t)
+	commit := func(tx pgx.Tx) {
+		t.Helper()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(after string) []*eventsv1.Event {
+		t.Helper()
+		evs, err := Read(ctx, pool, after, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+
+	// slow takes its transaction id first but writes its event last.
+	slow, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	fast, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendEvent(t, ctx, fast, "330421-2026-000002")
+	commit(fast)
+	if evs := read(""); len(evs) != 0 {
+		t.Fatalf("served %d events while an older transaction is open, want 0", len(evs))
+	}
+	appendEvent(t, ctx, slow, "330421-2026-000001")
+	commit(slow)
+	// The frontier is cluster-wide: transactions of tests running in
+	// parallel (other databases) hold it back for a moment too.
+	var evs []*eventsv1.Event
+	for deadline := time.Now().Add(10 * time.Second); len(evs) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		evs = read("")
+	}
+	if len(evs) != 2 || evs[0].GetCaseNumber() != "330421-2026-000001" || evs[1].GetCaseNumber() != "330421-2026-000002" {
+		t.Fatalf("events = %v, want case 1 (older transaction) then case 2", evs)
+	}
+	if rest := read(evs[0].GetCursor()); len(rest) != 1 || rest[0].GetEventId() != evs[1].GetEventId() {
+		t.Fatalf("after the first cursor: %v", rest)
+	}
+	if rest := read(evs[1].GetCursor()); len(rest) != 0 {
+		t.Fatalf("after the last cursor: %v", rest)
+	}
+	if _, err := Read(ctx, pool, "nonsense", 10); err == nil {
+		t.Fatal("a malformed cursor was accepted")
+	}
+}
+
+// TestConsumerAppliesEachEventOnce runs the feed over real gRPC, appends
+// events from many goroutines, and checks a consumer (two of them racing
+// on one cursor) applies every event exactly once and in order.
+func TestConsumerAppliesEachEventOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	producer := testDB.NewDatabase(t)
+	consumer := testDB.NewDatabase(t)
+	if _, err := consumer.Exec(ctx, `CREATE TABLE applied (position bigint PRIMARY KEY, case_number text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.New(directory.Demo()).UnaryServerInterceptor()))
+	eventsv1.RegisterEventFeedServiceServer(srv, &FeedServer{Pool: producer})
+	go srv.Serve(l) //nolint:errcheck
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken("demo-internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+
+	const writers, perWriter = 8, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				err := pgdb.InTx(ctx, producer, func(tx pgx.Tx) error {
+					appendEvent(t, ctx, tx, "330421-2026-"+string(rune('a'+w))+string(rune('a'+i)))
+					// Commit out of order: later writers often commit first.
+					time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	apply := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		_, err := tx.Exec(ctx, `INSERT INTO applied (position, case_number) VALUES ($1, $2)`, ev.GetPosition(), ev.GetCaseNumber())
+		return err // a duplicate would fail the primary key and the test
+	}
+	c1 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply, BatchSize: 7}
+	c2 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply, BatchSize: 11}
+	// Step both consumers, racing, until every event is applied (the
+	// frontier may lag while writers, or other tests, hold transactions).
+	count := func() int {
+		var n int
+		if err := consumer.QueryRow(ctx, `SELECT count(*) FROM applied`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() < writers*perWriter && time.Now().Before(deadline) {
+		var err1, err2 error
+		var sw sync.WaitGroup
+		sw.Add(2)
+		go func() { defer sw.Done(); _, err1 = c1.Step(ctx) }()
+		go func() { defer sw.Done(); _, err2 = c2.Step(ctx) }()
+		sw.Wait()
+		for _, err := range []error{err1, err2} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wg.Wait()
+	// Nothing more arrives after everything was applied.
+	for _, c := range []*Consumer{c1, c2} {
+		if n, err := c.Step(ctx); err != nil || n != 0 {
+			t.Fatalf("extra step read %d events, %v", n, err)
+		}
+	}
+	var applied, distinct int
+	if err := consumer.QueryRow(ctx, `SELECT count(*), count(DISTINCT case_number) FROM applied`).Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied != writers*perWriter || distinct != writers*perWriter {
+		t.Fatalf("applied %d events (%d distinct), want %d", applied, distinct, writers*perWriter)
+	}
+}
+
+func TestFeedIsForServicesOnly(t *testing.T) {
+	t.Parallel()
+	a := auth.New(directory.Demo())
+	township, _ := a.Authenticate("demo-dayun")
+	ctx := auth.WithCaller(context.Background(), township)
+	_, err := (&FeedServer{}).ListEvents(ctx, &eventsv1.ListEventsRequest{})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("township read the feed: %v", err)
+	}
+}

@@ -1,0 +1,111 @@
+// Package calendar is the official working-day calendar: public holidays
+// and 调休 make-up working days from the State Council notices, kept as
+// reviewed data (holidays.json, with its source). A date in a year whose
+// notice is not in the data is answered from weekdays only and flagged
+// provisional: never silently.
+package calendar
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+//go:embed holidays.json
+var data []byte
+
+// Kind says why a day is or is not a working day.
+type Kind int
+
+// Kinds of day.
+const (
+	Workday Kind = iota + 1
+	Weekend
+	Holiday
+	MakeupWorkday
+)
+
+// Day is what the calendar knows of one date.
+type Day struct {
+	Date        time.Time
+	Kind        Kind
+	Holiday     string // the holiday's name for Holiday and MakeupWorkday
+	Provisional bool   // the year has no published notice in the data
+}
+
+// Working reports whether offices work that day.
+func (d Day) Working() bool { return d.Kind == Workday || d.Kind == MakeupWorkday }
+
+// Calendar answers questions about dates.
+type Calendar struct {
+	special map[string]Day // "2026-02-14" → day
+	years   map[int]bool
+}
+
+// Official returns the calendar of the embedded notices.
+func Official() *Calendar {
+	c, err := parse(data)
+	if err != nil {
+		panic(err) // embedded data is tested
+	}
+	return c
+}
+
+func parse(b []byte) (*Calendar, error) {
+	var raw struct {
+		Years map[string]struct {
+			Holidays map[string][]string `json:"holidays"`
+			Workdays map[string][]string `json:"workdays"`
+		} `json:"years"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("calendar: %w", err)
+	}
+	c := &Calendar{special: map[string]Day{}, years: map[int]bool{}}
+	add := func(year int, m map[string][]string, kind Kind) error {
+		for name, dates := range m {
+			for _, s := range dates {
+				t, err := time.Parse(time.DateOnly, s)
+				if err != nil {
+					return fmt.Errorf("calendar: %q: %w", s, err)
+				}
+				if t.Year() != year {
+					return fmt.Errorf("calendar: %s listed under %d", s, year)
+				}
+				if _, dup := c.special[s]; dup {
+					return fmt.Errorf("calendar: %s listed twice", s)
+				}
+				c.special[s] = Day{Date: t, Kind: kind, Holiday: name}
+			}
+		}
+		return nil
+	}
+	for ys, y := range raw.Years {
+		var year int
+		if _, err := fmt.Sscanf(ys, "%d", &year); err != nil {
+			return nil, fmt.Errorf("calendar: year %q", ys)
+		}
+		c.years[year] = true
+		if err := add(year, y.Holidays, Holiday); err != nil {
+			return nil, err
+		}
+		if err := add(year, y.Workdays, MakeupWorkday); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Day returns what the calendar knows of date (its time of day is ignored).
+func (c *Calendar) Day(date time.Time) Day {
+	date = time.Date(date.Year(), date.Month(), date.Day(), 0, 0, 0, 0, time.UTC)
+	if d, ok := c.special[date.Format(time.DateOnly)]; ok {
+		return d
+	}
+	d := Day{Date: date, Kind: Workday, Provisional: !c.years[date.Year()]}
+	if wd := date.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		d.Kind = Weekend
+	}
+	return d
+}

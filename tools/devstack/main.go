@@ -1,0 +1,161 @@
+// Command devstack is what `make run` and `make test` call.
+//
+//	go run ./tools/devstack            # make run: PostgreSQL under .data/, migrations,
+//	                                   # the demo county, four services and the gateway
+//	go run ./tools/devstack -test -- go test ./...
+//	                                   # make test: a throwaway cluster for the whole run
+//
+// Both install the PostgreSQL server with apt-get when its binaries are
+// missing. Ctrl-C stops everything; a second run reuses .data/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/pgcluster"
+	"github.com/tongban/tongban/tools/stack"
+)
+
+func main() {
+	test := flag.Bool("test", false, "start a throwaway PostgreSQL, run the command after --, and remove it")
+	pgPort := flag.Int("pg-port", 54329, "PostgreSQL port for make run")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *test {
+		err = runTests(ctx, flag.Args())
+	} else {
+		err = run(ctx, *pgPort)
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		os.Exit(exit.ExitCode())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func runTests(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("-test needs a command after --")
+	}
+	if err := stack.EnsurePostgres(ctx, os.Stderr); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "tongban-test-pg-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	c, err := pgcluster.Start(ctx, filepath.Join(tmp, "data"), pgcluster.Options{})
+	if err != nil {
+		return err
+	}
+	defer c.Stop() //nolint:errcheck
+	fmt.Fprintf(os.Stderr, "devstack: throwaway PostgreSQL on 127.0.0.1:%d\n", c.Port)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "TEST_DATABASE_URL="+c.URL("postgres"))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+func run(ctx context.Context, pgPort int) error {
+	root, err := stack.Root()
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(root, ".data")
+	if err := stack.EnsurePostgres(ctx, os.Stderr); err != nil {
+		return err
+	}
+	fmt.Println("Tongban 通办: starting PostgreSQL (data in .data/pg)…")
+	c, err := pgcluster.Start(ctx, filepath.Join(data, "pg"), pgcluster.Options{Port: pgPort, Durable: true})
+	if err != nil {
+		return err
+	}
+	defer c.Stop() //nolint:errcheck
+	if err := stack.EnsureDatabase(ctx, c, "tongban"); err != nil {
+		return err
+	}
+	fmt.Println("building the services…")
+	bin := filepath.Join(data, "bin")
+	if err := stack.Build(ctx, root, bin); err != nil {
+		return err
+	}
+	secrets, err := loadSecrets(filepath.Join(data, "secrets.env"))
+	if err != nil {
+		return err
+	}
+	fmt.Println("starting the services (each applies its migrations)…")
+	s, err := stack.Start(ctx, stack.Options{
+		BinDir: bin, DatabaseURL: c.URL("tongban"), Ports: stack.DefaultPorts,
+		LogDir: filepath.Join(data, "logs"), BlobDir: filepath.Join(data, "blobs"), Progress: os.Stdout, ExtraEnv: secrets,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	printWelcome(s, c, data)
+	<-ctx.Done()
+	fmt.Println("\nstopping…")
+	return nil
+}
+
+func printWelcome(s *stack.Stack, c *pgcluster.Cluster, data string) {
+	dir := directory.Demo()
+	p := stack.DefaultPorts
+	fmt.Printf(`
+Tongban is running for %s %s (%s).
+
+  REST API     %s/v1/…          OpenAPI: %s/openapi/tongban.swagger.json
+  readiness    %s/readyz
+  gRPC         intake 127.0.0.1:%d  assignment 127.0.0.1:%d  scheduling 127.0.0.1:%d  reporting 127.0.0.1:%d
+  PostgreSQL   %s
+  logs         %s
+
+Demo tokens (send "Authorization: Bearer <token>"):
+`, dir.County.Name, dir.County.Code, dir.County.RuleSet, s.GatewayURL(), s.GatewayURL(), s.GatewayURL(),
+		p.IntakeGRPC, p.AssignmentGRPC, p.SchedulingGRPC, p.ReportingGRPC, c.URL("tongban"), filepath.Join(data, "logs"))
+	for _, t := range dir.Tokens {
+		o, _ := dir.Office(t.Office)
+		fmt.Printf("  %-16s %-8s offices/%-14s %s\n", t.Token, t.Role, o.ID, o.Name)
+	}
+	fmt.Println("\nThe README has a curl walk-through. Ctrl-C stops everything; data stays in .data/.")
+}
+
+// loadSecrets reads the stack's secrets (identity keys) from path, creating
+// them on the first run. Keeping them is what lets a second make run read
+// the identity sealed by the first.
+func loadSecrets(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		lines := stack.NewSecrets()
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		return lines, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
+}

@@ -1,0 +1,312 @@
+// Package stack builds and runs the whole of Tongban on loopback: a
+// PostgreSQL database, the four services and the gateway as real processes.
+// `make run` uses it through tools/devstack, and the end-to-end tests use
+// it directly.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/services/platform/pgcluster"
+	"github.com/tongban/tongban/services/platform/protect"
+)
+
+// Services are the binaries in start order (the gateway last).
+var Services = []string{"intake", "assignment", "scheduling", "reporting", "gateway"}
+
+// packages maps a binary to its main package.
+var packages = map[string]string{
+	"intake":     "./services/intake/cmd/intake",
+	"assignment": "./services/assignment/cmd/assignment",
+	"scheduling": "./services/scheduling/cmd/scheduling",
+	"reporting":  "./services/reporting/cmd/reporting",
+	"gateway":    "./gateway/cmd/gateway",
+}
+
+// Root finds the repository root (the directory holding go.mod) from the
+// working directory upwards.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Tools are the command-line tools built beside the services.
+var Tools = []string{"./tools/importcases"}
+
+// Build compiles every binary (services and tools) into outDir with one go
+// build (shared work is done once).
+func Build(ctx context.Context, root, outDir string) error {
+	args := []string{"build", "-o", outDir + string(filepath.Separator)}
+	for _, s := range Services {
+		args = append(args, packages[s])
+	}
+	args = append(args, Tools...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// Ports are the loopback ports of one stack.
+type Ports struct {
+	Gateway                       int
+	IntakeGRPC, AssignmentGRPC    int
+	SchedulingGRPC, ReportingGRPC int
+	IntakeHTTP, AssignmentHTTP    int
+	SchedulingHTTP, ReportingHTTP int
+}
+
+// DefaultPorts are the ports of `make run` (README lists them).
+var DefaultPorts = Ports{
+	Gateway:    8080,
+	IntakeGRPC: 7101, IntakeHTTP: 7102,
+	AssignmentGRPC: 7201, AssignmentHTTP: 7202,
+	SchedulingGRPC: 7301, SchedulingHTTP: 7302,
+	ReportingGRPC: 7401, ReportingHTTP: 7402,
+}
+
+// FreePorts picks unused loopback ports (for tests).
+func FreePorts() (Ports, error) {
+	var ps []int
+	for range 9 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return Ports{}, err
+		}
+		defer l.Close()
+		ps = append(ps, l.Addr().(*net.TCPAddr).Port)
+	}
+	return Ports{ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7], ps[8]}, nil
+}
+
+// NewSecrets returns the environment holding fresh secrets a stack needs
+// (intake's identity sealing and hash keys), one "NAME=value" per entry.
+func NewSecrets() []string {
+	return []string{
+		"INTAKE_IDENTITY_KEYS=k1:" + protect.NewKey(),
+		"INTAKE_IDENTITY_KEY_ID=k1",
+		"INTAKE_IDENTITY_HASH_KEY=" + protect.NewKey(),
+	}
+}
+
+// Options configure a stack.
+type Options struct {
+	BinDir      string // where Build put the binaries
+	DatabaseURL string // an existing, reachable database
+	Ports       Ports
+	LogDir      string    // each process logs to LogDir/<name>.log
+	BlobDir     string    // intake keeps attachments' bytes here
+	ExtraEnv    []string  // e.g. LOG_LEVEL=debug, and the secrets (see NewSecrets)
+	Progress    io.Writer // start-up progress; nil for none
+}
+
+// Stack is a running set of processes.
+type Stack struct {
+	opts  Options
+	procs []*proc
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// GatewayURL is the base URL of the REST API.
+func (s *Stack) GatewayURL() string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.opts.Ports.Gateway)
+}
+
+// IntakeAddr is intake's gRPC address.
+func (s *Stack) IntakeAddr() string {
+	return "127.0.0.1:" + strconv.Itoa(s.opts.Ports.IntakeGRPC)
+}
+
+// Start starts the services and the gateway and waits until each is ready.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
+		return nil, err
+	}
+	p := opts.Ports
+	addr := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	common := append([]string{
+		"TONGBAN_DATABASE_URL=" + opts.DatabaseURL,
+		"TONGBAN_INTAKE_ADDR=" + addr(p.IntakeGRPC),
+		"TONGBAN_ASSIGNMENT_ADDR=" + addr(p.AssignmentGRPC),
+		"TONGBAN_SCHEDULING_ADDR=" + addr(p.SchedulingGRPC),
+		"TONGBAN_REPORTING_ADDR=" + addr(p.ReportingGRPC),
+	}, opts.ExtraEnv...)
+	specs := []struct {
+		name  string
+		env   []string
+		ready string
+	}{
+		{"intake", []string{"INTAKE_GRPC_ADDR=" + addr(p.IntakeGRPC), "INTAKE_HTTP_ADDR=" + addr(p.IntakeHTTP), "INTAKE_BLOB_DIR=" + opts.BlobDir}, addr(p.IntakeHTTP)},
+		{"assignment", []string{"ASSIGNMENT_GRPC_ADDR=" + addr(p.AssignmentGRPC), "ASSIGNMENT_HTTP_ADDR=" + addr(p.AssignmentHTTP)}, addr(p.AssignmentHTTP)},
+		{"scheduling", []string{"SCHEDULING_GRPC_ADDR=" + addr(p.SchedulingGRPC), "SCHEDULING_HTTP_ADDR=" + addr(p.SchedulingHTTP)}, addr(p.SchedulingHTTP)},
+		{"reporting", []string{"REPORTING_GRPC_ADDR=" + addr(p.ReportingGRPC), "REPORTING_HTTP_ADDR=" + addr(p.ReportingHTTP)}, addr(p.ReportingHTTP)},
+		{"gateway", []string{"GATEWAY_HTTP_ADDR=" + addr(p.Gateway)}, addr(p.Gateway)},
+	}
+	// A port already taken (often a stack left running) would answer the
+	// readiness checks for processes that failed to start: refuse instead.
+	for _, port := range []int{p.IntakeGRPC, p.IntakeHTTP, p.AssignmentGRPC, p.AssignmentHTTP, p.SchedulingGRPC,
+		p.SchedulingHTTP, p.ReportingGRPC, p.ReportingHTTP, p.Gateway} {
+		l, err := net.Listen("tcp", addr(port))
+		if err != nil {
+			return nil, fmt.Errorf("port %d is taken (is another Tongban still running? stop it first): %w", port, err)
+		}
+		l.Close()
+	}
+	s := &Stack{opts: opts}
+	for _, sp := range specs {
+		if err := s.spawn(sp.name, append(common, sp.env...)); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		if err := s.waitReady(ctx, sp.name, "http://"+sp.ready+"/readyz"); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "  %-10s ready\n", sp.name)
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) spawn(name string, env []string) error {
+	logf, err := os.OpenFile(filepath.Join(s.opts.LogDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(s.opts.BinDir, name))
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group: a Ctrl-C in the terminal reaches devstack only,
+	// which then stops the children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	s.procs = append(s.procs, p)
+	return nil
+}
+
+func (s *Stack) waitReady(ctx context.Context, name, url string) error {
+	p := s.procs[len(s.procs)-1]
+	deadline := time.After(60 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			return fmt.Errorf("%s exited during start-up (%v); see %s", name, err, filepath.Join(s.opts.LogDir, name+".log"))
+		case <-deadline:
+			return fmt.Errorf("%s not ready after 60s; see %s", name, filepath.Join(s.opts.LogDir, name+".log"))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Kill stops one process with SIGTERM and waits for it; it reports the
+// process's exit error (nil for a clean, graceful exit).
+func (s *Stack) Kill(name string) error {
+	for _, p := range s.procs {
+		if p.name == name {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-p.done:
+				p.done <- err
+				return err
+			case <-time.After(20 * time.Second):
+				_ = p.cmd.Process.Kill()
+				return fmt.Errorf("%s did not stop within 20s of SIGTERM", name)
+			}
+		}
+	}
+	return fmt.Errorf("no process %q", name)
+}
+
+// Stop sends SIGTERM to every process, the gateway first, and waits.
+func (s *Stack) Stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		_ = s.Kill(s.procs[i].name)
+	}
+}
+
+// EnsurePostgres installs the PostgreSQL server with apt-get when its
+// binaries are missing (a fresh Debian machine).
+func EnsurePostgres(ctx context.Context, w io.Writer) error {
+	if _, err := pgcluster.BinDir(); err == nil {
+		return nil
+	}
+	fmt.Fprintln(w, "PostgreSQL server not found: installing it with apt-get (Debian package postgresql)…")
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql"}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		if os.Geteuid() != 0 {
+			cmd = exec.CommandContext(ctx, "sudo", append([]string{"apt-get"}, args...)...)
+		}
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("apt-get %v: %w", args, err)
+		}
+	}
+	_, err := pgcluster.BinDir()
+	return err
+}
+
+// EnsureDatabase creates database name on the cluster if it is missing.
+func EnsureDatabase(ctx context.Context, c *pgcluster.Cluster, name string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	}
+	return err
+}
