@@ -69,6 +69,7 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }), // no internal metadata in responses
 		runtime.WithForwardResponseOption(createdStatus),
 		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithErrorHandler(errorHandler),
 	)
 	for _, r := range regs {
 		conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
