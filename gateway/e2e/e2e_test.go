@@ -491,7 +491,20 @@ func TestWalkingSkeleton(t *testing.T) {
 	if stale.reason() != "ETAG_MISMATCH" {
 		t.Errorf("stale etag reason %q", stale.reason())
 	}
-	c.do("POST", "/v1/cases/"+num+":transfer", "demo-bureau", map[string]any{"toOffice": "offices/330421.zjj", "reason": "属住建局职责", "etag": up.str("etag")}).must(t, 200, "transfer")
+	tr := c.do("POST", "/v1/cases/"+num+":transfer", "demo-bureau", map[string]any{"toOffice": "offices/330421.zjj", "reason": "属住建局职责", "etag": up.str("etag")}).must(t, 200, "transfer")
+	if tr.str("state") != "CASE_STATE_TRANSFERRED" || tr.str("holderOffice") != "offices/330421.xfj" || tr.str("pendingOffice") != "offices/330421.zjj" || tr.str("sendBackDue") == "" {
+		t.Fatalf("after transfer (the bureau stays responsible until 住建局 signs for it): %s", tr.raw)
+	}
+	// 住建局 reads the case it is asked to take (intake learned of the
+	// transfer from assignment's feed), signs for it and accepts it.
+	c.eventually("the receiving department can read the case", func() string {
+		if r := c.do("GET", "/v1/cases/"+num, "demo-zjj", nil); r.status != 200 {
+			return r.raw
+		}
+		return ""
+	})
+	c.do("POST", "/v1/cases/"+num+":signFor", "demo-zjj", map[string]any{}).must(t, 200, "sign for")
+	c.do("POST", "/v1/cases/"+num+":accept", "demo-zjj", map[string]any{"notice": "已受理，将于法定期限内答复。"}).must(t, 200, "accept")
 	ans := c.do("POST", "/v1/cases/"+num+":answer", "demo-zjj", map[string]any{"outcome": "ANSWER_OUTCOME_SUPPORT", "text": "已安排维修，30日内完成。"}, "Idempotency-Key", "ans-1").must(t, 200, "answer")
 	if ans.str("state") != "CASE_STATE_ANSWERED" || ans.str("answer", "office") != "offices/330421.zjj" {
 		t.Fatalf("after answer: %s", ans.raw)
@@ -509,7 +522,7 @@ func TestWalkingSkeleton(t *testing.T) {
 		if got.str("state") != "CASE_STATE_ANSWERED" {
 			return got.raw
 		}
-		if h, _ := got.body["history"].([]any); len(h) != 4 {
+		if h, _ := got.body["history"].([]any); len(h) != 6 {
 			return got.raw
 		}
 		return ""
@@ -528,7 +541,9 @@ func TestWalkingSkeleton(t *testing.T) {
 	wantMoves := []string{
 		"ACTION_REGISTER by offices/330421102 → offices/330421102",
 		"ACTION_REFER_UP by offices/330421102 → offices/330421.xfj",
-		"ACTION_TRANSFER by offices/330421.xfj → offices/330421.zjj",
+		"ACTION_TRANSFER by offices/330421.xfj → offices/330421.xfj",
+		"ACTION_SIGN_FOR by offices/330421.zjj → offices/330421.zjj",
+		"ACTION_ACCEPT by offices/330421.zjj → offices/330421.zjj",
 		"ACTION_ANSWER by offices/330421.zjj → offices/330421.zjj",
 	}
 	if strings.Join(moves, "\n") != strings.Join(wantMoves, "\n") {
@@ -620,4 +635,119 @@ func checkReflection(t *testing.T, s *stack.Stack) {
 			t.Errorf("reflection lists %v, missing %s", services, want)
 		}
 	}
+}
+
+// TestHardRoute drives the hard case of the assignment issue over REST: a
+// township registers and refers up; the bureau transfers to 住建局, which
+// sends it back; the bureau takes it back and transfers to 自然资源局, which
+// signs for it, accepts, extends and answers; the petitioner is not
+// satisfied, asks for review (the county) and re-review (the prefecture):
+// 三级终结. A repeat of it is linked by intake and refused by assignment.
+// The case's history as intake shows it came over assignment's event feed.
+func TestHardRoute(t *testing.T) {
+	s, _, _ := startStack(t)
+	c := &client{t: t, base: s.GatewayURL()}
+	petition := map[string]any{
+		"channel": "CHANNEL_VISIT", "township": "330421102", "caseClass": "CASE_CLASS_CLAIM", "topic": "国土资源/土地征收",
+		"subject": "征地补偿标准争议", "content": "大云镇某村土地征收补偿标准低于公布标准，请求按标准补足。",
+		"petitioners": []any{map[string]any{"displayName": "李四", "idNumber": "330421198502020017", "phone": "13900001111"}},
+	}
+	num := c.do("POST", "/v1/cases", "demo-dayun", petition).must(t, 201, "register").str("caseNumber")
+	path := "/v1/cases/" + num
+	type move struct {
+		token, verb string
+		body        map[string]any
+		state       string
+		holder      string
+	}
+	run := func(moves []move) {
+		t.Helper()
+		for _, m := range moves {
+			if m.body == nil {
+				m.body = map[string]any{}
+			}
+			r := c.do("POST", path+":"+m.verb, m.token, m.body)
+			if r.status != 200 || r.str("state") != m.state || r.str("holderOffice") != m.holder {
+				t.Fatalf("%s :%s: HTTP %d, want %s held by %s: %s", m.token, m.verb, r.status, m.state, m.holder, r.raw)
+			}
+		}
+	}
+	c.eventually("assignment has the case", func() string {
+		if q := c.do("GET", "/v1/offices/330421102/queue", "demo-dayun", nil); !strings.Contains(q.raw, num) {
+			return q.raw
+		}
+		return ""
+	})
+	run([]move{
+		{"demo-dayun", "referUp", map[string]any{"reason": "涉及县级部门职责"}, "CASE_STATE_REGISTERED", "offices/330421.xfj"},
+		{"demo-bureau", "transfer", map[string]any{"toOffice": "offices/330421.zjj", "reason": "涉及安置房"}, "CASE_STATE_TRANSFERRED", "offices/330421.xfj"},
+		{"demo-zjj", "sendBack", map[string]any{"reason": "征地补偿属自然资源部门职责"}, "CASE_STATE_RETURN_REQUESTED", "offices/330421.xfj"},
+		{"demo-bureau", "acceptReturn", nil, "CASE_STATE_REGISTERED", "offices/330421.xfj"},
+		{"demo-bureau", "transfer", map[string]any{"toOffice": "offices/330421.zrzyj", "reason": "属自然资源局职责"}, "CASE_STATE_TRANSFERRED", "offices/330421.xfj"},
+		{"demo-zrzyj", "signFor", nil, "CASE_STATE_ROUTED", "offices/330421.zrzyj"},
+		{"demo-zrzyj", "accept", nil, "CASE_STATE_IN_HANDLING", "offices/330421.zrzyj"},
+		{"demo-zrzyj", "extend", map[string]any{"days": 30, "reason": "需重新测量", "approvedBy": "局长 王某"}, "CASE_STATE_IN_HANDLING", "offices/330421.zrzyj"},
+		{"demo-zrzyj", "answer", map[string]any{"outcome": "ANSWER_OUTCOME_REJECT", "text": "经核实，补偿已按公布标准发放。", "legalBasis": "《土地管理法》第四十八条"}, "CASE_STATE_ANSWERED", "offices/330421.zrzyj"},
+		{"demo-dayun", "evaluate", map[string]any{"rating": "RATING_UNSATISFIED"}, "CASE_STATE_EVALUATED", "offices/330421.zrzyj"},
+		{"demo-dayun", "requestReview", map[string]any{"reason": "不服答复"}, "CASE_STATE_REVIEW_REQUESTED", "offices/330421.xfj"},
+		{"demo-bureau", "review", map[string]any{"outcome": "ANSWER_OUTCOME_REJECT", "text": "维持原答复意见。"}, "CASE_STATE_REVIEWED", "offices/330421.xfj"},
+		{"demo-dayun", "requestReReview", map[string]any{"reason": "不服复查意见"}, "CASE_STATE_RE_REVIEW_REQUESTED", "offices/330400.xfj"},
+		{"demo-jiaxing", "reReview", map[string]any{"outcome": "ANSWER_OUTCOME_REJECT", "text": "维持复查意见。"}, "CASE_STATE_FINAL", "offices/330400.xfj"},
+	})
+	// Refusals over HTTP: status and reason.
+	for _, r := range []struct {
+		token, verb string
+		body        map[string]any
+		status      int
+		reason      string
+	}{
+		{"demo-dayun", "requestReview", map[string]any{"reason": "again"}, 400, "CASE_FINAL"},
+		{"demo-jiaxing", "close", map[string]any{"etag": `"1"`}, 409, "ETAG_MISMATCH"},
+		{"demo-xitang", "evaluate", map[string]any{"rating": "RATING_SATISFIED"}, 404, "CASE_NOT_FOUND"},
+		{"demo-bureau", "decline", map[string]any{"notice": "x"}, 400, "INVALID_ARGUMENT"},
+	} {
+		if r.body == nil {
+			r.body = map[string]any{}
+		}
+		got := c.do("POST", path+":"+r.verb, r.token, r.body)
+		if got.status != r.status || got.reason() != r.reason {
+			t.Errorf("%s :%s: HTTP %d %s, want %d %s: %s", r.token, r.verb, got.status, got.reason(), r.status, r.reason, got.raw)
+		}
+	}
+	// The history as intake projects it from assignment's events.
+	want := []string{"REGISTER", "REFER_UP", "TRANSFER", "SEND_BACK", "ACCEPT_RETURN", "TRANSFER", "SIGN_FOR", "ACCEPT", "EXTEND",
+		"ANSWER", "EVALUATE", "REQUEST_REVIEW", "REVIEW", "REQUEST_RE_REVIEW", "RE_REVIEW"}
+	c.eventually("intake shows the whole history", func() string {
+		got := c.do("GET", path, "demo-dayun", nil)
+		h, _ := got.body["history"].([]any)
+		var actions []string
+		for _, e := range h {
+			actions = append(actions, strings.TrimPrefix(e.(map[string]any)["action"].(string), "ACTION_"))
+		}
+		if strings.Join(actions, " ") != strings.Join(want, " ") || got.str("state") != "CASE_STATE_FINAL" {
+			return got.str("state") + ": " + strings.Join(actions, " ")
+		}
+		return ""
+	})
+	// The prefecture, now involved, may read the case; the department that
+	// sent it back may too (it saw it), but 西塘镇 never.
+	c.do("GET", path, "demo-jiaxing", nil).must(t, 200, "the prefecture reads the case")
+	c.do("GET", path, "demo-xitang", nil).must(t, 404, "another township")
+
+	// The same petitioner comes again on the same matter: intake links the
+	// repeat (三级终结 shown), assignment declines it.
+	again := c.do("POST", "/v1/cases", "demo-dayun", petition).must(t, 201, "register the repeat")
+	rep := again.str("caseNumber")
+	if again.str("repeatOf") != "cases/"+num || again.body["repeatOfFinal"] != true {
+		t.Fatalf("repeat: %s", again.raw)
+	}
+	c.eventually("assignment declines the repeat", func() string {
+		h := c.do("GET", "/v1/cases/"+rep+"/history", "demo-dayun", nil)
+		cs, _ := h.body["case"].(map[string]any)
+		d, _ := cs["decline"].(map[string]any)
+		if cs["state"] != "CASE_STATE_DECLINED" || d["channel"] != "STATUTORY_CHANNEL_FINALLY_CLOSED" || d["finalCase"] != "cases/"+num {
+			return h.raw
+		}
+		return ""
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -25,6 +26,20 @@ const (
 	Bureau     Kind = "bureau"     // 县信访局
 	Township   Kind = "township"   // 乡镇 / 街道
 	Department Kind = "department" // 县直部门
+	// Prefecture is the petition bureau of the prefecture-level city above
+	// the county (市信访局): the next higher organ for review (复查) of what
+	// the county answered, and for re-review (复核) of the county's review.
+	Prefecture Kind = "prefecture"
+)
+
+// Duties an office may carry beyond its kind, which routing rules ask for.
+const (
+	// DutyDiscipline: the discipline inspection and supervision organ
+	// (纪委监委), which takes accusations (检举控告, 信访工作条例 第二十二条第二款).
+	DutyDiscipline = "discipline"
+	// DutyPoliticsLaw: a 政法 organ (court, procuratorate, police, justice
+	// bureau), which takes 涉法涉诉 matters (第二十二条第二款, 第二十八条第二款).
+	DutyPoliticsLaw = "politics-law"
 )
 
 // County is the county the directory describes.
@@ -41,7 +56,12 @@ type Office struct {
 	ID   string `json:"id"` // a township's 9-digit division code, or "{county}.{abbr}"
 	Name string `json:"name"`
 	Kind Kind   `json:"kind"`
+	// Duties are what routing rules ask of an office (DutyDiscipline, …).
+	Duties []string `json:"duties,omitempty"`
 }
+
+// Has reports whether the office carries duty.
+func (o Office) Has(duty string) bool { return slices.Contains(o.Duties, duty) }
 
 // Resource is the office's resource name, "offices/{id}".
 func (o Office) Resource() string { return "offices/" + o.ID }
@@ -101,7 +121,7 @@ func parse(b []byte) (*Directory, error) {
 			if len(o.ID) != 9 || !strings.HasPrefix(o.ID, d.County.Code) {
 				return nil, fmt.Errorf("directory: township %q is not a 9-digit code of county %s", o.ID, d.County.Code)
 			}
-		case Department:
+		case Department, Prefecture:
 		default:
 			return nil, fmt.Errorf("directory: office %q has unknown kind %q", o.ID, o.Kind)
 		}
@@ -141,6 +161,28 @@ func (d *Directory) Bureau() Office {
 		}
 	}
 	panic("directory without bureau") // parse refuses it
+}
+
+// Prefecture returns the prefecture's petition bureau above the county, if
+// the directory lists it.
+func (d *Directory) Prefecture() (Office, bool) {
+	for _, o := range d.Offices {
+		if o.Kind == Prefecture {
+			return o, true
+		}
+	}
+	return Office{}, false
+}
+
+// WithDuty returns the offices carrying duty, in directory order.
+func (d *Directory) WithDuty(duty string) []Office {
+	var out []Office
+	for _, o := range d.Offices {
+		if o.Has(duty) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Townships returns the townships in division-code order.

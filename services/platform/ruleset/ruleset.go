@@ -23,6 +23,26 @@ type RuleSet struct {
 	Representatives []RepresentativeLimit
 	// RepresentativesSource cites the article.
 	RepresentativesSource string
+
+	// HandlingDays is the period for handling a claim from acceptance (日:
+	// calendar days), ExtensionDays the most one extension may add.
+	HandlingDays, ExtensionDays int
+	// HandlingSource cites both.
+	HandlingSource string
+	// ObjectionWorkingDays is how many working days an organ has to object to
+	// a transfer it believes is not its business (工作日).
+	ObjectionWorkingDays int
+	// ObjectionSource cites it.
+	ObjectionSource string
+	// NextInstanceDays is how long the petitioner has to ask for review after
+	// receiving the answer, and for re-review after the review (日).
+	NextInstanceDays int
+	// NextInstanceSource cites it.
+	NextInstanceSource string
+	// RollOver: a period of 日 whose last day is not a working day ends on
+	// the next working day (民法典 第二百零三条). Not settled for petition
+	// work, so a setting; on by default.
+	RollOver bool
 }
 
 // MaxRepresentatives is how many representatives a group of headCount
@@ -43,6 +63,14 @@ var sets = map[string]*RuleSet{
 		GroupSize:             5,
 		Representatives:       []RepresentativeLimit{{Max: 5}},
 		RepresentativesSource: "信访工作条例 第二十条第三款 (代表人数不超过5人)",
+		HandlingDays:          60,
+		ExtensionDays:         30,
+		HandlingSource:        "信访工作条例 第三十四条 (60日, extension of at most 30日 approved by the organ's head)",
+		ObjectionWorkingDays:  5,
+		ObjectionSource:       "信访工作条例 第二十三条第三款 (异议: 5个工作日内提出并说明理由)",
+		NextInstanceDays:      30,
+		NextInstanceSource:    "信访工作条例 第三十五条、第三十六条 (复查、复核: 30日内提出)",
+		RollOver:              true,
 	},
 	"zhejiang-2016": {
 		Name:                  "zhejiang-2016",
@@ -50,6 +78,14 @@ var sets = map[string]*RuleSet{
 		GroupSize:             5,
 		Representatives:       []RepresentativeLimit{{UpTo: 10, Max: 3}, {Max: 5}},
 		RepresentativesSource: "浙江省信访条例 第十五条第二款 (groups of up to 10 people: at most 3 representatives; more than 10: at most 5)",
+		HandlingDays:          30,
+		ExtensionDays:         60,
+		HandlingSource:        "浙江省信访条例 第二十三条 (30日, extension of at most 60日 approved by the organ's head)",
+		ObjectionWorkingDays:  5,
+		ObjectionSource:       "信访工作条例 第二十三条第三款 (异议: 5个工作日内提出并说明理由)",
+		NextInstanceDays:      30,
+		NextInstanceSource:    "信访工作条例 第三十五条、第三十六条; 浙江省信访条例 第二十四条 (复查、复核: 30日内提出)",
+		RollOver:              true,
 	},
 }
 

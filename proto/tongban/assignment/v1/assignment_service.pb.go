@@ -282,7 +282,14 @@ type AnswerCaseRequest struct {
 	// The case's etag; when set and stale, the call fails with ABORTED.
 	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	// A client-chosen id (e.g. a UUID) making retries safe.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The form: a written opinion (default) or a mediation agreement.
+	Form AnswerForm `protobuf:"varint,6,opt,name=form,proto3,enum=tongban.assignment.v1.AnswerForm" json:"form,omitempty"`
+	// The laws, regulations and policies the opinion rests on.
+	LegalBasis string `protobuf:"bytes,7,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// Files of the answer, uploaded to intake first:
+	// "cases/{case}/attachments/{n}" of this case.
+	Attachments   []string `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +357,27 @@ func (x *AnswerCaseRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *AnswerCaseRequest) GetForm() AnswerForm {
+	if x != nil {
+		return x.Form
+	}
+	return AnswerForm_ANSWER_FORM_UNSPECIFIED
+}
+
+func (x *AnswerCaseRequest) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
+func (x *AnswerCaseRequest) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
 }
 
 // The response of AnswerCase.
@@ -645,6 +673,1892 @@ func (x *ListOfficeQueueResponse) GetNextPageToken() string {
 	return ""
 }
 
+// The request of RouteCase.
+type RouteCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The organ to route to, e.g. "offices/330421.zjj"; may be empty for an
+	// accusation (the discipline organ).
+	ToOffice string `protobuf:"bytes,2,opt,name=to_office,json=toOffice,proto3" json:"to_office,omitempty"`
+	// Why this organ is responsible.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// 涉法涉诉: the matter belongs to court, procuratorate or police procedure.
+	LitigationRelated bool `protobuf:"varint,4,opt,name=litigation_related,json=litigationRelated,proto3" json:"litigation_related,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteCaseRequest) Reset() {
+	*x = RouteCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteCaseRequest) ProtoMessage() {}
+
+func (x *RouteCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteCaseRequest.ProtoReflect.Descriptor instead.
+func (*RouteCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RouteCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RouteCaseRequest) GetToOffice() string {
+	if x != nil {
+		return x.ToOffice
+	}
+	return ""
+}
+
+func (x *RouteCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RouteCaseRequest) GetLitigationRelated() bool {
+	if x != nil {
+		return x.LitigationRelated
+	}
+	return false
+}
+
+func (x *RouteCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RouteCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of RouteCase.
+type RouteCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteCaseResponse) Reset() {
+	*x = RouteCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteCaseResponse) ProtoMessage() {}
+
+func (x *RouteCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteCaseResponse.ProtoReflect.Descriptor instead.
+func (*RouteCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RouteCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of SignForCase.
+type SignForCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignForCaseRequest) Reset() {
+	*x = SignForCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignForCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignForCaseRequest) ProtoMessage() {}
+
+func (x *SignForCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignForCaseRequest.ProtoReflect.Descriptor instead.
+func (*SignForCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SignForCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SignForCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SignForCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of SignForCase.
+type SignForCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignForCaseResponse) Reset() {
+	*x = SignForCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignForCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignForCaseResponse) ProtoMessage() {}
+
+func (x *SignForCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignForCaseResponse.ProtoReflect.Descriptor instead.
+func (*SignForCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SignForCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of SendBackCase.
+type SendBackCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why the case is not this organ's business.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendBackCaseRequest) Reset() {
+	*x = SendBackCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendBackCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendBackCaseRequest) ProtoMessage() {}
+
+func (x *SendBackCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendBackCaseRequest.ProtoReflect.Descriptor instead.
+func (*SendBackCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SendBackCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SendBackCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SendBackCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SendBackCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of SendBackCase.
+type SendBackCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendBackCaseResponse) Reset() {
+	*x = SendBackCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendBackCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendBackCaseResponse) ProtoMessage() {}
+
+func (x *SendBackCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendBackCaseResponse.ProtoReflect.Descriptor instead.
+func (*SendBackCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendBackCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of AcceptCaseReturn.
+type AcceptCaseReturnRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A note for the history.
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptCaseReturnRequest) Reset() {
+	*x = AcceptCaseReturnRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptCaseReturnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptCaseReturnRequest) ProtoMessage() {}
+
+func (x *AcceptCaseReturnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptCaseReturnRequest.ProtoReflect.Descriptor instead.
+func (*AcceptCaseReturnRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AcceptCaseReturnRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcceptCaseReturnRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *AcceptCaseReturnRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AcceptCaseReturnRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of AcceptCaseReturn.
+type AcceptCaseReturnResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptCaseReturnResponse) Reset() {
+	*x = AcceptCaseReturnResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptCaseReturnResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptCaseReturnResponse) ProtoMessage() {}
+
+func (x *AcceptCaseReturnResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptCaseReturnResponse.ProtoReflect.Descriptor instead.
+func (*AcceptCaseReturnResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AcceptCaseReturnResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of AcceptCase.
+type AcceptCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The written acceptance notice to the petitioner (告知书), if any.
+	Notice string `protobuf:"bytes,2,opt,name=notice,proto3" json:"notice,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptCaseRequest) Reset() {
+	*x = AcceptCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptCaseRequest) ProtoMessage() {}
+
+func (x *AcceptCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptCaseRequest.ProtoReflect.Descriptor instead.
+func (*AcceptCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AcceptCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcceptCaseRequest) GetNotice() string {
+	if x != nil {
+		return x.Notice
+	}
+	return ""
+}
+
+func (x *AcceptCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AcceptCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of AcceptCase.
+type AcceptCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptCaseResponse) Reset() {
+	*x = AcceptCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptCaseResponse) ProtoMessage() {}
+
+func (x *AcceptCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptCaseResponse.ProtoReflect.Descriptor instead.
+func (*AcceptCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AcceptCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of DeclineCase.
+type DeclineCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The procedure the matter belongs to.
+	Channel StatutoryChannel `protobuf:"varint,2,opt,name=channel,proto3,enum=tongban.assignment.v1.StatutoryChannel" json:"channel,omitempty"`
+	// The written notice to the petitioner.
+	Notice string `protobuf:"bytes,3,opt,name=notice,proto3" json:"notice,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineCaseRequest) Reset() {
+	*x = DeclineCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineCaseRequest) ProtoMessage() {}
+
+func (x *DeclineCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineCaseRequest.ProtoReflect.Descriptor instead.
+func (*DeclineCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DeclineCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeclineCaseRequest) GetChannel() StatutoryChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED
+}
+
+func (x *DeclineCaseRequest) GetNotice() string {
+	if x != nil {
+		return x.Notice
+	}
+	return ""
+}
+
+func (x *DeclineCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeclineCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of DeclineCase.
+type DeclineCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineCaseResponse) Reset() {
+	*x = DeclineCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineCaseResponse) ProtoMessage() {}
+
+func (x *DeclineCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineCaseResponse.ProtoReflect.Descriptor instead.
+func (*DeclineCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeclineCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of AssignCaseDown.
+type AssignCaseDownRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The township, e.g. "offices/330421102".
+	ToOffice string `protobuf:"bytes,2,opt,name=to_office,json=toOffice,proto3" json:"to_office,omitempty"`
+	// What the county expects.
+	Instructions string `protobuf:"bytes,3,opt,name=instructions,proto3" json:"instructions,omitempty"`
+	// The last day for the report, "YYYY-MM-DD" (a date in China, not in the
+	// past).
+	ReportDue string `protobuf:"bytes,4,opt,name=report_due,json=reportDue,proto3" json:"report_due,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseDownRequest) Reset() {
+	*x = AssignCaseDownRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseDownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseDownRequest) ProtoMessage() {}
+
+func (x *AssignCaseDownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseDownRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseDownRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AssignCaseDownRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AssignCaseDownRequest) GetToOffice() string {
+	if x != nil {
+		return x.ToOffice
+	}
+	return ""
+}
+
+func (x *AssignCaseDownRequest) GetInstructions() string {
+	if x != nil {
+		return x.Instructions
+	}
+	return ""
+}
+
+func (x *AssignCaseDownRequest) GetReportDue() string {
+	if x != nil {
+		return x.ReportDue
+	}
+	return ""
+}
+
+func (x *AssignCaseDownRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AssignCaseDownRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of AssignCaseDown.
+type AssignCaseDownResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseDownResponse) Reset() {
+	*x = AssignCaseDownResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseDownResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseDownResponse) ProtoMessage() {}
+
+func (x *AssignCaseDownResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseDownResponse.ProtoReflect.Descriptor instead.
+func (*AssignCaseDownResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AssignCaseDownResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of ReportCase.
+type ReportCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The report.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportCaseRequest) Reset() {
+	*x = ReportCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportCaseRequest) ProtoMessage() {}
+
+func (x *ReportCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportCaseRequest.ProtoReflect.Descriptor instead.
+func (*ReportCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReportCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReportCaseRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ReportCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReportCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ReportCase.
+type ReportCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportCaseResponse) Reset() {
+	*x = ReportCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportCaseResponse) ProtoMessage() {}
+
+func (x *ReportCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportCaseResponse.ProtoReflect.Descriptor instead.
+func (*ReportCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReportCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of ExtendCase.
+type ExtendCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Extra calendar days.
+	Days int32 `protobuf:"varint,2,opt,name=days,proto3" json:"days,omitempty"`
+	// Why handling needs longer.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who approved it (the head of the organ).
+	ApprovedBy string `protobuf:"bytes,4,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendCaseRequest) Reset() {
+	*x = ExtendCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendCaseRequest) ProtoMessage() {}
+
+func (x *ExtendCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendCaseRequest.ProtoReflect.Descriptor instead.
+func (*ExtendCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ExtendCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExtendCaseRequest) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *ExtendCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ExtendCaseRequest) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *ExtendCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ExtendCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ExtendCase.
+type ExtendCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendCaseResponse) Reset() {
+	*x = ExtendCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendCaseResponse) ProtoMessage() {}
+
+func (x *ExtendCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendCaseResponse.ProtoReflect.Descriptor instead.
+func (*ExtendCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ExtendCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of EvaluateCase.
+type EvaluateCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The rating.
+	Rating Rating `protobuf:"varint,2,opt,name=rating,proto3,enum=tongban.assignment.v1.Rating" json:"rating,omitempty"`
+	// What the petitioner said.
+	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluateCaseRequest) Reset() {
+	*x = EvaluateCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluateCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluateCaseRequest) ProtoMessage() {}
+
+func (x *EvaluateCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluateCaseRequest.ProtoReflect.Descriptor instead.
+func (*EvaluateCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *EvaluateCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EvaluateCaseRequest) GetRating() Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return Rating_RATING_UNSPECIFIED
+}
+
+func (x *EvaluateCaseRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *EvaluateCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *EvaluateCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of EvaluateCase.
+type EvaluateCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluateCaseResponse) Reset() {
+	*x = EvaluateCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluateCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluateCaseResponse) ProtoMessage() {}
+
+func (x *EvaluateCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluateCaseResponse.ProtoReflect.Descriptor instead.
+func (*EvaluateCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *EvaluateCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of RequestCaseReview.
+type RequestCaseReviewRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the petitioner contests.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCaseReviewRequest) Reset() {
+	*x = RequestCaseReviewRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCaseReviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCaseReviewRequest) ProtoMessage() {}
+
+func (x *RequestCaseReviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCaseReviewRequest.ProtoReflect.Descriptor instead.
+func (*RequestCaseReviewRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RequestCaseReviewRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestCaseReviewRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequestCaseReviewRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RequestCaseReviewRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of RequestCaseReview.
+type RequestCaseReviewResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCaseReviewResponse) Reset() {
+	*x = RequestCaseReviewResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCaseReviewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCaseReviewResponse) ProtoMessage() {}
+
+func (x *RequestCaseReviewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCaseReviewResponse.ProtoReflect.Descriptor instead.
+func (*RequestCaseReviewResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RequestCaseReviewResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of ReviewCase.
+type ReviewCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The outcome.
+	Outcome AnswerOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=tongban.assignment.v1.AnswerOutcome" json:"outcome,omitempty"`
+	// The decision: facts, reasons, opinion.
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// The laws and policies it rests on.
+	LegalBasis string `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewCaseRequest) Reset() {
+	*x = ReviewCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewCaseRequest) ProtoMessage() {}
+
+func (x *ReviewCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewCaseRequest.ProtoReflect.Descriptor instead.
+func (*ReviewCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReviewCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReviewCaseRequest) GetOutcome() AnswerOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return AnswerOutcome_ANSWER_OUTCOME_UNSPECIFIED
+}
+
+func (x *ReviewCaseRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ReviewCaseRequest) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
+func (x *ReviewCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReviewCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ReviewCase.
+type ReviewCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewCaseResponse) Reset() {
+	*x = ReviewCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewCaseResponse) ProtoMessage() {}
+
+func (x *ReviewCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewCaseResponse.ProtoReflect.Descriptor instead.
+func (*ReviewCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReviewCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of RequestCaseReReview.
+type RequestCaseReReviewRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the petitioner contests.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCaseReReviewRequest) Reset() {
+	*x = RequestCaseReReviewRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCaseReReviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCaseReReviewRequest) ProtoMessage() {}
+
+func (x *RequestCaseReReviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCaseReReviewRequest.ProtoReflect.Descriptor instead.
+func (*RequestCaseReReviewRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RequestCaseReReviewRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestCaseReReviewRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequestCaseReReviewRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RequestCaseReReviewRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of RequestCaseReReview.
+type RequestCaseReReviewResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCaseReReviewResponse) Reset() {
+	*x = RequestCaseReReviewResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCaseReReviewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCaseReReviewResponse) ProtoMessage() {}
+
+func (x *RequestCaseReReviewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCaseReReviewResponse.ProtoReflect.Descriptor instead.
+func (*RequestCaseReReviewResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RequestCaseReReviewResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of ReReviewCase.
+type ReReviewCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The outcome.
+	Outcome AnswerOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=tongban.assignment.v1.AnswerOutcome" json:"outcome,omitempty"`
+	// The decision: facts, reasons, opinion.
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// The laws and policies it rests on.
+	LegalBasis string `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReReviewCaseRequest) Reset() {
+	*x = ReReviewCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReReviewCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReReviewCaseRequest) ProtoMessage() {}
+
+func (x *ReReviewCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReReviewCaseRequest.ProtoReflect.Descriptor instead.
+func (*ReReviewCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ReReviewCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReReviewCaseRequest) GetOutcome() AnswerOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return AnswerOutcome_ANSWER_OUTCOME_UNSPECIFIED
+}
+
+func (x *ReReviewCaseRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ReReviewCaseRequest) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
+func (x *ReReviewCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReReviewCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ReReviewCase.
+type ReReviewCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReReviewCaseResponse) Reset() {
+	*x = ReReviewCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReReviewCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReReviewCaseResponse) ProtoMessage() {}
+
+func (x *ReReviewCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReReviewCaseResponse.ProtoReflect.Descriptor instead.
+func (*ReReviewCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReReviewCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of CloseCase.
+type CloseCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A note for the history.
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCaseRequest) Reset() {
+	*x = CloseCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCaseRequest) ProtoMessage() {}
+
+func (x *CloseCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCaseRequest.ProtoReflect.Descriptor instead.
+func (*CloseCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CloseCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CloseCaseRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CloseCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CloseCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of CloseCase.
+type CloseCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCaseResponse) Reset() {
+	*x = CloseCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCaseResponse) ProtoMessage() {}
+
+func (x *CloseCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCaseResponse.ProtoReflect.Descriptor instead.
+func (*CloseCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *CloseCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 var File_tongban_assignment_v1_assignment_service_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
@@ -666,14 +2580,18 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"G\n" +
 	"\x14TransferCaseResponse\x12/\n" +
-	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xc7\x01\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xd0\x02\n" +
 	"\x11AnswerCaseRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12C\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2$.tongban.assignment.v1.AnswerOutcomeB\x03\xe0A\x02R\aoutcome\x12\x17\n" +
 	"\x04text\x18\x03 \x01(\tB\x03\xe0A\x02R\x04text\x12\x17\n" +
 	"\x04etag\x18\x04 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"E\n" +
+	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\x12:\n" +
+	"\x04form\x18\x06 \x01(\x0e2!.tongban.assignment.v1.AnswerFormB\x03\xe0A\x01R\x04form\x12$\n" +
+	"\vlegal_basis\x18\a \x01(\tB\x03\xe0A\x01R\n" +
+	"legalBasis\x12%\n" +
+	"\vattachments\x18\b \x03(\tB\x03\xe0A\x01R\vattachments\"E\n" +
 	"\x12AnswerCaseResponse\x12/\n" +
 	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"{\n" +
 	"\x16ListCaseHistoryRequest\x12\x1b\n" +
@@ -692,12 +2610,166 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\x03\xe0A\x01R\tpageToken\"t\n" +
 	"\x17ListOfficeQueueResponse\x121\n" +
 	"\x05cases\x18\x01 \x03(\v2\x1b.tongban.assignment.v1.CaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x81\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x01\n" +
+	"\x10RouteCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
+	"\tto_office\x18\x02 \x01(\tB\x03\xe0A\x01R\btoOffice\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x122\n" +
+	"\x12litigation_related\x18\x04 \x01(\bB\x03\xe0A\x01R\x11litigationRelated\x12\x17\n" +
+	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x03\xe0A\x01R\trequestId\"D\n" +
+	"\x11RouteCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"j\n" +
+	"\x12SignForCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04etag\x18\x02 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x03\xe0A\x01R\trequestId\"F\n" +
+	"\x13SignForCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x88\x01\n" +
+	"\x13SendBackCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"G\n" +
+	"\x14SendBackCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x88\x01\n" +
+	"\x17AcceptCaseReturnRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04note\x18\x02 \x01(\tB\x03\xe0A\x01R\x04note\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"K\n" +
+	"\x18AcceptCaseReturnResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x86\x01\n" +
+	"\x11AcceptCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06notice\x18\x02 \x01(\tB\x03\xe0A\x01R\x06notice\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"E\n" +
+	"\x12AcceptCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xcf\x01\n" +
+	"\x12DeclineCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12F\n" +
+	"\achannel\x18\x02 \x01(\x0e2'.tongban.assignment.v1.StatutoryChannelB\x03\xe0A\x02R\achannel\x12\x1b\n" +
+	"\x06notice\x18\x03 \x01(\tB\x03\xe0A\x02R\x06notice\x12\x17\n" +
+	"\x04etag\x18\x04 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"F\n" +
+	"\x13DeclineCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xdc\x01\n" +
+	"\x15AssignCaseDownRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
+	"\tto_office\x18\x02 \x01(\tB\x03\xe0A\x02R\btoOffice\x12'\n" +
+	"\finstructions\x18\x03 \x01(\tB\x03\xe0A\x02R\finstructions\x12\"\n" +
+	"\n" +
+	"report_due\x18\x04 \x01(\tB\x03\xe0A\x02R\treportDue\x12\x17\n" +
+	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x03\xe0A\x01R\trequestId\"I\n" +
+	"\x16AssignCaseDownResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x82\x01\n" +
+	"\x11ReportCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04text\x18\x02 \x01(\tB\x03\xe0A\x02R\x04text\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"E\n" +
+	"\x12ReportCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xc5\x01\n" +
+	"\x11ExtendCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04days\x18\x02 \x01(\x05B\x03\xe0A\x02R\x04days\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12$\n" +
+	"\vapproved_by\x18\x04 \x01(\tB\x03\xe0A\x02R\n" +
+	"approvedBy\x12\x17\n" +
+	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x03\xe0A\x01R\trequestId\"E\n" +
+	"\x12ExtendCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xc6\x01\n" +
+	"\x13EvaluateCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12:\n" +
+	"\x06rating\x18\x02 \x01(\x0e2\x1d.tongban.assignment.v1.RatingB\x03\xe0A\x02R\x06rating\x12\x1d\n" +
+	"\acomment\x18\x03 \x01(\tB\x03\xe0A\x01R\acomment\x12\x17\n" +
+	"\x04etag\x18\x04 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"G\n" +
+	"\x14EvaluateCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x8d\x01\n" +
+	"\x18RequestCaseReviewRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"L\n" +
+	"\x19RequestCaseReviewResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xed\x01\n" +
+	"\x11ReviewCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12C\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2$.tongban.assignment.v1.AnswerOutcomeB\x03\xe0A\x02R\aoutcome\x12\x17\n" +
+	"\x04text\x18\x03 \x01(\tB\x03\xe0A\x02R\x04text\x12$\n" +
+	"\vlegal_basis\x18\x04 \x01(\tB\x03\xe0A\x01R\n" +
+	"legalBasis\x12\x17\n" +
+	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x03\xe0A\x01R\trequestId\"E\n" +
+	"\x12ReviewCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x8f\x01\n" +
+	"\x1aRequestCaseReReviewRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"N\n" +
+	"\x1bRequestCaseReReviewResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xef\x01\n" +
+	"\x13ReReviewCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12C\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2$.tongban.assignment.v1.AnswerOutcomeB\x03\xe0A\x02R\aoutcome\x12\x17\n" +
+	"\x04text\x18\x03 \x01(\tB\x03\xe0A\x02R\x04text\x12$\n" +
+	"\vlegal_basis\x18\x04 \x01(\tB\x03\xe0A\x01R\n" +
+	"legalBasis\x12\x17\n" +
+	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x03\xe0A\x01R\trequestId\"G\n" +
+	"\x14ReReviewCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x81\x01\n" +
+	"\x10CloseCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04note\x18\x02 \x01(\tB\x03\xe0A\x01R\x04note\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"D\n" +
+	"\x11CloseCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case2\xf1\x17\n" +
 	"\x11AssignmentService\x12\x91\x01\n" +
 	"\vReferCaseUp\x12).tongban.assignment.v1.ReferCaseUpRequest\x1a*.tongban.assignment.v1.ReferCaseUpResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:referUp\x12\x95\x01\n" +
 	"\fTransferCase\x12*.tongban.assignment.v1.TransferCaseRequest\x1a+.tongban.assignment.v1.TransferCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:transfer\x12\x8d\x01\n" +
 	"\n" +
-	"AnswerCase\x12(.tongban.assignment.v1.AnswerCaseRequest\x1a).tongban.assignment.v1.AnswerCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:answer\x12\x96\x01\n" +
+	"AnswerCase\x12(.tongban.assignment.v1.AnswerCaseRequest\x1a).tongban.assignment.v1.AnswerCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:answer\x12\x89\x01\n" +
+	"\tRouteCase\x12'.tongban.assignment.v1.RouteCaseRequest\x1a(.tongban.assignment.v1.RouteCaseResponse\")\x82\xd3\xe4\x93\x02#:\x01*b\x04case\"\x18/v1/{name=cases/*}:route\x12\x91\x01\n" +
+	"\vSignForCase\x12).tongban.assignment.v1.SignForCaseRequest\x1a*.tongban.assignment.v1.SignForCaseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:signFor\x12\x95\x01\n" +
+	"\fSendBackCase\x12*.tongban.assignment.v1.SendBackCaseRequest\x1a+.tongban.assignment.v1.SendBackCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:sendBack\x12\xa5\x01\n" +
+	"\x10AcceptCaseReturn\x12..tongban.assignment.v1.AcceptCaseReturnRequest\x1a/.tongban.assignment.v1.AcceptCaseReturnResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:acceptReturn\x12\x8d\x01\n" +
+	"\n" +
+	"AcceptCase\x12(.tongban.assignment.v1.AcceptCaseRequest\x1a).tongban.assignment.v1.AcceptCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:accept\x12\x91\x01\n" +
+	"\vDeclineCase\x12).tongban.assignment.v1.DeclineCaseRequest\x1a*.tongban.assignment.v1.DeclineCaseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:decline\x12\x9d\x01\n" +
+	"\x0eAssignCaseDown\x12,.tongban.assignment.v1.AssignCaseDownRequest\x1a-.tongban.assignment.v1.AssignCaseDownResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:assignDown\x12\x8d\x01\n" +
+	"\n" +
+	"ReportCase\x12(.tongban.assignment.v1.ReportCaseRequest\x1a).tongban.assignment.v1.ReportCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:report\x12\x8d\x01\n" +
+	"\n" +
+	"ExtendCase\x12(.tongban.assignment.v1.ExtendCaseRequest\x1a).tongban.assignment.v1.ExtendCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:extend\x12\x95\x01\n" +
+	"\fEvaluateCase\x12*.tongban.assignment.v1.EvaluateCaseRequest\x1a+.tongban.assignment.v1.EvaluateCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:evaluate\x12\xa9\x01\n" +
+	"\x11RequestCaseReview\x12/.tongban.assignment.v1.RequestCaseReviewRequest\x1a0.tongban.assignment.v1.RequestCaseReviewResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\x04case\" /v1/{name=cases/*}:requestReview\x12\x8d\x01\n" +
+	"\n" +
+	"ReviewCase\x12(.tongban.assignment.v1.ReviewCaseRequest\x1a).tongban.assignment.v1.ReviewCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:review\x12\xb1\x01\n" +
+	"\x13RequestCaseReReview\x121.tongban.assignment.v1.RequestCaseReReviewRequest\x1a2.tongban.assignment.v1.RequestCaseReReviewResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x04case\"\"/v1/{name=cases/*}:requestReReview\x12\x95\x01\n" +
+	"\fReReviewCase\x12*.tongban.assignment.v1.ReReviewCaseRequest\x1a+.tongban.assignment.v1.ReReviewCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:reReview\x12\x89\x01\n" +
+	"\tCloseCase\x12'.tongban.assignment.v1.CloseCaseRequest\x1a(.tongban.assignment.v1.CloseCaseResponse\")\x82\xd3\xe4\x93\x02#:\x01*b\x04case\"\x18/v1/{name=cases/*}:close\x12\x96\x01\n" +
 	"\x0fListCaseHistory\x12-.tongban.assignment.v1.ListCaseHistoryRequest\x1a..tongban.assignment.v1.ListCaseHistoryResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=cases/*}/history\x12\x96\x01\n" +
 	"\x0fListOfficeQueue\x12-.tongban.assignment.v1.ListOfficeQueueRequest\x1a..tongban.assignment.v1.ListOfficeQueueResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=offices/*}/queueB\xee\x01\n" +
 	"\x19com.tongban.assignment.v1B\x16AssignmentServiceProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/assignment/v1;assignmentv1\xa2\x02\x03TAX\xaa\x02\x15Tongban.Assignment.V1\xca\x02\x15Tongban\\Assignment\\V1\xe2\x02!Tongban\\Assignment\\V1\\GPBMetadata\xea\x02\x17Tongban::Assignment::V1b\x06proto3"
@@ -714,45 +2786,128 @@ func file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_assignment_service_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
-	(*ReferCaseUpRequest)(nil),      // 0: tongban.assignment.v1.ReferCaseUpRequest
-	(*ReferCaseUpResponse)(nil),     // 1: tongban.assignment.v1.ReferCaseUpResponse
-	(*TransferCaseRequest)(nil),     // 2: tongban.assignment.v1.TransferCaseRequest
-	(*TransferCaseResponse)(nil),    // 3: tongban.assignment.v1.TransferCaseResponse
-	(*AnswerCaseRequest)(nil),       // 4: tongban.assignment.v1.AnswerCaseRequest
-	(*AnswerCaseResponse)(nil),      // 5: tongban.assignment.v1.AnswerCaseResponse
-	(*ListCaseHistoryRequest)(nil),  // 6: tongban.assignment.v1.ListCaseHistoryRequest
-	(*ListCaseHistoryResponse)(nil), // 7: tongban.assignment.v1.ListCaseHistoryResponse
-	(*ListOfficeQueueRequest)(nil),  // 8: tongban.assignment.v1.ListOfficeQueueRequest
-	(*ListOfficeQueueResponse)(nil), // 9: tongban.assignment.v1.ListOfficeQueueResponse
-	(*Case)(nil),                    // 10: tongban.assignment.v1.Case
-	(AnswerOutcome)(0),              // 11: tongban.assignment.v1.AnswerOutcome
-	(*HistoryEntry)(nil),            // 12: tongban.assignment.v1.HistoryEntry
+	(*ReferCaseUpRequest)(nil),          // 0: tongban.assignment.v1.ReferCaseUpRequest
+	(*ReferCaseUpResponse)(nil),         // 1: tongban.assignment.v1.ReferCaseUpResponse
+	(*TransferCaseRequest)(nil),         // 2: tongban.assignment.v1.TransferCaseRequest
+	(*TransferCaseResponse)(nil),        // 3: tongban.assignment.v1.TransferCaseResponse
+	(*AnswerCaseRequest)(nil),           // 4: tongban.assignment.v1.AnswerCaseRequest
+	(*AnswerCaseResponse)(nil),          // 5: tongban.assignment.v1.AnswerCaseResponse
+	(*ListCaseHistoryRequest)(nil),      // 6: tongban.assignment.v1.ListCaseHistoryRequest
+	(*ListCaseHistoryResponse)(nil),     // 7: tongban.assignment.v1.ListCaseHistoryResponse
+	(*ListOfficeQueueRequest)(nil),      // 8: tongban.assignment.v1.ListOfficeQueueRequest
+	(*ListOfficeQueueResponse)(nil),     // 9: tongban.assignment.v1.ListOfficeQueueResponse
+	(*RouteCaseRequest)(nil),            // 10: tongban.assignment.v1.RouteCaseRequest
+	(*RouteCaseResponse)(nil),           // 11: tongban.assignment.v1.RouteCaseResponse
+	(*SignForCaseRequest)(nil),          // 12: tongban.assignment.v1.SignForCaseRequest
+	(*SignForCaseResponse)(nil),         // 13: tongban.assignment.v1.SignForCaseResponse
+	(*SendBackCaseRequest)(nil),         // 14: tongban.assignment.v1.SendBackCaseRequest
+	(*SendBackCaseResponse)(nil),        // 15: tongban.assignment.v1.SendBackCaseResponse
+	(*AcceptCaseReturnRequest)(nil),     // 16: tongban.assignment.v1.AcceptCaseReturnRequest
+	(*AcceptCaseReturnResponse)(nil),    // 17: tongban.assignment.v1.AcceptCaseReturnResponse
+	(*AcceptCaseRequest)(nil),           // 18: tongban.assignment.v1.AcceptCaseRequest
+	(*AcceptCaseResponse)(nil),          // 19: tongban.assignment.v1.AcceptCaseResponse
+	(*DeclineCaseRequest)(nil),          // 20: tongban.assignment.v1.DeclineCaseRequest
+	(*DeclineCaseResponse)(nil),         // 21: tongban.assignment.v1.DeclineCaseResponse
+	(*AssignCaseDownRequest)(nil),       // 22: tongban.assignment.v1.AssignCaseDownRequest
+	(*AssignCaseDownResponse)(nil),      // 23: tongban.assignment.v1.AssignCaseDownResponse
+	(*ReportCaseRequest)(nil),           // 24: tongban.assignment.v1.ReportCaseRequest
+	(*ReportCaseResponse)(nil),          // 25: tongban.assignment.v1.ReportCaseResponse
+	(*ExtendCaseRequest)(nil),           // 26: tongban.assignment.v1.ExtendCaseRequest
+	(*ExtendCaseResponse)(nil),          // 27: tongban.assignment.v1.ExtendCaseResponse
+	(*EvaluateCaseRequest)(nil),         // 28: tongban.assignment.v1.EvaluateCaseRequest
+	(*EvaluateCaseResponse)(nil),        // 29: tongban.assignment.v1.EvaluateCaseResponse
+	(*RequestCaseReviewRequest)(nil),    // 30: tongban.assignment.v1.RequestCaseReviewRequest
+	(*RequestCaseReviewResponse)(nil),   // 31: tongban.assignment.v1.RequestCaseReviewResponse
+	(*ReviewCaseRequest)(nil),           // 32: tongban.assignment.v1.ReviewCaseRequest
+	(*ReviewCaseResponse)(nil),          // 33: tongban.assignment.v1.ReviewCaseResponse
+	(*RequestCaseReReviewRequest)(nil),  // 34: tongban.assignment.v1.RequestCaseReReviewRequest
+	(*RequestCaseReReviewResponse)(nil), // 35: tongban.assignment.v1.RequestCaseReReviewResponse
+	(*ReReviewCaseRequest)(nil),         // 36: tongban.assignment.v1.ReReviewCaseRequest
+	(*ReReviewCaseResponse)(nil),        // 37: tongban.assignment.v1.ReReviewCaseResponse
+	(*CloseCaseRequest)(nil),            // 38: tongban.assignment.v1.CloseCaseRequest
+	(*CloseCaseResponse)(nil),           // 39: tongban.assignment.v1.CloseCaseResponse
+	(*Case)(nil),                        // 40: tongban.assignment.v1.Case
+	(AnswerOutcome)(0),                  // 41: tongban.assignment.v1.AnswerOutcome
+	(AnswerForm)(0),                     // 42: tongban.assignment.v1.AnswerForm
+	(*HistoryEntry)(nil),                // 43: tongban.assignment.v1.HistoryEntry
+	(StatutoryChannel)(0),               // 44: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                         // 45: tongban.assignment.v1.Rating
 }
 var file_tongban_assignment_v1_assignment_service_proto_depIdxs = []int32{
-	10, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
-	10, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	11, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	10, // 3: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	10, // 4: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
-	12, // 5: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
-	10, // 6: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
-	0,  // 7: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
-	2,  // 8: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
-	4,  // 9: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
-	6,  // 10: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
-	8,  // 11: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
-	1,  // 12: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
-	3,  // 13: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
-	5,  // 14: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
-	7,  // 15: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
-	9,  // 16: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	40, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	41, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	42, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
+	40, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
+	43, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
+	40, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
+	40, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	44, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	40, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	45, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
+	40, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	41, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	40, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	41, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	40, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	40, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	0,  // 27: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
+	2,  // 28: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
+	4,  // 29: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
+	10, // 30: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
+	12, // 31: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
+	14, // 32: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
+	16, // 33: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
+	18, // 34: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
+	20, // 35: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
+	22, // 36: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
+	24, // 37: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
+	26, // 38: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
+	28, // 39: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
+	30, // 40: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
+	32, // 41: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
+	34, // 42: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
+	36, // 43: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
+	38, // 44: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
+	6,  // 45: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
+	8,  // 46: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
+	1,  // 47: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
+	3,  // 48: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
+	5,  // 49: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
+	11, // 50: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
+	13, // 51: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
+	15, // 52: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
+	17, // 53: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
+	19, // 54: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
+	21, // 55: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
+	23, // 56: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
+	25, // 57: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
+	27, // 58: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
+	29, // 59: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
+	31, // 60: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
+	33, // 61: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
+	35, // 62: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
+	37, // 63: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
+	39, // 64: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
+	7,  // 65: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
+	9,  // 66: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
+	47, // [47:67] is the sub-list for method output_type
+	27, // [27:47] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_assignment_service_proto_init() }
@@ -767,7 +2922,7 @@ func file_tongban_assignment_v1_assignment_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_assignment_service_proto_rawDesc), len(file_tongban_assignment_v1_assignment_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

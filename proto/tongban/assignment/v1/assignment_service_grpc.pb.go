@@ -19,11 +19,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AssignmentService_ReferCaseUp_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ReferCaseUp"
-	AssignmentService_TransferCase_FullMethodName    = "/tongban.assignment.v1.AssignmentService/TransferCase"
-	AssignmentService_AnswerCase_FullMethodName      = "/tongban.assignment.v1.AssignmentService/AnswerCase"
-	AssignmentService_ListCaseHistory_FullMethodName = "/tongban.assignment.v1.AssignmentService/ListCaseHistory"
-	AssignmentService_ListOfficeQueue_FullMethodName = "/tongban.assignment.v1.AssignmentService/ListOfficeQueue"
+	AssignmentService_ReferCaseUp_FullMethodName         = "/tongban.assignment.v1.AssignmentService/ReferCaseUp"
+	AssignmentService_TransferCase_FullMethodName        = "/tongban.assignment.v1.AssignmentService/TransferCase"
+	AssignmentService_AnswerCase_FullMethodName          = "/tongban.assignment.v1.AssignmentService/AnswerCase"
+	AssignmentService_RouteCase_FullMethodName           = "/tongban.assignment.v1.AssignmentService/RouteCase"
+	AssignmentService_SignForCase_FullMethodName         = "/tongban.assignment.v1.AssignmentService/SignForCase"
+	AssignmentService_SendBackCase_FullMethodName        = "/tongban.assignment.v1.AssignmentService/SendBackCase"
+	AssignmentService_AcceptCaseReturn_FullMethodName    = "/tongban.assignment.v1.AssignmentService/AcceptCaseReturn"
+	AssignmentService_AcceptCase_FullMethodName          = "/tongban.assignment.v1.AssignmentService/AcceptCase"
+	AssignmentService_DeclineCase_FullMethodName         = "/tongban.assignment.v1.AssignmentService/DeclineCase"
+	AssignmentService_AssignCaseDown_FullMethodName      = "/tongban.assignment.v1.AssignmentService/AssignCaseDown"
+	AssignmentService_ReportCase_FullMethodName          = "/tongban.assignment.v1.AssignmentService/ReportCase"
+	AssignmentService_ExtendCase_FullMethodName          = "/tongban.assignment.v1.AssignmentService/ExtendCase"
+	AssignmentService_EvaluateCase_FullMethodName        = "/tongban.assignment.v1.AssignmentService/EvaluateCase"
+	AssignmentService_RequestCaseReview_FullMethodName   = "/tongban.assignment.v1.AssignmentService/RequestCaseReview"
+	AssignmentService_ReviewCase_FullMethodName          = "/tongban.assignment.v1.AssignmentService/ReviewCase"
+	AssignmentService_RequestCaseReReview_FullMethodName = "/tongban.assignment.v1.AssignmentService/RequestCaseReReview"
+	AssignmentService_ReReviewCase_FullMethodName        = "/tongban.assignment.v1.AssignmentService/ReReviewCase"
+	AssignmentService_CloseCase_FullMethodName           = "/tongban.assignment.v1.AssignmentService/CloseCase"
+	AssignmentService_ListCaseHistory_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListCaseHistory"
+	AssignmentService_ListOfficeQueue_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListOfficeQueue"
 )
 
 // AssignmentServiceClient is the client API for AssignmentService service.
@@ -39,13 +54,78 @@ type AssignmentServiceClient interface {
 	// Refers a case held by a township up to the county petition bureau (上报).
 	// Accepted in state REGISTERED, by the township office that holds the case.
 	ReferCaseUp(ctx context.Context, in *ReferCaseUpRequest, opts ...grpc.CallOption) (*ReferCaseUpResponse, error)
-	// Transfers a case to the responsible department (转送). Accepted in states
-	// REGISTERED and IN_HANDLING, by the county petition bureau or a department
-	// that holds the case; the target must be another department of the county.
+	// Transfers a case to another organ (转送), which must sign for it; until
+	// it does, the sender stays responsible (首办负责). Accepted in states
+	// REGISTERED, ROUTED, IN_HANDLING and RETURN_REQUESTED, by the county
+	// petition bureau or a department holding the case; the target is a
+	// department of the county, never the unit an accusation accuses.
 	TransferCase(ctx context.Context, in *TransferCaseRequest, opts ...grpc.CallOption) (*TransferCaseResponse, error)
-	// Records the holder's written answer (答复). Accepted in state IN_HANDLING,
-	// by the office that holds the case.
+	// Records the holder's written answer (答复): an opinion with its outcome,
+	// or a mediation agreement. Accepted in state IN_HANDLING, by the office
+	// that holds the case.
 	AnswerCase(ctx context.Context, in *AnswerCaseRequest, opts ...grpc.CallOption) (*AnswerCaseResponse, error)
+	// Routes a case by its class (分类转送, 信访工作条例 第二十二条): the county
+	// petition bureau, holding a REGISTERED case, hands it to the responsible
+	// organ, which must sign for it. An accusation (检举控告) goes to the
+	// discipline organ when no office is named and never to the accused unit;
+	// a 涉法涉诉 matter goes only to a 政法 organ.
+	RouteCase(ctx context.Context, in *RouteCaseRequest, opts ...grpc.CallOption) (*RouteCaseResponse, error)
+	// Signs for a transfer (签收): the receiving organ takes the case over and
+	// becomes responsible. Accepted in state TRANSFERRED, by the pending office.
+	SignForCase(ctx context.Context, in *SignForCaseRequest, opts ...grpc.CallOption) (*SignForCaseResponse, error)
+	// Objects to a transfer (退回) within 5 working days, with a reason
+	// (信访工作条例 第二十三条第三款). Accepted in state TRANSFERRED, by the pending
+	// office. The sender then takes it back or sends it on; a case that bounces
+	// between the same offices more often than the county allows goes to the
+	// petition bureau to decide.
+	SendBackCase(ctx context.Context, in *SendBackCaseRequest, opts ...grpc.CallOption) (*SendBackCaseResponse, error)
+	// Agrees to an objection and takes the case back (同意退回). Accepted in
+	// state RETURN_REQUESTED, by the sender (the holder).
+	AcceptCaseReturn(ctx context.Context, in *AcceptCaseReturnRequest, opts ...grpc.CallOption) (*AcceptCaseReturnResponse, error)
+	// Accepts a case for handling (受理); handling time counts from now.
+	// Accepted in states REGISTERED and ROUTED, by the holder.
+	AcceptCase(ctx context.Context, in *AcceptCaseRequest, opts ...grpc.CallOption) (*AcceptCaseResponse, error)
+	// Declines a case (不予受理) with a written notice naming the statutory
+	// channel the petitioner should use. Accepted in states REGISTERED and
+	// ROUTED, by the holder.
+	DeclineCase(ctx context.Context, in *DeclineCaseRequest, opts ...grpc.CallOption) (*DeclineCaseResponse, error)
+	// Assigns a case down to a township (交办) with instructions and a
+	// deadline for the report (办结报告). Accepted in state REGISTERED, by the
+	// county petition bureau holding the case.
+	AssignCaseDown(ctx context.Context, in *AssignCaseDownRequest, opts ...grpc.CallOption) (*AssignCaseDownResponse, error)
+	// Files the township's report on an assigned case (办结报告). Accepted in
+	// states IN_HANDLING and ANSWERED, by the township holding an assigned case,
+	// once.
+	ReportCase(ctx context.Context, in *ReportCaseRequest, opts ...grpc.CallOption) (*ReportCaseResponse, error)
+	// Extends the handling period once (延期), with the approval of the organ's
+	// head and a reason told to the petitioner; at most the rule set's
+	// extension (national 30 days, Zhejiang 60). Accepted in state IN_HANDLING,
+	// by the holder, for claims (申诉求决) only.
+	ExtendCase(ctx context.Context, in *ExtendCaseRequest, opts ...grpc.CallOption) (*ExtendCaseResponse, error)
+	// Records the petitioner's evaluation of the answer (满意度评价). Accepted
+	// in state ANSWERED, from any office that may see the case.
+	EvaluateCase(ctx context.Context, in *EvaluateCaseRequest, opts ...grpc.CallOption) (*EvaluateCaseResponse, error)
+	// Records the petitioner's request for review (复查), which goes to the
+	// next higher organ of the one that answered. Accepted in states ANSWERED
+	// and EVALUATED for claims (申诉求决), within 30 days of the answer, from any
+	// office that may see the case.
+	RequestCaseReview(ctx context.Context, in *RequestCaseReviewRequest, opts ...grpc.CallOption) (*RequestCaseReviewResponse, error)
+	// Gives the review decision (复查意见). Accepted in state REVIEW_REQUESTED,
+	// by the reviewing organ (the holder).
+	ReviewCase(ctx context.Context, in *ReviewCaseRequest, opts ...grpc.CallOption) (*ReviewCaseResponse, error)
+	// Records the petitioner's request for re-review (复核), which goes to the
+	// next higher organ of the reviewer. Accepted in state REVIEWED, within 30
+	// days of the review decision, from any office that may see the case.
+	RequestCaseReReview(ctx context.Context, in *RequestCaseReReviewRequest, opts ...grpc.CallOption) (*RequestCaseReReviewResponse, error)
+	// Gives the re-review decision (复核意见); the case becomes FINAL (三级终结).
+	// Accepted in state RE_REVIEW_REQUESTED, by the re-reviewing organ.
+	ReReviewCase(ctx context.Context, in *ReReviewCaseRequest, opts ...grpc.CallOption) (*ReReviewCaseResponse, error)
+	// Closes a case (办结): after an answer once the review window has passed or
+	// the petitioner is satisfied, after a review once the re-review window has
+	// passed, or at once for classes without a review chain. Accepted in states
+	// ANSWERED, EVALUATED and REVIEWED, by the holder or the county petition
+	// bureau.
+	CloseCase(ctx context.Context, in *CloseCaseRequest, opts ...grpc.CallOption) (*CloseCaseResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -92,6 +172,156 @@ func (c *assignmentServiceClient) AnswerCase(ctx context.Context, in *AnswerCase
 	return out, nil
 }
 
+func (c *assignmentServiceClient) RouteCase(ctx context.Context, in *RouteCaseRequest, opts ...grpc.CallOption) (*RouteCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RouteCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_RouteCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) SignForCase(ctx context.Context, in *SignForCaseRequest, opts ...grpc.CallOption) (*SignForCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignForCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_SignForCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) SendBackCase(ctx context.Context, in *SendBackCaseRequest, opts ...grpc.CallOption) (*SendBackCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendBackCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_SendBackCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) AcceptCaseReturn(ctx context.Context, in *AcceptCaseReturnRequest, opts ...grpc.CallOption) (*AcceptCaseReturnResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptCaseReturnResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_AcceptCaseReturn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) AcceptCase(ctx context.Context, in *AcceptCaseRequest, opts ...grpc.CallOption) (*AcceptCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_AcceptCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) DeclineCase(ctx context.Context, in *DeclineCaseRequest, opts ...grpc.CallOption) (*DeclineCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeclineCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_DeclineCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) AssignCaseDown(ctx context.Context, in *AssignCaseDownRequest, opts ...grpc.CallOption) (*AssignCaseDownResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AssignCaseDownResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_AssignCaseDown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) ReportCase(ctx context.Context, in *ReportCaseRequest, opts ...grpc.CallOption) (*ReportCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ReportCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) ExtendCase(ctx context.Context, in *ExtendCaseRequest, opts ...grpc.CallOption) (*ExtendCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExtendCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ExtendCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) EvaluateCase(ctx context.Context, in *EvaluateCaseRequest, opts ...grpc.CallOption) (*EvaluateCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EvaluateCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_EvaluateCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) RequestCaseReview(ctx context.Context, in *RequestCaseReviewRequest, opts ...grpc.CallOption) (*RequestCaseReviewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestCaseReviewResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_RequestCaseReview_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) ReviewCase(ctx context.Context, in *ReviewCaseRequest, opts ...grpc.CallOption) (*ReviewCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReviewCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ReviewCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) RequestCaseReReview(ctx context.Context, in *RequestCaseReReviewRequest, opts ...grpc.CallOption) (*RequestCaseReReviewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestCaseReReviewResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_RequestCaseReReview_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) ReReviewCase(ctx context.Context, in *ReReviewCaseRequest, opts ...grpc.CallOption) (*ReReviewCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReReviewCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ReReviewCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) CloseCase(ctx context.Context, in *CloseCaseRequest, opts ...grpc.CallOption) (*CloseCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_CloseCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *assignmentServiceClient) ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseHistoryResponse)
@@ -125,13 +355,78 @@ type AssignmentServiceServer interface {
 	// Refers a case held by a township up to the county petition bureau (上报).
 	// Accepted in state REGISTERED, by the township office that holds the case.
 	ReferCaseUp(context.Context, *ReferCaseUpRequest) (*ReferCaseUpResponse, error)
-	// Transfers a case to the responsible department (转送). Accepted in states
-	// REGISTERED and IN_HANDLING, by the county petition bureau or a department
-	// that holds the case; the target must be another department of the county.
+	// Transfers a case to another organ (转送), which must sign for it; until
+	// it does, the sender stays responsible (首办负责). Accepted in states
+	// REGISTERED, ROUTED, IN_HANDLING and RETURN_REQUESTED, by the county
+	// petition bureau or a department holding the case; the target is a
+	// department of the county, never the unit an accusation accuses.
 	TransferCase(context.Context, *TransferCaseRequest) (*TransferCaseResponse, error)
-	// Records the holder's written answer (答复). Accepted in state IN_HANDLING,
-	// by the office that holds the case.
+	// Records the holder's written answer (答复): an opinion with its outcome,
+	// or a mediation agreement. Accepted in state IN_HANDLING, by the office
+	// that holds the case.
 	AnswerCase(context.Context, *AnswerCaseRequest) (*AnswerCaseResponse, error)
+	// Routes a case by its class (分类转送, 信访工作条例 第二十二条): the county
+	// petition bureau, holding a REGISTERED case, hands it to the responsible
+	// organ, which must sign for it. An accusation (检举控告) goes to the
+	// discipline organ when no office is named and never to the accused unit;
+	// a 涉法涉诉 matter goes only to a 政法 organ.
+	RouteCase(context.Context, *RouteCaseRequest) (*RouteCaseResponse, error)
+	// Signs for a transfer (签收): the receiving organ takes the case over and
+	// becomes responsible. Accepted in state TRANSFERRED, by the pending office.
+	SignForCase(context.Context, *SignForCaseRequest) (*SignForCaseResponse, error)
+	// Objects to a transfer (退回) within 5 working days, with a reason
+	// (信访工作条例 第二十三条第三款). Accepted in state TRANSFERRED, by the pending
+	// office. The sender then takes it back or sends it on; a case that bounces
+	// between the same offices more often than the county allows goes to the
+	// petition bureau to decide.
+	SendBackCase(context.Context, *SendBackCaseRequest) (*SendBackCaseResponse, error)
+	// Agrees to an objection and takes the case back (同意退回). Accepted in
+	// state RETURN_REQUESTED, by the sender (the holder).
+	AcceptCaseReturn(context.Context, *AcceptCaseReturnRequest) (*AcceptCaseReturnResponse, error)
+	// Accepts a case for handling (受理); handling time counts from now.
+	// Accepted in states REGISTERED and ROUTED, by the holder.
+	AcceptCase(context.Context, *AcceptCaseRequest) (*AcceptCaseResponse, error)
+	// Declines a case (不予受理) with a written notice naming the statutory
+	// channel the petitioner should use. Accepted in states REGISTERED and
+	// ROUTED, by the holder.
+	DeclineCase(context.Context, *DeclineCaseRequest) (*DeclineCaseResponse, error)
+	// Assigns a case down to a township (交办) with instructions and a
+	// deadline for the report (办结报告). Accepted in state REGISTERED, by the
+	// county petition bureau holding the case.
+	AssignCaseDown(context.Context, *AssignCaseDownRequest) (*AssignCaseDownResponse, error)
+	// Files the township's report on an assigned case (办结报告). Accepted in
+	// states IN_HANDLING and ANSWERED, by the township holding an assigned case,
+	// once.
+	ReportCase(context.Context, *ReportCaseRequest) (*ReportCaseResponse, error)
+	// Extends the handling period once (延期), with the approval of the organ's
+	// head and a reason told to the petitioner; at most the rule set's
+	// extension (national 30 days, Zhejiang 60). Accepted in state IN_HANDLING,
+	// by the holder, for claims (申诉求决) only.
+	ExtendCase(context.Context, *ExtendCaseRequest) (*ExtendCaseResponse, error)
+	// Records the petitioner's evaluation of the answer (满意度评价). Accepted
+	// in state ANSWERED, from any office that may see the case.
+	EvaluateCase(context.Context, *EvaluateCaseRequest) (*EvaluateCaseResponse, error)
+	// Records the petitioner's request for review (复查), which goes to the
+	// next higher organ of the one that answered. Accepted in states ANSWERED
+	// and EVALUATED for claims (申诉求决), within 30 days of the answer, from any
+	// office that may see the case.
+	RequestCaseReview(context.Context, *RequestCaseReviewRequest) (*RequestCaseReviewResponse, error)
+	// Gives the review decision (复查意见). Accepted in state REVIEW_REQUESTED,
+	// by the reviewing organ (the holder).
+	ReviewCase(context.Context, *ReviewCaseRequest) (*ReviewCaseResponse, error)
+	// Records the petitioner's request for re-review (复核), which goes to the
+	// next higher organ of the reviewer. Accepted in state REVIEWED, within 30
+	// days of the review decision, from any office that may see the case.
+	RequestCaseReReview(context.Context, *RequestCaseReReviewRequest) (*RequestCaseReReviewResponse, error)
+	// Gives the re-review decision (复核意见); the case becomes FINAL (三级终结).
+	// Accepted in state RE_REVIEW_REQUESTED, by the re-reviewing organ.
+	ReReviewCase(context.Context, *ReReviewCaseRequest) (*ReReviewCaseResponse, error)
+	// Closes a case (办结): after an answer once the review window has passed or
+	// the petitioner is satisfied, after a review once the re-review window has
+	// passed, or at once for classes without a review chain. Accepted in states
+	// ANSWERED, EVALUATED and REVIEWED, by the holder or the county petition
+	// bureau.
+	CloseCase(context.Context, *CloseCaseRequest) (*CloseCaseResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -156,6 +451,51 @@ func (UnimplementedAssignmentServiceServer) TransferCase(context.Context, *Trans
 }
 func (UnimplementedAssignmentServiceServer) AnswerCase(context.Context, *AnswerCaseRequest) (*AnswerCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AnswerCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) RouteCase(context.Context, *RouteCaseRequest) (*RouteCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RouteCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) SignForCase(context.Context, *SignForCaseRequest) (*SignForCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignForCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) SendBackCase(context.Context, *SendBackCaseRequest) (*SendBackCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendBackCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) AcceptCaseReturn(context.Context, *AcceptCaseReturnRequest) (*AcceptCaseReturnResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptCaseReturn not implemented")
+}
+func (UnimplementedAssignmentServiceServer) AcceptCase(context.Context, *AcceptCaseRequest) (*AcceptCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) DeclineCase(context.Context, *DeclineCaseRequest) (*DeclineCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclineCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) AssignCaseDown(context.Context, *AssignCaseDownRequest) (*AssignCaseDownResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCaseDown not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ReportCase(context.Context, *ReportCaseRequest) (*ReportCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ExtendCase(context.Context, *ExtendCaseRequest) (*ExtendCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtendCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) EvaluateCase(context.Context, *EvaluateCaseRequest) (*EvaluateCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvaluateCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) RequestCaseReview(context.Context, *RequestCaseReviewRequest) (*RequestCaseReviewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestCaseReview not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ReviewCase(context.Context, *ReviewCaseRequest) (*ReviewCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReviewCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) RequestCaseReReview(context.Context, *RequestCaseReReviewRequest) (*RequestCaseReReviewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestCaseReReview not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ReReviewCase(context.Context, *ReReviewCaseRequest) (*ReReviewCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReReviewCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) CloseCase(context.Context, *CloseCaseRequest) (*CloseCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CloseCase not implemented")
 }
 func (UnimplementedAssignmentServiceServer) ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseHistory not implemented")
@@ -238,6 +578,276 @@ func _AssignmentService_AnswerCase_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AssignmentService_RouteCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RouteCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).RouteCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_RouteCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).RouteCase(ctx, req.(*RouteCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_SignForCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignForCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).SignForCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_SignForCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).SignForCase(ctx, req.(*SignForCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_SendBackCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendBackCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).SendBackCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_SendBackCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).SendBackCase(ctx, req.(*SendBackCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_AcceptCaseReturn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptCaseReturnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).AcceptCaseReturn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_AcceptCaseReturn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).AcceptCaseReturn(ctx, req.(*AcceptCaseReturnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_AcceptCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).AcceptCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_AcceptCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).AcceptCase(ctx, req.(*AcceptCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_DeclineCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclineCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).DeclineCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_DeclineCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).DeclineCase(ctx, req.(*DeclineCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_AssignCaseDown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseDownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).AssignCaseDown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_AssignCaseDown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).AssignCaseDown(ctx, req.(*AssignCaseDownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_ReportCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ReportCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ReportCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ReportCase(ctx, req.(*ReportCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_ExtendCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ExtendCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ExtendCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ExtendCase(ctx, req.(*ExtendCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_EvaluateCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvaluateCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).EvaluateCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_EvaluateCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).EvaluateCase(ctx, req.(*EvaluateCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_RequestCaseReview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestCaseReviewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).RequestCaseReview(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_RequestCaseReview_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).RequestCaseReview(ctx, req.(*RequestCaseReviewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_ReviewCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReviewCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ReviewCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ReviewCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ReviewCase(ctx, req.(*ReviewCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_RequestCaseReReview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestCaseReReviewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).RequestCaseReReview(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_RequestCaseReReview_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).RequestCaseReReview(ctx, req.(*RequestCaseReReviewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_ReReviewCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReReviewCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ReReviewCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ReReviewCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ReReviewCase(ctx, req.(*ReReviewCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_CloseCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).CloseCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_CloseCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).CloseCase(ctx, req.(*CloseCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AssignmentService_ListCaseHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseHistoryRequest)
 	if err := dec(in); err != nil {
@@ -292,6 +902,66 @@ var AssignmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AnswerCase",
 			Handler:    _AssignmentService_AnswerCase_Handler,
+		},
+		{
+			MethodName: "RouteCase",
+			Handler:    _AssignmentService_RouteCase_Handler,
+		},
+		{
+			MethodName: "SignForCase",
+			Handler:    _AssignmentService_SignForCase_Handler,
+		},
+		{
+			MethodName: "SendBackCase",
+			Handler:    _AssignmentService_SendBackCase_Handler,
+		},
+		{
+			MethodName: "AcceptCaseReturn",
+			Handler:    _AssignmentService_AcceptCaseReturn_Handler,
+		},
+		{
+			MethodName: "AcceptCase",
+			Handler:    _AssignmentService_AcceptCase_Handler,
+		},
+		{
+			MethodName: "DeclineCase",
+			Handler:    _AssignmentService_DeclineCase_Handler,
+		},
+		{
+			MethodName: "AssignCaseDown",
+			Handler:    _AssignmentService_AssignCaseDown_Handler,
+		},
+		{
+			MethodName: "ReportCase",
+			Handler:    _AssignmentService_ReportCase_Handler,
+		},
+		{
+			MethodName: "ExtendCase",
+			Handler:    _AssignmentService_ExtendCase_Handler,
+		},
+		{
+			MethodName: "EvaluateCase",
+			Handler:    _AssignmentService_EvaluateCase_Handler,
+		},
+		{
+			MethodName: "RequestCaseReview",
+			Handler:    _AssignmentService_RequestCaseReview_Handler,
+		},
+		{
+			MethodName: "ReviewCase",
+			Handler:    _AssignmentService_ReviewCase_Handler,
+		},
+		{
+			MethodName: "RequestCaseReReview",
+			Handler:    _AssignmentService_RequestCaseReReview_Handler,
+		},
+		{
+			MethodName: "ReReviewCase",
+			Handler:    _AssignmentService_ReReviewCase_Handler,
+		},
+		{
+			MethodName: "CloseCase",
+			Handler:    _AssignmentService_CloseCase_Handler,
 		},
 		{
 			MethodName: "ListCaseHistory",

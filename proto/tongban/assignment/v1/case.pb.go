@@ -31,27 +31,74 @@ type CaseState int32
 const (
 	// Not set. Never stored.
 	CaseState_CASE_STATE_UNSPECIFIED CaseState = 0
-	// 已登记: registered and held by an office that has not yet handed it on.
+	// 已登记: registered (or returned, or escalated) and held by an office that
+	// has not yet decided where it goes.
 	CaseState_CASE_STATE_REGISTERED CaseState = 1
-	// 办理中: transferred to the responsible organ, which is handling it.
+	// 办理中: accepted (受理) by the office that holds it, which is handling it.
 	CaseState_CASE_STATE_IN_HANDLING CaseState = 2
 	// 已答复: the holder has given its written answer (信访处理意见书).
 	CaseState_CASE_STATE_ANSWERED CaseState = 3
+	// 转送待签收: handed to another organ (pending_office) that has not yet
+	// signed for it; the sender stays responsible until it does (首办负责).
+	CaseState_CASE_STATE_TRANSFERRED CaseState = 4
+	// 退回待定: the receiving organ objected to a transfer with a reason; the
+	// sender takes it back or sends it on.
+	CaseState_CASE_STATE_RETURN_REQUESTED CaseState = 5
+	// 已签收待受理: the responsible organ signed for it (or the county assigned
+	// it down) and must decide whether to accept it.
+	CaseState_CASE_STATE_ROUTED CaseState = 6
+	// 不予受理: not accepted; the petitioner is told in writing which statutory
+	// channel to use (or that the matter is finally closed, 三级终结).
+	CaseState_CASE_STATE_DECLINED CaseState = 7
+	// 已评价: the petitioner evaluated the answer.
+	CaseState_CASE_STATE_EVALUATED CaseState = 8
+	// 复查申请: the petitioner asked the next higher organ to review the answer.
+	CaseState_CASE_STATE_REVIEW_REQUESTED CaseState = 9
+	// 已复查: the review decision is given.
+	CaseState_CASE_STATE_REVIEWED CaseState = 10
+	// 复核申请: the petitioner asked the next higher organ to re-review.
+	CaseState_CASE_STATE_RE_REVIEW_REQUESTED CaseState = 11
+	// 三级终结: re-reviewed; the same request on the same facts is not accepted
+	// again by any organ (信访工作条例 第三十六条第三款).
+	CaseState_CASE_STATE_FINAL CaseState = 12
+	// 办结: closed after the answer (no review asked in time, or the petitioner
+	// satisfied) or after the review (no re-review asked in time).
+	CaseState_CASE_STATE_CLOSED CaseState = 13
 )
 
 // Enum value maps for CaseState.
 var (
 	CaseState_name = map[int32]string{
-		0: "CASE_STATE_UNSPECIFIED",
-		1: "CASE_STATE_REGISTERED",
-		2: "CASE_STATE_IN_HANDLING",
-		3: "CASE_STATE_ANSWERED",
+		0:  "CASE_STATE_UNSPECIFIED",
+		1:  "CASE_STATE_REGISTERED",
+		2:  "CASE_STATE_IN_HANDLING",
+		3:  "CASE_STATE_ANSWERED",
+		4:  "CASE_STATE_TRANSFERRED",
+		5:  "CASE_STATE_RETURN_REQUESTED",
+		6:  "CASE_STATE_ROUTED",
+		7:  "CASE_STATE_DECLINED",
+		8:  "CASE_STATE_EVALUATED",
+		9:  "CASE_STATE_REVIEW_REQUESTED",
+		10: "CASE_STATE_REVIEWED",
+		11: "CASE_STATE_RE_REVIEW_REQUESTED",
+		12: "CASE_STATE_FINAL",
+		13: "CASE_STATE_CLOSED",
 	}
 	CaseState_value = map[string]int32{
-		"CASE_STATE_UNSPECIFIED": 0,
-		"CASE_STATE_REGISTERED":  1,
-		"CASE_STATE_IN_HANDLING": 2,
-		"CASE_STATE_ANSWERED":    3,
+		"CASE_STATE_UNSPECIFIED":         0,
+		"CASE_STATE_REGISTERED":          1,
+		"CASE_STATE_IN_HANDLING":         2,
+		"CASE_STATE_ANSWERED":            3,
+		"CASE_STATE_TRANSFERRED":         4,
+		"CASE_STATE_RETURN_REQUESTED":    5,
+		"CASE_STATE_ROUTED":              6,
+		"CASE_STATE_DECLINED":            7,
+		"CASE_STATE_EVALUATED":           8,
+		"CASE_STATE_REVIEW_REQUESTED":    9,
+		"CASE_STATE_REVIEWED":            10,
+		"CASE_STATE_RE_REVIEW_REQUESTED": 11,
+		"CASE_STATE_FINAL":               12,
+		"CASE_STATE_CLOSED":              13,
 	}
 )
 
@@ -92,27 +139,93 @@ const (
 	Action_ACTION_REGISTER Action = 1
 	// 上报: a township referred the case up to its county petition bureau.
 	Action_ACTION_REFER_UP Action = 2
-	// 转送: the holder transferred the case to a department.
+	// 转送: the holder transferred the case to another organ.
 	Action_ACTION_TRANSFER Action = 3
 	// 答复: the holder answered the case in writing.
 	Action_ACTION_ANSWER Action = 4
+	// 分类转送: the bureau's routing decision, by the class of the case.
+	Action_ACTION_ROUTE Action = 5
+	// 签收: the receiving organ signed for a transfer; it holds the case now.
+	Action_ACTION_SIGN_FOR Action = 6
+	// 退回: the receiving organ objected to a transfer, with a reason.
+	Action_ACTION_SEND_BACK Action = 7
+	// 同意退回: the sender agreed to an objection and took the case back.
+	Action_ACTION_ACCEPT_RETURN Action = 8
+	// 提交信访局: the case bounced between the same offices too often and went
+	// to the petition bureau to decide.
+	Action_ACTION_ESCALATE Action = 9
+	// 受理: the holder accepted the case; handling starts.
+	Action_ACTION_ACCEPT Action = 10
+	// 不予受理: the holder declined the case, naming the statutory channel.
+	Action_ACTION_DECLINE Action = 11
+	// 交办: the county assigned the case down to a township with a deadline for
+	// the report.
+	Action_ACTION_ASSIGN_DOWN Action = 12
+	// 办结报告: the township reported back on an assigned case.
+	Action_ACTION_REPORT Action = 13
+	// 延期: the handling period was extended, with approval and a reason.
+	Action_ACTION_EXTEND Action = 14
+	// 满意度评价: the petitioner's evaluation of the answer was recorded.
+	Action_ACTION_EVALUATE Action = 15
+	// 复查申请: the petitioner asked for review.
+	Action_ACTION_REQUEST_REVIEW Action = 16
+	// 复查意见: the reviewing organ decided.
+	Action_ACTION_REVIEW Action = 17
+	// 复核申请: the petitioner asked for re-review.
+	Action_ACTION_REQUEST_RE_REVIEW Action = 18
+	// 复核意见: the re-reviewing organ decided; the case is final.
+	Action_ACTION_RE_REVIEW Action = 19
+	// 办结: the case was closed.
+	Action_ACTION_CLOSE Action = 20
 )
 
 // Enum value maps for Action.
 var (
 	Action_name = map[int32]string{
-		0: "ACTION_UNSPECIFIED",
-		1: "ACTION_REGISTER",
-		2: "ACTION_REFER_UP",
-		3: "ACTION_TRANSFER",
-		4: "ACTION_ANSWER",
+		0:  "ACTION_UNSPECIFIED",
+		1:  "ACTION_REGISTER",
+		2:  "ACTION_REFER_UP",
+		3:  "ACTION_TRANSFER",
+		4:  "ACTION_ANSWER",
+		5:  "ACTION_ROUTE",
+		6:  "ACTION_SIGN_FOR",
+		7:  "ACTION_SEND_BACK",
+		8:  "ACTION_ACCEPT_RETURN",
+		9:  "ACTION_ESCALATE",
+		10: "ACTION_ACCEPT",
+		11: "ACTION_DECLINE",
+		12: "ACTION_ASSIGN_DOWN",
+		13: "ACTION_REPORT",
+		14: "ACTION_EXTEND",
+		15: "ACTION_EVALUATE",
+		16: "ACTION_REQUEST_REVIEW",
+		17: "ACTION_REVIEW",
+		18: "ACTION_REQUEST_RE_REVIEW",
+		19: "ACTION_RE_REVIEW",
+		20: "ACTION_CLOSE",
 	}
 	Action_value = map[string]int32{
-		"ACTION_UNSPECIFIED": 0,
-		"ACTION_REGISTER":    1,
-		"ACTION_REFER_UP":    2,
-		"ACTION_TRANSFER":    3,
-		"ACTION_ANSWER":      4,
+		"ACTION_UNSPECIFIED":       0,
+		"ACTION_REGISTER":          1,
+		"ACTION_REFER_UP":          2,
+		"ACTION_TRANSFER":          3,
+		"ACTION_ANSWER":            4,
+		"ACTION_ROUTE":             5,
+		"ACTION_SIGN_FOR":          6,
+		"ACTION_SEND_BACK":         7,
+		"ACTION_ACCEPT_RETURN":     8,
+		"ACTION_ESCALATE":          9,
+		"ACTION_ACCEPT":            10,
+		"ACTION_DECLINE":           11,
+		"ACTION_ASSIGN_DOWN":       12,
+		"ACTION_REPORT":            13,
+		"ACTION_EXTEND":            14,
+		"ACTION_EVALUATE":          15,
+		"ACTION_REQUEST_REVIEW":    16,
+		"ACTION_REVIEW":            17,
+		"ACTION_REQUEST_RE_REVIEW": 18,
+		"ACTION_RE_REVIEW":         19,
+		"ACTION_CLOSE":             20,
 	}
 )
 
@@ -200,6 +313,192 @@ func (AnswerOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
 }
 
+// AnswerForm is the form of the document that ends handling.
+type AnswerForm int32
+
+const (
+	// Not set: a written opinion.
+	AnswerForm_ANSWER_FORM_UNSPECIFIED AnswerForm = 0
+	// 信访处理意见书: a written opinion with request, facts, reasons, opinion,
+	// legal basis and outcome (Art 32).
+	AnswerForm_ANSWER_FORM_OPINION AnswerForm = 1
+	// 调解协议书 / 和解协议书: a mediation or settlement agreement (Art 33).
+	AnswerForm_ANSWER_FORM_AGREEMENT AnswerForm = 2
+)
+
+// Enum value maps for AnswerForm.
+var (
+	AnswerForm_name = map[int32]string{
+		0: "ANSWER_FORM_UNSPECIFIED",
+		1: "ANSWER_FORM_OPINION",
+		2: "ANSWER_FORM_AGREEMENT",
+	}
+	AnswerForm_value = map[string]int32{
+		"ANSWER_FORM_UNSPECIFIED": 0,
+		"ANSWER_FORM_OPINION":     1,
+		"ANSWER_FORM_AGREEMENT":   2,
+	}
+)
+
+func (x AnswerForm) Enum() *AnswerForm {
+	p := new(AnswerForm)
+	*p = x
+	return p
+}
+
+func (x AnswerForm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AnswerForm) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_assignment_v1_case_proto_enumTypes[3].Descriptor()
+}
+
+func (AnswerForm) Type() protoreflect.EnumType {
+	return &file_tongban_assignment_v1_case_proto_enumTypes[3]
+}
+
+func (x AnswerForm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AnswerForm.Descriptor instead.
+func (AnswerForm) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
+}
+
+// StatutoryChannel is the procedure a declined petition belongs to, which the
+// written notice names (信访工作条例 Art 31 routes 1-4).
+type StatutoryChannel int32
+
+const (
+	// Not set.
+	StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED StatutoryChannel = 0
+	// 诉讼: court litigation.
+	StatutoryChannel_STATUTORY_CHANNEL_LITIGATION StatutoryChannel = 1
+	// 仲裁: arbitration.
+	StatutoryChannel_STATUTORY_CHANNEL_ARBITRATION StatutoryChannel = 2
+	// 行政复议: administrative reconsideration.
+	StatutoryChannel_STATUTORY_CHANNEL_ADMINISTRATIVE_RECONSIDERATION StatutoryChannel = 3
+	// 行政裁决、确认、许可、处罚等行政程序: another administrative procedure.
+	StatutoryChannel_STATUTORY_CHANNEL_ADMINISTRATIVE_PROCEDURE StatutoryChannel = 4
+	// 党员申诉、申请复审: the party's own procedure.
+	StatutoryChannel_STATUTORY_CHANNEL_PARTY_PROCEDURE StatutoryChannel = 5
+	// 检察、公安程序: procuratorial or public-security procedure (涉法涉诉).
+	StatutoryChannel_STATUTORY_CHANNEL_LEGAL_PROCEDURE StatutoryChannel = 6
+	// 三级终结: the matter was finally closed after re-review and is not
+	// accepted again (Art 36 ¶3); set by the system for such repeats.
+	StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED StatutoryChannel = 7
+)
+
+// Enum value maps for StatutoryChannel.
+var (
+	StatutoryChannel_name = map[int32]string{
+		0: "STATUTORY_CHANNEL_UNSPECIFIED",
+		1: "STATUTORY_CHANNEL_LITIGATION",
+		2: "STATUTORY_CHANNEL_ARBITRATION",
+		3: "STATUTORY_CHANNEL_ADMINISTRATIVE_RECONSIDERATION",
+		4: "STATUTORY_CHANNEL_ADMINISTRATIVE_PROCEDURE",
+		5: "STATUTORY_CHANNEL_PARTY_PROCEDURE",
+		6: "STATUTORY_CHANNEL_LEGAL_PROCEDURE",
+		7: "STATUTORY_CHANNEL_FINALLY_CLOSED",
+	}
+	StatutoryChannel_value = map[string]int32{
+		"STATUTORY_CHANNEL_UNSPECIFIED":                    0,
+		"STATUTORY_CHANNEL_LITIGATION":                     1,
+		"STATUTORY_CHANNEL_ARBITRATION":                    2,
+		"STATUTORY_CHANNEL_ADMINISTRATIVE_RECONSIDERATION": 3,
+		"STATUTORY_CHANNEL_ADMINISTRATIVE_PROCEDURE":       4,
+		"STATUTORY_CHANNEL_PARTY_PROCEDURE":                5,
+		"STATUTORY_CHANNEL_LEGAL_PROCEDURE":                6,
+		"STATUTORY_CHANNEL_FINALLY_CLOSED":                 7,
+	}
+)
+
+func (x StatutoryChannel) Enum() *StatutoryChannel {
+	p := new(StatutoryChannel)
+	*p = x
+	return p
+}
+
+func (x StatutoryChannel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StatutoryChannel) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_assignment_v1_case_proto_enumTypes[4].Descriptor()
+}
+
+func (StatutoryChannel) Type() protoreflect.EnumType {
+	return &file_tongban_assignment_v1_case_proto_enumTypes[4]
+}
+
+func (x StatutoryChannel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StatutoryChannel.Descriptor instead.
+func (StatutoryChannel) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
+}
+
+// Rating is the petitioner's evaluation of an answer (满意度评价).
+type Rating int32
+
+const (
+	// Not set.
+	Rating_RATING_UNSPECIFIED Rating = 0
+	// 满意.
+	Rating_RATING_SATISFIED Rating = 1
+	// 基本满意.
+	Rating_RATING_BASICALLY_SATISFIED Rating = 2
+	// 不满意.
+	Rating_RATING_UNSATISFIED Rating = 3
+)
+
+// Enum value maps for Rating.
+var (
+	Rating_name = map[int32]string{
+		0: "RATING_UNSPECIFIED",
+		1: "RATING_SATISFIED",
+		2: "RATING_BASICALLY_SATISFIED",
+		3: "RATING_UNSATISFIED",
+	}
+	Rating_value = map[string]int32{
+		"RATING_UNSPECIFIED":         0,
+		"RATING_SATISFIED":           1,
+		"RATING_BASICALLY_SATISFIED": 2,
+		"RATING_UNSATISFIED":         3,
+	}
+)
+
+func (x Rating) Enum() *Rating {
+	p := new(Rating)
+	*p = x
+	return p
+}
+
+func (x Rating) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Rating) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_assignment_v1_case_proto_enumTypes[5].Descriptor()
+}
+
+func (Rating) Type() protoreflect.EnumType {
+	return &file_tongban_assignment_v1_case_proto_enumTypes[5]
+}
+
+func (x Rating) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Rating.Descriptor instead.
+func (Rating) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
+}
+
 // HistoryEntry is one move of a case: who did what, when, and what changed.
 // The history is append-only.
 type HistoryEntry struct {
@@ -223,7 +522,10 @@ type HistoryEntry struct {
 	// Holder after the move.
 	ToOffice string `protobuf:"bytes,9,opt,name=to_office,json=toOffice,proto3" json:"to_office,omitempty"`
 	// The reason given for a referral or transfer, or the answer's summary.
-	Note          string `protobuf:"bytes,10,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,10,opt,name=note,proto3" json:"note,omitempty"`
+	// The office a move addresses when it is not the holder after it: the
+	// receiver of a transfer awaiting sign-for, the sender of a send-back.
+	TargetOffice  string `protobuf:"bytes,11,opt,name=target_office,json=targetOffice,proto3" json:"target_office,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,17 +630,32 @@ func (x *HistoryEntry) GetNote() string {
 	return ""
 }
 
-// Answer is the written answer (信访处理意见书) given to the petitioner.
+func (x *HistoryEntry) GetTargetOffice() string {
+	if x != nil {
+		return x.TargetOffice
+	}
+	return ""
+}
+
+// Answer is a written answer (信访处理意见书), a review or re-review
+// decision, or a mediation agreement.
 type Answer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The outcome.
+	// The outcome (required for an opinion).
 	Outcome AnswerOutcome `protobuf:"varint,1,opt,name=outcome,proto3,enum=tongban.assignment.v1.AnswerOutcome" json:"outcome,omitempty"`
-	// The text of the answer: request, facts, reasons, opinion and legal basis.
+	// The text: request, facts, reasons and opinion.
 	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	// The office that answered.
 	Office string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
-	// When the answer was recorded.
-	AnswerTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	// When the answer was recorded (taken as delivered that day).
+	AnswerTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	// The form of the document.
+	Form AnswerForm `protobuf:"varint,5,opt,name=form,proto3,enum=tongban.assignment.v1.AnswerForm" json:"form,omitempty"`
+	// The laws, regulations and policies the opinion rests on.
+	LegalBasis string `protobuf:"bytes,6,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// Files of the answer: intake attachments of the same case,
+	// "cases/{case}/attachments/{n}".
+	Attachments   []string `protobuf:"bytes,7,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -401,6 +718,329 @@ func (x *Answer) GetAnswerTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Answer) GetForm() AnswerForm {
+	if x != nil {
+		return x.Form
+	}
+	return AnswerForm_ANSWER_FORM_UNSPECIFIED
+}
+
+func (x *Answer) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
+func (x *Answer) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+// Decline is a decision not to accept a case (不予受理) and its notice.
+type Decline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The procedure the petitioner is directed to.
+	Channel StatutoryChannel `protobuf:"varint,1,opt,name=channel,proto3,enum=tongban.assignment.v1.StatutoryChannel" json:"channel,omitempty"`
+	// The written notice to the petitioner.
+	Notice string `protobuf:"bytes,2,opt,name=notice,proto3" json:"notice,omitempty"`
+	// The office that declined.
+	Office string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
+	// For a repeat of a finally closed case: that case, "cases/{case}".
+	FinalCase     string `protobuf:"bytes,4,opt,name=final_case,json=finalCase,proto3" json:"final_case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Decline) Reset() {
+	*x = Decline{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Decline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Decline) ProtoMessage() {}
+
+func (x *Decline) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Decline.ProtoReflect.Descriptor instead.
+func (*Decline) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Decline) GetChannel() StatutoryChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED
+}
+
+func (x *Decline) GetNotice() string {
+	if x != nil {
+		return x.Notice
+	}
+	return ""
+}
+
+func (x *Decline) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Decline) GetFinalCase() string {
+	if x != nil {
+		return x.FinalCase
+	}
+	return ""
+}
+
+// Extension is the one extension of the handling period (延期).
+type Extension struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Extra calendar days.
+	Days int32 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	// Why handling needs longer; told to the petitioner.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who approved it (the head of the organ).
+	ApprovedBy string `protobuf:"bytes,3,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When it was granted.
+	ExtendTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=extend_time,json=extendTime,proto3" json:"extend_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Extension) Reset() {
+	*x = Extension{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Extension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Extension) ProtoMessage() {}
+
+func (x *Extension) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Extension.ProtoReflect.Descriptor instead.
+func (*Extension) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Extension) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *Extension) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Extension) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Extension) GetExtendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExtendTime
+	}
+	return nil
+}
+
+// Evaluation is the petitioner's rating of the answer.
+type Evaluation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rating.
+	Rating Rating `protobuf:"varint,1,opt,name=rating,proto3,enum=tongban.assignment.v1.Rating" json:"rating,omitempty"`
+	// What the petitioner said, if anything.
+	Comment string `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The office that recorded it.
+	Office string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
+	// When it was recorded.
+	EvaluateTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=evaluate_time,json=evaluateTime,proto3" json:"evaluate_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Evaluation) Reset() {
+	*x = Evaluation{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Evaluation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Evaluation) ProtoMessage() {}
+
+func (x *Evaluation) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
+func (*Evaluation) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Evaluation) GetRating() Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return Rating_RATING_UNSPECIFIED
+}
+
+func (x *Evaluation) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *Evaluation) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Evaluation) GetEvaluateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluateTime
+	}
+	return nil
+}
+
+// Assignment is the county's assignment of a case down to a township (交办)
+// and the township's report (办结报告).
+type Assignment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The office that assigned it.
+	AssignedBy string `protobuf:"bytes,1,opt,name=assigned_by,json=assignedBy,proto3" json:"assigned_by,omitempty"`
+	// What the assigner expects.
+	Instructions string `protobuf:"bytes,2,opt,name=instructions,proto3" json:"instructions,omitempty"`
+	// The last day for the report (a date in China, at 00:00 +08:00).
+	ReportDue *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=report_due,json=reportDue,proto3" json:"report_due,omitempty"`
+	// The report, once filed.
+	Report string `protobuf:"bytes,4,opt,name=report,proto3" json:"report,omitempty"`
+	// When the report was filed.
+	ReportTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Assignment) Reset() {
+	*x = Assignment{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Assignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Assignment) ProtoMessage() {}
+
+func (x *Assignment) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
+func (*Assignment) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Assignment) GetAssignedBy() string {
+	if x != nil {
+		return x.AssignedBy
+	}
+	return ""
+}
+
+func (x *Assignment) GetInstructions() string {
+	if x != nil {
+		return x.Instructions
+	}
+	return ""
+}
+
+func (x *Assignment) GetReportDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportDue
+	}
+	return nil
+}
+
+func (x *Assignment) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+func (x *Assignment) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
+	}
+	return nil
+}
+
 // Case is assignment's authoritative view of a case: its state, who holds it
 // and the answer. The registration itself (petitioner, content) is intake's.
 type Case struct {
@@ -425,14 +1065,44 @@ type Case struct {
 	// updates (ABORTED when it no longer matches).
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the case was last moved.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The organ a transfer waits on (state TRANSFERRED or RETURN_REQUESTED).
+	PendingOffice string `protobuf:"bytes,12,opt,name=pending_office,json=pendingOffice,proto3" json:"pending_office,omitempty"`
+	// The last day the pending organ may object to the transfer (5 working
+	// days, 信访工作条例 第二十三条第三款).
+	SendBackDue *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=send_back_due,json=sendBackDue,proto3" json:"send_back_due,omitempty"`
+	// For an accusation (检举控告): the accused unit, which never receives the
+	// case and never sees it.
+	AccusedOffice string `protobuf:"bytes,14,opt,name=accused_office,json=accusedOffice,proto3" json:"accused_office,omitempty"`
+	// 涉法涉诉: the matter belongs to court, procuratorate or police procedure,
+	// so only 政法 organs may take it.
+	LitigationRelated bool `protobuf:"varint,15,opt,name=litigation_related,json=litigationRelated,proto3" json:"litigation_related,omitempty"`
+	// When the holder accepted the case (受理); handling time counts from here.
+	AcceptTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=accept_time,json=acceptTime,proto3" json:"accept_time,omitempty"`
+	// The decision not to accept, when declined.
+	Decline *Decline `protobuf:"bytes,17,opt,name=decline,proto3" json:"decline,omitempty"`
+	// The extension of the handling period, if granted.
+	Extension *Extension `protobuf:"bytes,18,opt,name=extension,proto3" json:"extension,omitempty"`
+	// The petitioner's evaluation, once recorded.
+	Evaluation *Evaluation `protobuf:"bytes,19,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
+	// The review decision (复查意见), once given.
+	Review *Answer `protobuf:"bytes,20,opt,name=review,proto3" json:"review,omitempty"`
+	// The re-review decision (复核意见), once given.
+	ReReview *Answer `protobuf:"bytes,21,opt,name=re_review,json=reReview,proto3" json:"re_review,omitempty"`
+	// The assignment down to a township and its report, if assigned.
+	Assignment *Assignment `protobuf:"bytes,22,opt,name=assignment,proto3" json:"assignment,omitempty"`
+	// The last day the petitioner may ask for the next instance (review after
+	// an answer, re-review after a review): 30 days.
+	NextInstanceDue *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=next_instance_due,json=nextInstanceDue,proto3" json:"next_instance_due,omitempty"`
+	// The case this one repeats, if intake linked it (重复信访).
+	RepeatOf      string `protobuf:"bytes,24,opt,name=repeat_of,json=repeatOf,proto3" json:"repeat_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +1114,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +1127,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Case) GetName() string {
@@ -530,11 +1200,102 @@ func (x *Case) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Case) GetPendingOffice() string {
+	if x != nil {
+		return x.PendingOffice
+	}
+	return ""
+}
+
+func (x *Case) GetSendBackDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendBackDue
+	}
+	return nil
+}
+
+func (x *Case) GetAccusedOffice() string {
+	if x != nil {
+		return x.AccusedOffice
+	}
+	return ""
+}
+
+func (x *Case) GetLitigationRelated() bool {
+	if x != nil {
+		return x.LitigationRelated
+	}
+	return false
+}
+
+func (x *Case) GetAcceptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcceptTime
+	}
+	return nil
+}
+
+func (x *Case) GetDecline() *Decline {
+	if x != nil {
+		return x.Decline
+	}
+	return nil
+}
+
+func (x *Case) GetExtension() *Extension {
+	if x != nil {
+		return x.Extension
+	}
+	return nil
+}
+
+func (x *Case) GetEvaluation() *Evaluation {
+	if x != nil {
+		return x.Evaluation
+	}
+	return nil
+}
+
+func (x *Case) GetReview() *Answer {
+	if x != nil {
+		return x.Review
+	}
+	return nil
+}
+
+func (x *Case) GetReReview() *Answer {
+	if x != nil {
+		return x.ReReview
+	}
+	return nil
+}
+
+func (x *Case) GetAssignment() *Assignment {
+	if x != nil {
+		return x.Assignment
+	}
+	return nil
+}
+
+func (x *Case) GetNextInstanceDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextInstanceDue
+	}
+	return nil
+}
+
+func (x *Case) GetRepeatOf() string {
+	if x != nil {
+		return x.RepeatOf
+	}
+	return ""
+}
+
 var File_tongban_assignment_v1_case_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\n" +
-	" tongban/assignment/v1/case.proto\x12\x15tongban.assignment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x03\n" +
+	" tongban/assignment/v1/case.proto\x12\x15tongban.assignment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n" +
 	"\fHistoryEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x125\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x1d.tongban.assignment.v1.ActionR\x06action\x12.\n" +
@@ -549,13 +1310,47 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"fromOffice\x12\x1b\n" +
 	"\tto_office\x18\t \x01(\tR\btoOffice\x12\x12\n" +
 	"\x04note\x18\n" +
-	" \x01(\tR\x04note\"\xb1\x01\n" +
+	" \x01(\tR\x04note\x12#\n" +
+	"\rtarget_office\x18\v \x01(\tR\ftargetOffice\"\xab\x02\n" +
 	"\x06Answer\x12>\n" +
 	"\aoutcome\x18\x01 \x01(\x0e2$.tongban.assignment.v1.AnswerOutcomeR\aoutcome\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x16\n" +
 	"\x06office\x18\x03 \x01(\tR\x06office\x12;\n" +
 	"\vanswer_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"answerTime\"\xab\x03\n" +
+	"answerTime\x125\n" +
+	"\x04form\x18\x05 \x01(\x0e2!.tongban.assignment.v1.AnswerFormR\x04form\x12\x1f\n" +
+	"\vlegal_basis\x18\x06 \x01(\tR\n" +
+	"legalBasis\x12 \n" +
+	"\vattachments\x18\a \x03(\tR\vattachments\"\x9b\x01\n" +
+	"\aDecline\x12A\n" +
+	"\achannel\x18\x01 \x01(\x0e2'.tongban.assignment.v1.StatutoryChannelR\achannel\x12\x16\n" +
+	"\x06notice\x18\x02 \x01(\tR\x06notice\x12\x16\n" +
+	"\x06office\x18\x03 \x01(\tR\x06office\x12\x1d\n" +
+	"\n" +
+	"final_case\x18\x04 \x01(\tR\tfinalCase\"\x95\x01\n" +
+	"\tExtension\x12\x12\n" +
+	"\x04days\x18\x01 \x01(\x05R\x04days\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vapproved_by\x18\x03 \x01(\tR\n" +
+	"approvedBy\x12;\n" +
+	"\vextend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"extendTime\"\xb6\x01\n" +
+	"\n" +
+	"Evaluation\x125\n" +
+	"\x06rating\x18\x01 \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\x12\x18\n" +
+	"\acomment\x18\x02 \x01(\tR\acomment\x12\x16\n" +
+	"\x06office\x18\x03 \x01(\tR\x06office\x12?\n" +
+	"\revaluate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fevaluateTime\"\xe1\x01\n" +
+	"\n" +
+	"Assignment\x12\x1f\n" +
+	"\vassigned_by\x18\x01 \x01(\tR\n" +
+	"assignedBy\x12\"\n" +
+	"\finstructions\x18\x02 \x01(\tR\finstructions\x129\n" +
+	"\n" +
+	"report_due\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\x12\x16\n" +
+	"\x06report\x18\x04 \x01(\tR\x06report\x12;\n" +
+	"\vreport_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime\"\xc4\t\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -569,23 +1364,88 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x04etag\x18\t \x01(\tB\x03\xe0A\x03R\x04etag\x12@\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime*w\n" +
+	"updateTime\x12*\n" +
+	"\x0epending_office\x18\f \x01(\tB\x03\xe0A\x03R\rpendingOffice\x12C\n" +
+	"\rsend_back_due\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vsendBackDue\x12*\n" +
+	"\x0eaccused_office\x18\x0e \x01(\tB\x03\xe0A\x03R\raccusedOffice\x122\n" +
+	"\x12litigation_related\x18\x0f \x01(\bB\x03\xe0A\x03R\x11litigationRelated\x12@\n" +
+	"\vaccept_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"acceptTime\x12=\n" +
+	"\adecline\x18\x11 \x01(\v2\x1e.tongban.assignment.v1.DeclineB\x03\xe0A\x03R\adecline\x12C\n" +
+	"\textension\x18\x12 \x01(\v2 .tongban.assignment.v1.ExtensionB\x03\xe0A\x03R\textension\x12F\n" +
+	"\n" +
+	"evaluation\x18\x13 \x01(\v2!.tongban.assignment.v1.EvaluationB\x03\xe0A\x03R\n" +
+	"evaluation\x12:\n" +
+	"\x06review\x18\x14 \x01(\v2\x1d.tongban.assignment.v1.AnswerB\x03\xe0A\x03R\x06review\x12?\n" +
+	"\tre_review\x18\x15 \x01(\v2\x1d.tongban.assignment.v1.AnswerB\x03\xe0A\x03R\breReview\x12F\n" +
+	"\n" +
+	"assignment\x18\x16 \x01(\v2!.tongban.assignment.v1.AssignmentB\x03\xe0A\x03R\n" +
+	"assignment\x12K\n" +
+	"\x11next_instance_due\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextInstanceDue\x12 \n" +
+	"\trepeat_of\x18\x18 \x01(\tB\x03\xe0A\x03R\brepeatOfJ\x04\b\v\x10\f*\x89\x03\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CASE_STATE_REGISTERED\x10\x01\x12\x1a\n" +
 	"\x16CASE_STATE_IN_HANDLING\x10\x02\x12\x17\n" +
-	"\x13CASE_STATE_ANSWERED\x10\x03*r\n" +
+	"\x13CASE_STATE_ANSWERED\x10\x03\x12\x1a\n" +
+	"\x16CASE_STATE_TRANSFERRED\x10\x04\x12\x1f\n" +
+	"\x1bCASE_STATE_RETURN_REQUESTED\x10\x05\x12\x15\n" +
+	"\x11CASE_STATE_ROUTED\x10\x06\x12\x17\n" +
+	"\x13CASE_STATE_DECLINED\x10\a\x12\x18\n" +
+	"\x14CASE_STATE_EVALUATED\x10\b\x12\x1f\n" +
+	"\x1bCASE_STATE_REVIEW_REQUESTED\x10\t\x12\x17\n" +
+	"\x13CASE_STATE_REVIEWED\x10\n" +
+	"\x12\"\n" +
+	"\x1eCASE_STATE_RE_REVIEW_REQUESTED\x10\v\x12\x14\n" +
+	"\x10CASE_STATE_FINAL\x10\f\x12\x15\n" +
+	"\x11CASE_STATE_CLOSED\x10\r*\xcc\x03\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACTION_REGISTER\x10\x01\x12\x13\n" +
 	"\x0fACTION_REFER_UP\x10\x02\x12\x13\n" +
 	"\x0fACTION_TRANSFER\x10\x03\x12\x11\n" +
-	"\rACTION_ANSWER\x10\x04*\x82\x01\n" +
+	"\rACTION_ANSWER\x10\x04\x12\x10\n" +
+	"\fACTION_ROUTE\x10\x05\x12\x13\n" +
+	"\x0fACTION_SIGN_FOR\x10\x06\x12\x14\n" +
+	"\x10ACTION_SEND_BACK\x10\a\x12\x18\n" +
+	"\x14ACTION_ACCEPT_RETURN\x10\b\x12\x13\n" +
+	"\x0fACTION_ESCALATE\x10\t\x12\x11\n" +
+	"\rACTION_ACCEPT\x10\n" +
+	"\x12\x12\n" +
+	"\x0eACTION_DECLINE\x10\v\x12\x16\n" +
+	"\x12ACTION_ASSIGN_DOWN\x10\f\x12\x11\n" +
+	"\rACTION_REPORT\x10\r\x12\x11\n" +
+	"\rACTION_EXTEND\x10\x0e\x12\x13\n" +
+	"\x0fACTION_EVALUATE\x10\x0f\x12\x19\n" +
+	"\x15ACTION_REQUEST_REVIEW\x10\x10\x12\x11\n" +
+	"\rACTION_REVIEW\x10\x11\x12\x1c\n" +
+	"\x18ACTION_REQUEST_RE_REVIEW\x10\x12\x12\x14\n" +
+	"\x10ACTION_RE_REVIEW\x10\x13\x12\x10\n" +
+	"\fACTION_CLOSE\x10\x14*\x82\x01\n" +
 	"\rAnswerOutcome\x12\x1e\n" +
 	"\x1aANSWER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ANSWER_OUTCOME_SUPPORT\x10\x01\x12\x1a\n" +
 	"\x16ANSWER_OUTCOME_EXPLAIN\x10\x02\x12\x19\n" +
-	"\x15ANSWER_OUTCOME_REJECT\x10\x03B\xe1\x01\n" +
+	"\x15ANSWER_OUTCOME_REJECT\x10\x03*]\n" +
+	"\n" +
+	"AnswerForm\x12\x1b\n" +
+	"\x17ANSWER_FORM_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13ANSWER_FORM_OPINION\x10\x01\x12\x19\n" +
+	"\x15ANSWER_FORM_AGREEMENT\x10\x02*\xd4\x02\n" +
+	"\x10StatutoryChannel\x12!\n" +
+	"\x1dSTATUTORY_CHANNEL_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cSTATUTORY_CHANNEL_LITIGATION\x10\x01\x12!\n" +
+	"\x1dSTATUTORY_CHANNEL_ARBITRATION\x10\x02\x124\n" +
+	"0STATUTORY_CHANNEL_ADMINISTRATIVE_RECONSIDERATION\x10\x03\x12.\n" +
+	"*STATUTORY_CHANNEL_ADMINISTRATIVE_PROCEDURE\x10\x04\x12%\n" +
+	"!STATUTORY_CHANNEL_PARTY_PROCEDURE\x10\x05\x12%\n" +
+	"!STATUTORY_CHANNEL_LEGAL_PROCEDURE\x10\x06\x12$\n" +
+	" STATUTORY_CHANNEL_FINALLY_CLOSED\x10\a*n\n" +
+	"\x06Rating\x12\x16\n" +
+	"\x12RATING_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10RATING_SATISFIED\x10\x01\x12\x1e\n" +
+	"\x1aRATING_BASICALLY_SATISFIED\x10\x02\x12\x16\n" +
+	"\x12RATING_UNSATISFIED\x10\x03B\xe1\x01\n" +
 	"\x19com.tongban.assignment.v1B\tCaseProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/assignment/v1;assignmentv1\xa2\x02\x03TAX\xaa\x02\x15Tongban.Assignment.V1\xca\x02\x15Tongban\\Assignment\\V1\xe2\x02!Tongban\\Assignment\\V1\\GPBMetadata\xea\x02\x17Tongban::Assignment::V1b\x06proto3"
 
 var (
@@ -600,32 +1460,55 @@ func file_tongban_assignment_v1_case_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_case_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tongban_assignment_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_tongban_assignment_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_tongban_assignment_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_tongban_assignment_v1_case_proto_goTypes = []any{
 	(CaseState)(0),                // 0: tongban.assignment.v1.CaseState
 	(Action)(0),                   // 1: tongban.assignment.v1.Action
 	(AnswerOutcome)(0),            // 2: tongban.assignment.v1.AnswerOutcome
-	(*HistoryEntry)(nil),          // 3: tongban.assignment.v1.HistoryEntry
-	(*Answer)(nil),                // 4: tongban.assignment.v1.Answer
-	(*Case)(nil),                  // 5: tongban.assignment.v1.Case
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(AnswerForm)(0),               // 3: tongban.assignment.v1.AnswerForm
+	(StatutoryChannel)(0),         // 4: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                   // 5: tongban.assignment.v1.Rating
+	(*HistoryEntry)(nil),          // 6: tongban.assignment.v1.HistoryEntry
+	(*Answer)(nil),                // 7: tongban.assignment.v1.Answer
+	(*Decline)(nil),               // 8: tongban.assignment.v1.Decline
+	(*Extension)(nil),             // 9: tongban.assignment.v1.Extension
+	(*Evaluation)(nil),            // 10: tongban.assignment.v1.Evaluation
+	(*Assignment)(nil),            // 11: tongban.assignment.v1.Assignment
+	(*Case)(nil),                  // 12: tongban.assignment.v1.Case
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_tongban_assignment_v1_case_proto_depIdxs = []int32{
-	1, // 0: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
-	6, // 1: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
-	0, // 2: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
-	0, // 3: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
-	2, // 4: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	6, // 5: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
-	0, // 6: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
-	4, // 7: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
-	6, // 8: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	1,  // 0: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
+	13, // 1: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
+	0,  // 2: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
+	0,  // 3: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
+	2,  // 4: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	13, // 5: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
+	3,  // 6: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
+	4,  // 7: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	13, // 8: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
+	13, // 10: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
+	13, // 11: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
+	13, // 12: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
+	0,  // 13: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
+	7,  // 14: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
+	13, // 15: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	13, // 16: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
+	13, // 17: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
+	8,  // 18: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
+	9,  // 19: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
+	10, // 20: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
+	7,  // 21: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
+	7,  // 22: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
+	11, // 23: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
+	13, // 24: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_case_proto_init() }
@@ -638,8 +1521,8 @@ func file_tongban_assignment_v1_case_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_case_proto_rawDesc), len(file_tongban_assignment_v1_case_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   3,
+			NumEnums:      6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

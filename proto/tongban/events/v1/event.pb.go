@@ -214,7 +214,9 @@ type CaseRegistered struct {
 	// The first case of the matter when detected as a repeat (重复信访).
 	RepeatOf string `protobuf:"bytes,8,opt,name=repeat_of,json=repeatOf,proto3" json:"repeat_of,omitempty"`
 	// How many people the petition speaks for (人次).
-	HeadCount     int32 `protobuf:"varint,9,opt,name=head_count,json=headCount,proto3" json:"head_count,omitempty"`
+	HeadCount int32 `protobuf:"varint,9,opt,name=head_count,json=headCount,proto3" json:"head_count,omitempty"`
+	// For an accusation: the accused office id, which must never receive it.
+	AccusedOffice string `protobuf:"bytes,10,opt,name=accused_office,json=accusedOffice,proto3" json:"accused_office,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -310,6 +312,13 @@ func (x *CaseRegistered) GetHeadCount() int32 {
 		return x.HeadCount
 	}
 	return 0
+}
+
+func (x *CaseRegistered) GetAccusedOffice() string {
+	if x != nil {
+		return x.AccusedOffice
+	}
+	return ""
 }
 
 // CaseRepeatChanged says a clerk linked a case as a repeat, or removed the
@@ -525,7 +534,7 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"case_moved\x18\v \x01(\v2\x1c.tongban.events.v1.CaseMovedH\x00R\tcaseMoved\x12V\n" +
 	"\x13case_repeat_changed\x18\f \x01(\v2$.tongban.events.v1.CaseRepeatChangedH\x00R\x11caseRepeatChanged\x12I\n" +
 	"\x0ecase_corrected\x18\r \x01(\v2 .tongban.events.v1.CaseCorrectedH\x00R\rcaseCorrectedB\t\n" +
-	"\apayload\"\x80\x03\n" +
+	"\apayload\"\xa7\x03\n" +
 	"\x0eCaseRegistered\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
 	"\btownship\x18\x02 \x01(\tR\btownship\x12#\n" +
@@ -537,7 +546,9 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\x0fregistered_role\x18\a \x01(\tR\x0eregisteredRole\x12\x1b\n" +
 	"\trepeat_of\x18\b \x01(\tR\brepeatOf\x12\x1d\n" +
 	"\n" +
-	"head_count\x18\t \x01(\x05R\theadCount\"S\n" +
+	"head_count\x18\t \x01(\x05R\theadCount\x12%\n" +
+	"\x0eaccused_office\x18\n" +
+	" \x01(\tR\raccusedOffice\"S\n" +
 	"\x11CaseRepeatChanged\x12\x1b\n" +
 	"\trepeat_of\x18\x01 \x01(\tR\brepeatOf\x12!\n" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"z\n" +

@@ -413,7 +413,14 @@ type Case struct {
 	Etag string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the registration was last corrected (equal to create_time when
 	// never).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// For an accusation (检举控告) only: the accused unit, when it is an office
+	// of the county, e.g. "offices/330421.zjj". The case is never routed,
+	// transferred or assigned to it, and it never sees the accuser.
+	AccusedOffice string `protobuf:"bytes,26,opt,name=accused_office,json=accusedOffice,proto3" json:"accused_office,omitempty"`
+	// 三级终结: this case repeats a matter finally closed after re-review; it is
+	// not accepted again (信访工作条例 第三十六条第三款).
+	RepeatOfFinal bool `protobuf:"varint,27,opt,name=repeat_of_final,json=repeatOfFinal,proto3" json:"repeat_of_final,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -623,6 +630,20 @@ func (x *Case) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Case) GetAccusedOffice() string {
+	if x != nil {
+		return x.AccusedOffice
+	}
+	return ""
+}
+
+func (x *Case) GetRepeatOfFinal() bool {
+	if x != nil {
+		return x.RepeatOfFinal
+	}
+	return false
+}
+
 var File_tongban_intake_v1_case_proto protoreflect.FileDescriptor
 
 const file_tongban_intake_v1_case_proto_rawDesc = "" +
@@ -634,7 +655,7 @@ const file_tongban_intake_v1_case_proto_rawDesc = "" +
 	"\tid_number\x18\x02 \x01(\tB\x03\xe0A\x01R\bidNumber\x12\x19\n" +
 	"\x05phone\x18\x03 \x01(\tB\x03\xe0A\x01R\x05phone\x12:\n" +
 	"\x04kind\x18\x04 \x01(\x0e2!.tongban.intake.v1.PetitionerKindB\x03\xe0A\x01R\x04kind\x12+\n" +
-	"\x0erepresentative\x18\x05 \x01(\bB\x03\xe0A\x01R\x0erepresentative\"\xc1\b\n" +
+	"\x0erepresentative\x18\x05 \x01(\bB\x03\xe0A\x01R\x0erepresentative\"\x9a\t\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -667,7 +688,9 @@ const file_tongban_intake_v1_case_proto_rawDesc = "" +
 	"\trepeat_of\x18\x17 \x01(\tB\x03\xe0A\x03R\brepeatOf\x12\x12\n" +
 	"\x04etag\x18\x18 \x01(\tR\x04etag\x12@\n" +
 	"\vupdate_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime*\x83\x01\n" +
+	"updateTime\x12*\n" +
+	"\x0eaccused_office\x18\x1a \x01(\tB\x03\xe0A\x01R\raccusedOffice\x12+\n" +
+	"\x0frepeat_of_final\x18\x1b \x01(\bB\x03\xe0A\x03R\rrepeatOfFinal*\x83\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCHANNEL_VISIT\x10\x01\x12\x12\n" +

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"google.golang.org/grpc"
 
@@ -20,7 +22,15 @@ func main() {
 		DefaultGRPC: "127.0.0.1:7201", DefaultHTTP: "127.0.0.1:7202",
 		Migrations: migrations.Set,
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
-			srv := server.New(&store.Store{Pool: d.Pool}, d.Directory)
+			srv, err := server.New(&store.Store{Pool: d.Pool}, d.Directory)
+			if err != nil {
+				return nil, err
+			}
+			// How many send-backs between the same two offices a case takes
+			// before the next one goes to the petition bureau to decide.
+			if srv.MaxBounces, err = strconv.Atoi(d.Env("MAX_BOUNCES", "2")); err != nil || srv.MaxBounces < 1 {
+				return nil, fmt.Errorf("ASSIGNMENT_MAX_BOUNCES: want a positive number, have %q", d.Env("MAX_BOUNCES", "2"))
+			}
 			assignmentv1.RegisterAssignmentServiceServer(s, srv)
 			// New cases arrive as intake's CaseRegistered events.
 			registrations, err := d.Follow("intake", "127.0.0.1:7101", srv.Register)

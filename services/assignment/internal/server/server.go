@@ -19,9 +19,11 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/assignment/internal/lifecycle"
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
@@ -29,6 +31,7 @@ import (
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/ruleset"
 )
 
 // Limits on free text.
@@ -42,11 +45,22 @@ type Server struct {
 	assignmentv1.UnimplementedAssignmentServiceServer
 	Store *store.Store
 	Dir   *directory.Directory
+	Rules *ruleset.RuleSet
+	Cal   *calendar.Calendar
+	// MaxBounces is how many send-backs between the same two offices a case
+	// takes before the next one sends it to the petition bureau instead.
+	MaxBounces int
+	// Now is the clock of periods (injectable for tests).
+	Now func() time.Time
 }
 
-// New returns a server over st and dir.
-func New(st *store.Store, dir *directory.Directory) *Server {
-	return &Server{Store: st, Dir: dir}
+// New returns a server over st and dir, with the county's rule set.
+func New(st *store.Store, dir *directory.Directory) (*Server, error) {
+	rules, err := ruleset.Get(dir.County.RuleSet)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Store: st, Dir: dir, Rules: rules, Cal: calendar.Official(), MaxBounces: 2, Now: time.Now}, nil
 }
 
 // move is one transition request, whatever its method.
@@ -58,10 +72,76 @@ type move struct {
 	etag      string
 	requestID string
 	note      string
-	// target returns the new holder (an office id); nil keeps the holder.
-	target func(c *store.Case, caller auth.Caller) (string, error)
-	// apply changes the case beyond state and holder (e.g. the answer).
-	apply func(c *store.Case, caller auth.Caller)
+	// apply checks what the state machine cannot (targets, periods, what
+	// the case already holds) and changes the case beyond its state: holder,
+	// pending organ, documents. It may rewrite the entry (e.g. a send-back
+	// that becomes an escalation) and the state.
+	apply func(ctx context.Context, tx pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error
+}
+
+func refuse(reason, msg string, kv ...string) error {
+	return rpcerr.New(codes.FailedPrecondition, reason, msg, kv...)
+}
+
+// target checks the organ a case is routed, transferred or assigned to.
+func (s *Server) target(v *rpcerr.Violations, field, name string, kinds ...directory.Kind) directory.Office {
+	o, ok := s.Dir.OfficeByResource(name)
+	switch {
+	case name == "":
+		v.Add(field, `is required, e.g. "offices/330421.zjj"`)
+	case !ok:
+		v.Add(field, "is not an office of county "+s.Dir.County.Code)
+	case !slices.Contains(kinds, o.Kind):
+		v.Add(field, "must be a "+string(kinds[0])+" office, not "+o.Name)
+	}
+	return o
+}
+
+// handOver checks that c may go to o at all, and makes o the organ the
+// case waits on (首办负责: the holder stays responsible until o signs for it).
+func (s *Server) handOver(c *store.Case, e *store.Entry, o directory.Office, now time.Time) error {
+	switch {
+	case o.ID == c.Holder:
+		return refuse("TRANSFER_TO_SELF", "the case is already held by "+o.Name, "to_office", o.Resource())
+	case o.ID == c.Accused:
+		return refuse("ACCUSED_UNIT", "an accusation (检举控告) is never sent to the unit it accuses, nor its material or the accuser's identity (信访工作条例 第三十条第三款)",
+			"to_office", o.Resource())
+	case c.LitigationRelated && !o.Has(directory.DutyPoliticsLaw):
+		return refuse("NOT_POLITICS_LAW_ORGAN", "a 涉法涉诉 matter goes only to a 政法 organ (court, procuratorate, police, justice bureau; 信访工作条例 第二十二条第二款), not to "+o.Name,
+			"to_office", o.Resource())
+	}
+	c.Pending, c.TransferTime, e.Target = o.ID, now, o.ID
+	return nil
+}
+
+// RouteCase is the bureau's routing decision by class.
+func (s *Server) RouteCase(ctx context.Context, req *assignmentv1.RouteCaseRequest) (*assignmentv1.RouteCaseResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "reason", req.GetReason(), maxReason)
+	var to directory.Office
+	if req.GetToOffice() != "" {
+		to = s.target(&v, "to_office", req.GetToOffice(), directory.Department)
+	}
+	c, err := s.transition(ctx, &v, move{
+		method: "RouteCase", action: lifecycle.Route, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			accusation := c.Class == int16(intakev1.CaseClass_CASE_CLASS_ACCUSATION)
+			if to.ID == "" {
+				organs := s.Dir.WithDuty(directory.DutyDiscipline)
+				if !accusation || len(organs) == 0 {
+					return rpcerr.New(codes.InvalidArgument, "INVALID_ARGUMENT", "to_office is required (only an accusation goes to the discipline organ by default)", "field", "to_office")
+				}
+				to = organs[0]
+			}
+			c.LitigationRelated = req.GetLitigationRelated()
+			return s.handOver(c, e, to, s.Now())
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.RouteCaseResponse{Case: c}, nil
 }
 
 // ReferCaseUp hands a township's case to the county petition bureau.
@@ -71,7 +151,10 @@ func (s *Server) ReferCaseUp(ctx context.Context, req *assignmentv1.ReferCaseUpR
 	c, err := s.transition(ctx, &v, move{
 		method: "ReferCaseUp", action: lifecycle.ReferUp, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
-		target: func(*store.Case, auth.Caller) (string, error) { return s.Dir.Bureau().ID, nil },
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
+			c.Holder = s.Dir.Bureau().ID
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -79,27 +162,16 @@ func (s *Server) ReferCaseUp(ctx context.Context, req *assignmentv1.ReferCaseUpR
 	return &assignmentv1.ReferCaseUpResponse{Case: c}, nil
 }
 
-// TransferCase hands a case to the responsible department.
+// TransferCase hands a case to another organ, which must sign for it.
 func (s *Server) TransferCase(ctx context.Context, req *assignmentv1.TransferCaseRequest) (*assignmentv1.TransferCaseResponse, error) {
 	var v rpcerr.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
-	to, ok := s.Dir.OfficeByResource(req.GetToOffice())
-	switch {
-	case req.GetToOffice() == "":
-		v.Add("to_office", `is required, e.g. "offices/330421.zjj"`)
-	case !ok:
-		v.Add("to_office", "is not an office of county "+s.Dir.County.Code)
-	case to.Kind != directory.Department:
-		v.Add("to_office", "must be a county department (转送 goes to the responsible organ)")
-	}
+	to := s.target(&v, "to_office", req.GetToOffice(), directory.Department)
 	c, err := s.transition(ctx, &v, move{
 		method: "TransferCase", action: lifecycle.Transfer, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
-		target: func(c *store.Case, _ auth.Caller) (string, error) {
-			if to.ID == c.Holder {
-				return "", rpcerr.New(codes.FailedPrecondition, "TRANSFER_TO_SELF", "the case is already held by "+to.Name, "to_office", req.GetToOffice())
-			}
-			return to.ID, nil
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			return s.handOver(c, e, to, s.Now())
 		},
 	})
 	if err != nil {
@@ -108,21 +180,253 @@ func (s *Server) TransferCase(ctx context.Context, req *assignmentv1.TransferCas
 	return &assignmentv1.TransferCaseResponse{Case: c}, nil
 }
 
+// SignForCase makes the pending organ the holder.
+func (s *Server) SignForCase(ctx context.Context, req *assignmentv1.SignForCaseRequest) (*assignmentv1.SignForCaseResponse, error) {
+	var v rpcerr.Violations
+	c, err := s.transition(ctx, &v, move{
+		method: "SignForCase", action: lifecycle.SignFor, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			c.Holder, c.Pending, c.TransferTime = caller.Office.ID, "", time.Time{}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.SignForCaseResponse{Case: c}, nil
+}
+
+// sendBackDue is the last day the pending organ may object to a transfer.
+func (s *Server) sendBackDue(c *store.Case) time.Time {
+	due, _ := s.Cal.AddWorkingDays(c.TransferTime, s.Rules.ObjectionWorkingDays)
+	return due
+}
+
+// SendBackCase records the pending organ's objection; a case that bounced
+// too often between the same two offices goes to the bureau instead.
+func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCaseRequest) (*assignmentv1.SendBackCaseResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "reason", req.GetReason(), maxReason)
+	c, err := s.transition(ctx, &v, move{
+		method: "SendBackCase", action: lifecycle.SendBack, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
+		apply: func(ctx context.Context, tx pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
+			due := s.sendBackDue(c)
+			if s.Now().After(calendar.EndOfDay(due)) {
+				return refuse("OBJECTION_PERIOD_OVER", "an objection to a transfer is due within "+strconv.Itoa(s.Rules.ObjectionWorkingDays)+
+					" working days, by "+due.Format(time.DateOnly)+" ("+s.Rules.ObjectionSource+"); sign for the case",
+					"send_back_due", due.Format(time.DateOnly))
+			}
+			e.Target = c.Holder
+			n, err := s.Store.Bounces(ctx, tx, c.Number, caller.Office.ID, c.Holder)
+			if err != nil {
+				return err
+			}
+			if n+1 > s.MaxBounces {
+				// 推诿扯皮 stops here: the bureau decides.
+				bureau := s.Dir.Bureau()
+				e.Action = int16(lifecycle.Escalate)
+				e.Note = "第" + strconv.Itoa(n+1) + "次退回，提交" + bureau.Name + "决定：" + req.GetReason()
+				c.State, c.Holder, c.Pending, c.TransferTime = int16(lifecycle.Registered), bureau.ID, "", time.Time{}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.SendBackCaseResponse{Case: c}, nil
+}
+
+// AcceptCaseReturn takes a case back after an objection.
+func (s *Server) AcceptCaseReturn(ctx context.Context, req *assignmentv1.AcceptCaseReturnRequest) (*assignmentv1.AcceptCaseReturnResponse, error) {
+	var v rpcerr.Violations
+	optionalText(&v, "note", req.GetNote(), maxReason)
+	c, err := s.transition(ctx, &v, move{
+		method: "AcceptCaseReturn", action: lifecycle.AcceptReturn, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			e.Target = c.Pending
+			c.Pending, c.TransferTime = "", time.Time{}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.AcceptCaseReturnResponse{Case: c}, nil
+}
+
+// AcceptCase starts handling.
+func (s *Server) AcceptCase(ctx context.Context, req *assignmentv1.AcceptCaseRequest) (*assignmentv1.AcceptCaseResponse, error) {
+	var v rpcerr.Violations
+	optionalText(&v, "notice", req.GetNotice(), maxAnswer)
+	c, err := s.transition(ctx, &v, move{
+		method: "AcceptCase", action: lifecycle.Accept, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetNotice()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
+			c.AcceptTime = s.Now()
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.AcceptCaseResponse{Case: c}, nil
+}
+
+// DeclineCase ends a case with a notice naming the statutory channel.
+func (s *Server) DeclineCase(ctx context.Context, req *assignmentv1.DeclineCaseRequest) (*assignmentv1.DeclineCaseResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "notice", req.GetNotice(), maxAnswer)
+	switch ch := req.GetChannel(); {
+	case ch == assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED:
+		v.Add("channel", "is required: the statutory channel the petitioner is directed to (STATUTORY_CHANNEL_LITIGATION, …)")
+	case ch == assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED:
+		v.Add("channel", "STATUTORY_CHANNEL_FINALLY_CLOSED is set by the system for repeats of a finally closed case")
+	case assignmentv1.StatutoryChannel_name[int32(ch)] == "":
+		v.Add("channel", "is not a known channel")
+	}
+	c, err := s.transition(ctx, &v, move{
+		method: "DeclineCase", action: lifecycle.Decline, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetNotice()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			c.Docs.Decline = &assignmentv1.Decline{Channel: req.GetChannel(), Notice: req.GetNotice(), Office: caller.Office.Resource()}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.DeclineCaseResponse{Case: c}, nil
+}
+
+// AssignCaseDown hands a case to a township with a deadline for its report.
+func (s *Server) AssignCaseDown(ctx context.Context, req *assignmentv1.AssignCaseDownRequest) (*assignmentv1.AssignCaseDownResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "instructions", req.GetInstructions(), maxAnswer)
+	to := s.target(&v, "to_office", req.GetToOffice(), directory.Township)
+	due, err := time.ParseInLocation(time.DateOnly, req.GetReportDue(), calendar.China)
+	switch {
+	case req.GetReportDue() == "":
+		v.Add("report_due", `is required: the last day for the report, "YYYY-MM-DD"`)
+	case err != nil:
+		v.Add("report_due", `must be a date "YYYY-MM-DD"`)
+	case calendar.EndOfDay(due).Before(s.Now()):
+		v.Add("report_due", "must not be in the past")
+	}
+	c, err := s.transition(ctx, &v, move{
+		method: "AssignCaseDown", action: lifecycle.AssignDown, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetInstructions()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
+			if to.ID == c.Accused {
+				return refuse("ACCUSED_UNIT", "an accusation (检举控告) is never sent to the unit it accuses (信访工作条例 第三十条第三款)", "to_office", to.Resource())
+			}
+			c.Holder, e.Target = to.ID, to.ID
+			c.Docs.Assignment = &assignmentv1.Assignment{
+				AssignedBy: caller.Office.Resource(), Instructions: req.GetInstructions(), ReportDue: timestamppb.New(due),
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.AssignCaseDownResponse{Case: c}, nil
+}
+
+// ReportCase files the township's report on an assigned case.
+func (s *Server) ReportCase(ctx context.Context, req *assignmentv1.ReportCaseRequest) (*assignmentv1.ReportCaseResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "text", req.GetText(), maxAnswer)
+	c, err := s.transition(ctx, &v, move{
+		method: "ReportCase", action: lifecycle.Report, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			a := c.Docs.GetAssignment()
+			switch {
+			case a == nil:
+				return refuse("NOT_ASSIGNED", "only a case the county assigned down (交办) takes a report (办结报告)")
+			case a.GetReportTime() != nil:
+				return refuse("ALREADY_REPORTED", "the report on this case was filed on "+a.GetReportTime().AsTime().In(calendar.China).Format(time.DateOnly))
+			}
+			a.Report, a.ReportTime = req.GetText(), timestamppb.New(s.Now())
+			e.Target, _ = names.OfficeID(a.GetAssignedBy())
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.ReportCaseResponse{Case: c}, nil
+}
+
+// ExtendCase extends the handling period once.
+func (s *Server) ExtendCase(ctx context.Context, req *assignmentv1.ExtendCaseRequest) (*assignmentv1.ExtendCaseResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "reason", req.GetReason(), maxReason)
+	requireText(&v, "approved_by", req.GetApprovedBy(), 100)
+	if d := req.GetDays(); d < 1 || int(d) > s.Rules.ExtensionDays {
+		v.Add("days", "must be between 1 and "+strconv.Itoa(s.Rules.ExtensionDays)+" ("+s.Rules.HandlingSource+")")
+	}
+	c, err := s.transition(ctx, &v, move{
+		method: "ExtendCase", action: lifecycle.Extend, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
+		note: strconv.Itoa(int(req.GetDays())) + "日，" + req.GetApprovedBy() + "批准：" + req.GetReason(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
+			switch {
+			case c.Class != int16(intakev1.CaseClass_CASE_CLASS_CLAIM):
+				return refuse("NO_HANDLING_PERIOD", "only a claim (申诉求决) runs the handling period that an extension lengthens")
+			case c.Docs.GetExtension() != nil:
+				return refuse("ALREADY_EXTENDED", "the handling period may be extended once ("+s.Rules.HandlingSource+")")
+			}
+			c.Docs.Extension = &assignmentv1.Extension{
+				Days: req.GetDays(), Reason: req.GetReason(), ApprovedBy: req.GetApprovedBy(), ExtendTime: timestamppb.New(s.Now()),
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.ExtendCaseResponse{Case: c}, nil
+}
+
 // AnswerCase records the holder's written answer.
 func (s *Server) AnswerCase(ctx context.Context, req *assignmentv1.AnswerCaseRequest) (*assignmentv1.AnswerCaseResponse, error) {
 	var v rpcerr.Violations
 	requireText(&v, "text", req.GetText(), maxAnswer)
-	if _, ok := assignmentv1.AnswerOutcome_name[int32(req.GetOutcome())]; !ok || req.GetOutcome() == assignmentv1.AnswerOutcome_ANSWER_OUTCOME_UNSPECIFIED {
+	optionalText(&v, "legal_basis", req.GetLegalBasis(), maxAnswer)
+	agreement := req.GetForm() == assignmentv1.AnswerForm_ANSWER_FORM_AGREEMENT
+	if assignmentv1.AnswerForm_name[int32(req.GetForm())] == "" {
+		v.Add("form", "is not a known form")
+	}
+	if o := req.GetOutcome(); assignmentv1.AnswerOutcome_name[int32(o)] == "" || (o == assignmentv1.AnswerOutcome_ANSWER_OUTCOME_UNSPECIFIED && !agreement) {
 		v.Add("outcome", "is required: one of ANSWER_OUTCOME_SUPPORT, ANSWER_OUTCOME_EXPLAIN, ANSWER_OUTCOME_REJECT")
+	}
+	num, _ := names.CaseNumber(req.GetName())
+	for i, a := range req.GetAttachments() {
+		if !strings.HasPrefix(a, names.Case(num)+"/attachments/") {
+			v.Add("attachments["+strconv.Itoa(i)+"]", `must name an attachment of this case, "`+names.Case(num)+`/attachments/{n}"`)
+		}
+	}
+	form := req.GetForm()
+	if form == assignmentv1.AnswerForm_ANSWER_FORM_UNSPECIFIED {
+		form = assignmentv1.AnswerForm_ANSWER_FORM_OPINION
 	}
 	c, err := s.transition(ctx, &v, move{
 		method: "AnswerCase", action: lifecycle.Answer, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
-		apply: func(c *store.Case, caller auth.Caller) {
-			c.AnswerOutcome = int16(req.GetOutcome())
-			c.AnswerText = req.GetText()
-			c.AnswerOffice = caller.Office.ID
-			c.AnswerTime = time.Now().Truncate(time.Microsecond)
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			now := s.Now()
+			c.AnswerTime = now
+			c.Docs.Answer = &assignmentv1.Answer{
+				Outcome: req.GetOutcome(), Text: req.GetText(), Office: caller.Office.Resource(), AnswerTime: timestamppb.New(now),
+				Form: form, LegalBasis: req.GetLegalBasis(), Attachments: req.GetAttachments(),
+			}
+			s.openNextInstance(c, now)
+			return nil
 		},
 	})
 	if err != nil {
@@ -131,14 +435,203 @@ func (s *Server) AnswerCase(ctx context.Context, req *assignmentv1.AnswerCaseReq
 	return &assignmentv1.AnswerCaseResponse{Case: c}, nil
 }
 
+// reviewable says whether a case's class has the review chain: only a claim
+// handled as a petition does (信访工作条例 第三十一条第六项, 第三十五条).
+func reviewable(c *store.Case) bool { return c.Class == int16(intakev1.CaseClass_CASE_CLASS_CLAIM) }
+
+// openNextInstance starts the petitioner's period for asking the next
+// instance, counted from the decision given at now.
+func (s *Server) openNextInstance(c *store.Case, now time.Time) {
+	c.NextInstanceDue = time.Time{}
+	if reviewable(c) {
+		c.NextInstanceDue, _ = s.Cal.AddDays(now, s.Rules.NextInstanceDays, s.Rules.RollOver)
+	}
+}
+
+// EvaluateCase records the petitioner's rating.
+func (s *Server) EvaluateCase(ctx context.Context, req *assignmentv1.EvaluateCaseRequest) (*assignmentv1.EvaluateCaseResponse, error) {
+	var v rpcerr.Violations
+	optionalText(&v, "comment", req.GetComment(), maxReason)
+	if r := req.GetRating(); r == assignmentv1.Rating_RATING_UNSPECIFIED || assignmentv1.Rating_name[int32(r)] == "" {
+		v.Add("rating", "is required: one of RATING_SATISFIED, RATING_BASICALLY_SATISFIED, RATING_UNSATISFIED")
+	}
+	c, err := s.transition(ctx, &v, move{
+		method: "EvaluateCase", action: lifecycle.Evaluate, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetRating().String(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			c.Docs.Evaluation = &assignmentv1.Evaluation{
+				Rating: req.GetRating(), Comment: req.GetComment(), Office: caller.Office.Resource(), EvaluateTime: timestamppb.New(s.Now()),
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.EvaluateCaseResponse{Case: c}, nil
+}
+
+// higher is the next higher organ of the office that decided: the county
+// (through its petition bureau) above its townships and departments, the
+// prefecture above the county.
+func (s *Server) higher(resource string) (directory.Office, error) {
+	o, ok := s.Dir.OfficeByResource(resource)
+	if ok {
+		switch o.Kind {
+		case directory.Township, directory.Department:
+			return s.Dir.Bureau(), nil
+		case directory.Bureau:
+			if p, ok := s.Dir.Prefecture(); ok {
+				return p, nil
+			}
+		}
+	}
+	return directory.Office{}, refuse("NO_HIGHER_ORGAN", "the organ above "+resource+" is outside this system; the petitioner applies to it directly")
+}
+
+// nextInstance is a request for review or re-review: within the period,
+// to the organ above the one that decided.
+func (s *Server) nextInstance(c *store.Case, e *store.Entry, decidedBy, what string) error {
+	if !reviewable(c) {
+		return refuse("NO_REVIEW_FOR_CLASS", "only a claim (申诉求决) handled as a petition has review and re-review (信访工作条例 第三十一条、第三十五条); suggestions and accusations do not")
+	}
+	if due := c.NextInstanceDue; s.Now().After(calendar.EndOfDay(due)) {
+		return refuse("PERIOD_OVER", what+" must be asked within "+strconv.Itoa(s.Rules.NextInstanceDays)+" days of the decision, by "+
+			due.Format(time.DateOnly)+" ("+s.Rules.NextInstanceSource+")", "due", due.Format(time.DateOnly))
+	}
+	up, err := s.higher(decidedBy)
+	if err != nil {
+		return err
+	}
+	c.Holder, e.Target, c.NextInstanceDue = up.ID, up.ID, time.Time{}
+	return nil
+}
+
+// RequestCaseReview sends the case to the organ above the one that answered.
+func (s *Server) RequestCaseReview(ctx context.Context, req *assignmentv1.RequestCaseReviewRequest) (*assignmentv1.RequestCaseReviewResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "reason", req.GetReason(), maxAnswer)
+	c, err := s.transition(ctx, &v, move{
+		method: "RequestCaseReview", action: lifecycle.RequestReview, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetReason()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			return s.nextInstance(c, e, c.Docs.GetAnswer().GetOffice(), "review (复查)")
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.RequestCaseReviewResponse{Case: c}, nil
+}
+
+// decision validates and builds a review or re-review decision.
+func decision(v *rpcerr.Violations, outcome assignmentv1.AnswerOutcome, text, basis string) func(auth.Caller, time.Time) *assignmentv1.Answer {
+	requireText(v, "text", text, maxAnswer)
+	optionalText(v, "legal_basis", basis, maxAnswer)
+	if outcome == assignmentv1.AnswerOutcome_ANSWER_OUTCOME_UNSPECIFIED || assignmentv1.AnswerOutcome_name[int32(outcome)] == "" {
+		v.Add("outcome", "is required: one of ANSWER_OUTCOME_SUPPORT, ANSWER_OUTCOME_EXPLAIN, ANSWER_OUTCOME_REJECT")
+	}
+	return func(caller auth.Caller, now time.Time) *assignmentv1.Answer {
+		return &assignmentv1.Answer{
+			Outcome: outcome, Text: text, LegalBasis: basis, Office: caller.Office.Resource(),
+			AnswerTime: timestamppb.New(now), Form: assignmentv1.AnswerForm_ANSWER_FORM_OPINION,
+		}
+	}
+}
+
+// ReviewCase records the review decision.
+func (s *Server) ReviewCase(ctx context.Context, req *assignmentv1.ReviewCaseRequest) (*assignmentv1.ReviewCaseResponse, error) {
+	var v rpcerr.Violations
+	build := decision(&v, req.GetOutcome(), req.GetText(), req.GetLegalBasis())
+	c, err := s.transition(ctx, &v, move{
+		method: "ReviewCase", action: lifecycle.Review, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			now := s.Now()
+			c.Docs.Review = build(caller, now)
+			s.openNextInstance(c, now)
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.ReviewCaseResponse{Case: c}, nil
+}
+
+// RequestCaseReReview sends the case to the organ above the reviewer.
+func (s *Server) RequestCaseReReview(ctx context.Context, req *assignmentv1.RequestCaseReReviewRequest) (*assignmentv1.RequestCaseReReviewResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "reason", req.GetReason(), maxAnswer)
+	c, err := s.transition(ctx, &v, move{
+		method: "RequestCaseReReview", action: lifecycle.RequestReReview, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetReason()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			return s.nextInstance(c, e, c.Docs.GetReview().GetOffice(), "re-review (复核)")
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.RequestCaseReReviewResponse{Case: c}, nil
+}
+
+// ReReviewCase records the re-review decision: the case is final.
+func (s *Server) ReReviewCase(ctx context.Context, req *assignmentv1.ReReviewCaseRequest) (*assignmentv1.ReReviewCaseResponse, error) {
+	var v rpcerr.Violations
+	build := decision(&v, req.GetOutcome(), req.GetText(), req.GetLegalBasis())
+	c, err := s.transition(ctx, &v, move{
+		method: "ReReviewCase", action: lifecycle.ReReview, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			c.Docs.ReReview = build(caller, s.Now())
+			c.NextInstanceDue = time.Time{}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.ReReviewCaseResponse{Case: c}, nil
+}
+
+// CloseCase closes a case once nothing more can be asked of it.
+func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseRequest) (*assignmentv1.CloseCaseResponse, error) {
+	var v rpcerr.Violations
+	optionalText(&v, "note", req.GetNote(), maxReason)
+	c, err := s.transition(ctx, &v, move{
+		method: "CloseCase", action: lifecycle.Close, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			r := c.Docs.GetEvaluation().GetRating()
+			satisfied := lifecycle.State(e.FromState) == lifecycle.Evaluated &&
+				(r == assignmentv1.Rating_RATING_SATISFIED || r == assignmentv1.Rating_RATING_BASICALLY_SATISFIED)
+			if due := c.NextInstanceDue; reviewable(c) && !satisfied && !s.Now().After(calendar.EndOfDay(due)) {
+				return refuse("NEXT_INSTANCE_PERIOD_OPEN", "the petitioner may still ask for the next instance until "+due.Format(time.DateOnly)+
+					" ("+s.Rules.NextInstanceSource+"); close after that, or once they are satisfied", "due", due.Format(time.DateOnly))
+			}
+			c.NextInstanceDue = time.Time{}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.CloseCaseResponse{Case: c}, nil
+}
+
 // transition runs one move: validation (v already holds the method's own
 // violations), then in one transaction the idempotency check, the case
-// locked FOR UPDATE, visibility, etag, the state machine, the new row, the
-// history entry and the CaseMoved event.
+// locked FOR UPDATE, visibility, etag, the state machine, the method's own
+// checks and changes, the new row, the history entry and the CaseMoved
+// event.
 func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (*assignmentv1.Case, error) {
 	caller, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if caller.Role == auth.RoleService {
+		return nil, rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "service accounts cannot move cases")
 	}
 	num, ok := names.CaseNumber(m.name)
 	if !ok {
@@ -162,37 +655,34 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 			if m.etag != "" && m.etag != etag(c) {
 				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c))
 			}
-			to, err := lifecycle.Check(m.action, lifecycle.State(c.State), caller.Office.Kind, caller.Office.ID == c.Holder)
+			to, err := lifecycle.Check(m.action, lifecycle.State(c.State), lifecycle.Party{
+				Kind: caller.Office.Kind, Holder: caller.Office.ID == c.Holder, Receiver: c.Pending != "" && caller.Office.ID == c.Pending,
+			})
 			if err != nil {
 				return stateError(err, m.action, c)
 			}
-			from, fromState := c.Holder, c.State
-			if m.target != nil {
-				if c.Holder, err = m.target(c, caller); err != nil {
-					return err
-				}
-			}
-			if !slices.Contains(c.Involved, c.Holder) {
-				c.Involved = append(c.Involved, c.Holder)
+			e := &store.Entry{
+				CaseNumber: c.Number, Action: int16(m.action), ActorOffice: caller.Office.ID, ActorRole: caller.Role,
+				FromState: c.State, FromOffice: c.Holder, Note: m.note, RequestID: rid,
 			}
 			c.State = int16(to)
-			if m.apply != nil {
-				m.apply(c, caller)
+			if err := m.apply(ctx, tx, c, caller, e); err != nil {
+				return err
+			}
+			for _, o := range []string{c.Holder, c.Pending} {
+				if o != "" && !slices.Contains(c.Involved, o) {
+					c.Involved = append(c.Involved, o)
+				}
 			}
 			if err := s.Store.Save(ctx, tx, c); err != nil {
 				return err
 			}
-			e := &store.Entry{
-				CaseNumber: c.Number, Action: int16(m.action), Time: c.UpdateTime,
-				ActorOffice: caller.Office.ID, ActorRole: caller.Role,
-				FromState: fromState, ToState: c.State, FromOffice: from, ToOffice: c.Holder,
-				Note: m.note, RequestID: rid,
-			}
+			e.Time, e.ToState, e.ToOffice = c.UpdateTime, c.State, c.Holder
 			if err := s.Store.AddEntry(ctx, tx, e); err != nil {
 				return err
 			}
 			proto.Reset(out)
-			proto.Merge(out, toProto(c))
+			proto.Merge(out, s.toProto(c))
 			return publishMove(ctx, tx, c, e)
 		})
 		return err
@@ -229,7 +719,7 @@ func (s *Server) ListCaseHistory(ctx context.Context, req *assignmentv1.ListCase
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
-	resp := &assignmentv1.ListCaseHistoryResponse{Case: toProto(c)}
+	resp := &assignmentv1.ListCaseHistoryResponse{Case: s.toProto(c)}
 	entries, resp.NextPageToken = pagination.Trim(page, entries)
 	for _, e := range entries {
 		resp.Entries = append(resp.Entries, entryProto(e))
@@ -256,34 +746,46 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	if office.ID != caller.Office.ID && caller.Office.Kind != directory.Bureau {
 		return nil, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE_QUEUE", "an office may list only its own queue", "parent", req.GetParent())
 	}
-	cases, err := s.Store.Queue(ctx, office.ID, page.Offset, page.Size+1)
+	cases, err := s.Store.Queue(ctx, office.ID, queued, page.Offset, page.Size+1)
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
 	resp := &assignmentv1.ListOfficeQueueResponse{}
 	cases, resp.NextPageToken = pagination.Trim(page, cases)
 	for _, c := range cases {
-		resp.Cases = append(resp.Cases, toProto(c))
+		resp.Cases = append(resp.Cases, s.toProto(c))
 	}
 	return resp, nil
 }
 
+// queued are the states in which a case waits on its holder.
+var queued = []int16{
+	int16(lifecycle.Registered), int16(lifecycle.InHandling), int16(lifecycle.ReturnRequested),
+	int16(lifecycle.Routed), int16(lifecycle.ReviewRequested), int16(lifecycle.ReReviewRequested),
+}
+
 // Register takes a case from intake's CaseRegistered event: the registering
-// office holds it first (首办负责).
+// office holds it first (首办负责). A repeat of a matter finally closed after
+// re-review (三级终结) is declined at once: no organ accepts it again.
 func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 	reg := ev.GetCaseRegistered()
 	if reg == nil {
 		return nil
 	}
 	office, _ := names.OfficeID(reg.GetRegisteredBy())
+	repeatOf, _ := names.CaseNumber(reg.GetRepeatOf())
 	c := &store.Case{
 		Number: ev.GetCaseNumber(), County: reg.GetCounty(), Township: reg.GetTownship(),
 		Class: int16(reg.GetCaseClass()), RegisteredBy: office,
 		State: int16(lifecycle.Registered), Holder: office, Involved: []string{office},
+		Accused: reg.GetAccusedOffice(), RepeatOf: repeatOf, Docs: &assignmentv1.Case{},
 		CreateTime: ev.GetOccurTime().AsTime(),
 	}
+	if c.Accused == c.Holder {
+		c.Accused = "" // an office cannot be kept from what it registered itself
+	}
 	e := &store.Entry{
-		CaseNumber: c.Number, Action: int16(assignmentv1.Action_ACTION_REGISTER), Time: c.CreateTime,
+		CaseNumber: c.Number, Action: int16(lifecycle.Register), Time: c.CreateTime,
 		ActorOffice: office, ActorRole: reg.GetRegisteredRole(), ToState: c.State, ToOffice: office,
 	}
 	created, err := s.Store.Create(ctx, tx, c, e)
@@ -291,7 +793,37 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 		return err
 	}
 	c.Version, c.UpdateTime = 1, c.CreateTime
-	return publishMove(ctx, tx, c, e)
+	if err := publishMove(ctx, tx, c, e); err != nil {
+		return err
+	}
+	if repeatOf == "" {
+		return nil
+	}
+	switch st, err := s.Store.State(ctx, tx, repeatOf); {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case lifecycle.State(st) != lifecycle.Final:
+		return nil
+	}
+	notice := "本事项已经复核终结（" + repeatOf + "），同一事项以同一事实和理由提出的，不再受理（信访工作条例 第三十六条第三款）。"
+	c.State = int16(lifecycle.Declined)
+	c.Docs.Decline = &assignmentv1.Decline{
+		Channel: assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED, Notice: notice,
+		Office: names.Office(office), FinalCase: names.Case(repeatOf),
+	}
+	if err := s.Store.Save(ctx, tx, c); err != nil {
+		return err
+	}
+	d := &store.Entry{
+		CaseNumber: c.Number, Action: int16(lifecycle.Decline), Time: c.UpdateTime, ActorOffice: office, ActorRole: "system",
+		FromState: int16(lifecycle.Registered), ToState: c.State, FromOffice: office, ToOffice: office, Note: notice,
+	}
+	if err := s.Store.AddEntry(ctx, tx, d); err != nil {
+		return err
+	}
+	return publishMove(ctx, tx, c, d)
 }
 
 func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) error {
@@ -304,41 +836,51 @@ func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) 
 	})
 }
 
-func toProto(c *store.Case) *assignmentv1.Case {
-	out := &assignmentv1.Case{
-		Name:         names.Case(c.Number),
-		CaseNumber:   c.Number,
-		State:        assignmentv1.CaseState(c.State),
-		HolderOffice: names.Office(c.Holder),
-		RegisteredBy: names.Office(c.RegisteredBy),
-		Township:     c.Township,
-		County:       c.County,
-		Etag:         etag(c),
-		UpdateTime:   timestamppb.New(c.UpdateTime),
+func (s *Server) toProto(c *store.Case) *assignmentv1.Case {
+	out := proto.Clone(c.Docs).(*assignmentv1.Case)
+	out.Name = names.Case(c.Number)
+	out.CaseNumber = c.Number
+	out.State = assignmentv1.CaseState(c.State)
+	out.HolderOffice = names.Office(c.Holder)
+	out.RegisteredBy = names.Office(c.RegisteredBy)
+	out.Township = c.Township
+	out.County = c.County
+	out.Etag = etag(c)
+	out.UpdateTime = timestamppb.New(c.UpdateTime)
+	out.AccusedOffice = names.Office(c.Accused)
+	out.LitigationRelated = c.LitigationRelated
+	out.RepeatOf = ""
+	if c.RepeatOf != "" {
+		out.RepeatOf = names.Case(c.RepeatOf)
 	}
-	if c.AnswerOutcome != 0 {
-		out.Answer = &assignmentv1.Answer{
-			Outcome:    assignmentv1.AnswerOutcome(c.AnswerOutcome),
-			Text:       c.AnswerText,
-			Office:     names.Office(c.AnswerOffice),
-			AnswerTime: timestamppb.New(c.AnswerTime),
+	if c.Pending != "" {
+		out.PendingOffice = names.Office(c.Pending)
+		if lifecycle.State(c.State) == lifecycle.Transferred {
+			out.SendBackDue = timestamppb.New(calendar.EndOfDay(s.sendBackDue(c)))
 		}
+	}
+	if !c.AcceptTime.IsZero() {
+		out.AcceptTime = timestamppb.New(c.AcceptTime)
+	}
+	if !c.NextInstanceDue.IsZero() {
+		out.NextInstanceDue = timestamppb.New(calendar.EndOfDay(c.NextInstanceDue))
 	}
 	return out
 }
 
 func entryProto(e *store.Entry) *assignmentv1.HistoryEntry {
 	return &assignmentv1.HistoryEntry{
-		Sequence:    e.Sequence,
-		Action:      assignmentv1.Action(e.Action),
-		Time:        timestamppb.New(e.Time),
-		ActorOffice: names.Office(e.ActorOffice),
-		ActorRole:   e.ActorRole,
-		FromState:   assignmentv1.CaseState(e.FromState),
-		ToState:     assignmentv1.CaseState(e.ToState),
-		FromOffice:  names.Office(e.FromOffice),
-		ToOffice:    names.Office(e.ToOffice),
-		Note:        e.Note,
+		Sequence:     e.Sequence,
+		Action:       assignmentv1.Action(e.Action),
+		Time:         timestamppb.New(e.Time),
+		ActorOffice:  names.Office(e.ActorOffice),
+		ActorRole:    e.ActorRole,
+		FromState:    assignmentv1.CaseState(e.FromState),
+		ToState:      assignmentv1.CaseState(e.ToState),
+		FromOffice:   names.Office(e.FromOffice),
+		ToOffice:     names.Office(e.ToOffice),
+		Note:         e.Note,
+		TargetOffice: names.Office(e.Target),
 	}
 }
 
@@ -353,6 +895,12 @@ func summary(text string) string {
 	return string([]rune(text)[:n]) + "…"
 }
 
+func optionalText(v *rpcerr.Violations, field, val string, max int) {
+	if val != "" {
+		requireText(v, field, val, max)
+	}
+}
+
 func requireText(v *rpcerr.Violations, field, val string, max int) {
 	switch n := utf8.RuneCountInString(strings.TrimSpace(val)); {
 	case n == 0:
@@ -364,6 +912,12 @@ func requireText(v *rpcerr.Violations, field, val string, max int) {
 
 func stateError(err error, action lifecycle.Action, c *store.Case) error {
 	switch {
+	case lifecycle.State(c.State) == lifecycle.Final && !errors.Is(err, lifecycle.ErrKind):
+		return refuse("CASE_FINAL", "the case was finally closed after re-review (三级终结); the same request on the same facts and reasons is not accepted again (信访工作条例 第三十六条第三款)",
+			"state", assignmentv1.CaseState(c.State).String(), "action", action.String())
+	case errors.Is(err, lifecycle.ErrNotPending):
+		return rpcerr.New(codes.PermissionDenied, "NOT_PENDING_OFFICE", "only the organ the transfer waits on may do this; it waits on "+names.Office(c.Pending),
+			"pending_office", names.Office(c.Pending))
 	case errors.Is(err, lifecycle.ErrState):
 		return rpcerr.New(codes.FailedPrecondition, "CASE_STATE_CONFLICT",
 			"a case in state "+assignmentv1.CaseState(c.State).String()+" does not allow "+action.String(),

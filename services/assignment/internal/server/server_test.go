@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
@@ -17,7 +20,9 @@ import (
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/assignment/migrations"
 	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/pgtest"
@@ -35,117 +40,477 @@ func TestMain(m *testing.M) {
 
 const caseName = "cases/330421-2026-000001"
 
-// registered returns a server whose database holds one case registered by
-// 大云镇, taken from intake's event.
-func registered(t *testing.T) *Server {
+// base is the test clock's start: a Monday, a working day.
+var base = time.Date(2026, 11, 2, 9, 0, 0, 0, calendar.China)
+
+// clock is a test clock the server reads.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// newServer returns a server on a fresh database, with a test clock.
+func newServer(t *testing.T) (*Server, *clock) {
 	t.Helper()
-	s := New(&store.Store{Pool: testDB.NewDatabase(t)}, directory.Demo())
+	s, err := New(&store.Store{Pool: testDB.NewDatabase(t)}, directory.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: base}
+	s.Now = clk.Now
+	return s, clk
+}
+
+// reg describes a registration as intake's event carries it.
+type reg struct {
+	number, township, office string
+	class                    intakev1.CaseClass
+	accused, repeatOf        string
+}
+
+// register feeds intake's CaseRegistered event for r to s, twice (a replay
+// changes nothing).
+func register(t *testing.T, s *Server, r reg) {
+	t.Helper()
+	if r.township == "" {
+		r.township = "330421102"
+	}
+	if r.office == "" {
+		r.office = r.township
+	}
+	if r.class == 0 {
+		r.class = intakev1.CaseClass_CASE_CLASS_CLAIM
+	}
 	ev := &eventsv1.Event{
-		EventId: "00000000-0000-4000-8000-000000000001", CaseNumber: "330421-2026-000001", OccurTime: timestamppb.Now(),
+		EventId: "ev-" + r.number, CaseNumber: r.number, OccurTime: timestamppb.New(base),
 		Payload: &eventsv1.Event_CaseRegistered{CaseRegistered: &eventsv1.CaseRegistered{
-			County: "330421", Township: "330421102", RegisteredBy: "offices/330421102", RegisteredRole: "clerk",
-			Channel: intakev1.Channel_CHANNEL_VISIT, CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM,
+			County: "330421", Township: r.township, RegisteredBy: "offices/" + r.office, RegisteredRole: "clerk",
+			Channel: intakev1.Channel_CHANNEL_VISIT, CaseClass: r.class, AccusedOffice: r.accused, RepeatOf: r.repeatOf,
 		}},
 	}
 	ctx := context.Background()
-	for range 2 { // a replayed registration changes nothing
+	for range 2 {
 		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.Register(ctx, tx, ev) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return s
 }
 
+// registered returns a server whose database holds one claim registered by
+// 大云镇, taken from intake's event.
+func registered(t *testing.T) (*Server, *clock) {
+	t.Helper()
+	s, clk := newServer(t)
+	register(t, s, reg{number: "330421-2026-000001"})
+	return s, clk
+}
+
+// step is one call in a scripted walk, with what it must give.
 type step struct {
 	token  string
-	call   string // referUp, transfer, answer
-	to     string
+	call   func(ctx context.Context, s *Server, name string) (*assignmentv1.Case, error)
 	code   codes.Code
 	reason string
 	state  assignmentv1.CaseState
 	holder string
+	wait   time.Duration // advance the clock before the call
 }
 
-func (s *Server) do(ctx context.Context, st step) (*assignmentv1.Case, error) {
-	switch st.call {
-	case "referUp":
-		r, err := s.ReferCaseUp(ctx, &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "镇级无法协调"})
-		return r.GetCase(), err
-	case "transfer":
-		r, err := s.TransferCase(ctx, &assignmentv1.TransferCaseRequest{Name: caseName, ToOffice: st.to, Reason: "属其职责"})
-		return r.GetCase(), err
-	case "answer":
-		r, err := s.AnswerCase(ctx, &assignmentv1.AnswerCaseRequest{Name: caseName, Outcome: assignmentv1.AnswerOutcome_ANSWER_OUTCOME_SUPPORT, Text: "已处理"})
-		return r.GetCase(), err
-	}
-	panic(st.call)
+// Calls, by name, with fixed arguments.
+func referUp(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ReferCaseUp(ctx, &assignmentv1.ReferCaseUpRequest{Name: n, Reason: "镇级无法协调"})
+	return r.GetCase(), err
 }
 
-// TestPipeline walks the skeleton's path with the refusals along it.
-func TestPipeline(t *testing.T) {
-	t.Parallel()
-	s := registered(t)
-	const (
-		reg = assignmentv1.CaseState_CASE_STATE_REGISTERED
-		inh = assignmentv1.CaseState_CASE_STATE_IN_HANDLING
-		ans = assignmentv1.CaseState_CASE_STATE_ANSWERED
-	)
-	steps := []step{
-		{token: "demo-xitang", call: "referUp", code: codes.NotFound, reason: "CASE_NOT_FOUND"},                                // another township sees nothing
-		{token: "demo-bureau", call: "transfer", to: "offices/330421.zjj", code: codes.PermissionDenied, reason: "NOT_HOLDER"}, // 首办负责: the township holds it
-		{token: "demo-dayun", call: "transfer", to: "offices/330421.zjj", code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"},
-		{token: "demo-dayun", call: "referUp", code: codes.OK, state: reg, holder: "offices/330421.xfj"},
-		{token: "demo-dayun", call: "referUp", code: codes.PermissionDenied, reason: "NOT_HOLDER"},                                 // no longer holds it, still sees it
-		{token: "demo-bureau", call: "transfer", to: "offices/330421102", code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"}, // not a department
-		{token: "demo-bureau", call: "transfer", to: "offices/330421.zjj", code: codes.OK, state: inh, holder: "offices/330421.zjj"},
-		{token: "demo-zjj", call: "transfer", to: "offices/330421.zjj", code: codes.FailedPrecondition, reason: "TRANSFER_TO_SELF"},
-		{token: "demo-rsj", call: "answer", code: codes.NotFound, reason: "CASE_NOT_FOUND"}, // never held it
-		{token: "demo-zjj", call: "answer", code: codes.OK, state: ans, holder: "offices/330421.zjj"},
-		{token: "demo-zjj", call: "answer", code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},
-		{token: "demo-bureau", call: "transfer", to: "offices/330421.rsj", code: codes.PermissionDenied, reason: "NOT_HOLDER"},
+func transfer(to string) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.TransferCase(ctx, &assignmentv1.TransferCaseRequest{Name: n, ToOffice: to, Reason: "属其职责"})
+		return r.GetCase(), err
 	}
+}
+
+func route(to string, litigation bool) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.RouteCase(ctx, &assignmentv1.RouteCaseRequest{Name: n, ToOffice: to, Reason: "按类别转送", LitigationRelated: litigation})
+		return r.GetCase(), err
+	}
+}
+
+func signFor(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.SignForCase(ctx, &assignmentv1.SignForCaseRequest{Name: n})
+	return r.GetCase(), err
+}
+
+func sendBack(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.SendBackCase(ctx, &assignmentv1.SendBackCaseRequest{Name: n, Reason: "不属本单位职责"})
+	return r.GetCase(), err
+}
+
+func acceptReturn(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.AcceptCaseReturn(ctx, &assignmentv1.AcceptCaseReturnRequest{Name: n})
+	return r.GetCase(), err
+}
+
+func accept(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.AcceptCase(ctx, &assignmentv1.AcceptCaseRequest{Name: n, Notice: "已受理"})
+	return r.GetCase(), err
+}
+
+func decline(ch assignmentv1.StatutoryChannel) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.DeclineCase(ctx, &assignmentv1.DeclineCaseRequest{Name: n, Channel: ch, Notice: "请通过法定途径提出"})
+		return r.GetCase(), err
+	}
+}
+
+func assignDown(to, due string) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.AssignCaseDown(ctx, &assignmentv1.AssignCaseDownRequest{Name: n, ToOffice: to, Instructions: "请核实处理并报告", ReportDue: due})
+		return r.GetCase(), err
+	}
+}
+
+func report(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ReportCase(ctx, &assignmentv1.ReportCaseRequest{Name: n, Text: "已核实处理"})
+	return r.GetCase(), err
+}
+
+func extend(days int32) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.ExtendCase(ctx, &assignmentv1.ExtendCaseRequest{Name: n, Days: days, Reason: "需现场勘测", ApprovedBy: "局长 王某"})
+		return r.GetCase(), err
+	}
+}
+
+func answer(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.AnswerCase(ctx, &assignmentv1.AnswerCaseRequest{Name: n, Outcome: assignmentv1.AnswerOutcome_ANSWER_OUTCOME_REJECT, Text: "经调查，不予支持。", LegalBasis: "《土地管理法》"})
+	return r.GetCase(), err
+}
+
+func evaluate(rating assignmentv1.Rating) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.EvaluateCase(ctx, &assignmentv1.EvaluateCaseRequest{Name: n, Rating: rating})
+		return r.GetCase(), err
+	}
+}
+
+func requestReview(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.RequestCaseReview(ctx, &assignmentv1.RequestCaseReviewRequest{Name: n, Reason: "对答复不服"})
+	return r.GetCase(), err
+}
+
+func review(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ReviewCase(ctx, &assignmentv1.ReviewCaseRequest{Name: n, Outcome: assignmentv1.AnswerOutcome_ANSWER_OUTCOME_REJECT, Text: "维持原答复意见。"})
+	return r.GetCase(), err
+}
+
+func requestReReview(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.RequestCaseReReview(ctx, &assignmentv1.RequestCaseReReviewRequest{Name: n, Reason: "对复查意见不服"})
+	return r.GetCase(), err
+}
+
+func reReview(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ReReviewCase(ctx, &assignmentv1.ReReviewCaseRequest{Name: n, Outcome: assignmentv1.AnswerOutcome_ANSWER_OUTCOME_REJECT, Text: "维持复查意见。"})
+	return r.GetCase(), err
+}
+
+func closeCase(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.CloseCase(ctx, &assignmentv1.CloseCaseRequest{Name: n})
+	return r.GetCase(), err
+}
+
+const (
+	registeredState = assignmentv1.CaseState_CASE_STATE_REGISTERED
+	inHandling      = assignmentv1.CaseState_CASE_STATE_IN_HANDLING
+	answered        = assignmentv1.CaseState_CASE_STATE_ANSWERED
+	transferred     = assignmentv1.CaseState_CASE_STATE_TRANSFERRED
+	returnRequested = assignmentv1.CaseState_CASE_STATE_RETURN_REQUESTED
+	routed          = assignmentv1.CaseState_CASE_STATE_ROUTED
+	declined        = assignmentv1.CaseState_CASE_STATE_DECLINED
+	evaluated       = assignmentv1.CaseState_CASE_STATE_EVALUATED
+	reviewRequested = assignmentv1.CaseState_CASE_STATE_REVIEW_REQUESTED
+	reviewed        = assignmentv1.CaseState_CASE_STATE_REVIEWED
+	reReviewReq     = assignmentv1.CaseState_CASE_STATE_RE_REVIEW_REQUESTED
+	final           = assignmentv1.CaseState_CASE_STATE_FINAL
+	closed          = assignmentv1.CaseState_CASE_STATE_CLOSED
+
+	dayun   = "offices/330421102"
+	bureau  = "offices/330421.xfj"
+	zjj     = "offices/330421.zjj"
+	zrzyj   = "offices/330421.zrzyj"
+	jiaxing = "offices/330400.xfj"
+)
+
+const day = 24 * time.Hour
+
+// walk runs steps on the case name and fails at the first surprise.
+func walk(t *testing.T, s *Server, clk *clock, name string, steps []step) {
+	t.Helper()
 	for i, st := range steps {
-		c, err := s.do(authtest.As(t, st.token), st)
+		clk.advance(st.wait)
+		c, err := st.call(authtest.As(t, st.token), s, name)
 		if status.Code(err) != st.code || rpcerr.Reason(err) != st.reason {
-			t.Fatalf("step %d (%s %s): %v [%s], want %v [%s]", i, st.token, st.call, err, rpcerr.Reason(err), st.code, st.reason)
+			t.Fatalf("step %d (%s): %v [%s], want %v [%s]", i, st.token, err, rpcerr.Reason(err), st.code, st.reason)
 		}
 		if err == nil && (c.GetState() != st.state || c.GetHolderOffice() != st.holder) {
-			t.Fatalf("step %d: state %v holder %s, want %v %s", i, c.GetState(), c.GetHolderOffice(), st.state, st.holder)
+			t.Fatalf("step %d (%s): state %v holder %s, want %v %s", i, st.token, c.GetState(), c.GetHolderOffice(), st.state, st.holder)
 		}
 	}
-	hist, err := s.ListCaseHistory(authtest.As(t, "demo-dayun"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName})
+}
+
+// history returns the case's moves as "ACTION actor→holder" lines, and
+// checks that they form one line: each move starts where the last ended.
+func history(t *testing.T, s *Server, name string) []string {
+	t.Helper()
+	h, err := s.ListCaseHistory(authtest.As(t, "demo-bureau"), &assignmentv1.ListCaseHistoryRequest{Parent: name, PageSize: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var actions []assignmentv1.Action
-	for _, e := range hist.GetEntries() {
-		actions = append(actions, e.GetAction())
-	}
-	want := []assignmentv1.Action{assignmentv1.Action_ACTION_REGISTER, assignmentv1.Action_ACTION_REFER_UP, assignmentv1.Action_ACTION_TRANSFER, assignmentv1.Action_ACTION_ANSWER}
-	if len(actions) != len(want) {
-		t.Fatalf("history = %v, want %v", actions, want)
-	}
-	for i := range want {
-		if actions[i] != want[i] {
-			t.Fatalf("history = %v, want %v", actions, want)
+	var out []string
+	for i, e := range h.GetEntries() {
+		if e.GetSequence() != int64(i+1) {
+			t.Errorf("entry %d has sequence %d", i, e.GetSequence())
 		}
+		if i > 0 {
+			prev := h.GetEntries()[i-1]
+			if e.GetFromState() != prev.GetToState() || e.GetFromOffice() != prev.GetToOffice() {
+				t.Errorf("entry %d starts at %v/%s, the one before ended at %v/%s", i, e.GetFromState(), e.GetFromOffice(), prev.GetToState(), prev.GetToOffice())
+			}
+		}
+		out = append(out, strings.TrimPrefix(e.GetAction().String(), "ACTION_")+" "+strings.TrimPrefix(e.GetActorOffice(), "offices/")+"→"+strings.TrimPrefix(e.GetToOffice(), "offices/"))
 	}
-	if hist.GetCase().GetAnswer().GetText() != "已处理" || hist.GetEntries()[3].GetActorOffice() != "offices/330421.zjj" {
-		t.Errorf("answer %v by %s", hist.GetCase().GetAnswer(), hist.GetEntries()[3].GetActorOffice())
+	if n := len(h.GetEntries()); n > 0 && h.GetEntries()[n-1].GetToState() != h.GetCase().GetState() {
+		t.Errorf("history ends in %v, the case is %v", h.GetEntries()[n-1].GetToState(), h.GetCase().GetState())
+	}
+	return out
+}
+
+// TestHardRoute walks the issue's hard case: township registers → refers up
+// → bureau transfers to A → A sends back → bureau transfers to B → B signs
+// for, accepts, extends, answers → unsatisfied → review → re-review → 三级终结,
+// and a repeat of it is refused; with the refusals met along the way.
+func TestHardRoute(t *testing.T) {
+	t.Parallel()
+	s, clk := registered(t)
+	walk(t, s, clk, caseName, []step{
+		{token: "demo-xitang", call: referUp, code: codes.NotFound, reason: "CASE_NOT_FOUND"},                          // another township sees nothing
+		{token: "demo-bureau", call: transfer(zjj), code: codes.PermissionDenied, reason: "NOT_HOLDER"},                // 首办负责: the township holds it
+		{token: "demo-dayun", call: transfer(zjj), code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"},    // townships refer up
+		{token: "demo-dayun", call: answer, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},             // accept first
+		{token: "demo-dayun", call: referUp, state: registeredState, holder: bureau},                                   // 上报
+		{token: "demo-dayun", call: referUp, code: codes.PermissionDenied, reason: "NOT_HOLDER"},                       // still sees it, no longer holds it
+		{token: "demo-bureau", call: transfer(dayun), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},         // 转送 goes to a department
+		{token: "demo-bureau", call: transfer(zjj), state: transferred, holder: bureau},                                // sender stays responsible
+		{token: "demo-zjj", call: answer, code: codes.PermissionDenied, reason: "NOT_HOLDER"},                          // not before signing for it
+		{token: "demo-rsj", call: signFor, code: codes.NotFound, reason: "CASE_NOT_FOUND"},                             // never involved
+		{token: "demo-bureau", call: signFor, code: codes.PermissionDenied, reason: "NOT_PENDING_OFFICE"},              // the sender cannot sign
+		{token: "demo-zjj", call: sendBack, wait: 2 * day, state: returnRequested, holder: bureau},                     // 退回 within 5 working days
+		{token: "demo-zjj", call: signFor, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},              // objection pending
+		{token: "demo-bureau", call: acceptReturn, state: registeredState, holder: bureau},                             // 同意退回
+		{token: "demo-bureau", call: transfer(zrzyj), state: transferred, holder: bureau},                              // to B
+		{token: "demo-zrzyj", call: signFor, state: routed, holder: zrzyj},                                             // 签收
+		{token: "demo-zrzyj", call: extend(10), code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},         // accept first
+		{token: "demo-zrzyj", call: accept, state: inHandling, holder: zrzyj},                                          // 受理
+		{token: "demo-zrzyj", call: extend(61), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},               // Zhejiang: at most 60
+		{token: "demo-zrzyj", call: extend(30), state: inHandling, holder: zrzyj},                                      // 延期
+		{token: "demo-zrzyj", call: extend(10), code: codes.FailedPrecondition, reason: "ALREADY_EXTENDED"},            // once
+		{token: "demo-zrzyj", call: answer, wait: 20 * day, state: answered, holder: zrzyj},                            // 答复
+		{token: "demo-zrzyj", call: answer, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},             // once
+		{token: "demo-bureau", call: closeCase, code: codes.FailedPrecondition, reason: "NEXT_INSTANCE_PERIOD_OPEN"},   // the petitioner may still ask
+		{token: "demo-dayun", call: evaluate(assignmentv1.Rating_RATING_UNSATISFIED), state: evaluated, holder: zrzyj}, // 不满意
+		{token: "demo-dayun", call: requestReview, wait: 10 * day, state: reviewRequested, holder: bureau},             // 复查 → the county
+		{token: "demo-zrzyj", call: review, code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"},           // a department does not review
+		{token: "demo-bureau", call: review, state: reviewed, holder: bureau},                                          // 复查意见
+		{token: "demo-dayun", call: requestReReview, wait: 29 * day, state: reReviewReq, holder: jiaxing},              // 复核 → the prefecture
+		{token: "demo-jiaxing", call: reReview, state: final, holder: jiaxing},                                         // 三级终结
+		{token: "demo-dayun", call: requestReview, code: codes.FailedPrecondition, reason: "CASE_FINAL"},               // nothing more
+		{token: "demo-bureau", call: closeCase, code: codes.FailedPrecondition, reason: "CASE_FINAL"},
+	})
+	want := []string{
+		"REGISTER 330421102→330421102",
+		"REFER_UP 330421102→330421.xfj",
+		"TRANSFER 330421.xfj→330421.xfj",
+		"SEND_BACK 330421.zjj→330421.xfj",
+		"ACCEPT_RETURN 330421.xfj→330421.xfj",
+		"TRANSFER 330421.xfj→330421.xfj",
+		"SIGN_FOR 330421.zrzyj→330421.zrzyj",
+		"ACCEPT 330421.zrzyj→330421.zrzyj",
+		"EXTEND 330421.zrzyj→330421.zrzyj",
+		"ANSWER 330421.zrzyj→330421.zrzyj",
+		"EVALUATE 330421102→330421.zrzyj",
+		"REQUEST_REVIEW 330421102→330421.xfj",
+		"REVIEW 330421.xfj→330421.xfj",
+		"REQUEST_RE_REVIEW 330421102→330400.xfj",
+		"RE_REVIEW 330400.xfj→330400.xfj",
+	}
+	if got := history(t, s, caseName); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// One event per move, registration included; none for refusals.
 	evs, err := outbox.Written(context.Background(), s.Store.Pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 4 {
-		t.Errorf("%d events, want 4", len(evs))
+	if len(evs) != len(want) {
+		t.Errorf("%d events, want %d", len(evs), len(want))
+	}
+	for i, ev := range evs {
+		if i < len(want) && !strings.HasPrefix(want[i], strings.TrimPrefix(ev.GetCaseMoved().GetEntry().GetAction().String(), "ACTION_")+" ") {
+			t.Errorf("event %d is %v, want %s", i, ev.GetCaseMoved().GetEntry().GetAction(), want[i])
+		}
+	}
+	got, err := s.ListCaseHistory(authtest.As(t, "demo-dayun"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.GetCase()
+	if c.GetExtension().GetDays() != 30 || c.GetAnswer().GetLegalBasis() != "《土地管理法》" || c.GetEvaluation().GetRating() != assignmentv1.Rating_RATING_UNSATISFIED ||
+		c.GetReview().GetOffice() != bureau || c.GetReReview().GetOffice() != jiaxing {
+		t.Errorf("documents: %v", c)
+	}
+	// A repeat of the final case (intake linked it) is declined at once.
+	register(t, s, reg{number: "330421-2026-000002", repeatOf: caseName})
+	h, err := s.ListCaseHistory(authtest.As(t, "demo-dayun"), &assignmentv1.ListCaseHistoryRequest{Parent: "cases/330421-2026-000002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := h.GetCase(); c.GetState() != declined || c.GetDecline().GetChannel() != assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED ||
+		c.GetDecline().GetFinalCase() != caseName || len(h.GetEntries()) != 2 {
+		t.Errorf("repeat of a final case: %v", h)
+	}
+	walk(t, s, clk, "cases/330421-2026-000002", []step{
+		{token: "demo-dayun", call: accept, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},
+	})
+}
+
+// TestRefusals: every refusal of the state machine's methods, each on a
+// case of its own.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	claim, suggestion, accusation := intakev1.CaseClass_CASE_CLASS_CLAIM, intakev1.CaseClass_CASE_CLASS_SUGGESTION, intakev1.CaseClass_CASE_CLASS_ACCUSATION
+	tests := []struct {
+		name  string
+		reg   reg
+		steps []step
+	}{
+		{"accusation never reaches the accused unit", reg{office: "330421.xfj", class: accusation, accused: "330421.zjj"}, []step{
+			{token: "demo-zjj", call: signFor, code: codes.NotFound, reason: "CASE_NOT_FOUND"}, // it cannot even see it
+			{token: "demo-bureau", call: route(zjj, false), code: codes.FailedPrecondition, reason: "ACCUSED_UNIT"},
+			{token: "demo-bureau", call: assignDown(dayun, "2026-11-30"), state: routed, holder: dayun},
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+		}},
+		{"accusation goes to the discipline organ by default", reg{office: "330421.xfj", class: accusation, accused: "330421.zjj"}, []step{
+			{token: "demo-bureau", call: route("", false), state: transferred, holder: bureau},
+			{token: "demo-jw", call: signFor, state: routed, holder: "offices/330421.jw"},
+			{token: "demo-jw", call: accept, state: inHandling, holder: "offices/330421.jw"},
+		}},
+		{"the accused unit is refused on every later transfer too", reg{office: "330421.xfj", class: accusation, accused: "330421.zjj"}, []step{
+			{token: "demo-bureau", call: route(zrzyj, false), state: transferred, holder: bureau},
+			{token: "demo-zrzyj", call: signFor, state: routed, holder: zrzyj},
+			{token: "demo-zrzyj", call: transfer(zjj), code: codes.FailedPrecondition, reason: "ACCUSED_UNIT"},
+		}},
+		{"only a claim's route falls back on nobody", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: route("", false), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},
+		}},
+		{"涉法涉诉 goes only to a 政法 organ", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: route(zjj, true), code: codes.FailedPrecondition, reason: "NOT_POLITICS_LAW_ORGAN"},
+			{token: "demo-bureau", call: route("offices/330421.gaj", true), state: transferred, holder: bureau},
+			{token: "demo-gaj", call: signFor, state: routed, holder: "offices/330421.gaj"},
+			{token: "demo-gaj", call: transfer(zjj), code: codes.FailedPrecondition, reason: "NOT_POLITICS_LAW_ORGAN"},
+			{token: "demo-gaj", call: transfer("offices/330421.fy"), state: transferred, holder: "offices/330421.gaj"},
+		}},
+		{"the objection period is 5 working days", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: transfer(zjj), state: transferred, holder: bureau},                                     // Monday 2 Nov
+			{token: "demo-zjj", call: sendBack, wait: 8 * day, code: codes.FailedPrecondition, reason: "OBJECTION_PERIOD_OVER"}, // Tuesday 10 Nov: 6 working days on
+			{token: "demo-zjj", call: signFor, state: routed, holder: zjj},
+		}},
+		{"the objection period ends at the end of its fifth working day", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: transfer(zjj), state: transferred, holder: bureau},
+			{token: "demo-zjj", call: sendBack, wait: 7*day + 14*time.Hour, state: returnRequested, holder: bureau}, // Monday 9 Nov, 23:00
+		}},
+		{"bouncing between the same offices goes to the bureau", reg{township: "330421102", office: "330421.zjj"}, []step{
+			{token: "demo-zjj", call: transfer(zrzyj), state: transferred, holder: zjj},
+			{token: "demo-zrzyj", call: sendBack, state: returnRequested, holder: zjj},
+			{token: "demo-zjj", call: transfer(zrzyj), state: transferred, holder: zjj},
+			{token: "demo-zrzyj", call: sendBack, state: returnRequested, holder: zjj},
+			{token: "demo-zjj", call: transfer(zrzyj), state: transferred, holder: zjj},
+			{token: "demo-zrzyj", call: sendBack, state: registeredState, holder: bureau},               // the third: escalated
+			{token: "demo-zjj", call: acceptReturn, code: codes.PermissionDenied, reason: "NOT_HOLDER"}, // the bureau decides now
+			{token: "demo-bureau", call: transfer(zrzyj), state: transferred, holder: bureau},
+		}},
+		{"assigned down, reported once", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: assignDown(zjj, "2026-11-30"), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},   // not a township
+			{token: "demo-bureau", call: assignDown(dayun, "2026-11-01"), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"}, // in the past
+			{token: "demo-bureau", call: assignDown(dayun, "2026-11-30"), state: routed, holder: dayun},
+			{token: "demo-dayun", call: report, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"}, // accept first
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+			{token: "demo-dayun", call: report, state: answered, holder: dayun},
+			{token: "demo-dayun", call: report, code: codes.FailedPrecondition, reason: "ALREADY_REPORTED"},
+		}},
+		{"only assigned cases take a report", reg{}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: report, code: codes.FailedPrecondition, reason: "NOT_ASSIGNED"},
+		}},
+		{"decline names a channel and ends the case", reg{}, []step{
+			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},
+			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},
+			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_ARBITRATION), state: declined, holder: dayun},
+			{token: "demo-dayun", call: accept, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},
+		}},
+		{"a suggestion has no handling period and no review", reg{class: suggestion}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: extend(10), code: codes.FailedPrecondition, reason: "NO_HANDLING_PERIOD"},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+			{token: "demo-dayun", call: requestReview, code: codes.FailedPrecondition, reason: "NO_REVIEW_FOR_CLASS"},
+			{token: "demo-dayun", call: closeCase, state: closed, holder: dayun}, // at once
+		}},
+		{"review is asked within 30 days", reg{class: claim}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun}, // Monday 2 Nov: due Wednesday 2 Dec
+			{token: "demo-dayun", call: requestReview, wait: 31 * day, code: codes.FailedPrecondition, reason: "PERIOD_OVER"},
+			{token: "demo-dayun", call: closeCase, state: closed, holder: dayun},
+		}},
+		{"a satisfied petitioner's case closes at once", reg{}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+			{token: "demo-dayun", call: evaluate(assignmentv1.Rating_RATING_UNSPECIFIED), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},
+			{token: "demo-dayun", call: evaluate(assignmentv1.Rating_RATING_BASICALLY_SATISFIED), state: evaluated, holder: dayun},
+			{token: "demo-dayun", call: evaluate(assignmentv1.Rating_RATING_SATISFIED), code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},
+			{token: "demo-bureau", call: closeCase, state: closed, holder: dayun}, // the bureau supervises
+		}},
+		{"re-review is asked within 30 days of the review", reg{}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+			{token: "demo-dayun", call: requestReview, state: reviewRequested, holder: bureau},
+			{token: "demo-bureau", call: review, state: reviewed, holder: bureau},
+			{token: "demo-bureau", call: closeCase, code: codes.FailedPrecondition, reason: "NEXT_INSTANCE_PERIOD_OPEN"},
+			{token: "demo-dayun", call: requestReReview, wait: 40 * day, code: codes.FailedPrecondition, reason: "PERIOD_OVER"},
+			{token: "demo-bureau", call: closeCase, state: closed, holder: bureau},
+		}},
+		{"service accounts move nothing", reg{}, []step{
+			{token: "demo-internal", call: accept, code: codes.PermissionDenied, reason: "ROLE_NOT_ALLOWED"},
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, clk := newServer(t)
+			tc.reg.number = fmt.Sprintf("330421-2026-%06d", i+1)
+			register(t, s, tc.reg)
+			walk(t, s, clk, names.Case(tc.reg.number), tc.steps)
+			history(t, s, names.Case(tc.reg.number))
+		})
 	}
 }
 
 func TestEtag(t *testing.T) {
 	t.Parallel()
-	s := registered(t)
+	s, _ := registered(t)
 	ctx := authtest.As(t, "demo-dayun")
 	_, err := s.ReferCaseUp(ctx, &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "r", Etag: `"7"`})
 	if status.Code(err) != codes.Aborted || rpcerr.Reason(err) != "ETAG_MISMATCH" {
@@ -161,7 +526,7 @@ func TestEtag(t *testing.T) {
 // from many connections) moves the case once.
 func TestReferUpExactlyOnce(t *testing.T) {
 	t.Parallel()
-	s := registered(t)
+	s, _ := registered(t)
 	ctx := authtest.As(t, "demo-dayun")
 	req := &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "镇级无法协调", RequestId: "ts-77"}
 	var wg sync.WaitGroup
@@ -190,9 +555,59 @@ func TestReferUpExactlyOnce(t *testing.T) {
 	}
 }
 
+// TestConcurrentMoves hammers one case from many goroutines, each office
+// trying what it may (transfers, sign-fors, send-backs, acceptances,
+// answers) at once; whoever wins, the history stays one consistent line and
+// the case ends where its last entry says.
+func TestConcurrentMoves(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	register(t, s, reg{number: "330421-2026-000001", office: "330421.xfj"})
+	s.MaxBounces = 1000 // keep the bouncing going
+	offices := []string{"demo-zjj", "demo-rsj", "demo-zrzyj", "demo-bureau"}
+	depts := []string{zjj, "offices/330421.rsj", zrzyj}
+	calls := []func(context.Context, *Server, string) (*assignmentv1.Case, error){
+		transfer(depts[0]), transfer(depts[1]), transfer(depts[2]), signFor, sendBack, acceptReturn, accept,
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := authtest.As(t, offices[g%len(offices)])
+			for i := range 25 {
+				_, err := calls[(g*7+i)%len(calls)](ctx, s, caseName)
+				switch status.Code(err) {
+				case codes.OK:
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				case codes.FailedPrecondition, codes.PermissionDenied, codes.NotFound, codes.InvalidArgument:
+				default:
+					t.Errorf("unexpected error: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	h := history(t, s, caseName)
+	if len(h) != wins+1 {
+		t.Errorf("%d successful moves but %d history entries after the registration", wins, len(h)-1)
+	}
+	if wins < 2 {
+		t.Errorf("only %d moves won: the hammer did not exercise the case", wins)
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil || len(evs) != len(h) {
+		t.Errorf("%d events for %d moves (%v)", len(evs), len(h), err)
+	}
+}
+
 func TestQueue(t *testing.T) {
 	t.Parallel()
-	s := registered(t)
+	s, _ := registered(t)
 	q, err := s.ListOfficeQueue(authtest.As(t, "demo-dayun"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/330421102"})
 	if err != nil || len(q.GetCases()) != 1 {
 		t.Fatalf("township queue: %v, %v", q, err)
@@ -205,5 +620,19 @@ func TestQueue(t *testing.T) {
 	}
 	if _, err := s.ListOfficeQueue(authtest.As(t, "demo-bureau"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/nowhere", PageSize: -1}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad queue request: %v", err)
+	}
+	// A transfer waits in the receiver's queue, not the sender's.
+	walk(t, s, &clock{now: base}, caseName, []step{
+		{token: "demo-dayun", call: referUp, state: registeredState, holder: bureau},
+		{token: "demo-bureau", call: transfer(zjj), state: transferred, holder: bureau},
+	})
+	for _, tc := range []struct {
+		token, office string
+		want          int
+	}{{"demo-zjj", zjj, 1}, {"demo-bureau", bureau, 0}, {"demo-dayun", dayun, 0}} {
+		q, err := s.ListOfficeQueue(authtest.As(t, tc.token), &assignmentv1.ListOfficeQueueRequest{Parent: tc.office})
+		if err != nil || len(q.GetCases()) != tc.want {
+			t.Errorf("%s's queue has %d cases (%v), want %d", tc.token, len(q.GetCases()), err, tc.want)
+		}
 	}
 }

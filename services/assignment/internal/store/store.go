@@ -10,6 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
@@ -19,21 +22,28 @@ var ErrNotFound = rpcerr.ErrCaseNotFound
 
 // Case is assignment's row of a case. Offices are ids ("330421102").
 type Case struct {
-	Number        string
-	County        string
-	Township      string
-	Class         int16
-	RegisteredBy  string
-	State         int16
-	Holder        string
-	Involved      []string
-	Version       int64
-	AnswerOutcome int16
-	AnswerText    string
-	AnswerOffice  string
-	AnswerTime    time.Time
-	CreateTime    time.Time
-	UpdateTime    time.Time
+	Number            string
+	County            string
+	Township          string
+	Class             int16
+	RegisteredBy      string
+	State             int16
+	Holder            string
+	Pending           string // the organ a transfer waits on
+	Involved          []string
+	Accused           string
+	LitigationRelated bool
+	RepeatOf          string
+	Version           int64
+	TransferTime      time.Time
+	AcceptTime        time.Time
+	AnswerTime        time.Time
+	NextInstanceDue   time.Time // a date (midnight UTC); zero when none
+	// Docs holds the documents (answer, decline, extension, evaluation,
+	// review, re-review, assignment); never nil.
+	Docs       *assignmentv1.Case
+	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // Entry is one history row.
@@ -48,6 +58,7 @@ type Entry struct {
 	ToState     int16
 	FromOffice  string
 	ToOffice    string
+	Target      string
 	Note        string
 	RequestID   string
 }
@@ -56,26 +67,59 @@ type Entry struct {
 type Store struct{ Pool *pgxpool.Pool }
 
 const caseColumns = `case_number, county, township, case_class, registered_by, state, holder_office,
-	involved_offices, version, COALESCE(answer_outcome, 0), COALESCE(answer_text, ''), COALESCE(answer_office, ''),
-	COALESCE(answer_time, 'epoch'), create_time, update_time`
+	COALESCE(pending_office, ''), involved_offices, COALESCE(accused_office, ''), litigation_related,
+	COALESCE(repeat_of, ''), version, COALESCE(transfer_time, 'epoch'), COALESCE(accept_time, 'epoch'),
+	COALESCE(answer_time, 'epoch'), COALESCE(next_instance_due, 'epoch'), documents, create_time, update_time`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
+	var docs []byte
+	var nextDue time.Time
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Class, &c.RegisteredBy, &c.State, &c.Holder,
-		&c.Involved, &c.Version, &c.AnswerOutcome, &c.AnswerText, &c.AnswerOffice, &c.AnswerTime, &c.CreateTime, &c.UpdateTime)
+		&c.Pending, &c.Involved, &c.Accused, &c.LitigationRelated, &c.RepeatOf, &c.Version,
+		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
-	return &c, err
+	if err != nil {
+		return nil, err
+	}
+	c.TransferTime, c.AcceptTime, c.AnswerTime = unepoch(c.TransferTime), unepoch(c.AcceptTime), unepoch(c.AnswerTime)
+	c.NextInstanceDue = unepoch(nextDue)
+	c.Docs = &assignmentv1.Case{}
+	if err := protojson.Unmarshal(docs, c.Docs); err != nil {
+		return nil, fmt.Errorf("case %s: documents: %w", c.Number, err)
+	}
+	return &c, nil
+}
+
+func unepoch(t time.Time) time.Time {
+	if t.Unix() == 0 {
+		return time.Time{}
+	}
+	return t
+}
+
+func orNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 // Create inserts a case registered by intake, with its first history entry.
 // It reports false when the case already exists (a replayed event).
 func (s *Store) Create(ctx context.Context, tx pgx.Tx, c *Case, first *Entry) (bool, error) {
+	docs, err := marshalDocs(c)
+	if err != nil {
+		return false, err
+	}
 	const q = `INSERT INTO cases (case_number, county, township, case_class, registered_by, state, holder_office,
-		involved_offices, create_time, update_time) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9)
+		involved_offices, accused_office, repeat_of, documents, create_time, update_time)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,NULLIF($9,''),NULLIF($10,''),$11,$12,$12)
 		ON CONFLICT (case_number) DO NOTHING`
-	tag, err := tx.Exec(ctx, q, c.Number, c.County, c.Township, c.Class, c.RegisteredBy, c.State, c.Holder, c.Involved, c.CreateTime)
+	tag, err := tx.Exec(ctx, q, c.Number, c.County, c.Township, c.Class, c.RegisteredBy, c.State, c.Holder, c.Involved,
+		c.Accused, c.RepeatOf, docs, c.CreateTime)
 	if err != nil {
 		return false, fmt.Errorf("store.Create: %w", err)
 	}
@@ -103,35 +147,72 @@ func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) (*Case, erro
 	return c, err
 }
 
-// Save writes a moved case (state, holder, involved offices, answer),
-// bumps its version, and sets c.Version and c.UpdateTime.
+// State returns the state of a case, or ErrNotFound.
+func (s *Store) State(ctx context.Context, tx pgx.Tx, number string) (int16, error) {
+	var st int16
+	err := tx.QueryRow(ctx, `SELECT state FROM cases WHERE case_number = $1`, number).Scan(&st)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store.State: %w", err)
+	}
+	return st, nil
+}
+
+func marshalDocs(c *Case) ([]byte, error) {
+	if c.Docs == nil {
+		return []byte("{}"), nil
+	}
+	b, err := protojson.Marshal(c.Docs)
+	if err != nil {
+		return nil, fmt.Errorf("case %s: documents: %w", c.Number, err)
+	}
+	return b, nil
+}
+
+// Save writes a moved case, bumps its version, and sets c.Version and
+// c.UpdateTime.
 func (s *Store) Save(ctx context.Context, tx pgx.Tx, c *Case) error {
-	var outcome any
-	if c.AnswerOutcome != 0 {
-		outcome = c.AnswerOutcome
+	docs, err := marshalDocs(c)
+	if err != nil {
+		return err
 	}
-	var answerTime any
-	if !c.AnswerTime.IsZero() && c.AnswerTime.Unix() != 0 {
-		answerTime = c.AnswerTime
+	var nextDue any
+	if !c.NextInstanceDue.IsZero() {
+		nextDue = c.NextInstanceDue
 	}
-	const q = `UPDATE cases SET state = $2, holder_office = $3, involved_offices = $4, version = version + 1,
-		answer_outcome = $5, answer_text = NULLIF($6, ''), answer_office = NULLIF($7, ''), answer_time = $8,
-		update_time = now()
+	const q = `UPDATE cases SET state = $2, holder_office = $3, pending_office = NULLIF($4, ''), involved_offices = $5,
+		litigation_related = $6, transfer_time = $7, accept_time = $8, answer_time = $9, next_instance_due = $10,
+		documents = $11, version = version + 1, update_time = now()
 		WHERE case_number = $1 RETURNING version, update_time`
-	err := tx.QueryRow(ctx, q, c.Number, c.State, c.Holder, c.Involved, outcome, c.AnswerText, c.AnswerOffice, answerTime).
-		Scan(&c.Version, &c.UpdateTime)
+	err = tx.QueryRow(ctx, q, c.Number, c.State, c.Holder, c.Pending, c.Involved, c.LitigationRelated,
+		orNull(c.TransferTime), orNull(c.AcceptTime), orNull(c.AnswerTime), nextDue, docs).Scan(&c.Version, &c.UpdateTime)
 	if err != nil {
 		return fmt.Errorf("store.Save: %w", err)
 	}
 	return nil
 }
 
+// Bounces counts the send-backs (and escalations) between offices a and b
+// in either direction in a case's history.
+func (s *Store) Bounces(ctx context.Context, tx pgx.Tx, number, a, b string) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM case_history WHERE case_number = $1 AND action = ANY ($4)
+		AND ((actor_office = $2 AND target_office = $3) OR (actor_office = $3 AND target_office = $2))`,
+		number, a, b, []int16{int16(assignmentv1.Action_ACTION_SEND_BACK), int16(assignmentv1.Action_ACTION_ESCALATE)}).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store.Bounces: %w", err)
+	}
+	return n, nil
+}
+
 // AddEntry appends e to the case's history with the next sequence number,
 // and sets e.Sequence and e.Time.
 func (s *Store) AddEntry(ctx context.Context, tx pgx.Tx, e *Entry) error {
 	const q = `INSERT INTO case_history (case_number, sequence, action, actor_office, actor_role,
-		from_state, to_state, from_office, to_office, note, request_id, time)
-		SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now())
+		from_state, to_state, from_office, to_office, note, request_id, time, target_office)
+		SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12
 		FROM case_history WHERE case_number = $1
 		RETURNING sequence, time`
 	var at any
@@ -139,7 +220,7 @@ func (s *Store) AddEntry(ctx context.Context, tx pgx.Tx, e *Entry) error {
 		at = e.Time
 	}
 	err := tx.QueryRow(ctx, q, e.CaseNumber, e.Action, e.ActorOffice, e.ActorRole, e.FromState, e.ToState,
-		e.FromOffice, e.ToOffice, e.Note, e.RequestID, at).Scan(&e.Sequence, &e.Time)
+		e.FromOffice, e.ToOffice, e.Note, e.RequestID, at, e.Target).Scan(&e.Sequence, &e.Time)
 	if err != nil {
 		return fmt.Errorf("store.AddEntry: %w", err)
 	}
@@ -149,7 +230,7 @@ func (s *Store) AddEntry(ctx context.Context, tx pgx.Tx, e *Entry) error {
 // History returns entries of a case, oldest first.
 func (s *Store) History(ctx context.Context, number string, offset int64, limit int) ([]*Entry, error) {
 	const q = `SELECT case_number, sequence, action, time, actor_office, actor_role, from_state, to_state,
-		from_office, to_office, note, request_id
+		from_office, to_office, note, request_id, target_office
 		FROM case_history WHERE case_number = $1 ORDER BY sequence OFFSET $2 LIMIT $3`
 	rows, err := s.Pool.Query(ctx, q, number, offset, limit)
 	if err != nil {
@@ -158,7 +239,7 @@ func (s *Store) History(ctx context.Context, number string, offset int64, limit 
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Entry, error) {
 		var e Entry
 		err := r.Scan(&e.CaseNumber, &e.Sequence, &e.Action, &e.Time, &e.ActorOffice, &e.ActorRole,
-			&e.FromState, &e.ToState, &e.FromOffice, &e.ToOffice, &e.Note, &e.RequestID)
+			&e.FromState, &e.ToState, &e.FromOffice, &e.ToOffice, &e.Note, &e.RequestID, &e.Target)
 		return &e, err
 	})
 	if err != nil {
@@ -167,11 +248,13 @@ func (s *Store) History(ctx context.Context, number string, offset int64, limit 
 	return out, nil
 }
 
-// Queue returns the open cases office holds (answered ones are done), oldest
-// move first.
-func (s *Store) Queue(ctx context.Context, office string, offset int64, limit int) ([]*Case, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE holder_office = $1 AND state <> 3
-		ORDER BY update_time, case_number OFFSET $2 LIMIT $3`, office, offset, limit)
+// Queue returns the cases waiting on office, oldest move first: those it
+// holds that still need its action (states in open), and the transfers
+// waiting for it to sign for them.
+func (s *Store) Queue(ctx context.Context, office string, open []int16, offset int64, limit int) ([]*Case, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE (holder_office = $1 AND state = ANY ($4)) OR (pending_office = $1 AND state = 4)
+		ORDER BY update_time, case_number OFFSET $2 LIMIT $3`, office, offset, limit, open)
 	if err != nil {
 		return nil, fmt.Errorf("store.Queue: %w", err)
 	}

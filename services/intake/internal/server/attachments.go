@@ -167,8 +167,8 @@ func (s *Server) visibleCase(ctx context.Context, name, field string) (auth.Call
 	if err != nil {
 		return caller, "", rpcerr.ToStatus(err)
 	}
-	offices, exists := involved[num]
-	if !exists || !auth.CanSeeCase(caller, caller.County, offices) {
+	root, exists := involved[num]
+	if !exists || !auth.CanSeeCase(caller, caller.County, root.Involved) {
 		return caller, "", rpcerr.ToStatus(store.ErrNotFound, field, name)
 	}
 	return caller, num, nil

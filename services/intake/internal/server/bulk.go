@@ -104,6 +104,7 @@ func registered(c *store.Case) *eventsv1.Event {
 			ReceiveTime:    timestamppb.New(c.ReceiveTime),
 			RepeatOf:       caseName(c.RepeatOf),
 			HeadCount:      c.HeadCount,
+			AccusedOffice:  c.Accused,
 		}},
 	}
 }

@@ -152,6 +152,9 @@ func (s *Server) newCase(caller auth.Caller, in *intakev1.Case, now time.Time) *
 		SourceSystem:   in.GetSourceSystem(),
 		ExternalID:     in.GetExternalId(),
 	}
+	if o, ok := s.Dir.OfficeByResource(in.GetAccusedOffice()); ok {
+		c.Accused = o.ID
+	}
 	if in.GetReceiveTime() != nil {
 		c.ReceiveTime = in.GetReceiveTime().AsTime().Truncate(time.Microsecond)
 	}
@@ -365,8 +368,15 @@ func one[R any](s *Server, ctx context.Context, caller auth.Caller, c *store.Cas
 	return wrap(s.view(caller, c, visible[c.RepeatOf])), nil
 }
 
-// rootsVisible says which of the cases' repeat roots the caller may see.
-func (s *Server) rootsVisible(ctx context.Context, caller auth.Caller, cases []*store.Case) (map[string]bool, error) {
+// rootView is what a case's view shows of the first case of its matter.
+type rootView struct {
+	visible bool // the caller may see it
+	final   bool // it is finally closed after re-review (三级终结)
+}
+
+// rootsVisible says which of the cases' repeat roots the caller may see,
+// and which are final.
+func (s *Server) rootsVisible(ctx context.Context, caller auth.Caller, cases []*store.Case) (map[string]rootView, error) {
 	var roots []string
 	for _, c := range cases {
 		if c.RepeatOf != "" {
@@ -380,9 +390,12 @@ func (s *Server) rootsVisible(ctx context.Context, caller auth.Caller, cases []*
 	if err != nil {
 		return nil, err
 	}
-	visible := map[string]bool{}
+	visible := map[string]rootView{}
 	for _, r := range roots {
-		visible[r] = auth.CanSeeCase(caller, caller.County, involved[r])
+		visible[r] = rootView{
+			visible: auth.CanSeeCase(caller, caller.County, involved[r].Involved),
+			final:   involved[r].State == int16(assignmentv1.CaseState_CASE_STATE_FINAL),
+		}
 	}
 	return visible, nil
 }
@@ -400,7 +413,7 @@ func caseName(number string) string {
 // see the first case of the matter a repeat points at. Only the registering office sees the
 // petitioner's identity in clear; other offices see it masked, and for an
 // accusation (检举控告) they see no petitioner at all (信访工作条例 Art 30).
-func (s *Server) view(caller auth.Caller, c *store.Case, rootVisible bool) *intakev1.Case {
+func (s *Server) view(caller auth.Caller, c *store.Case, root rootView) *intakev1.Case {
 	out := &intakev1.Case{
 		Name:         names.Case(c.Number),
 		CaseNumber:   c.Number,
@@ -425,8 +438,12 @@ func (s *Server) view(caller auth.Caller, c *store.Case, rootVisible bool) *inta
 		Etag:         etag(c.Version),
 		UpdateTime:   timestamppb.New(c.UpdateTime),
 	}
-	if rootVisible {
+	if root.visible {
 		out.RepeatOf = caseName(c.RepeatOf)
+	}
+	out.RepeatOfFinal = root.final
+	if c.Accused != "" && caller.Office.ID != c.Accused {
+		out.AccusedOffice = names.Office(c.Accused)
 	}
 	accusation := c.Class == int16(intakev1.CaseClass_CASE_CLASS_ACCUSATION)
 	for _, p := range c.Petitioners {
@@ -509,7 +526,9 @@ func (s *Server) ProjectMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event)
 		return fmt.Errorf("marshal history entry: %w", err)
 	}
 	to, _ := names.OfficeID(entry.GetToOffice())
+	target, _ := names.OfficeID(entry.GetTargetOffice())
 	return s.Store.ApplyMove(ctx, tx, store.Move{
+		Target:     target,
 		CaseNumber: ev.GetCaseNumber(),
 		Sequence:   entry.GetSequence(),
 		ToState:    int16(entry.GetToState()),

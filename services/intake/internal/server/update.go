@@ -75,7 +75,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c.Version))
 			}
 			// Validate the corrected registration as a whole, as at registration.
-			merged := s.view(caller, c, false)
+			merged := s.view(caller, c, rootView{})
 			in := req.GetCase()
 			for _, f := range fields {
 				switch f {

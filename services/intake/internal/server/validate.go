@@ -60,6 +60,13 @@ func (s *Server) validate(req *intakev1.CreateCaseRequest, now time.Time) error 
 			v.Add(field, "must be at most "+strconv.Itoa(max)+" characters, has "+strconv.Itoa(n))
 		}
 	}
+	if a := c.GetAccusedOffice(); a != "" {
+		if c.GetCaseClass() != intakev1.CaseClass_CASE_CLASS_ACCUSATION {
+			v.Add("case.accused_office", "is only for an accusation (CASE_CLASS_ACCUSATION)")
+		} else if _, ok := s.Dir.OfficeByResource(a); !ok {
+			v.Add("case.accused_office", `must name an office of county `+s.Dir.County.Code+`, e.g. "offices/330421.zjj"`)
+		}
+	}
 	text("case.subject", c.GetSubject(), maxSubject)
 	text("case.content", c.GetContent(), maxContent)
 	if rt := c.GetReceiveTime(); rt != nil {

@@ -97,14 +97,14 @@ func (s *Store) CopyCases(ctx context.Context, tx pgx.Tx, cases []*Case) error {
 	for i, c := range cases {
 		caseRows[i] = []any{c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 			c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.CreateTime, c.CreateTime,
-			c.State, c.Holder, c.Involved, nullIfEmpty(c.SourceSystem), nullIfEmpty(c.ExternalID), nullIfEmpty(c.RepeatOf)}
+			c.State, c.Holder, c.Involved, nullIfEmpty(c.SourceSystem), nullIfEmpty(c.ExternalID), nullIfEmpty(c.RepeatOf), nullIfEmpty(c.Accused)}
 		for j, p := range c.Petitioners {
 			petitionerRows = append(petitionerRows, s.seal(c.Number, j+1, p))
 		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases"}, []string{"case_number", "county", "township", "channel", "case_class",
 		"topic", "subject", "content", "anonymous", "head_count", "registered_by", "registered_role", "receive_time",
-		"create_time", "update_time", "state", "holder_office", "involved_offices", "source_system", "external_id", "repeat_of"},
+		"create_time", "update_time", "state", "holder_office", "involved_offices", "source_system", "external_id", "repeat_of", "accused_office"},
 		pgx.CopyFromRows(caseRows)); err != nil {
 		return fmt.Errorf("store.CopyCases: %w", err)
 	}

@@ -64,6 +64,7 @@ type Case struct {
 	SourceSystem   string   // with ExternalID: the outside system's id of the case
 	ExternalID     string
 	RepeatOf       string // the first case of the matter, for a repeat
+	Accused        string // for an accusation: the accused office id, if any
 	Version        int64
 	UpdateTime     time.Time
 }
@@ -187,12 +188,12 @@ func sequenceName(county string, year int) (string, error) {
 func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	const q = `INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content,
 		anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices,
-		source_system, external_id, repeat_of)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''))
+		source_system, external_id, repeat_of, accused_office)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''),NULLIF($20,''))
 		RETURNING create_time, update_time, version`
 	err := tx.QueryRow(ctx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
-		c.SourceSystem, c.ExternalID, c.RepeatOf).Scan(&c.CreateTime, &c.UpdateTime, &c.Version)
+		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused).Scan(&c.CreateTime, &c.UpdateTime, &c.Version)
 	if isUniqueViolation(err, "cases_external") {
 		return ErrDuplicateExternal
 	}
@@ -218,13 +219,13 @@ func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error
 const caseColumns = `case_number, county, township, channel, case_class, topic, subject, content,
 	anonymous, head_count, registered_by, registered_role, receive_time, create_time, state, holder_office,
 	involved_offices, coalesce(source_system, ''), coalesce(external_id, ''), coalesce(repeat_of, ''),
-	version, update_time`
+	version, update_time, coalesce(accused_office, '')`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Channel, &c.Class, &c.Topic, &c.Subject, &c.Content,
 		&c.Anonymous, &c.HeadCount, &c.RegisteredBy, &c.RegisteredRole, &c.ReceiveTime, &c.CreateTime, &c.State,
-		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime)
+		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -280,22 +281,29 @@ func (s *Store) SetRepeat(ctx context.Context, tx pgx.Tx, number, root string) e
 }
 
 // Involved returns the offices involved in each of the given cases.
-func (s *Store) Involved(ctx context.Context, numbers []string) (map[string][]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT case_number, involved_offices FROM cases WHERE case_number = ANY ($1)`, numbers)
+func (s *Store) Involved(ctx context.Context, numbers []string) (map[string]Root, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, involved_offices, state FROM cases WHERE case_number = ANY ($1)`, numbers)
 	if err != nil {
 		return nil, fmt.Errorf("store.Involved: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]string{}
+	out := map[string]Root{}
 	for rows.Next() {
 		var num string
-		var offices []string
-		if err := rows.Scan(&num, &offices); err != nil {
+		var r Root
+		if err := rows.Scan(&num, &r.Involved, &r.State); err != nil {
 			return nil, fmt.Errorf("store.Involved: %w", err)
 		}
-		out[num] = offices
+		out[num] = r
 	}
 	return out, rows.Err()
+}
+
+// Root is what a repeat needs of the first case of its matter: who may see
+// it, and its projected state.
+type Root struct {
+	Involved []string
+	State    int16
 }
 
 // FindExternal returns the number of the case registered with the given
@@ -492,12 +500,15 @@ type Move struct {
 	Sequence   int64
 	ToState    int16
 	ToOffice   string // office id
+	Target     string // office id the move addresses (a transfer's receiver), if any
 	Entry      []byte // serialized HistoryEntry
 }
 
 // ApplyMove projects a move: it records the history entry, and when the
 // move is newer than what the case shows, its state and holder; the new
-// holder joins the offices that may see the case.
+// holder and the office the move addresses (the receiver of a transfer,
+// which must read the case to sign for it) join the offices that may see
+// the case.
 func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 	tag, err := tx.Exec(ctx, `INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, m.CaseNumber, m.Sequence, m.Entry)
@@ -514,9 +525,10 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 			state = CASE WHEN history_seq < $2 THEN $3 ELSE state END,
 			holder_office = CASE WHEN history_seq < $2 THEN $4 ELSE holder_office END,
 			history_seq = GREATEST(history_seq, $2),
-			involved_offices = CASE WHEN $4 = ANY (involved_offices) THEN involved_offices
-				ELSE array_append(involved_offices, $4) END
-		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice)
+			involved_offices = involved_offices
+				|| CASE WHEN $4 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$4] END
+				|| CASE WHEN $5 = '' OR $5 = $4 OR $5 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$5::text] END
+		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target)
 	if err != nil {
 		return fmt.Errorf("store.ApplyMove: %w", err)
 	}

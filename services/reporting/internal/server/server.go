@@ -77,7 +77,7 @@ func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) erro
 		Township:    mv.GetTownship(),
 		Registered:  a == assignmentv1.Action_ACTION_REGISTER,
 		ReferredUp:  a == assignmentv1.Action_ACTION_REFER_UP,
-		Transferred: a == assignmentv1.Action_ACTION_TRANSFER,
+		Transferred: a == assignmentv1.Action_ACTION_TRANSFER || a == assignmentv1.Action_ACTION_ROUTE,
 		Answered:    a == assignmentv1.Action_ACTION_ANSWER,
 		At:          mv.GetEntry().GetTime().AsTime(),
 	})

@@ -10,7 +10,7 @@ import (
 
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/app"
-	"github.com/tongban/tongban/services/scheduling/internal/calendar"
+	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/scheduling/internal/server"
 )
 

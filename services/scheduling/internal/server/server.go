@@ -8,8 +8,8 @@ import (
 
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/rpcerr"
-	"github.com/tongban/tongban/services/scheduling/internal/calendar"
 )
 
 // Server implements SchedulingService.

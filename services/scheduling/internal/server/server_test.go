@@ -8,7 +8,7 @@ import (
 
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/authtest"
-	"github.com/tongban/tongban/services/scheduling/internal/calendar"
+	"github.com/tongban/tongban/services/platform/calendar"
 )
 
 func TestGetCalendarDay(t *testing.T) {

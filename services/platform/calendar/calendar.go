@@ -109,3 +109,51 @@ func (c *Calendar) Day(date time.Time) Day {
 	}
 	return d
 }
+
+// China is the time zone of every date the calendar speaks of (no daylight
+// saving since 1991).
+var China = time.FixedZone("CST", 8*60*60)
+
+// date is t's calendar date in China, at midnight UTC (the calendar's key).
+func date(t time.Time) time.Time {
+	t = t.In(China)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// AddWorkingDays returns the date that is n working days after t's date in
+// China (t's own day is not counted: 民法典 第二百零一条), and whether any day
+// it passed was provisional (its year's notice is not in the data).
+func (c *Calendar) AddWorkingDays(t time.Time, n int) (due time.Time, provisional bool) {
+	d := date(t)
+	for n > 0 {
+		d = d.AddDate(0, 0, 1)
+		day := c.Day(d)
+		provisional = provisional || day.Provisional
+		if day.Working() {
+			n--
+		}
+	}
+	return d, provisional
+}
+
+// AddDays returns the last day of a period of n calendar days ("N日")
+// starting the day after t's date in China. With rollOver, a last day on
+// which offices do not work moves to the next working day (民法典 第二百零三条;
+// whether petition work applies it is a setting of the rule set).
+func (c *Calendar) AddDays(t time.Time, n int, rollOver bool) (due time.Time, provisional bool) {
+	d := date(t).AddDate(0, 0, n)
+	day := c.Day(d)
+	provisional = day.Provisional
+	for rollOver && !day.Working() {
+		d = d.AddDate(0, 0, 1)
+		day = c.Day(d)
+		provisional = provisional || day.Provisional
+	}
+	return d, provisional
+}
+
+// EndOfDay is the last instant of date's day in China: a period that ends on
+// date is met by anything done before it.
+func EndOfDay(date time.Time) time.Time {
+	return time.Date(date.Year(), date.Month(), date.Day(), 0, 0, 0, 0, China).AddDate(0, 0, 1).Add(-time.Nanosecond)
+}

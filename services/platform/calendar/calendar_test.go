@@ -63,3 +63,42 @@ func TestCounts(t *testing.T) {
 		}
 	}
 }
+
+func TestPeriods(t *testing.T) {
+	t.Parallel()
+	c := Official()
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, China)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name        string
+		got         func() (time.Time, bool)
+		want        string
+		provisional bool
+	}{
+		// Tuesday 2026-09-29 + 5 working days: 30 Sep, then the National Day
+		// holiday (1–7 Oct), 8, 9 Oct, Saturday 10 Oct (调休), 12 Oct.
+		{"5 working days over 国庆", func() (time.Time, bool) { return c.AddWorkingDays(at("2026-09-29 10:00"), 5) }, "2026-10-12", false},
+		{"5 working days over a weekend", func() (time.Time, bool) { return c.AddWorkingDays(at("2026-11-20 16:00"), 5) }, "2026-11-27", false},
+		{"late evening counts as that day in China", func() (time.Time, bool) {
+			return c.AddWorkingDays(time.Date(2026, 11, 19, 17, 0, 0, 0, time.UTC), 1) // 01:00 on the 20th in China
+		}, "2026-11-23", false},
+		{"into a year without a notice", func() (time.Time, bool) { return c.AddWorkingDays(at("2026-12-30 09:00"), 3) }, "2027-01-04", true},
+		{"30 days, ends on a working day", func() (time.Time, bool) { return c.AddDays(at("2026-11-02 09:00"), 30, true) }, "2026-12-02", false},
+		{"30 days ending in 国庆, rolled over", func() (time.Time, bool) { return c.AddDays(at("2026-09-03 09:00"), 30, true) }, "2026-10-08", false},
+		{"30 days ending in 国庆, no roll-over", func() (time.Time, bool) { return c.AddDays(at("2026-09-03 09:00"), 30, false) }, "2026-10-03", false},
+	}
+	for _, tt := range tests {
+		got, prov := tt.got()
+		if got.Format(time.DateOnly) != tt.want || prov != tt.provisional {
+			t.Errorf("%s: %s (provisional %v), want %s (%v)", tt.name, got.Format(time.DateOnly), prov, tt.want, tt.provisional)
+		}
+	}
+	if end := EndOfDay(time.Date(2026, 10, 8, 0, 0, 0, 0, time.UTC)); end.In(China).Format("2006-01-02 15:04:05") != "2026-10-08 23:59:59" {
+		t.Errorf("EndOfDay: %v", end.In(China))
+	}
+}
