@@ -60,7 +60,7 @@ func New(st *store.Store, dir *directory.Directory) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Store: st, Dir: dir, Rules: rules, Cal: calendar.Official(), MaxBounces: 2, Now: time.Now}, nil
+	return &Server{Store: st, Dir: dir, Rules: rules, Cal: calendar.Official(), MaxBounces: 2, Now: now}, nil
 }
 
 // move is one transition request, whatever its method.
@@ -930,3 +930,7 @@ func stateError(err error, action lifecycle.Action, c *store.Case) error {
 	}
 	return err
 }
+
+// now is the wall clock at the database's precision, so documents and
+// columns carry the same instants.
+func now() time.Time { return time.Now().Truncate(time.Microsecond) }

@@ -144,6 +144,13 @@ func TestCreateCaseValidation(t *testing.T) {
 		}, []string{"case.channel", "case.case_class", "case.township", "case.subject", "case.content",
 			"case.petitioners[0].id_number", "case.petitioners[0].phone", "case.receive_time"}},
 		{"department_is_not_a_township", func(c *intakev1.Case) { c.Township = "330421.zjj" }, []string{"case.township"}},
+		{"accusation_names_the_accused_unit", func(c *intakev1.Case) {
+			c.CaseClass, c.AccusedOffice = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "offices/330421.zjj"
+		}, nil},
+		{"accused_unit_only_for_accusations", func(c *intakev1.Case) { c.AccusedOffice = "offices/330421.zjj" }, []string{"case.accused_office"}},
+		{"accused_unit_unknown", func(c *intakev1.Case) {
+			c.CaseClass, c.AccusedOffice = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "offices/330421.nowhere"
+		}, []string{"case.accused_office"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -348,6 +355,51 @@ func TestProjectMove(t *testing.T) {
 	c := resp.GetCase()
 	if c.GetState() != assignmentv1.CaseState_CASE_STATE_IN_HANDLING || c.GetHolderOffice() != "offices/330421.zjj" || len(c.GetHistory()) != 3 {
 		t.Fatalf("projected case: state %v holder %s history %d", c.GetState(), c.GetHolderOffice(), len(c.GetHistory()))
+	}
+	// A transfer waiting for sign-for: the holder stays, and the receiver
+	// (the move's target) may read the case it is asked to take.
+	if _, err := s.GetCase(authtest.As(t, "demo-rsj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+		t.Fatalf("before the transfer 人社局 reads the case: %v", err)
+	}
+	pending := &assignmentv1.HistoryEntry{Sequence: 4, Action: assignmentv1.Action_ACTION_TRANSFER, ToState: assignmentv1.CaseState_CASE_STATE_TRANSFERRED,
+		ToOffice: "offices/330421.zjj", TargetOffice: "offices/330421.rsj"}
+	ev := &eventsv1.Event{CaseNumber: num, Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{Entry: pending}}}
+	if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ProjectMove(ctx, tx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.GetCase(authtest.As(t, "demo-rsj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); err != nil || r.GetCase().GetHolderOffice() != "offices/330421.zjj" {
+		t.Fatalf("the receiver reads the case: %v, %v", r, err)
+	}
+}
+
+// TestAccusationProtectsTheAccuser: the accused unit is recorded, travels
+// to assignment in the event, and the accuser is shown to no office but the
+// one that registered it.
+func TestAccusationProtectsTheAccuser(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	c := validCase()
+	c.CaseClass, c.AccusedOffice = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "offices/330421.zjj"
+	created, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := created.GetCase().GetCaseNumber()
+	if created.GetCase().GetAccusedOffice() != "offices/330421.zjj" || len(created.GetCase().GetPetitioners()) != 1 {
+		t.Fatalf("registering office sees %v", created.GetCase())
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil || len(evs) != 1 || evs[0].GetCaseRegistered().GetAccusedOffice() != "330421.zjj" {
+		t.Fatalf("event: %v, %v", evs, err)
+	}
+	// The accused unit cannot read it at all (it is never involved); the
+	// bureau reads it without the accuser.
+	if _, err := s.GetCase(authtest.As(t, "demo-zjj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+		t.Fatalf("the accused unit: %v", err)
+	}
+	r, err := s.GetCase(authtest.As(t, "demo-bureau"), &intakev1.GetCaseRequest{Name: "cases/" + num})
+	if err != nil || len(r.GetCase().GetPetitioners()) != 0 {
+		t.Fatalf("the bureau sees petitioners %v (%v)", r.GetCase().GetPetitioners(), err)
 	}
 }
 
