@@ -21,6 +21,7 @@ import (
 
 	"github.com/tongban/tongban/gateway/openapi"
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
@@ -55,7 +56,12 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	}
 	regs := []reg{
 		{"intake", b.Intake, intakev1.RegisterIntakeServiceHandler},
-		{"assignment", b.Assignment, assignmentv1.RegisterAssignmentServiceHandler},
+		{"assignment", b.Assignment, func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+			if err := assignmentv1.RegisterAssignmentServiceHandler(ctx, mux, conn); err != nil {
+				return err
+			}
+			return eventsv1.RegisterCaseEventServiceHandler(ctx, mux, conn)
+		}},
 		{"scheduling", b.Scheduling, schedulingv1.RegisterSchedulingServiceHandler},
 		{"reporting", b.Reporting, reportingv1.RegisterReportingServiceHandler},
 	}
@@ -87,6 +93,7 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
+	root.Handle("GET /v1/events:watch", endless(mux))
 	root.Handle("POST /v1/cases:importCsv", &csvImport{client: intakev1.NewIntakeServiceClient(g.conns["intake"]), mux: mux, marshaler: marshaler})
 	root.HandleFunc("GET /openapi/tongban.swagger.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -96,6 +103,15 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	root.HandleFunc("GET /readyz", g.ready)
 	g.Handler = root
 	return g, nil
+}
+
+// endless lifts the server's write timeout for a response that streams
+// until the client hangs up (a watch).
+func endless(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		h.ServeHTTP(w, r)
+	})
 }
 
 // headerMatcher forwards the idempotency and request-id headers besides

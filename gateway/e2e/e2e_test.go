@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -750,4 +752,66 @@ func TestHardRoute(t *testing.T) {
 		}
 		return ""
 	})
+
+	// The township's system follows its cases on the event feed: every
+	// move of both, in order, and nothing of other townships'.
+	wantFeed := append(append([]string{}, want...), "REGISTER", "DECLINE")
+	c.eventually("大云镇's feed", func() string {
+		var actions []string
+		cursor := ""
+		for range 20 {
+			page := c.do("GET", "/v1/events?pageSize=5&afterCursor="+url.QueryEscape(cursor), "demo-dayun", nil).must(t, 200, "events")
+			evs, _ := page.body["events"].([]any)
+			for _, e := range evs {
+				ev := e.(map[string]any)
+				if n := ev["caseNumber"]; n != num && n != rep {
+					t.Fatalf("大云镇's feed shows case %v", n)
+				}
+				mv, _ := ev["caseMoved"].(map[string]any)
+				entry, _ := mv["entry"].(map[string]any)
+				actions = append(actions, strings.TrimPrefix(fmt.Sprint(entry["action"]), "ACTION_"))
+			}
+			if len(evs) == 0 {
+				break
+			}
+			cursor = page.str("nextCursor")
+		}
+		if strings.Join(actions, " ") != strings.Join(wantFeed, " ") {
+			return strings.Join(actions, " ")
+		}
+		return ""
+	})
+	if other := c.do("GET", "/v1/events", "demo-xitang", nil).must(t, 200, "西塘镇's events"); strings.Contains(other.raw, num) {
+		t.Errorf("西塘镇's feed shows 大云镇's case: %s", other.raw)
+	}
+	// The same feed as a stream (newline-delimited JSON): the replay arrives.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/events:watch", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer demo-dayun")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for i := range wantFeed {
+		if !lines.Scan() {
+			t.Fatalf("watch ended after %d lines: %v", i, lines.Err())
+		}
+		var msg struct {
+			Result struct {
+				Event struct {
+					CaseNumber string `json:"caseNumber"`
+				} `json:"event"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(lines.Bytes(), &msg); err != nil || (msg.Result.Event.CaseNumber != num && msg.Result.Event.CaseNumber != rep) {
+			t.Fatalf("watch line %d: %s (%v)", i, lines.Text(), err)
+		}
+	}
 }

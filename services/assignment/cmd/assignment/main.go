@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/assignment/internal/server"
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/assignment/migrations"
@@ -32,6 +34,7 @@ func main() {
 				return nil, fmt.Errorf("ASSIGNMENT_MAX_BOUNCES: want a positive number, have %q", d.Env("MAX_BOUNCES", "2"))
 			}
 			assignmentv1.RegisterAssignmentServiceServer(s, srv)
+			eventsv1.RegisterCaseEventServiceServer(s, &server.Events{Store: srv.Store, Poll: 200 * time.Millisecond})
 			// New cases arrive as intake's CaseRegistered events.
 			registrations, err := d.Follow("intake", "127.0.0.1:7101", srv.Register)
 			return []func(context.Context) error{registrations}, err

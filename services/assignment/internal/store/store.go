@@ -269,3 +269,28 @@ func (s *Store) Queue(ctx context.Context, office string, open []int16, offset i
 	}
 	return out, rows.Err()
 }
+
+// Involvement is who may see a case: its county and the offices involved.
+type Involvement struct {
+	County   string
+	Involved []string
+}
+
+// Involved returns the involvement of each of the cases that exists.
+func (s *Store) Involved(ctx context.Context, numbers []string) (map[string]Involvement, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, county, involved_offices FROM cases WHERE case_number = ANY ($1)`, numbers)
+	if err != nil {
+		return nil, fmt.Errorf("store.Involved: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Involvement{}
+	for rows.Next() {
+		var num string
+		var inv Involvement
+		if err := rows.Scan(&num, &inv.County, &inv.Involved); err != nil {
+			return nil, fmt.Errorf("store.Involved: %w", err)
+		}
+		out[num] = inv
+	}
+	return out, rows.Err()
+}
