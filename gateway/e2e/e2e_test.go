@@ -682,12 +682,16 @@ func TestHardRoute(t *testing.T) {
 	})
 	run([]move{
 		{"demo-dayun", "referUp", map[string]any{"reason": "涉及县级部门职责"}, "CASE_STATE_REGISTERED", "offices/330421.xfj"},
+		{"demo-bureau", "takeLead", map[string]any{"leader": "张某", "leaderTitle": "副县长", "unit": "offices/330421.zrzyj", "person": "王某",
+			"dueDate": time.Now().AddDate(0, 2, 0).Format(time.DateOnly)}, "CASE_STATE_REGISTERED", "offices/330421.xfj"},
+		{"demo-bureau", "setUrgency", map[string]any{"urgent": true, "reason": "涉及多户"}, "CASE_STATE_REGISTERED", "offices/330421.xfj"},
 		{"demo-bureau", "transfer", map[string]any{"toOffice": "offices/330421.zjj", "reason": "涉及安置房"}, "CASE_STATE_TRANSFERRED", "offices/330421.xfj"},
 		{"demo-zjj", "sendBack", map[string]any{"reason": "征地补偿属自然资源部门职责"}, "CASE_STATE_RETURN_REQUESTED", "offices/330421.xfj"},
 		{"demo-bureau", "acceptReturn", nil, "CASE_STATE_REGISTERED", "offices/330421.xfj"},
 		{"demo-bureau", "transfer", map[string]any{"toOffice": "offices/330421.zrzyj", "reason": "属自然资源局职责"}, "CASE_STATE_TRANSFERRED", "offices/330421.xfj"},
 		{"demo-zrzyj", "signFor", nil, "CASE_STATE_ROUTED", "offices/330421.zrzyj"},
 		{"demo-zrzyj", "accept", nil, "CASE_STATE_IN_HANDLING", "offices/330421.zrzyj"},
+		{"demo-zrzyj", "recordProgress", map[string]any{"steps": "现场核实", "progress": "已调取补偿台账", "measures": "约谈村委"}, "CASE_STATE_IN_HANDLING", "offices/330421.zrzyj"},
 		{"demo-zrzyj", "extend", map[string]any{"days": 30, "reason": "需重新测量", "approvedBy": "局长 王某"}, "CASE_STATE_IN_HANDLING", "offices/330421.zrzyj"},
 		{"demo-zrzyj", "answer", map[string]any{"outcome": "ANSWER_OUTCOME_REJECT", "text": "经核实，补偿已按公布标准发放。", "legalBasis": "《土地管理法》第四十八条"}, "CASE_STATE_ANSWERED", "offices/330421.zrzyj"},
 		{"demo-dayun", "evaluate", map[string]any{"rating": "RATING_UNSATISFIED"}, "CASE_STATE_EVALUATED", "offices/330421.zrzyj"},
@@ -717,7 +721,7 @@ func TestHardRoute(t *testing.T) {
 		}
 	}
 	// The history as intake projects it from assignment's events.
-	want := []string{"REGISTER", "REFER_UP", "TRANSFER", "SEND_BACK", "ACCEPT_RETURN", "TRANSFER", "SIGN_FOR", "ACCEPT", "EXTEND",
+	want := []string{"REGISTER", "REFER_UP", "TAKE_LEAD", "SET_URGENCY", "TRANSFER", "SEND_BACK", "ACCEPT_RETURN", "TRANSFER", "SIGN_FOR", "ACCEPT", "RECORD_PROGRESS", "EXTEND",
 		"ANSWER", "EVALUATE", "REQUEST_REVIEW", "REVIEW", "REQUEST_RE_REVIEW", "RE_REVIEW"}
 	c.eventually("intake shows the whole history", func() string {
 		got := c.do("GET", path, "demo-dayun", nil)
@@ -731,6 +735,11 @@ func TestHardRoute(t *testing.T) {
 		}
 		return ""
 	})
+	// The case card (一案一卡) joins the subject (intake's) to the lead and its progress.
+	card := c.do("GET", path+"/card", "demo-zrzyj", nil).must(t, 200, "case card")
+	if card.str("subject") != petition["subject"] || card.str("lead", "unit") != "offices/330421.zrzyj" || !strings.Contains(card.raw, "已调取补偿台账") {
+		t.Errorf("card: %s", card.raw)
+	}
 	// The prefecture, now involved, may read the case; the department that
 	// sent it back may too (it saw it), but 西塘镇 never.
 	c.do("GET", path, "demo-jiaxing", nil).must(t, 200, "the prefecture reads the case")

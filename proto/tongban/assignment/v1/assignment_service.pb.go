@@ -2559,6 +2559,893 @@ func (x *CloseCaseResponse) GetCase() *Case {
 	return nil
 }
 
+// The request of AddCaseCoHandler.
+type AddCaseCoHandlerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The department, e.g. "offices/330421.rsj".
+	Office string `protobuf:"bytes,2,opt,name=office,proto3" json:"office,omitempty"`
+	// What it is to contribute.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCaseCoHandlerRequest) Reset() {
+	*x = AddCaseCoHandlerRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCaseCoHandlerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCaseCoHandlerRequest) ProtoMessage() {}
+
+func (x *AddCaseCoHandlerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCaseCoHandlerRequest.ProtoReflect.Descriptor instead.
+func (*AddCaseCoHandlerRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *AddCaseCoHandlerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddCaseCoHandlerRequest) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *AddCaseCoHandlerRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AddCaseCoHandlerRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AddCaseCoHandlerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of AddCaseCoHandler.
+type AddCaseCoHandlerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCaseCoHandlerResponse) Reset() {
+	*x = AddCaseCoHandlerResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCaseCoHandlerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCaseCoHandlerResponse) ProtoMessage() {}
+
+func (x *AddCaseCoHandlerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCaseCoHandlerResponse.ProtoReflect.Descriptor instead.
+func (*AddCaseCoHandlerResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *AddCaseCoHandlerResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of ContributeToCase.
+type ContributeToCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A finding (default) or a draft.
+	Kind ContributionKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tongban.assignment.v1.ContributionKind" json:"kind,omitempty"`
+	// The finding or draft.
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContributeToCaseRequest) Reset() {
+	*x = ContributeToCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContributeToCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContributeToCaseRequest) ProtoMessage() {}
+
+func (x *ContributeToCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContributeToCaseRequest.ProtoReflect.Descriptor instead.
+func (*ContributeToCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ContributeToCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContributeToCaseRequest) GetKind() ContributionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ContributionKind_CONTRIBUTION_KIND_UNSPECIFIED
+}
+
+func (x *ContributeToCaseRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ContributeToCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ContributeToCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ContributeToCase.
+type ContributeToCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContributeToCaseResponse) Reset() {
+	*x = ContributeToCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContributeToCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContributeToCaseResponse) ProtoMessage() {}
+
+func (x *ContributeToCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContributeToCaseResponse.ProtoReflect.Descriptor instead.
+func (*ContributeToCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ContributeToCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of ReturnCaseForRework.
+type ReturnCaseForReworkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What is inadequate about the answer.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnCaseForReworkRequest) Reset() {
+	*x = ReturnCaseForReworkRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnCaseForReworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnCaseForReworkRequest) ProtoMessage() {}
+
+func (x *ReturnCaseForReworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnCaseForReworkRequest.ProtoReflect.Descriptor instead.
+func (*ReturnCaseForReworkRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ReturnCaseForReworkRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReturnCaseForReworkRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReturnCaseForReworkRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReturnCaseForReworkRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ReturnCaseForRework.
+type ReturnCaseForReworkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnCaseForReworkResponse) Reset() {
+	*x = ReturnCaseForReworkResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnCaseForReworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnCaseForReworkResponse) ProtoMessage() {}
+
+func (x *ReturnCaseForReworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnCaseForReworkResponse.ProtoReflect.Descriptor instead.
+func (*ReturnCaseForReworkResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ReturnCaseForReworkResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of SetCaseUrgency.
+type SetCaseUrgencyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Urgent or not.
+	Urgent bool `protobuf:"varint,2,opt,name=urgent,proto3" json:"urgent,omitempty"`
+	// Why.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCaseUrgencyRequest) Reset() {
+	*x = SetCaseUrgencyRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCaseUrgencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCaseUrgencyRequest) ProtoMessage() {}
+
+func (x *SetCaseUrgencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCaseUrgencyRequest.ProtoReflect.Descriptor instead.
+func (*SetCaseUrgencyRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *SetCaseUrgencyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetCaseUrgencyRequest) GetUrgent() bool {
+	if x != nil {
+		return x.Urgent
+	}
+	return false
+}
+
+func (x *SetCaseUrgencyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetCaseUrgencyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SetCaseUrgencyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of SetCaseUrgency.
+type SetCaseUrgencyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCaseUrgencyResponse) Reset() {
+	*x = SetCaseUrgencyResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCaseUrgencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCaseUrgencyResponse) ProtoMessage() {}
+
+func (x *SetCaseUrgencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCaseUrgencyResponse.ProtoReflect.Descriptor instead.
+func (*SetCaseUrgencyResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *SetCaseUrgencyResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of LeadCase.
+type LeadCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The leader, e.g. "张某".
+	Leader string `protobuf:"bytes,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The leader's post, e.g. "副县长".
+	LeaderTitle string `protobuf:"bytes,3,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
+	// The unit in charge, e.g. "offices/330421.zrzyj".
+	Unit string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
+	// The person in charge within the unit.
+	Person string `protobuf:"bytes,5,opt,name=person,proto3" json:"person,omitempty"`
+	// The completion date, "YYYY-MM-DD" (a date in China, not in the past).
+	DueDate string `protobuf:"bytes,6,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeadCaseRequest) Reset() {
+	*x = LeadCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeadCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeadCaseRequest) ProtoMessage() {}
+
+func (x *LeadCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeadCaseRequest.ProtoReflect.Descriptor instead.
+func (*LeadCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *LeadCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetLeaderTitle() string {
+	if x != nil {
+		return x.LeaderTitle
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetPerson() string {
+	if x != nil {
+		return x.Person
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of LeadCase.
+type LeadCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeadCaseResponse) Reset() {
+	*x = LeadCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeadCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeadCaseResponse) ProtoMessage() {}
+
+func (x *LeadCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeadCaseResponse.ProtoReflect.Descriptor instead.
+func (*LeadCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *LeadCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of RecordCaseProgress.
+type RecordCaseProgressRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Steps taken.
+	Steps string `protobuf:"bytes,2,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Progress so far.
+	Progress string `protobuf:"bytes,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	// Next measures.
+	Measures string `protobuf:"bytes,4,opt,name=measures,proto3" json:"measures,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCaseProgressRequest) Reset() {
+	*x = RecordCaseProgressRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCaseProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCaseProgressRequest) ProtoMessage() {}
+
+func (x *RecordCaseProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCaseProgressRequest.ProtoReflect.Descriptor instead.
+func (*RecordCaseProgressRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RecordCaseProgressRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordCaseProgressRequest) GetSteps() string {
+	if x != nil {
+		return x.Steps
+	}
+	return ""
+}
+
+func (x *RecordCaseProgressRequest) GetProgress() string {
+	if x != nil {
+		return x.Progress
+	}
+	return ""
+}
+
+func (x *RecordCaseProgressRequest) GetMeasures() string {
+	if x != nil {
+		return x.Measures
+	}
+	return ""
+}
+
+func (x *RecordCaseProgressRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordCaseProgressRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of RecordCaseProgress.
+type RecordCaseProgressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCaseProgressResponse) Reset() {
+	*x = RecordCaseProgressResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCaseProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCaseProgressResponse) ProtoMessage() {}
+
+func (x *RecordCaseProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCaseProgressResponse.ProtoReflect.Descriptor instead.
+func (*RecordCaseProgressResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *RecordCaseProgressResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of GetCaseCard.
+type GetCaseCardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The card, "cases/{case_number}/card".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseCardRequest) Reset() {
+	*x = GetCaseCardRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseCardRequest) ProtoMessage() {}
+
+func (x *GetCaseCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseCardRequest.ProtoReflect.Descriptor instead.
+func (*GetCaseCardRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetCaseCardRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// The response of GetCaseCard.
+type GetCaseCardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The card.
+	Card          *CaseCard `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseCardResponse) Reset() {
+	*x = GetCaseCardResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseCardResponse) ProtoMessage() {}
+
+func (x *GetCaseCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseCardResponse.ProtoReflect.Descriptor instead.
+func (*GetCaseCardResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetCaseCardResponse) GetCard() *CaseCard {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
 var File_tongban_assignment_v1_assignment_service_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
@@ -2745,7 +3632,68 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"D\n" +
 	"\x11CloseCaseResponse\x12/\n" +
-	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case2\xf1\x17\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xa9\x01\n" +
+	"\x17AddCaseCoHandlerRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06office\x18\x02 \x01(\tB\x03\xe0A\x02R\x06office\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x04 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"K\n" +
+	"\x18AddCaseCoHandlerResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xca\x01\n" +
+	"\x17ContributeToCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12@\n" +
+	"\x04kind\x18\x02 \x01(\x0e2'.tongban.assignment.v1.ContributionKindB\x03\xe0A\x01R\x04kind\x12\x17\n" +
+	"\x04text\x18\x03 \x01(\tB\x03\xe0A\x02R\x04text\x12\x17\n" +
+	"\x04etag\x18\x04 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"K\n" +
+	"\x18ContributeToCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x8f\x01\n" +
+	"\x1aReturnCaseForReworkRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"N\n" +
+	"\x1bReturnCaseForReworkResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xa7\x01\n" +
+	"\x15SetCaseUrgencyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06urgent\x18\x02 \x01(\bB\x03\xe0A\x01R\x06urgent\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x04 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"I\n" +
+	"\x16SetCaseUrgencyResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x82\x02\n" +
+	"\x0fLeadCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06leader\x18\x02 \x01(\tB\x03\xe0A\x02R\x06leader\x12&\n" +
+	"\fleader_title\x18\x03 \x01(\tB\x03\xe0A\x02R\vleaderTitle\x12\x17\n" +
+	"\x04unit\x18\x04 \x01(\tB\x03\xe0A\x02R\x04unit\x12\x1b\n" +
+	"\x06person\x18\x05 \x01(\tB\x03\xe0A\x02R\x06person\x12\x1e\n" +
+	"\bdue_date\x18\x06 \x01(\tB\x03\xe0A\x02R\adueDate\x12\x17\n" +
+	"\x04etag\x18\a \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tB\x03\xe0A\x01R\trequestId\"C\n" +
+	"\x10LeadCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xce\x01\n" +
+	"\x19RecordCaseProgressRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x19\n" +
+	"\x05steps\x18\x02 \x01(\tB\x03\xe0A\x02R\x05steps\x12\x1f\n" +
+	"\bprogress\x18\x03 \x01(\tB\x03\xe0A\x02R\bprogress\x12\x1f\n" +
+	"\bmeasures\x18\x04 \x01(\tB\x03\xe0A\x01R\bmeasures\x12\x17\n" +
+	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\x03\xe0A\x01R\trequestId\"M\n" +
+	"\x1aRecordCaseProgressResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"-\n" +
+	"\x12GetCaseCardRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"J\n" +
+	"\x13GetCaseCardResponse\x123\n" +
+	"\x04card\x18\x01 \x01(\v2\x1f.tongban.assignment.v1.CaseCardR\x04card2\xdd \n" +
 	"\x11AssignmentService\x12\x91\x01\n" +
 	"\vReferCaseUp\x12).tongban.assignment.v1.ReferCaseUpRequest\x1a*.tongban.assignment.v1.ReferCaseUpResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:referUp\x12\x95\x01\n" +
 	"\fTransferCase\x12*.tongban.assignment.v1.TransferCaseRequest\x1a+.tongban.assignment.v1.TransferCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:transfer\x12\x8d\x01\n" +
@@ -2769,7 +3717,14 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"ReviewCase\x12(.tongban.assignment.v1.ReviewCaseRequest\x1a).tongban.assignment.v1.ReviewCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:review\x12\xb1\x01\n" +
 	"\x13RequestCaseReReview\x121.tongban.assignment.v1.RequestCaseReReviewRequest\x1a2.tongban.assignment.v1.RequestCaseReReviewResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x04case\"\"/v1/{name=cases/*}:requestReReview\x12\x95\x01\n" +
 	"\fReReviewCase\x12*.tongban.assignment.v1.ReReviewCaseRequest\x1a+.tongban.assignment.v1.ReReviewCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:reReview\x12\x89\x01\n" +
-	"\tCloseCase\x12'.tongban.assignment.v1.CloseCaseRequest\x1a(.tongban.assignment.v1.CloseCaseResponse\")\x82\xd3\xe4\x93\x02#:\x01*b\x04case\"\x18/v1/{name=cases/*}:close\x12\x96\x01\n" +
+	"\tCloseCase\x12'.tongban.assignment.v1.CloseCaseRequest\x1a(.tongban.assignment.v1.CloseCaseResponse\")\x82\xd3\xe4\x93\x02#:\x01*b\x04case\"\x18/v1/{name=cases/*}:close\x12\xa5\x01\n" +
+	"\x10AddCaseCoHandler\x12..tongban.assignment.v1.AddCaseCoHandlerRequest\x1a/.tongban.assignment.v1.AddCaseCoHandlerResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:addCoHandler\x12\xa3\x01\n" +
+	"\x10ContributeToCase\x12..tongban.assignment.v1.ContributeToCaseRequest\x1a/.tongban.assignment.v1.ContributeToCaseResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:contribute\x12\xb1\x01\n" +
+	"\x13ReturnCaseForRework\x121.tongban.assignment.v1.ReturnCaseForReworkRequest\x1a2.tongban.assignment.v1.ReturnCaseForReworkResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x04case\"\"/v1/{name=cases/*}:returnForRework\x12\x9d\x01\n" +
+	"\x0eSetCaseUrgency\x12,.tongban.assignment.v1.SetCaseUrgencyRequest\x1a-.tongban.assignment.v1.SetCaseUrgencyResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:setUrgency\x12\x89\x01\n" +
+	"\bLeadCase\x12&.tongban.assignment.v1.LeadCaseRequest\x1a'.tongban.assignment.v1.LeadCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:takeLead\x12\xad\x01\n" +
+	"\x12RecordCaseProgress\x120.tongban.assignment.v1.RecordCaseProgressRequest\x1a1.tongban.assignment.v1.RecordCaseProgressResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\x04case\"!/v1/{name=cases/*}:recordProgress\x12\x8b\x01\n" +
+	"\vGetCaseCard\x12).tongban.assignment.v1.GetCaseCardRequest\x1a*.tongban.assignment.v1.GetCaseCardResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x04card\x12\x17/v1/{name=cases/*/card}\x12\x96\x01\n" +
 	"\x0fListCaseHistory\x12-.tongban.assignment.v1.ListCaseHistoryRequest\x1a..tongban.assignment.v1.ListCaseHistoryResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=cases/*}/history\x12\x96\x01\n" +
 	"\x0fListOfficeQueue\x12-.tongban.assignment.v1.ListOfficeQueueRequest\x1a..tongban.assignment.v1.ListOfficeQueueResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=offices/*}/queueB\xee\x01\n" +
 	"\x19com.tongban.assignment.v1B\x16AssignmentServiceProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/assignment/v1;assignmentv1\xa2\x02\x03TAX\xaa\x02\x15Tongban.Assignment.V1\xca\x02\x15Tongban\\Assignment\\V1\xe2\x02!Tongban\\Assignment\\V1\\GPBMetadata\xea\x02\x17Tongban::Assignment::V1b\x06proto3"
@@ -2786,7 +3741,7 @@ func file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_assignment_service_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
 	(*ReferCaseUpRequest)(nil),          // 0: tongban.assignment.v1.ReferCaseUpRequest
 	(*ReferCaseUpResponse)(nil),         // 1: tongban.assignment.v1.ReferCaseUpResponse
@@ -2828,86 +3783,124 @@ var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
 	(*ReReviewCaseResponse)(nil),        // 37: tongban.assignment.v1.ReReviewCaseResponse
 	(*CloseCaseRequest)(nil),            // 38: tongban.assignment.v1.CloseCaseRequest
 	(*CloseCaseResponse)(nil),           // 39: tongban.assignment.v1.CloseCaseResponse
-	(*Case)(nil),                        // 40: tongban.assignment.v1.Case
-	(AnswerOutcome)(0),                  // 41: tongban.assignment.v1.AnswerOutcome
-	(AnswerForm)(0),                     // 42: tongban.assignment.v1.AnswerForm
-	(*HistoryEntry)(nil),                // 43: tongban.assignment.v1.HistoryEntry
-	(StatutoryChannel)(0),               // 44: tongban.assignment.v1.StatutoryChannel
-	(Rating)(0),                         // 45: tongban.assignment.v1.Rating
+	(*AddCaseCoHandlerRequest)(nil),     // 40: tongban.assignment.v1.AddCaseCoHandlerRequest
+	(*AddCaseCoHandlerResponse)(nil),    // 41: tongban.assignment.v1.AddCaseCoHandlerResponse
+	(*ContributeToCaseRequest)(nil),     // 42: tongban.assignment.v1.ContributeToCaseRequest
+	(*ContributeToCaseResponse)(nil),    // 43: tongban.assignment.v1.ContributeToCaseResponse
+	(*ReturnCaseForReworkRequest)(nil),  // 44: tongban.assignment.v1.ReturnCaseForReworkRequest
+	(*ReturnCaseForReworkResponse)(nil), // 45: tongban.assignment.v1.ReturnCaseForReworkResponse
+	(*SetCaseUrgencyRequest)(nil),       // 46: tongban.assignment.v1.SetCaseUrgencyRequest
+	(*SetCaseUrgencyResponse)(nil),      // 47: tongban.assignment.v1.SetCaseUrgencyResponse
+	(*LeadCaseRequest)(nil),             // 48: tongban.assignment.v1.LeadCaseRequest
+	(*LeadCaseResponse)(nil),            // 49: tongban.assignment.v1.LeadCaseResponse
+	(*RecordCaseProgressRequest)(nil),   // 50: tongban.assignment.v1.RecordCaseProgressRequest
+	(*RecordCaseProgressResponse)(nil),  // 51: tongban.assignment.v1.RecordCaseProgressResponse
+	(*GetCaseCardRequest)(nil),          // 52: tongban.assignment.v1.GetCaseCardRequest
+	(*GetCaseCardResponse)(nil),         // 53: tongban.assignment.v1.GetCaseCardResponse
+	(*Case)(nil),                        // 54: tongban.assignment.v1.Case
+	(AnswerOutcome)(0),                  // 55: tongban.assignment.v1.AnswerOutcome
+	(AnswerForm)(0),                     // 56: tongban.assignment.v1.AnswerForm
+	(*HistoryEntry)(nil),                // 57: tongban.assignment.v1.HistoryEntry
+	(StatutoryChannel)(0),               // 58: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                         // 59: tongban.assignment.v1.Rating
+	(ContributionKind)(0),               // 60: tongban.assignment.v1.ContributionKind
+	(*CaseCard)(nil),                    // 61: tongban.assignment.v1.CaseCard
 }
 var file_tongban_assignment_v1_assignment_service_proto_depIdxs = []int32{
-	40, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	41, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	42, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
-	40, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
-	43, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
-	40, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
-	40, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	44, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
-	40, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	45, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
-	40, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
-	41, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	40, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
-	41, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	40, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	40, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	0,  // 27: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
-	2,  // 28: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
-	4,  // 29: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
-	10, // 30: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
-	12, // 31: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
-	14, // 32: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
-	16, // 33: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
-	18, // 34: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
-	20, // 35: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
-	22, // 36: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
-	24, // 37: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
-	26, // 38: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
-	28, // 39: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
-	30, // 40: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
-	32, // 41: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
-	34, // 42: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
-	36, // 43: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
-	38, // 44: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
-	6,  // 45: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
-	8,  // 46: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
-	1,  // 47: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
-	3,  // 48: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
-	5,  // 49: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
-	11, // 50: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
-	13, // 51: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
-	15, // 52: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
-	17, // 53: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
-	19, // 54: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
-	21, // 55: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
-	23, // 56: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
-	25, // 57: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
-	27, // 58: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
-	29, // 59: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
-	31, // 60: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
-	33, // 61: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
-	35, // 62: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
-	37, // 63: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
-	39, // 64: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
-	7,  // 65: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
-	9,  // 66: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
-	47, // [47:67] is the sub-list for method output_type
-	27, // [27:47] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	54, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	55, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	56, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
+	54, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
+	57, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
+	54, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
+	54, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	54, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	59, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
+	54, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	55, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	54, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	55, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	54, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 27: tongban.assignment.v1.AddCaseCoHandlerResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 28: tongban.assignment.v1.ContributeToCaseRequest.kind:type_name -> tongban.assignment.v1.ContributionKind
+	54, // 29: tongban.assignment.v1.ContributeToCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 30: tongban.assignment.v1.ReturnCaseForReworkResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 31: tongban.assignment.v1.SetCaseUrgencyResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 32: tongban.assignment.v1.LeadCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	54, // 33: tongban.assignment.v1.RecordCaseProgressResponse.case:type_name -> tongban.assignment.v1.Case
+	61, // 34: tongban.assignment.v1.GetCaseCardResponse.card:type_name -> tongban.assignment.v1.CaseCard
+	0,  // 35: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
+	2,  // 36: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
+	4,  // 37: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
+	10, // 38: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
+	12, // 39: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
+	14, // 40: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
+	16, // 41: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
+	18, // 42: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
+	20, // 43: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
+	22, // 44: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
+	24, // 45: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
+	26, // 46: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
+	28, // 47: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
+	30, // 48: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
+	32, // 49: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
+	34, // 50: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
+	36, // 51: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
+	38, // 52: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
+	40, // 53: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:input_type -> tongban.assignment.v1.AddCaseCoHandlerRequest
+	42, // 54: tongban.assignment.v1.AssignmentService.ContributeToCase:input_type -> tongban.assignment.v1.ContributeToCaseRequest
+	44, // 55: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:input_type -> tongban.assignment.v1.ReturnCaseForReworkRequest
+	46, // 56: tongban.assignment.v1.AssignmentService.SetCaseUrgency:input_type -> tongban.assignment.v1.SetCaseUrgencyRequest
+	48, // 57: tongban.assignment.v1.AssignmentService.LeadCase:input_type -> tongban.assignment.v1.LeadCaseRequest
+	50, // 58: tongban.assignment.v1.AssignmentService.RecordCaseProgress:input_type -> tongban.assignment.v1.RecordCaseProgressRequest
+	52, // 59: tongban.assignment.v1.AssignmentService.GetCaseCard:input_type -> tongban.assignment.v1.GetCaseCardRequest
+	6,  // 60: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
+	8,  // 61: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
+	1,  // 62: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
+	3,  // 63: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
+	5,  // 64: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
+	11, // 65: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
+	13, // 66: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
+	15, // 67: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
+	17, // 68: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
+	19, // 69: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
+	21, // 70: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
+	23, // 71: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
+	25, // 72: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
+	27, // 73: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
+	29, // 74: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
+	31, // 75: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
+	33, // 76: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
+	35, // 77: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
+	37, // 78: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
+	39, // 79: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
+	41, // 80: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:output_type -> tongban.assignment.v1.AddCaseCoHandlerResponse
+	43, // 81: tongban.assignment.v1.AssignmentService.ContributeToCase:output_type -> tongban.assignment.v1.ContributeToCaseResponse
+	45, // 82: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:output_type -> tongban.assignment.v1.ReturnCaseForReworkResponse
+	47, // 83: tongban.assignment.v1.AssignmentService.SetCaseUrgency:output_type -> tongban.assignment.v1.SetCaseUrgencyResponse
+	49, // 84: tongban.assignment.v1.AssignmentService.LeadCase:output_type -> tongban.assignment.v1.LeadCaseResponse
+	51, // 85: tongban.assignment.v1.AssignmentService.RecordCaseProgress:output_type -> tongban.assignment.v1.RecordCaseProgressResponse
+	53, // 86: tongban.assignment.v1.AssignmentService.GetCaseCard:output_type -> tongban.assignment.v1.GetCaseCardResponse
+	7,  // 87: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
+	9,  // 88: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
+	62, // [62:89] is the sub-list for method output_type
+	35, // [35:62] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_assignment_service_proto_init() }
@@ -2922,7 +3915,7 @@ func file_tongban_assignment_v1_assignment_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_assignment_service_proto_rawDesc), len(file_tongban_assignment_v1_assignment_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

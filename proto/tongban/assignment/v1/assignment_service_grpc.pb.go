@@ -37,6 +37,13 @@ const (
 	AssignmentService_RequestCaseReReview_FullMethodName = "/tongban.assignment.v1.AssignmentService/RequestCaseReReview"
 	AssignmentService_ReReviewCase_FullMethodName        = "/tongban.assignment.v1.AssignmentService/ReReviewCase"
 	AssignmentService_CloseCase_FullMethodName           = "/tongban.assignment.v1.AssignmentService/CloseCase"
+	AssignmentService_AddCaseCoHandler_FullMethodName    = "/tongban.assignment.v1.AssignmentService/AddCaseCoHandler"
+	AssignmentService_ContributeToCase_FullMethodName    = "/tongban.assignment.v1.AssignmentService/ContributeToCase"
+	AssignmentService_ReturnCaseForRework_FullMethodName = "/tongban.assignment.v1.AssignmentService/ReturnCaseForRework"
+	AssignmentService_SetCaseUrgency_FullMethodName      = "/tongban.assignment.v1.AssignmentService/SetCaseUrgency"
+	AssignmentService_LeadCase_FullMethodName            = "/tongban.assignment.v1.AssignmentService/LeadCase"
+	AssignmentService_RecordCaseProgress_FullMethodName  = "/tongban.assignment.v1.AssignmentService/RecordCaseProgress"
+	AssignmentService_GetCaseCard_FullMethodName         = "/tongban.assignment.v1.AssignmentService/GetCaseCard"
 	AssignmentService_ListCaseHistory_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListCaseHistory"
 	AssignmentService_ListOfficeQueue_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListOfficeQueue"
 )
@@ -126,6 +133,33 @@ type AssignmentServiceClient interface {
 	// ANSWERED, EVALUATED and REVIEWED, by the holder or the county petition
 	// bureau.
 	CloseCase(ctx context.Context, in *CloseCaseRequest, opts ...grpc.CallOption) (*CloseCaseResponse, error)
+	// Adds a co-handling department (协办) beside the lead (主办, the holder). It
+	// may read the case and add findings and drafts, but cannot answer or close
+	// it. Accepted in states ROUTED and IN_HANDLING, by the holder or the county
+	// petition bureau.
+	AddCaseCoHandler(ctx context.Context, in *AddCaseCoHandlerRequest, opts ...grpc.CallOption) (*AddCaseCoHandlerResponse, error)
+	// Adds a co-handling department's finding or draft (协办意见). Accepted in
+	// state IN_HANDLING, by a co-handling department.
+	ContributeToCase(ctx context.Context, in *ContributeToCaseRequest, opts ...grpc.CallOption) (*ContributeToCaseResponse, error)
+	// Returns an inadequate answer for rework (退回重办): handling reopens with
+	// the same holder, the answer is kept among reworked_answers. Accepted in
+	// states ANSWERED and EVALUATED, by the county petition bureau.
+	ReturnCaseForRework(ctx context.Context, in *ReturnCaseForReworkRequest, opts ...grpc.CallOption) (*ReturnCaseForReworkResponse, error)
+	// Marks a case urgent (紧急), or no longer urgent; every queue lists urgent
+	// cases first. Accepted in every state but DECLINED, FINAL and CLOSED, by
+	// the county petition bureau or the holder.
+	SetCaseUrgency(ctx context.Context, in *SetCaseUrgencyRequest, opts ...grpc.CallOption) (*SetCaseUrgencyResponse, error)
+	// Records that a leader takes personal charge of a case (包案, "五包三定")
+	// with its fixed unit, person and completion date. Accepted once, in every
+	// state but DECLINED, FINAL and CLOSED, by the county petition bureau.
+	LeadCase(ctx context.Context, in *LeadCaseRequest, opts ...grpc.CallOption) (*LeadCaseResponse, error)
+	// Records steps taken, progress and next measures on the case card
+	// (一案一卡). Accepted for a case in a leader's charge, in every state but
+	// DECLINED, FINAL and CLOSED, by the holder, the unit in charge or the county
+	// petition bureau.
+	RecordCaseProgress(ctx context.Context, in *RecordCaseProgressRequest, opts ...grpc.CallOption) (*RecordCaseProgressResponse, error)
+	// Returns the case card (一案一卡) of a case in a leader's charge.
+	GetCaseCard(ctx context.Context, in *GetCaseCardRequest, opts ...grpc.CallOption) (*GetCaseCardResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -322,6 +356,76 @@ func (c *assignmentServiceClient) CloseCase(ctx context.Context, in *CloseCaseRe
 	return out, nil
 }
 
+func (c *assignmentServiceClient) AddCaseCoHandler(ctx context.Context, in *AddCaseCoHandlerRequest, opts ...grpc.CallOption) (*AddCaseCoHandlerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddCaseCoHandlerResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_AddCaseCoHandler_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) ContributeToCase(ctx context.Context, in *ContributeToCaseRequest, opts ...grpc.CallOption) (*ContributeToCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContributeToCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ContributeToCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) ReturnCaseForRework(ctx context.Context, in *ReturnCaseForReworkRequest, opts ...grpc.CallOption) (*ReturnCaseForReworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnCaseForReworkResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ReturnCaseForRework_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) SetCaseUrgency(ctx context.Context, in *SetCaseUrgencyRequest, opts ...grpc.CallOption) (*SetCaseUrgencyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetCaseUrgencyResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_SetCaseUrgency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) LeadCase(ctx context.Context, in *LeadCaseRequest, opts ...grpc.CallOption) (*LeadCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeadCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_LeadCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) RecordCaseProgress(ctx context.Context, in *RecordCaseProgressRequest, opts ...grpc.CallOption) (*RecordCaseProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordCaseProgressResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_RecordCaseProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) GetCaseCard(ctx context.Context, in *GetCaseCardRequest, opts ...grpc.CallOption) (*GetCaseCardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCaseCardResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_GetCaseCard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *assignmentServiceClient) ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseHistoryResponse)
@@ -427,6 +531,33 @@ type AssignmentServiceServer interface {
 	// ANSWERED, EVALUATED and REVIEWED, by the holder or the county petition
 	// bureau.
 	CloseCase(context.Context, *CloseCaseRequest) (*CloseCaseResponse, error)
+	// Adds a co-handling department (协办) beside the lead (主办, the holder). It
+	// may read the case and add findings and drafts, but cannot answer or close
+	// it. Accepted in states ROUTED and IN_HANDLING, by the holder or the county
+	// petition bureau.
+	AddCaseCoHandler(context.Context, *AddCaseCoHandlerRequest) (*AddCaseCoHandlerResponse, error)
+	// Adds a co-handling department's finding or draft (协办意见). Accepted in
+	// state IN_HANDLING, by a co-handling department.
+	ContributeToCase(context.Context, *ContributeToCaseRequest) (*ContributeToCaseResponse, error)
+	// Returns an inadequate answer for rework (退回重办): handling reopens with
+	// the same holder, the answer is kept among reworked_answers. Accepted in
+	// states ANSWERED and EVALUATED, by the county petition bureau.
+	ReturnCaseForRework(context.Context, *ReturnCaseForReworkRequest) (*ReturnCaseForReworkResponse, error)
+	// Marks a case urgent (紧急), or no longer urgent; every queue lists urgent
+	// cases first. Accepted in every state but DECLINED, FINAL and CLOSED, by
+	// the county petition bureau or the holder.
+	SetCaseUrgency(context.Context, *SetCaseUrgencyRequest) (*SetCaseUrgencyResponse, error)
+	// Records that a leader takes personal charge of a case (包案, "五包三定")
+	// with its fixed unit, person and completion date. Accepted once, in every
+	// state but DECLINED, FINAL and CLOSED, by the county petition bureau.
+	LeadCase(context.Context, *LeadCaseRequest) (*LeadCaseResponse, error)
+	// Records steps taken, progress and next measures on the case card
+	// (一案一卡). Accepted for a case in a leader's charge, in every state but
+	// DECLINED, FINAL and CLOSED, by the holder, the unit in charge or the county
+	// petition bureau.
+	RecordCaseProgress(context.Context, *RecordCaseProgressRequest) (*RecordCaseProgressResponse, error)
+	// Returns the case card (一案一卡) of a case in a leader's charge.
+	GetCaseCard(context.Context, *GetCaseCardRequest) (*GetCaseCardResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -496,6 +627,27 @@ func (UnimplementedAssignmentServiceServer) ReReviewCase(context.Context, *ReRev
 }
 func (UnimplementedAssignmentServiceServer) CloseCase(context.Context, *CloseCaseRequest) (*CloseCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CloseCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) AddCaseCoHandler(context.Context, *AddCaseCoHandlerRequest) (*AddCaseCoHandlerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddCaseCoHandler not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ContributeToCase(context.Context, *ContributeToCaseRequest) (*ContributeToCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ContributeToCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ReturnCaseForRework(context.Context, *ReturnCaseForReworkRequest) (*ReturnCaseForReworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReturnCaseForRework not implemented")
+}
+func (UnimplementedAssignmentServiceServer) SetCaseUrgency(context.Context, *SetCaseUrgencyRequest) (*SetCaseUrgencyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetCaseUrgency not implemented")
+}
+func (UnimplementedAssignmentServiceServer) LeadCase(context.Context, *LeadCaseRequest) (*LeadCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeadCase not implemented")
+}
+func (UnimplementedAssignmentServiceServer) RecordCaseProgress(context.Context, *RecordCaseProgressRequest) (*RecordCaseProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCaseProgress not implemented")
+}
+func (UnimplementedAssignmentServiceServer) GetCaseCard(context.Context, *GetCaseCardRequest) (*GetCaseCardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaseCard not implemented")
 }
 func (UnimplementedAssignmentServiceServer) ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseHistory not implemented")
@@ -848,6 +1000,132 @@ func _AssignmentService_CloseCase_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AssignmentService_AddCaseCoHandler_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddCaseCoHandlerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).AddCaseCoHandler(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_AddCaseCoHandler_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).AddCaseCoHandler(ctx, req.(*AddCaseCoHandlerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_ContributeToCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ContributeToCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ContributeToCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ContributeToCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ContributeToCase(ctx, req.(*ContributeToCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_ReturnCaseForRework_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReturnCaseForReworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ReturnCaseForRework(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ReturnCaseForRework_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ReturnCaseForRework(ctx, req.(*ReturnCaseForReworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_SetCaseUrgency_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetCaseUrgencyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).SetCaseUrgency(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_SetCaseUrgency_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).SetCaseUrgency(ctx, req.(*SetCaseUrgencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_LeadCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeadCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).LeadCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_LeadCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).LeadCase(ctx, req.(*LeadCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_RecordCaseProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCaseProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).RecordCaseProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_RecordCaseProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).RecordCaseProgress(ctx, req.(*RecordCaseProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_GetCaseCard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCaseCardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).GetCaseCard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_GetCaseCard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).GetCaseCard(ctx, req.(*GetCaseCardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AssignmentService_ListCaseHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseHistoryRequest)
 	if err := dec(in); err != nil {
@@ -962,6 +1240,34 @@ var AssignmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CloseCase",
 			Handler:    _AssignmentService_CloseCase_Handler,
+		},
+		{
+			MethodName: "AddCaseCoHandler",
+			Handler:    _AssignmentService_AddCaseCoHandler_Handler,
+		},
+		{
+			MethodName: "ContributeToCase",
+			Handler:    _AssignmentService_ContributeToCase_Handler,
+		},
+		{
+			MethodName: "ReturnCaseForRework",
+			Handler:    _AssignmentService_ReturnCaseForRework_Handler,
+		},
+		{
+			MethodName: "SetCaseUrgency",
+			Handler:    _AssignmentService_SetCaseUrgency_Handler,
+		},
+		{
+			MethodName: "LeadCase",
+			Handler:    _AssignmentService_LeadCase_Handler,
+		},
+		{
+			MethodName: "RecordCaseProgress",
+			Handler:    _AssignmentService_RecordCaseProgress_Handler,
+		},
+		{
+			MethodName: "GetCaseCard",
+			Handler:    _AssignmentService_GetCaseCard_Handler,
 		},
 		{
 			MethodName: "ListCaseHistory",

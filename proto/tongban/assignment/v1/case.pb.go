@@ -177,6 +177,18 @@ const (
 	Action_ACTION_RE_REVIEW Action = 19
 	// 办结: the case was closed.
 	Action_ACTION_CLOSE Action = 20
+	// 增加协办单位: a co-handling department (协办) joins the lead (主办).
+	Action_ACTION_ADD_CO_HANDLER Action = 21
+	// 协办意见: a co-handling department added a finding or a draft.
+	Action_ACTION_CONTRIBUTE Action = 22
+	// 退回重办: the petition bureau returned an inadequate answer for rework.
+	Action_ACTION_RETURN_FOR_REWORK Action = 23
+	// 紧急: the case was marked urgent, or no longer urgent.
+	Action_ACTION_SET_URGENCY Action = 24
+	// 包案: a leader took personal charge of the case.
+	Action_ACTION_TAKE_LEAD Action = 25
+	// 一案一卡: steps taken, progress and measures were recorded on the card.
+	Action_ACTION_RECORD_PROGRESS Action = 26
 )
 
 // Enum value maps for Action.
@@ -203,6 +215,12 @@ var (
 		18: "ACTION_REQUEST_RE_REVIEW",
 		19: "ACTION_RE_REVIEW",
 		20: "ACTION_CLOSE",
+		21: "ACTION_ADD_CO_HANDLER",
+		22: "ACTION_CONTRIBUTE",
+		23: "ACTION_RETURN_FOR_REWORK",
+		24: "ACTION_SET_URGENCY",
+		25: "ACTION_TAKE_LEAD",
+		26: "ACTION_RECORD_PROGRESS",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED":       0,
@@ -226,6 +244,12 @@ var (
 		"ACTION_REQUEST_RE_REVIEW": 18,
 		"ACTION_RE_REVIEW":         19,
 		"ACTION_CLOSE":             20,
+		"ACTION_ADD_CO_HANDLER":    21,
+		"ACTION_CONTRIBUTE":        22,
+		"ACTION_RETURN_FOR_REWORK": 23,
+		"ACTION_SET_URGENCY":       24,
+		"ACTION_TAKE_LEAD":         25,
+		"ACTION_RECORD_PROGRESS":   26,
 	}
 )
 
@@ -254,6 +278,59 @@ func (x Action) Number() protoreflect.EnumNumber {
 // Deprecated: Use Action.Descriptor instead.
 func (Action) EnumDescriptor() ([]byte, []int) {
 	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{1}
+}
+
+// ContributionKind says what a co-handling department contributed.
+type ContributionKind int32
+
+const (
+	// Not set: a finding.
+	ContributionKind_CONTRIBUTION_KIND_UNSPECIFIED ContributionKind = 0
+	// 调查核实情况: facts found.
+	ContributionKind_CONTRIBUTION_KIND_FINDING ContributionKind = 1
+	// 答复意见草稿: a draft of (part of) the answer for the lead department.
+	ContributionKind_CONTRIBUTION_KIND_DRAFT ContributionKind = 2
+)
+
+// Enum value maps for ContributionKind.
+var (
+	ContributionKind_name = map[int32]string{
+		0: "CONTRIBUTION_KIND_UNSPECIFIED",
+		1: "CONTRIBUTION_KIND_FINDING",
+		2: "CONTRIBUTION_KIND_DRAFT",
+	}
+	ContributionKind_value = map[string]int32{
+		"CONTRIBUTION_KIND_UNSPECIFIED": 0,
+		"CONTRIBUTION_KIND_FINDING":     1,
+		"CONTRIBUTION_KIND_DRAFT":       2,
+	}
+)
+
+func (x ContributionKind) Enum() *ContributionKind {
+	p := new(ContributionKind)
+	*p = x
+	return p
+}
+
+func (x ContributionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ContributionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_assignment_v1_case_proto_enumTypes[2].Descriptor()
+}
+
+func (ContributionKind) Type() protoreflect.EnumType {
+	return &file_tongban_assignment_v1_case_proto_enumTypes[2]
+}
+
+func (x ContributionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ContributionKind.Descriptor instead.
+func (ContributionKind) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
 }
 
 // AnswerOutcome is the outcome of a written answer (信访工作条例 Art 32).
@@ -297,11 +374,11 @@ func (x AnswerOutcome) String() string {
 }
 
 func (AnswerOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[2].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[3].Descriptor()
 }
 
 func (AnswerOutcome) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[2]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[3]
 }
 
 func (x AnswerOutcome) Number() protoreflect.EnumNumber {
@@ -310,7 +387,7 @@ func (x AnswerOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnswerOutcome.Descriptor instead.
 func (AnswerOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
 }
 
 // AnswerForm is the form of the document that ends handling.
@@ -351,11 +428,11 @@ func (x AnswerForm) String() string {
 }
 
 func (AnswerForm) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[3].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[4].Descriptor()
 }
 
 func (AnswerForm) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[3]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[4]
 }
 
 func (x AnswerForm) Number() protoreflect.EnumNumber {
@@ -364,7 +441,7 @@ func (x AnswerForm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnswerForm.Descriptor instead.
 func (AnswerForm) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
 }
 
 // StatutoryChannel is the procedure a declined petition belongs to, which the
@@ -426,11 +503,11 @@ func (x StatutoryChannel) String() string {
 }
 
 func (StatutoryChannel) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[4].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[5].Descriptor()
 }
 
 func (StatutoryChannel) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[4]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[5]
 }
 
 func (x StatutoryChannel) Number() protoreflect.EnumNumber {
@@ -439,7 +516,7 @@ func (x StatutoryChannel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StatutoryChannel.Descriptor instead.
 func (StatutoryChannel) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
 }
 
 // Rating is the petitioner's evaluation of an answer (满意度评价).
@@ -483,11 +560,11 @@ func (x Rating) String() string {
 }
 
 func (Rating) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[5].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[6].Descriptor()
 }
 
 func (Rating) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[5]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[6]
 }
 
 func (x Rating) Number() protoreflect.EnumNumber {
@@ -496,7 +573,7 @@ func (x Rating) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Rating.Descriptor instead.
 func (Rating) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
 }
 
 // HistoryEntry is one move of a case: who did what, when, and what changed.
@@ -1041,6 +1118,254 @@ func (x *Assignment) GetReportTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Contribution is a co-handling department's finding or draft (协办意见).
+type Contribution struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The co-handling department.
+	Office string `protobuf:"bytes,1,opt,name=office,proto3" json:"office,omitempty"`
+	// A finding or a draft.
+	Kind ContributionKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tongban.assignment.v1.ContributionKind" json:"kind,omitempty"`
+	// The text.
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// When it was added.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Contribution) Reset() {
+	*x = Contribution{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Contribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Contribution) ProtoMessage() {}
+
+func (x *Contribution) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Contribution.ProtoReflect.Descriptor instead.
+func (*Contribution) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Contribution) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Contribution) GetKind() ContributionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ContributionKind_CONTRIBUTION_KIND_UNSPECIFIED
+}
+
+func (x *Contribution) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Contribution) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// Progress is one entry on the case card (一案一卡).
+type Progress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The office that recorded it.
+	Office string `protobuf:"bytes,1,opt,name=office,proto3" json:"office,omitempty"`
+	// Steps taken (已采取的措施).
+	Steps string `protobuf:"bytes,2,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Progress (工作进展).
+	Progress string `protobuf:"bytes,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	// Next measures (下一步措施).
+	Measures string `protobuf:"bytes,4,opt,name=measures,proto3" json:"measures,omitempty"`
+	// When it was recorded.
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Progress) Reset() {
+	*x = Progress{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Progress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Progress) ProtoMessage() {}
+
+func (x *Progress) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Progress.ProtoReflect.Descriptor instead.
+func (*Progress) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Progress) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Progress) GetSteps() string {
+	if x != nil {
+		return x.Steps
+	}
+	return ""
+}
+
+func (x *Progress) GetProgress() string {
+	if x != nil {
+		return x.Progress
+	}
+	return ""
+}
+
+func (x *Progress) GetMeasures() string {
+	if x != nil {
+		return x.Measures
+	}
+	return ""
+}
+
+func (x *Progress) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+// Lead is a leader's personal charge of a case (包案, "五包三定"): the leader
+// answers for reception, handling, supervision, accountability and reporting;
+// the case has a fixed unit, a fixed person and a fixed completion date.
+type Lead struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader, e.g. "张某".
+	Leader string `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The leader's post, e.g. "副县长".
+	LeaderTitle string `protobuf:"bytes,2,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
+	// 定责任单位: the unit in charge, e.g. "offices/330421.zrzyj".
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	// 定责任人: the person in charge within the unit.
+	Person string `protobuf:"bytes,4,opt,name=person,proto3" json:"person,omitempty"`
+	// 定办结时限: the completion date (a date in China, at 00:00 +08:00).
+	DueDate *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// When the leader took charge.
+	LeadTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=lead_time,json=leadTime,proto3" json:"lead_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lead) Reset() {
+	*x = Lead{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lead) ProtoMessage() {}
+
+func (x *Lead) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lead.ProtoReflect.Descriptor instead.
+func (*Lead) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Lead) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *Lead) GetLeaderTitle() string {
+	if x != nil {
+		return x.LeaderTitle
+	}
+	return ""
+}
+
+func (x *Lead) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Lead) GetPerson() string {
+	if x != nil {
+		return x.Person
+	}
+	return ""
+}
+
+func (x *Lead) GetDueDate() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueDate
+	}
+	return nil
+}
+
+func (x *Lead) GetLeadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeadTime
+	}
+	return nil
+}
+
 // Case is assignment's authoritative view of a case: its state, who holds it
 // and the answer. The registration itself (petitioner, content) is intake's.
 type Case struct {
@@ -1095,14 +1420,27 @@ type Case struct {
 	// an answer, re-review after a review): 30 days.
 	NextInstanceDue *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=next_instance_due,json=nextInstanceDue,proto3" json:"next_instance_due,omitempty"`
 	// The case this one repeats, if intake linked it (重复信访).
-	RepeatOf      string `protobuf:"bytes,24,opt,name=repeat_of,json=repeatOf,proto3" json:"repeat_of,omitempty"`
+	RepeatOf string `protobuf:"bytes,24,opt,name=repeat_of,json=repeatOf,proto3" json:"repeat_of,omitempty"`
+	// 紧急: every queue lists urgent cases first.
+	Urgent bool `protobuf:"varint,25,opt,name=urgent,proto3" json:"urgent,omitempty"`
+	// 协办单位: departments that add findings and drafts but cannot answer or
+	// close the case; the holder is the lead (主办).
+	CoHandlers []string `protobuf:"bytes,26,rep,name=co_handlers,json=coHandlers,proto3" json:"co_handlers,omitempty"`
+	// The co-handlers' findings and drafts, oldest first.
+	Contributions []*Contribution `protobuf:"bytes,27,rep,name=contributions,proto3" json:"contributions,omitempty"`
+	// Answers returned for rework (退回重办), oldest first.
+	ReworkedAnswers []*Answer `protobuf:"bytes,28,rep,name=reworked_answers,json=reworkedAnswers,proto3" json:"reworked_answers,omitempty"`
+	// The leader in personal charge (包案), if any.
+	Lead *Lead `protobuf:"bytes,29,opt,name=lead,proto3" json:"lead,omitempty"`
+	// The case card's entries (一案一卡), oldest first.
+	Progress      []*Progress `protobuf:"bytes,30,rep,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1452,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1465,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Case) GetName() string {
@@ -1291,6 +1629,159 @@ func (x *Case) GetRepeatOf() string {
 	return ""
 }
 
+func (x *Case) GetUrgent() bool {
+	if x != nil {
+		return x.Urgent
+	}
+	return false
+}
+
+func (x *Case) GetCoHandlers() []string {
+	if x != nil {
+		return x.CoHandlers
+	}
+	return nil
+}
+
+func (x *Case) GetContributions() []*Contribution {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
+func (x *Case) GetReworkedAnswers() []*Answer {
+	if x != nil {
+		return x.ReworkedAnswers
+	}
+	return nil
+}
+
+func (x *Case) GetLead() *Lead {
+	if x != nil {
+		return x.Lead
+	}
+	return nil
+}
+
+func (x *Case) GetProgress() []*Progress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+// CaseCard is the one-case-one-card view of a case in a leader's charge
+// (一案一卡): subject, leader, fixed unit, person and date, and the steps,
+// progress and measures so far.
+type CaseCard struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "cases/{case_number}/card".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's subject (from its registration).
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The lifecycle state.
+	State CaseState `protobuf:"varint,3,opt,name=state,proto3,enum=tongban.assignment.v1.CaseState" json:"state,omitempty"`
+	// The office responsible now.
+	HolderOffice string `protobuf:"bytes,4,opt,name=holder_office,json=holderOffice,proto3" json:"holder_office,omitempty"`
+	// The leader in charge and the three fixes.
+	Lead *Lead `protobuf:"bytes,5,opt,name=lead,proto3" json:"lead,omitempty"`
+	// Steps, progress and measures, oldest first.
+	Progress []*Progress `protobuf:"bytes,6,rep,name=progress,proto3" json:"progress,omitempty"`
+	// The answer, once given.
+	Answer *Answer `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Whether the completion date has passed with the case unanswered.
+	Overdue       bool `protobuf:"varint,8,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseCard) Reset() {
+	*x = CaseCard{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseCard) ProtoMessage() {}
+
+func (x *CaseCard) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseCard.ProtoReflect.Descriptor instead.
+func (*CaseCard) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CaseCard) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CaseCard) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CaseCard) GetState() CaseState {
+	if x != nil {
+		return x.State
+	}
+	return CaseState_CASE_STATE_UNSPECIFIED
+}
+
+func (x *CaseCard) GetHolderOffice() string {
+	if x != nil {
+		return x.HolderOffice
+	}
+	return ""
+}
+
+func (x *CaseCard) GetLead() *Lead {
+	if x != nil {
+		return x.Lead
+	}
+	return nil
+}
+
+func (x *CaseCard) GetProgress() []*Progress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+func (x *CaseCard) GetAnswer() *Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *CaseCard) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
 var File_tongban_assignment_v1_case_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_case_proto_rawDesc = "" +
@@ -1350,7 +1841,27 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"report_due\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\x12\x16\n" +
 	"\x06report\x18\x04 \x01(\tR\x06report\x12;\n" +
 	"\vreport_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"reportTime\"\xc4\t\n" +
+	"reportTime\"\xb4\x01\n" +
+	"\fContribution\x12\x16\n" +
+	"\x06office\x18\x01 \x01(\tR\x06office\x12;\n" +
+	"\x04kind\x18\x02 \x01(\x0e2'.tongban.assignment.v1.ContributionKindR\x04kind\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xad\x01\n" +
+	"\bProgress\x12\x16\n" +
+	"\x06office\x18\x01 \x01(\tR\x06office\x12\x14\n" +
+	"\x05steps\x18\x02 \x01(\tR\x05steps\x12\x1a\n" +
+	"\bprogress\x18\x03 \x01(\tR\bprogress\x12\x1a\n" +
+	"\bmeasures\x18\x04 \x01(\tR\bmeasures\x12;\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\"\xdd\x01\n" +
+	"\x04Lead\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\x12!\n" +
+	"\fleader_title\x18\x02 \x01(\tR\vleaderTitle\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x16\n" +
+	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
+	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
+	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\"\x9e\f\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1382,7 +1893,23 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"assignment\x18\x16 \x01(\v2!.tongban.assignment.v1.AssignmentB\x03\xe0A\x03R\n" +
 	"assignment\x12K\n" +
 	"\x11next_instance_due\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextInstanceDue\x12 \n" +
-	"\trepeat_of\x18\x18 \x01(\tB\x03\xe0A\x03R\brepeatOfJ\x04\b\v\x10\f*\x89\x03\n" +
+	"\trepeat_of\x18\x18 \x01(\tB\x03\xe0A\x03R\brepeatOf\x12\x1b\n" +
+	"\x06urgent\x18\x19 \x01(\bB\x03\xe0A\x03R\x06urgent\x12$\n" +
+	"\vco_handlers\x18\x1a \x03(\tB\x03\xe0A\x03R\n" +
+	"coHandlers\x12N\n" +
+	"\rcontributions\x18\x1b \x03(\v2#.tongban.assignment.v1.ContributionB\x03\xe0A\x03R\rcontributions\x12M\n" +
+	"\x10reworked_answers\x18\x1c \x03(\v2\x1d.tongban.assignment.v1.AnswerB\x03\xe0A\x03R\x0freworkedAnswers\x124\n" +
+	"\x04lead\x18\x1d \x01(\v2\x1b.tongban.assignment.v1.LeadB\x03\xe0A\x03R\x04lead\x12@\n" +
+	"\bprogress\x18\x1e \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogressJ\x04\b\v\x10\f\"\xfc\x02\n" +
+	"\bCaseCard\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
+	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12;\n" +
+	"\x05state\x18\x03 \x01(\x0e2 .tongban.assignment.v1.CaseStateB\x03\xe0A\x03R\x05state\x12(\n" +
+	"\rholder_office\x18\x04 \x01(\tB\x03\xe0A\x03R\fholderOffice\x124\n" +
+	"\x04lead\x18\x05 \x01(\v2\x1b.tongban.assignment.v1.LeadB\x03\xe0A\x03R\x04lead\x12@\n" +
+	"\bprogress\x18\x06 \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogress\x12:\n" +
+	"\x06answer\x18\a \x01(\v2\x1d.tongban.assignment.v1.AnswerB\x03\xe0A\x03R\x06answer\x12\x1d\n" +
+	"\aoverdue\x18\b \x01(\bB\x03\xe0A\x03R\aoverdue*\x89\x03\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CASE_STATE_REGISTERED\x10\x01\x12\x1a\n" +
@@ -1398,7 +1925,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x12\"\n" +
 	"\x1eCASE_STATE_RE_REVIEW_REQUESTED\x10\v\x12\x14\n" +
 	"\x10CASE_STATE_FINAL\x10\f\x12\x15\n" +
-	"\x11CASE_STATE_CLOSED\x10\r*\xcc\x03\n" +
+	"\x11CASE_STATE_CLOSED\x10\r*\xe6\x04\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACTION_REGISTER\x10\x01\x12\x13\n" +
@@ -1421,7 +1948,17 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\rACTION_REVIEW\x10\x11\x12\x1c\n" +
 	"\x18ACTION_REQUEST_RE_REVIEW\x10\x12\x12\x14\n" +
 	"\x10ACTION_RE_REVIEW\x10\x13\x12\x10\n" +
-	"\fACTION_CLOSE\x10\x14*\x82\x01\n" +
+	"\fACTION_CLOSE\x10\x14\x12\x19\n" +
+	"\x15ACTION_ADD_CO_HANDLER\x10\x15\x12\x15\n" +
+	"\x11ACTION_CONTRIBUTE\x10\x16\x12\x1c\n" +
+	"\x18ACTION_RETURN_FOR_REWORK\x10\x17\x12\x16\n" +
+	"\x12ACTION_SET_URGENCY\x10\x18\x12\x14\n" +
+	"\x10ACTION_TAKE_LEAD\x10\x19\x12\x1a\n" +
+	"\x16ACTION_RECORD_PROGRESS\x10\x1a*q\n" +
+	"\x10ContributionKind\x12!\n" +
+	"\x1dCONTRIBUTION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19CONTRIBUTION_KIND_FINDING\x10\x01\x12\x1b\n" +
+	"\x17CONTRIBUTION_KIND_DRAFT\x10\x02*\x82\x01\n" +
 	"\rAnswerOutcome\x12\x1e\n" +
 	"\x1aANSWER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ANSWER_OUTCOME_SUPPORT\x10\x01\x12\x1a\n" +
@@ -1460,55 +1997,73 @@ func file_tongban_assignment_v1_case_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_case_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_tongban_assignment_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_tongban_assignment_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_tongban_assignment_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_tongban_assignment_v1_case_proto_goTypes = []any{
 	(CaseState)(0),                // 0: tongban.assignment.v1.CaseState
 	(Action)(0),                   // 1: tongban.assignment.v1.Action
-	(AnswerOutcome)(0),            // 2: tongban.assignment.v1.AnswerOutcome
-	(AnswerForm)(0),               // 3: tongban.assignment.v1.AnswerForm
-	(StatutoryChannel)(0),         // 4: tongban.assignment.v1.StatutoryChannel
-	(Rating)(0),                   // 5: tongban.assignment.v1.Rating
-	(*HistoryEntry)(nil),          // 6: tongban.assignment.v1.HistoryEntry
-	(*Answer)(nil),                // 7: tongban.assignment.v1.Answer
-	(*Decline)(nil),               // 8: tongban.assignment.v1.Decline
-	(*Extension)(nil),             // 9: tongban.assignment.v1.Extension
-	(*Evaluation)(nil),            // 10: tongban.assignment.v1.Evaluation
-	(*Assignment)(nil),            // 11: tongban.assignment.v1.Assignment
-	(*Case)(nil),                  // 12: tongban.assignment.v1.Case
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(ContributionKind)(0),         // 2: tongban.assignment.v1.ContributionKind
+	(AnswerOutcome)(0),            // 3: tongban.assignment.v1.AnswerOutcome
+	(AnswerForm)(0),               // 4: tongban.assignment.v1.AnswerForm
+	(StatutoryChannel)(0),         // 5: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                   // 6: tongban.assignment.v1.Rating
+	(*HistoryEntry)(nil),          // 7: tongban.assignment.v1.HistoryEntry
+	(*Answer)(nil),                // 8: tongban.assignment.v1.Answer
+	(*Decline)(nil),               // 9: tongban.assignment.v1.Decline
+	(*Extension)(nil),             // 10: tongban.assignment.v1.Extension
+	(*Evaluation)(nil),            // 11: tongban.assignment.v1.Evaluation
+	(*Assignment)(nil),            // 12: tongban.assignment.v1.Assignment
+	(*Contribution)(nil),          // 13: tongban.assignment.v1.Contribution
+	(*Progress)(nil),              // 14: tongban.assignment.v1.Progress
+	(*Lead)(nil),                  // 15: tongban.assignment.v1.Lead
+	(*Case)(nil),                  // 16: tongban.assignment.v1.Case
+	(*CaseCard)(nil),              // 17: tongban.assignment.v1.CaseCard
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_tongban_assignment_v1_case_proto_depIdxs = []int32{
 	1,  // 0: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
-	13, // 1: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
+	18, // 1: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
 	0,  // 2: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
 	0,  // 3: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
-	2,  // 4: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	13, // 5: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
-	3,  // 6: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
-	4,  // 7: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
-	13, // 8: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
-	5,  // 9: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
-	13, // 10: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
-	13, // 11: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
-	13, // 12: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
-	0,  // 13: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
-	7,  // 14: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
-	13, // 15: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	13, // 16: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
-	13, // 17: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
-	8,  // 18: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
-	9,  // 19: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
-	10, // 20: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
-	7,  // 21: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
-	7,  // 22: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
-	11, // 23: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
-	13, // 24: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	3,  // 4: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	18, // 5: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
+	4,  // 6: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
+	5,  // 7: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	18, // 8: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
+	6,  // 9: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
+	18, // 10: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
+	18, // 11: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
+	18, // 12: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
+	2,  // 13: tongban.assignment.v1.Contribution.kind:type_name -> tongban.assignment.v1.ContributionKind
+	18, // 14: tongban.assignment.v1.Contribution.create_time:type_name -> google.protobuf.Timestamp
+	18, // 15: tongban.assignment.v1.Progress.record_time:type_name -> google.protobuf.Timestamp
+	18, // 16: tongban.assignment.v1.Lead.due_date:type_name -> google.protobuf.Timestamp
+	18, // 17: tongban.assignment.v1.Lead.lead_time:type_name -> google.protobuf.Timestamp
+	0,  // 18: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
+	8,  // 19: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
+	18, // 20: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	18, // 21: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
+	18, // 22: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
+	9,  // 23: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
+	10, // 24: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
+	11, // 25: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
+	8,  // 26: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
+	8,  // 27: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
+	12, // 28: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
+	18, // 29: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
+	13, // 30: tongban.assignment.v1.Case.contributions:type_name -> tongban.assignment.v1.Contribution
+	8,  // 31: tongban.assignment.v1.Case.reworked_answers:type_name -> tongban.assignment.v1.Answer
+	15, // 32: tongban.assignment.v1.Case.lead:type_name -> tongban.assignment.v1.Lead
+	14, // 33: tongban.assignment.v1.Case.progress:type_name -> tongban.assignment.v1.Progress
+	0,  // 34: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
+	15, // 35: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
+	14, // 36: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
+	8,  // 37: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_case_proto_init() }
@@ -1521,8 +2076,8 @@ func file_tongban_assignment_v1_case_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_case_proto_rawDesc), len(file_tongban_assignment_v1_case_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   7,
+			NumEnums:      7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

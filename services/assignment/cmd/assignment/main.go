@@ -12,6 +12,7 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/assignment/internal/server"
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/assignment/migrations"
@@ -35,6 +36,12 @@ func main() {
 			}
 			assignmentv1.RegisterAssignmentServiceServer(s, srv)
 			eventsv1.RegisterCaseEventServiceServer(s, &server.Events{Store: srv.Store, Poll: 200 * time.Millisecond})
+			// Case cards show the subject, which is intake's.
+			intake, err := d.Dial(d.Env("INTAKE_ADDR", "127.0.0.1:7101"))
+			if err != nil {
+				return nil, fmt.Errorf("dial intake: %w", err)
+			}
+			srv.Subjects = server.IntakeSubjects{Client: intakev1.NewIntakeServiceClient(intake)}
 			// New cases arrive as intake's CaseRegistered events.
 			registrations, err := d.Follow("intake", "127.0.0.1:7101", srv.Register)
 			return []func(context.Context) error{registrations}, err

@@ -56,6 +56,12 @@ const (
 	RequestReReview = assignmentv1.Action_ACTION_REQUEST_RE_REVIEW
 	ReReview        = assignmentv1.Action_ACTION_RE_REVIEW
 	Close           = assignmentv1.Action_ACTION_CLOSE
+	AddCoHandler    = assignmentv1.Action_ACTION_ADD_CO_HANDLER
+	Contribute      = assignmentv1.Action_ACTION_CONTRIBUTE
+	ReturnForRework = assignmentv1.Action_ACTION_RETURN_FOR_REWORK
+	SetUrgency      = assignmentv1.Action_ACTION_SET_URGENCY
+	TakeLead        = assignmentv1.Action_ACTION_TAKE_LEAD
+	RecordProgress  = assignmentv1.Action_ACTION_RECORD_PROGRESS
 )
 
 // Same as a rule's To keeps the state (a report, an extension).
@@ -76,6 +82,8 @@ const (
 	Anyone
 	// HolderOrBureau: the holder, or the county petition bureau supervising.
 	HolderOrBureau
+	// CoHandler: a co-handling department (协办).
+	CoHandler
 )
 
 // Rule is one row of the table.
@@ -91,6 +99,9 @@ var (
 	everyone   = []directory.Kind{directory.Township, directory.Bureau, directory.Department, directory.Prefecture}
 	bureauDept = []directory.Kind{directory.Bureau, directory.Department}
 	reviewers  = []directory.Kind{directory.Bureau, directory.Prefecture}
+	bureauOnly = []directory.Kind{directory.Bureau}
+	// live are the states of a case not yet ended (declined, final, closed).
+	live = []State{Registered, Transferred, ReturnRequested, Routed, InHandling, Answered, Evaluated, ReviewRequested, Reviewed, ReReviewRequested}
 )
 
 // Rules is the state machine. The registration (ACTION_REGISTER) is not a
@@ -128,6 +139,16 @@ var Rules = map[Action]Rule{
 	ReReview:        {From: []State{ReReviewRequested}, To: Final, By: reviewers, Who: Holder},
 	// 办结.
 	Close: {From: []State{Answered, Evaluated, Reviewed}, To: Closed, By: everyone, Who: HolderOrBureau},
+	// 主办 / 协办.
+	AddCoHandler: {From: []State{Routed, InHandling}, To: Same, By: county, Who: HolderOrBureau},
+	Contribute:   {From: []State{InHandling}, To: Same, By: county, Who: CoHandler},
+	// 退回重办: the bureau supervises every answer of the county.
+	ReturnForRework: {From: []State{Answered, Evaluated}, To: InHandling, By: bureauOnly, Who: Anyone},
+	// 紧急.
+	SetUrgency: {From: live, To: Same, By: county, Who: HolderOrBureau},
+	// 包案 and its card (the method checks who is in charge).
+	TakeLead:       {From: live, To: Same, By: bureauOnly, Who: Anyone},
+	RecordProgress: {From: live, To: Same, By: everyone, Who: Anyone},
 }
 
 // Errors of Check.
@@ -136,6 +157,7 @@ var (
 	ErrNotHolder  = errors.New("only the office holding the case may do this")
 	ErrNotPending = errors.New("only the organ the transfer waits on may do this")
 	ErrKind       = errors.New("this kind of office may not do this")
+	ErrNotCo      = errors.New("only a co-handling department may do this")
 )
 
 // Party is what Check needs of the caller's relation to the case.
@@ -143,6 +165,7 @@ type Party struct {
 	Kind     directory.Kind
 	Holder   bool // the caller's office holds the case
 	Receiver bool // the caller's office is the one a transfer waits on
+	Co       bool // the caller's office co-handles the case (协办)
 }
 
 // Check says whether party may take action on a case in state from; it
@@ -167,6 +190,10 @@ func Check(action Action, from State, p Party) (State, error) {
 	case HolderOrBureau:
 		if !p.Holder && p.Kind != directory.Bureau {
 			return from, ErrNotHolder
+		}
+	case CoHandler:
+		if !p.Co {
+			return from, ErrNotCo
 		}
 	}
 	if !slices.Contains(r.From, from) {

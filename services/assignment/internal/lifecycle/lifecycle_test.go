@@ -55,6 +55,14 @@ func TestCheck(t *testing.T) {
 		{"nothing_after_final", RequestReview, Final, other(directory.Township), Final, ErrState},
 		{"bureau_closes", Close, Answered, other(directory.Bureau), Closed, nil},
 		{"other_office_cannot_close", Close, Answered, other(directory.Township), Answered, ErrNotHolder},
+		{"lead_adds_co_handler", AddCoHandler, InHandling, holder(directory.Department), InHandling, nil},
+		{"co_handler_contributes", Contribute, InHandling, Party{Kind: directory.Department, Co: true}, InHandling, nil},
+		{"lead_is_not_a_co_handler", Contribute, InHandling, holder(directory.Department), InHandling, ErrNotCo},
+		{"co_handler_cannot_answer", Answer, InHandling, Party{Kind: directory.Department, Co: true}, InHandling, ErrNotHolder},
+		{"bureau_returns_for_rework", ReturnForRework, Evaluated, other(directory.Bureau), InHandling, nil},
+		{"department_cannot_order_rework", ReturnForRework, Answered, holder(directory.Department), Answered, ErrKind},
+		{"no_urgency_after_close", SetUrgency, Closed, other(directory.Bureau), Closed, ErrState},
+		{"bureau_records_a_lead", TakeLead, Transferred, other(directory.Bureau), Transferred, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

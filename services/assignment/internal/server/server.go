@@ -52,6 +52,9 @@ type Server struct {
 	MaxBounces int
 	// Now is the clock of periods (injectable for tests).
 	Now func() time.Time
+	// Subjects reads subjects from intake for case cards; nil leaves them
+	// empty.
+	Subjects Subjects
 }
 
 // New returns a server over st and dir, with the county's rule set.
@@ -657,6 +660,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 			}
 			to, err := lifecycle.Check(m.action, lifecycle.State(c.State), lifecycle.Party{
 				Kind: caller.Office.Kind, Holder: caller.Office.ID == c.Holder, Receiver: c.Pending != "" && caller.Office.ID == c.Pending,
+				Co: slices.Contains(c.Docs.GetCoHandlers(), caller.Office.Resource()),
 			})
 			if err != nil {
 				return stateError(err, m.action, c)
@@ -849,6 +853,7 @@ func (s *Server) toProto(c *store.Case) *assignmentv1.Case {
 	out.UpdateTime = timestamppb.New(c.UpdateTime)
 	out.AccusedOffice = names.Office(c.Accused)
 	out.LitigationRelated = c.LitigationRelated
+	out.Urgent = c.Urgent
 	out.RepeatOf = ""
 	if c.RepeatOf != "" {
 		out.RepeatOf = names.Case(c.RepeatOf)
@@ -915,6 +920,8 @@ func stateError(err error, action lifecycle.Action, c *store.Case) error {
 	case lifecycle.State(c.State) == lifecycle.Final && !errors.Is(err, lifecycle.ErrKind):
 		return refuse("CASE_FINAL", "the case was finally closed after re-review (三级终结); the same request on the same facts and reasons is not accepted again (信访工作条例 第三十六条第三款)",
 			"state", assignmentv1.CaseState(c.State).String(), "action", action.String())
+	case errors.Is(err, lifecycle.ErrNotCo):
+		return rpcerr.New(codes.PermissionDenied, "NOT_CO_HANDLER", "only a co-handling department (协办) may do this")
 	case errors.Is(err, lifecycle.ErrNotPending):
 		return rpcerr.New(codes.PermissionDenied, "NOT_PENDING_OFFICE", "only the organ the transfer waits on may do this; it waits on "+names.Office(c.Pending),
 			"pending_office", names.Office(c.Pending))

@@ -223,6 +223,42 @@ func closeCase(ctx context.Context, s *Server, n string) (*assignmentv1.Case, er
 	return r.GetCase(), err
 }
 
+func addCoHandler(office string) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.AddCaseCoHandler(ctx, &assignmentv1.AddCaseCoHandlerRequest{Name: n, Office: office, Reason: "涉及社保政策"})
+		return r.GetCase(), err
+	}
+}
+
+func contribute(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ContributeToCase(ctx, &assignmentv1.ContributeToCaseRequest{Name: n, Text: "经核实，社保缴费记录完整。"})
+	return r.GetCase(), err
+}
+
+func rework(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ReturnCaseForRework(ctx, &assignmentv1.ReturnCaseForReworkRequest{Name: n, Reason: "答复未说明法律依据"})
+	return r.GetCase(), err
+}
+
+func urgency(urgent bool) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.SetCaseUrgency(ctx, &assignmentv1.SetCaseUrgencyRequest{Name: n, Urgent: urgent, Reason: "涉及群体利益"})
+		return r.GetCase(), err
+	}
+}
+
+func takeLead(unit, due string) func(context.Context, *Server, string) (*assignmentv1.Case, error) {
+	return func(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+		r, err := s.LeadCase(ctx, &assignmentv1.LeadCaseRequest{Name: n, Leader: "张某", LeaderTitle: "副县长", Unit: unit, Person: "李某", DueDate: due})
+		return r.GetCase(), err
+	}
+}
+
+func recordProgress(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.RecordCaseProgress(ctx, &assignmentv1.RecordCaseProgressRequest{Name: n, Steps: "现场走访", Progress: "已约谈双方", Measures: "下周组织调解"})
+	return r.GetCase(), err
+}
+
 const (
 	registeredState = assignmentv1.CaseState_CASE_STATE_REGISTERED
 	inHandling      = assignmentv1.CaseState_CASE_STATE_IN_HANDLING
@@ -492,6 +528,46 @@ func TestRefusals(t *testing.T) {
 			{token: "demo-dayun", call: requestReReview, wait: 40 * day, code: codes.FailedPrecondition, reason: "PERIOD_OVER"},
 			{token: "demo-bureau", call: closeCase, state: closed, holder: bureau},
 		}},
+		{"co-handlers add findings but cannot answer", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: transfer(zjj), state: transferred, holder: bureau},
+			{token: "demo-zjj", call: signFor, state: routed, holder: zjj},
+			{token: "demo-rsj", call: contribute, code: codes.NotFound, reason: "CASE_NOT_FOUND"}, // not yet involved
+			{token: "demo-zjj", call: addCoHandler("offices/330421.rsj"), state: routed, holder: zjj},
+			{token: "demo-zjj", call: addCoHandler("offices/330421.rsj"), code: codes.FailedPrecondition, reason: "ALREADY_CO_HANDLER"},
+			{token: "demo-bureau", call: addCoHandler(zjj), code: codes.FailedPrecondition, reason: "ALREADY_LEAD"},
+			{token: "demo-rsj", call: contribute, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"}, // accept first
+			{token: "demo-zjj", call: accept, state: inHandling, holder: zjj},
+			{token: "demo-rsj", call: contribute, state: inHandling, holder: zjj},
+			{token: "demo-zjj", call: contribute, code: codes.PermissionDenied, reason: "NOT_CO_HANDLER"},
+			{token: "demo-rsj", call: answer, code: codes.PermissionDenied, reason: "NOT_HOLDER"},
+			{token: "demo-rsj", call: closeCase, code: codes.PermissionDenied, reason: "NOT_HOLDER"},
+			{token: "demo-zjj", call: answer, state: answered, holder: zjj},
+		}},
+		{"the bureau returns an inadequate answer for rework", reg{}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-bureau", call: rework, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"}, // nothing answered yet
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+			{token: "demo-dayun", call: rework, code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"},
+			{token: "demo-bureau", call: rework, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+		}},
+		{"urgency is set and cleared", reg{}, []step{
+			{token: "demo-xitang", call: urgency(true), code: codes.NotFound, reason: "CASE_NOT_FOUND"},
+			{token: "demo-bureau", call: urgency(true), state: registeredState, holder: dayun},
+			{token: "demo-dayun", call: urgency(true), code: codes.FailedPrecondition, reason: "URGENCY_UNCHANGED"},
+			{token: "demo-dayun", call: urgency(false), state: registeredState, holder: dayun},
+		}},
+		{"a leader takes charge once; the card records progress", reg{}, []step{
+			{token: "demo-dayun", call: recordProgress, code: codes.FailedPrecondition, reason: "NOT_LED"},
+			{token: "demo-dayun", call: takeLead(dayun, "2026-12-15"), code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"},
+			{token: "demo-bureau", call: takeLead(dayun, "2026-10-15"), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"}, // past
+			{token: "demo-bureau", call: takeLead(dayun, "2026-12-15"), state: registeredState, holder: dayun},
+			{token: "demo-bureau", call: takeLead(zjj, "2026-12-15"), code: codes.FailedPrecondition, reason: "ALREADY_LED"},
+			{token: "demo-xitang", call: recordProgress, code: codes.NotFound, reason: "CASE_NOT_FOUND"},
+			{token: "demo-dayun", call: recordProgress, state: registeredState, holder: dayun},
+			{token: "demo-dayun", call: referUp, state: registeredState, holder: bureau},
+			{token: "demo-dayun", call: recordProgress, state: registeredState, holder: bureau}, // still the unit in charge
+		}},
 		{"service accounts move nothing", reg{}, []step{
 			{token: "demo-internal", call: accept, code: codes.PermissionDenied, reason: "ROLE_NOT_ALLOWED"},
 		}},
@@ -505,6 +581,63 @@ func TestRefusals(t *testing.T) {
 			walk(t, s, clk, names.Case(tc.reg.number), tc.steps)
 			history(t, s, names.Case(tc.reg.number))
 		})
+	}
+}
+
+// TestChargeDocuments checks what co-handling, rework, urgency and a lead
+// leave on the case, the card, and the queue order.
+func TestChargeDocuments(t *testing.T) {
+	t.Parallel()
+	s, clk := registered(t)
+	register(t, s, reg{number: "330421-2026-000002"})
+	walk(t, s, clk, caseName, []step{
+		{token: "demo-dayun", call: referUp, state: registeredState, holder: bureau},
+		{token: "demo-bureau", call: transfer(zjj), state: transferred, holder: bureau},
+		{token: "demo-zjj", call: signFor, state: routed, holder: zjj},
+		{token: "demo-zjj", call: accept, state: inHandling, holder: zjj},
+		{token: "demo-zjj", call: addCoHandler("offices/330421.rsj"), state: inHandling, holder: zjj},
+		{token: "demo-rsj", call: contribute, state: inHandling, holder: zjj},
+		{token: "demo-zjj", call: answer, state: answered, holder: zjj},
+		{token: "demo-bureau", call: rework, state: inHandling, holder: zjj},
+		{token: "demo-bureau", call: takeLead(zjj, "2026-11-20"), state: inHandling, holder: zjj},
+		{token: "demo-zjj", call: recordProgress, state: inHandling, holder: zjj},
+	})
+	h, err := s.ListCaseHistory(authtest.As(t, "demo-bureau"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.GetCase()
+	if len(c.GetCoHandlers()) != 1 || len(c.GetContributions()) != 1 || c.GetContributions()[0].GetKind() != assignmentv1.ContributionKind_CONTRIBUTION_KIND_FINDING ||
+		len(c.GetReworkedAnswers()) != 1 || c.GetAnswer() != nil || c.GetLead().GetLeader() != "张某" || len(c.GetProgress()) != 1 {
+		t.Errorf("documents: %v", c)
+	}
+	card := func() *assignmentv1.CaseCard {
+		t.Helper()
+		r, err := s.GetCaseCard(authtest.As(t, "demo-zjj"), &assignmentv1.GetCaseCardRequest{Name: caseName + "/card"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetCard()
+	}
+	if k := card(); k.GetOverdue() || k.GetLead().GetUnit() != zjj || len(k.GetProgress()) != 1 || k.GetProgress()[0].GetMeasures() != "下周组织调解" {
+		t.Errorf("card: %v", k)
+	}
+	clk.advance(19 * day) // past 20 November, unanswered
+	if k := card(); !k.GetOverdue() {
+		t.Errorf("card after the completion date: %v", k)
+	}
+	if _, err := s.GetCaseCard(authtest.As(t, "demo-dayun"), &assignmentv1.GetCaseCardRequest{Name: "cases/330421-2026-000002/card"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("card of a case nobody leads: %v", err)
+	}
+	if _, err := s.GetCaseCard(authtest.As(t, "demo-dayun"), &assignmentv1.GetCaseCardRequest{Name: caseName}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("card named without /card: %v", err)
+	}
+	// Urgent cases head the queue.
+	walk(t, s, clk, "cases/330421-2026-000002", []step{{token: "demo-bureau", call: urgency(true), state: registeredState, holder: dayun}})
+	register(t, s, reg{number: "330421-2026-000003"})
+	q, err := s.ListOfficeQueue(authtest.As(t, "demo-dayun"), &assignmentv1.ListOfficeQueueRequest{Parent: dayun})
+	if err != nil || len(q.GetCases()) != 2 || q.GetCases()[0].GetCaseNumber() != "330421-2026-000002" || !q.GetCases()[0].GetUrgent() {
+		t.Errorf("queue: %v, %v", q, err)
 	}
 }
 

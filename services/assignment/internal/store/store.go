@@ -33,6 +33,7 @@ type Case struct {
 	Involved          []string
 	Accused           string
 	LitigationRelated bool
+	Urgent            bool
 	RepeatOf          string
 	Version           int64
 	TransferTime      time.Time
@@ -69,7 +70,7 @@ type Store struct{ Pool *pgxpool.Pool }
 const caseColumns = `case_number, county, township, case_class, registered_by, state, holder_office,
 	COALESCE(pending_office, ''), involved_offices, COALESCE(accused_office, ''), litigation_related,
 	COALESCE(repeat_of, ''), version, COALESCE(transfer_time, 'epoch'), COALESCE(accept_time, 'epoch'),
-	COALESCE(answer_time, 'epoch'), COALESCE(next_instance_due, 'epoch'), documents, create_time, update_time`
+	COALESCE(answer_time, 'epoch'), COALESCE(next_instance_due, 'epoch'), documents, create_time, update_time, urgent`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
@@ -77,7 +78,7 @@ func scanCase(row pgx.Row) (*Case, error) {
 	var nextDue time.Time
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Class, &c.RegisteredBy, &c.State, &c.Holder,
 		&c.Pending, &c.Involved, &c.Accused, &c.LitigationRelated, &c.RepeatOf, &c.Version,
-		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime)
+		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime, &c.Urgent)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -184,10 +185,10 @@ func (s *Store) Save(ctx context.Context, tx pgx.Tx, c *Case) error {
 	}
 	const q = `UPDATE cases SET state = $2, holder_office = $3, pending_office = NULLIF($4, ''), involved_offices = $5,
 		litigation_related = $6, transfer_time = $7, accept_time = $8, answer_time = $9, next_instance_due = $10,
-		documents = $11, version = version + 1, update_time = now()
+		documents = $11, urgent = $12, version = version + 1, update_time = now()
 		WHERE case_number = $1 RETURNING version, update_time`
 	err = tx.QueryRow(ctx, q, c.Number, c.State, c.Holder, c.Pending, c.Involved, c.LitigationRelated,
-		orNull(c.TransferTime), orNull(c.AcceptTime), orNull(c.AnswerTime), nextDue, docs).Scan(&c.Version, &c.UpdateTime)
+		orNull(c.TransferTime), orNull(c.AcceptTime), orNull(c.AnswerTime), nextDue, docs, c.Urgent).Scan(&c.Version, &c.UpdateTime)
 	if err != nil {
 		return fmt.Errorf("store.Save: %w", err)
 	}
@@ -248,13 +249,14 @@ func (s *Store) History(ctx context.Context, number string, offset int64, limit 
 	return out, nil
 }
 
-// Queue returns the cases waiting on office, oldest move first: those it
+// Queue returns the cases waiting on office, urgent ones first, then oldest
+// move first: those it
 // holds that still need its action (states in open), and the transfers
 // waiting for it to sign for them.
 func (s *Store) Queue(ctx context.Context, office string, open []int16, offset int64, limit int) ([]*Case, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
 		WHERE (holder_office = $1 AND state = ANY ($4)) OR (pending_office = $1 AND state = 4)
-		ORDER BY update_time, case_number OFFSET $2 LIMIT $3`, office, offset, limit, open)
+		ORDER BY urgent DESC, update_time, case_number OFFSET $2 LIMIT $3`, office, offset, limit, open)
 	if err != nil {
 		return nil, fmt.Errorf("store.Queue: %w", err)
 	}
