@@ -568,6 +568,22 @@ func TestRefusals(t *testing.T) {
 			{token: "demo-dayun", call: referUp, state: registeredState, holder: bureau},
 			{token: "demo-dayun", call: recordProgress, state: registeredState, holder: bureau}, // still the unit in charge
 		}},
+		{"only the holder, the unit in charge or the bureau records on the card", reg{}, []step{
+			{token: "demo-bureau", call: takeLead(zjj, "2026-12-15"), state: registeredState, holder: dayun},
+			{token: "demo-zjj", call: recordProgress, state: registeredState, holder: dayun}, // the unit in charge reads and records
+			{token: "demo-dayun", call: referUp, state: registeredState, holder: bureau},
+			{token: "demo-dayun", call: recordProgress, code: codes.PermissionDenied, reason: "NOT_IN_CHARGE"},
+		}},
+		{"no transfer to the holder itself", reg{office: "330421.zjj"}, []step{
+			{token: "demo-zjj", call: transfer(zjj), code: codes.FailedPrecondition, reason: "TRANSFER_TO_SELF"},
+		}},
+		{"above the prefecture there is no organ in this system", reg{office: "330421.xfj"}, []step{
+			{token: "demo-bureau", call: accept, state: inHandling, holder: bureau},
+			{token: "demo-bureau", call: answer, state: answered, holder: bureau},
+			{token: "demo-bureau", call: requestReview, state: reviewRequested, holder: jiaxing}, // the county answered: the prefecture reviews
+			{token: "demo-jiaxing", call: review, state: reviewed, holder: jiaxing},
+			{token: "demo-bureau", call: requestReReview, code: codes.FailedPrecondition, reason: "NO_HIGHER_ORGAN"},
+		}},
 		{"service accounts move nothing", reg{}, []step{
 			{token: "demo-internal", call: accept, code: codes.PermissionDenied, reason: "ROLE_NOT_ALLOWED"},
 		}},
