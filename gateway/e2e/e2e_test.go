@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/pgtest"
 	"github.com/tongban/tongban/tools/stack"
 )
@@ -266,7 +267,7 @@ func startStack(t *testing.T) (*stack.Stack, string, string) {
 	dbURL := testDB.NewEmptyDatabaseURL(t)
 	s, err := stack.Start(context.Background(), stack.Options{
 		BinDir: binDir, DatabaseURL: dbURL, Ports: ports, LogDir: logDir, BlobDir: t.TempDir(),
-		ExtraEnv: append(stack.NewSecrets(), "LOG_LEVEL=debug"),
+		ExtraEnv: append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -822,5 +823,103 @@ func TestHardRoute(t *testing.T) {
 		if err := json.Unmarshal(lines.Bytes(), &msg); err != nil || (msg.Result.Event.CaseNumber != num && msg.Result.Event.CaseNumber != rep) {
 			t.Fatalf("watch line %d: %s (%v)", i, lines.Text(), err)
 		}
+	}
+}
+
+// TestClocks drives scheduling's clocks through assignment's events over
+// the real services: a letter received on the Friday before the 2026
+// National Day holiday gets its routing deadline right (Zhejiang: 5 working
+// days, over the holiday), is long overdue and raises 督办 exactly once;
+// acceptance starts the 30-day handling clock, an extension moves it, and
+// acting resolves the 督办. The case shows its deadlines as assignment
+// keeps them from scheduling's feed.
+func TestClocks(t *testing.T) {
+	s, _, _ := startStack(t)
+	c := &client{t: t, base: s.GatewayURL()}
+	letter := map[string]any{
+		"channel": "CHANNEL_LETTER", "township": "330421102", "caseClass": "CASE_CLASS_CLAIM", "anonymous": true,
+		"receiveTime": "2026-09-25T02:00:00Z", "subject": "农村道路维修", "content": "来信反映村道损坏，请求维修。",
+	}
+	num := c.do("POST", "/v1/cases", "demo-dayun", letter).must(t, 201, "register").str("caseNumber")
+	path := "/v1/cases/" + num
+	deadline := func(token, kind string) map[string]any {
+		r := c.do("GET", path+"/deadlines", token, nil)
+		ds, _ := r.body["deadlines"].([]any)
+		for _, d := range ds {
+			if m := d.(map[string]any); m["kind"] == kind {
+				return m
+			}
+		}
+		return nil
+	}
+	c.eventually("the routing clock", func() string {
+		d := deadline("demo-dayun", "CLOCK_KIND_ROUTING")
+		if d == nil || !strings.HasPrefix(fmt.Sprint(d["dueTime"]), "2026-10-09T15:59:59") || d["office"] != "offices/330421102" ||
+			!strings.Contains(fmt.Sprint(d["rule"]), "浙江省信访条例") {
+			return fmt.Sprint(d)
+		}
+		return ""
+	})
+	supervisions := func(query string) int {
+		r := c.do("GET", "/v1/supervisions"+query, "demo-bureau", nil).must(t, 200, "supervisions")
+		n := 0
+		ss, _ := r.body["supervisions"].([]any)
+		for _, x := range ss {
+			if m := x.(map[string]any); m["case"] == "cases/"+num && m["kind"] == "CLOCK_KIND_ROUTING" {
+				n++
+			}
+		}
+		return n
+	}
+	c.eventually("督办 for the missed routing deadline", func() string {
+		if n := supervisions(""); n != 1 {
+			return fmt.Sprint(n, " supervisions")
+		}
+		return ""
+	})
+	time.Sleep(time.Second) // five more runs of the jobs
+	if n := supervisions("?showResolved=true"); n != 1 {
+		t.Errorf("%d supervisions after more runs, want 1", n)
+	}
+	c.eventually("the case shows the overdue clock", func() string {
+		h := c.do("GET", path+"/history", "demo-dayun", nil)
+		if !strings.Contains(h.raw, `"overdue":true`) || !strings.Contains(h.raw, "CLOCK_KIND_ROUTING") {
+			return h.raw
+		}
+		return ""
+	})
+	// 大云镇 handles it itself: the routing clock stops, handling starts.
+	acc := c.do("POST", path+":accept", "demo-dayun", map[string]any{}).must(t, 200, "accept")
+	accepted, err := time.Parse(time.RFC3339Nano, acc.str("acceptTime"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := calendar.Official()
+	wantDue := func(days int) string {
+		d, _ := cal.AddDays(accepted, days, true)
+		return d.Format(time.DateOnly) + "T15:59:59"
+	}
+	c.eventually("the handling clock", func() string {
+		d := deadline("demo-dayun", "CLOCK_KIND_HANDLING")
+		if d == nil || !strings.HasPrefix(fmt.Sprint(d["dueTime"]), wantDue(30)) {
+			return fmt.Sprint(d, " want ", wantDue(30))
+		}
+		return ""
+	})
+	if n := supervisions(""); n != 0 {
+		t.Errorf("the 督办 stays open after the township acted: %d", n)
+	}
+	c.do("POST", path+":extend", "demo-dayun", map[string]any{"days": 30, "reason": "需协调交通部门", "approvedBy": "镇长 陈某"}).must(t, 200, "extend")
+	c.eventually("the extension moves the answer deadline", func() string {
+		d := deadline("demo-dayun", "CLOCK_KIND_HANDLING")
+		if d == nil || !strings.HasPrefix(fmt.Sprint(d["dueTime"]), wantDue(60)) || d["extensionDays"] != float64(30) {
+			return fmt.Sprint(d, " want ", wantDue(60))
+		}
+		return ""
+	})
+	c.do("GET", path+"/deadlines", "demo-xitang", nil).must(t, 404, "another township's deadlines")
+	own := c.do("GET", "/v1/offices/330421102/deadlines", "demo-dayun", nil).must(t, 200, "office deadlines")
+	if !strings.Contains(own.raw, num) {
+		t.Errorf("大云镇's deadlines lack the case: %s", own.raw)
 	}
 }

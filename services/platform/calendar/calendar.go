@@ -24,6 +24,9 @@ const (
 	Weekend
 	Holiday
 	MakeupWorkday
+	// LocalRestDay is a day off the county gave locally (an administrator
+	// adds it; it is not in the State Council notice).
+	LocalRestDay
 )
 
 // Day is what the calendar knows of one date.
@@ -110,6 +113,42 @@ func (c *Calendar) Day(date time.Time) Day {
 	return d
 }
 
+// NextWorkingDay returns the first working day after t's date in China, and
+// whether any day it passed was provisional.
+func (c *Calendar) NextWorkingDay(t time.Time) (time.Time, bool) {
+	return c.AddWorkingDays(t, 1)
+}
+
+// LastYear is the last year whose notice is in the data.
+func (c *Calendar) LastYear() int {
+	last := 0
+	for y := range c.years {
+		last = max(last, y)
+	}
+	return last
+}
+
+// WithLocalRestDays returns a copy of c in which the given dates (their
+// names in names) are local days off. A date the notice already makes a
+// holiday keeps that kind.
+func (c *Calendar) WithLocalRestDays(days map[string]string) (*Calendar, error) {
+	out := &Calendar{special: make(map[string]Day, len(c.special)+len(days)), years: c.years}
+	for k, d := range c.special {
+		out.special[k] = d
+	}
+	for s, name := range days {
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return nil, fmt.Errorf("calendar: local day %q: %w", s, err)
+		}
+		if d, ok := out.special[s]; ok && d.Kind == Holiday {
+			continue
+		}
+		out.special[s] = Day{Date: t, Kind: LocalRestDay, Holiday: name, Provisional: !c.years[t.Year()]}
+	}
+	return out, nil
+}
+
 // China is the time zone of every date the calendar speaks of (no daylight
 // saving since 1991).
 var China = time.FixedZone("CST", 8*60*60)
@@ -156,4 +195,17 @@ func (c *Calendar) AddDays(t time.Time, n int, rollOver bool) (due time.Time, pr
 // date is met by anything done before it.
 func EndOfDay(date time.Time) time.Time {
 	return time.Date(date.Year(), date.Month(), date.Day(), 0, 0, 0, 0, China).AddDate(0, 0, 1).Add(-time.Nanosecond)
+}
+
+// WorkingDaysBefore returns the date n working days before date (date
+// itself not counted); with n = 0, date.
+func (c *Calendar) WorkingDaysBefore(date time.Time, n int) time.Time {
+	d := time.Date(date.Year(), date.Month(), date.Day(), 0, 0, 0, 0, time.UTC)
+	for n > 0 {
+		d = d.AddDate(0, 0, -1)
+		if c.Day(d).Working() {
+			n--
+		}
+	}
+	return d
 }

@@ -102,3 +102,144 @@ func TestPeriods(t *testing.T) {
 		t.Errorf("EndOfDay: %v", end.In(China))
 	}
 }
+
+// TestEveryDayOf2025And2026 checks each holiday and make-up working day of
+// the two notices, typed from the notices (regulation.md §6), not read
+// from the data file.
+func TestEveryDayOf2025And2026(t *testing.T) {
+	t.Parallel()
+	c := Official()
+	span := func(from string, n int) []string {
+		d, _ := time.Parse(time.DateOnly, from)
+		var out []string
+		for i := range n {
+			out = append(out, d.AddDate(0, 0, i).Format(time.DateOnly))
+		}
+		return out
+	}
+	var holidays []string
+	for _, sp := range []struct {
+		from string
+		n    int
+	}{
+		{"2025-01-01", 1}, {"2025-01-28", 8}, {"2025-04-04", 3}, {"2025-05-01", 5}, {"2025-05-31", 3}, {"2025-10-01", 8},
+		{"2026-01-01", 3}, {"2026-02-15", 9}, {"2026-04-04", 3}, {"2026-05-01", 5}, {"2026-06-19", 3}, {"2026-09-25", 3}, {"2026-10-01", 7},
+	} {
+		holidays = append(holidays, span(sp.from, sp.n)...)
+	}
+	makeup := []string{"2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11",
+		"2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"}
+	for _, s := range holidays {
+		d, _ := time.Parse(time.DateOnly, s)
+		if got := c.Day(d); got.Kind != Holiday || got.Working() || got.Provisional {
+			t.Errorf("%s: %+v, want a holiday", s, got)
+		}
+	}
+	for _, s := range makeup {
+		d, _ := time.Parse(time.DateOnly, s)
+		if got := c.Day(d); got.Kind != MakeupWorkday || !got.Working() {
+			t.Errorf("%s: %+v, want a make-up working day", s, got)
+		}
+	}
+	if len(holidays) != 28+33 {
+		t.Fatalf("typed %d holidays, want 61", len(holidays))
+	}
+	if c.LastYear() != 2026 {
+		t.Errorf("LastYear = %d", c.LastYear())
+	}
+	for _, y := range []int{2020, 2021, 2022, 2023, 2024} {
+		if d := c.Day(time.Date(y, 10, 2, 0, 0, 0, 0, time.UTC)); d.Kind != Holiday || d.Provisional {
+			t.Errorf("%d-10-02: %+v, want a holiday from the data", y, d)
+		}
+	}
+}
+
+func TestLocalRestDays(t *testing.T) {
+	t.Parallel()
+	c, err := Official().WithLocalRestDays(map[string]string{"2026-11-25": "台风停工", "2026-10-01": "国庆"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Day(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)); d.Kind != LocalRestDay || d.Working() {
+		t.Errorf("local day off: %+v", d)
+	}
+	if d := c.Day(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)); d.Kind != Holiday {
+		t.Errorf("a holiday stays a holiday: %+v", d)
+	}
+	// Monday 23 Nov + 3 working days skips Wednesday 25.
+	if due, _ := c.AddWorkingDays(time.Date(2026, 11, 23, 10, 0, 0, 0, China), 3); due.Format(time.DateOnly) != "2026-11-27" {
+		t.Errorf("due %s", due.Format(time.DateOnly))
+	}
+	if Official().Day(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)).Kind != Workday {
+		t.Error("WithLocalRestDays changed the calendar it copied")
+	}
+	if _, err := Official().WithLocalRestDays(map[string]string{"25/11/2026": "x"}); err == nil {
+		t.Error("a bad date was accepted")
+	}
+}
+
+// FuzzArithmetic checks the laws of the period arithmetic for any start
+// (2020-2028, so provisional years are covered) and length.
+func FuzzArithmetic(f *testing.F) {
+	c := Official()
+	f.Add(int64(0), uint8(5))
+	f.Add(int64(2500*24*3600), uint8(30))
+	f.Add(int64(2470*24*3600), uint8(1))
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, China)
+	f.Fuzz(func(t *testing.T, offset int64, n uint8) {
+		if offset < 0 || offset > 9*365*24*3600 {
+			t.Skip()
+		}
+		from := start.Add(time.Duration(offset) * time.Second)
+		days := int(n%90) + 1
+		due, _ := c.AddWorkingDays(from, days)
+		if !c.Day(due).Working() || !due.After(date(from)) {
+			t.Fatalf("AddWorkingDays(%v, %d) = %v: not a working day after the start", from, days, due)
+		}
+		count := 0
+		for d := date(from).AddDate(0, 0, 1); !d.After(due); d = d.AddDate(0, 0, 1) {
+			if c.Day(d).Working() {
+				count++
+			}
+		}
+		if count != days {
+			t.Fatalf("AddWorkingDays(%v, %d) = %v spans %d working days", from, days, due, count)
+		}
+		plain, _ := c.AddDays(from, days, false)
+		if plain != date(from).AddDate(0, 0, days) {
+			t.Fatalf("AddDays without roll-over = %v", plain)
+		}
+		rolled, _ := c.AddDays(from, days, true)
+		if rolled.Before(plain) || !c.Day(rolled).Working() {
+			t.Fatalf("AddDays(%v, %d, roll) = %v", from, days, rolled)
+		}
+		for d := plain; d.Before(rolled); d = d.AddDate(0, 0, 1) {
+			if c.Day(d).Working() {
+				t.Fatalf("AddDays(%v, %d, roll) = %v skips the working day %v", from, days, rolled, d)
+			}
+		}
+		if next, _ := c.NextWorkingDay(from); next != func() time.Time { d, _ := c.AddWorkingDays(from, 1); return d }() {
+			t.Fatalf("NextWorkingDay(%v) = %v", from, next)
+		}
+	})
+}
+
+func TestWorkingDaysBefore(t *testing.T) {
+	t.Parallel()
+	c := Official()
+	for _, tc := range []struct {
+		date string
+		n    int
+		want string
+	}{
+		{"2026-10-09", 3, "2026-09-29"}, // back over 国庆 (1–7 Oct) to Tuesday
+		{"2026-11-27", 3, "2026-11-24"},
+		{"2026-11-30", 1, "2026-11-27"}, // over a weekend
+		{"2026-11-30", 0, "2026-11-30"},
+	} {
+		d, _ := time.Parse(time.DateOnly, tc.date)
+		if got := c.WorkingDaysBefore(d, tc.n).Format(time.DateOnly); got != tc.want {
+			t.Errorf("WorkingDaysBefore(%s, %d) = %s, want %s", tc.date, tc.n, got, tc.want)
+		}
+	}
+}

@@ -3,7 +3,11 @@
 // directory ("rule_set"). The scheduling issue adds the time limits here.
 package ruleset
 
-import "fmt"
+import (
+	"fmt"
+
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+)
 
 // RepresentativeLimit is one row of a representatives rule: groups of up to
 // UpTo people (0: any size) name at most Max representatives.
@@ -43,6 +47,40 @@ type RuleSet struct {
 	// the next working day (民法典 第二百零三条). Not settled for petition
 	// work, so a setting; on by default.
 	RollOver bool
+	// Clocks are the statutory clocks scheduling runs, by kind.
+	Clocks map[assignmentv1.ClockKind]Clock
+}
+
+// Clock is the rule of one statutory clock: its length in calendar days
+// (日) or working days (工作日), counted from the day after its start.
+type Clock struct {
+	Days        int
+	WorkingDays bool
+	Source      string
+}
+
+// String renders the rule as a clerk reads it, e.g. "5个工作日 (…)".
+func (c Clock) String() string {
+	unit := "日"
+	if c.WorkingDays {
+		unit = "个工作日"
+	}
+	return fmt.Sprintf("%d%s (%s)", c.Days, unit, c.Source)
+}
+
+// clocks builds a rule set's clocks; the review chain and the objection are
+// the same everywhere.
+func clocks(routing, acceptance, handling Clock) map[assignmentv1.ClockKind]Clock {
+	return map[assignmentv1.ClockKind]Clock{
+		assignmentv1.ClockKind_CLOCK_KIND_ROUTING:           routing,
+		assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE:        acceptance,
+		assignmentv1.ClockKind_CLOCK_KIND_OBJECTION:         {Days: 5, WorkingDays: true, Source: "信访工作条例 第二十三条第三款"},
+		assignmentv1.ClockKind_CLOCK_KIND_HANDLING:          handling,
+		assignmentv1.ClockKind_CLOCK_KIND_REVIEW_REQUEST:    {Days: 30, Source: "信访工作条例 第三十五条第一款"},
+		assignmentv1.ClockKind_CLOCK_KIND_REVIEW:            {Days: 30, Source: "信访工作条例 第三十五条第一款"},
+		assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW_REQUEST: {Days: 30, Source: "信访工作条例 第三十六条第一款"},
+		assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW:         {Days: 30, Source: "信访工作条例 第三十六条第一款"},
+	}
 }
 
 // MaxRepresentatives is how many representatives a group of headCount
@@ -71,6 +109,11 @@ var sets = map[string]*RuleSet{
 		NextInstanceDays:      30,
 		NextInstanceSource:    "信访工作条例 第三十五条、第三十六条 (复查、复核: 30日内提出)",
 		RollOver:              true,
+		Clocks: clocks(
+			Clock{Days: 15, Source: "信访工作条例 第二十二条"},
+			Clock{Days: 15, Source: "信访工作条例 第二十三条"},
+			Clock{Days: 60, Source: "信访工作条例 第三十四条"},
+		),
 	},
 	"zhejiang-2016": {
 		Name:                  "zhejiang-2016",
@@ -86,6 +129,11 @@ var sets = map[string]*RuleSet{
 		NextInstanceDays:      30,
 		NextInstanceSource:    "信访工作条例 第三十五条、第三十六条; 浙江省信访条例 第二十四条 (复查、复核: 30日内提出)",
 		RollOver:              true,
+		Clocks: clocks(
+			Clock{Days: 5, WorkingDays: true, Source: "浙江省信访条例 第二十条第一款"},
+			Clock{Days: 5, WorkingDays: true, Source: "浙江省信访条例 第二十条第二款"},
+			Clock{Days: 30, Source: "浙江省信访条例 第二十三条"},
+		),
 	},
 }
 

@@ -280,6 +280,91 @@ func (Action) EnumDescriptor() ([]byte, []int) {
 	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{1}
 }
 
+// ClockKind names a statutory clock scheduling runs on a case.
+type ClockKind int32
+
+const (
+	// Not set.
+	ClockKind_CLOCK_KIND_UNSPECIFIED ClockKind = 0
+	// 受理/分类处理: the receiving office decides where the case goes
+	// (national 15日, Art 22; Zhejiang 5个工作日, Art 20).
+	ClockKind_CLOCK_KIND_ROUTING ClockKind = 1
+	// 告知受理: the responsible organ tells the petitioner whether it accepts
+	// (national 15日, Art 23; Zhejiang 5个工作日, Art 20 ¶2).
+	ClockKind_CLOCK_KIND_ACCEPTANCE ClockKind = 2
+	// 异议: the organ a transfer waits on may object (5个工作日, Art 23 ¶3).
+	ClockKind_CLOCK_KIND_OBJECTION ClockKind = 3
+	// 办理: a claim is answered (national 60日, Art 34; Zhejiang 30日, Art 23),
+	// plus any extension.
+	ClockKind_CLOCK_KIND_HANDLING ClockKind = 4
+	// 复查申请期: the petitioner may ask for review (30日, Art 35).
+	ClockKind_CLOCK_KIND_REVIEW_REQUEST ClockKind = 5
+	// 复查: the reviewing organ decides (30日, Art 35).
+	ClockKind_CLOCK_KIND_REVIEW ClockKind = 6
+	// 复核申请期: the petitioner may ask for re-review (30日, Art 36).
+	ClockKind_CLOCK_KIND_RE_REVIEW_REQUEST ClockKind = 7
+	// 复核: the re-reviewing organ decides (30日, Art 36).
+	ClockKind_CLOCK_KIND_RE_REVIEW ClockKind = 8
+	// 办结报告: the township reports on an assigned case by the date the county
+	// set (Art 22(3)).
+	ClockKind_CLOCK_KIND_REPORT ClockKind = 9
+)
+
+// Enum value maps for ClockKind.
+var (
+	ClockKind_name = map[int32]string{
+		0: "CLOCK_KIND_UNSPECIFIED",
+		1: "CLOCK_KIND_ROUTING",
+		2: "CLOCK_KIND_ACCEPTANCE",
+		3: "CLOCK_KIND_OBJECTION",
+		4: "CLOCK_KIND_HANDLING",
+		5: "CLOCK_KIND_REVIEW_REQUEST",
+		6: "CLOCK_KIND_REVIEW",
+		7: "CLOCK_KIND_RE_REVIEW_REQUEST",
+		8: "CLOCK_KIND_RE_REVIEW",
+		9: "CLOCK_KIND_REPORT",
+	}
+	ClockKind_value = map[string]int32{
+		"CLOCK_KIND_UNSPECIFIED":       0,
+		"CLOCK_KIND_ROUTING":           1,
+		"CLOCK_KIND_ACCEPTANCE":        2,
+		"CLOCK_KIND_OBJECTION":         3,
+		"CLOCK_KIND_HANDLING":          4,
+		"CLOCK_KIND_REVIEW_REQUEST":    5,
+		"CLOCK_KIND_REVIEW":            6,
+		"CLOCK_KIND_RE_REVIEW_REQUEST": 7,
+		"CLOCK_KIND_RE_REVIEW":         8,
+		"CLOCK_KIND_REPORT":            9,
+	}
+)
+
+func (x ClockKind) Enum() *ClockKind {
+	p := new(ClockKind)
+	*p = x
+	return p
+}
+
+func (x ClockKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClockKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_assignment_v1_case_proto_enumTypes[2].Descriptor()
+}
+
+func (ClockKind) Type() protoreflect.EnumType {
+	return &file_tongban_assignment_v1_case_proto_enumTypes[2]
+}
+
+func (x ClockKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClockKind.Descriptor instead.
+func (ClockKind) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
+}
+
 // ContributionKind says what a co-handling department contributed.
 type ContributionKind int32
 
@@ -317,11 +402,11 @@ func (x ContributionKind) String() string {
 }
 
 func (ContributionKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[2].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[3].Descriptor()
 }
 
 func (ContributionKind) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[2]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[3]
 }
 
 func (x ContributionKind) Number() protoreflect.EnumNumber {
@@ -330,7 +415,7 @@ func (x ContributionKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ContributionKind.Descriptor instead.
 func (ContributionKind) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
 }
 
 // AnswerOutcome is the outcome of a written answer (信访工作条例 Art 32).
@@ -374,11 +459,11 @@ func (x AnswerOutcome) String() string {
 }
 
 func (AnswerOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[3].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[4].Descriptor()
 }
 
 func (AnswerOutcome) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[3]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[4]
 }
 
 func (x AnswerOutcome) Number() protoreflect.EnumNumber {
@@ -387,7 +472,7 @@ func (x AnswerOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnswerOutcome.Descriptor instead.
 func (AnswerOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
 }
 
 // AnswerForm is the form of the document that ends handling.
@@ -428,11 +513,11 @@ func (x AnswerForm) String() string {
 }
 
 func (AnswerForm) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[4].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[5].Descriptor()
 }
 
 func (AnswerForm) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[4]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[5]
 }
 
 func (x AnswerForm) Number() protoreflect.EnumNumber {
@@ -441,7 +526,7 @@ func (x AnswerForm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnswerForm.Descriptor instead.
 func (AnswerForm) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
 }
 
 // StatutoryChannel is the procedure a declined petition belongs to, which the
@@ -503,11 +588,11 @@ func (x StatutoryChannel) String() string {
 }
 
 func (StatutoryChannel) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[5].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[6].Descriptor()
 }
 
 func (StatutoryChannel) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[5]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[6]
 }
 
 func (x StatutoryChannel) Number() protoreflect.EnumNumber {
@@ -516,7 +601,7 @@ func (x StatutoryChannel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StatutoryChannel.Descriptor instead.
 func (StatutoryChannel) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
 }
 
 // Rating is the petitioner's evaluation of an answer (满意度评价).
@@ -560,11 +645,11 @@ func (x Rating) String() string {
 }
 
 func (Rating) Descriptor() protoreflect.EnumDescriptor {
-	return file_tongban_assignment_v1_case_proto_enumTypes[6].Descriptor()
+	return file_tongban_assignment_v1_case_proto_enumTypes[7].Descriptor()
 }
 
 func (Rating) Type() protoreflect.EnumType {
-	return &file_tongban_assignment_v1_case_proto_enumTypes[6]
+	return &file_tongban_assignment_v1_case_proto_enumTypes[7]
 }
 
 func (x Rating) Number() protoreflect.EnumNumber {
@@ -573,7 +658,127 @@ func (x Rating) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Rating.Descriptor instead.
 func (Rating) EnumDescriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{7}
+}
+
+// Deadline is one statutory clock of a case, as scheduling computes it from
+// the county's rule set and the official working-day calendar.
+type Deadline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the clock is for.
+	Kind ClockKind `protobuf:"varint,1,opt,name=kind,proto3,enum=tongban.assignment.v1.ClockKind" json:"kind,omitempty"`
+	// The office that must act, e.g. "offices/330421.zjj".
+	Office string `protobuf:"bytes,2,opt,name=office,proto3" json:"office,omitempty"`
+	// When the clock started (the day itself is not counted).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The end of the last day, in China time.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// The rule, with its article, e.g. "5个工作日 (浙江省信访条例 第二十条)".
+	Rule string `protobuf:"bytes,5,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Days added by an extension.
+	ExtensionDays int32 `protobuf:"varint,6,opt,name=extension_days,json=extensionDays,proto3" json:"extension_days,omitempty"`
+	// The due date reaches a year whose holiday notice is not in the data: it
+	// was computed from weekends only and will be recomputed.
+	Provisional bool `protobuf:"varint,7,opt,name=provisional,proto3" json:"provisional,omitempty"`
+	// When the clock stopped (the office acted); unset while running.
+	StopTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=stop_time,json=stopTime,proto3" json:"stop_time,omitempty"`
+	// The due time passed while the clock ran (督办 was raised).
+	Overdue       bool `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deadline) Reset() {
+	*x = Deadline{}
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deadline) ProtoMessage() {}
+
+func (x *Deadline) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deadline.ProtoReflect.Descriptor instead.
+func (*Deadline) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Deadline) GetKind() ClockKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ClockKind_CLOCK_KIND_UNSPECIFIED
+}
+
+func (x *Deadline) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Deadline) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Deadline) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *Deadline) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *Deadline) GetExtensionDays() int32 {
+	if x != nil {
+		return x.ExtensionDays
+	}
+	return 0
+}
+
+func (x *Deadline) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
+	}
+	return false
+}
+
+func (x *Deadline) GetStopTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StopTime
+	}
+	return nil
+}
+
+func (x *Deadline) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
 }
 
 // HistoryEntry is one move of a case: who did what, when, and what changed.
@@ -609,7 +814,7 @@ type HistoryEntry struct {
 
 func (x *HistoryEntry) Reset() {
 	*x = HistoryEntry{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[0]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +826,7 @@ func (x *HistoryEntry) String() string {
 func (*HistoryEntry) ProtoMessage() {}
 
 func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[0]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +839,7 @@ func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
 func (*HistoryEntry) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{0}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *HistoryEntry) GetSequence() int64 {
@@ -739,7 +944,7 @@ type Answer struct {
 
 func (x *Answer) Reset() {
 	*x = Answer{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[1]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +956,7 @@ func (x *Answer) String() string {
 func (*Answer) ProtoMessage() {}
 
 func (x *Answer) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[1]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +969,7 @@ func (x *Answer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Answer.ProtoReflect.Descriptor instead.
 func (*Answer) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{1}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Answer) GetOutcome() AnswerOutcome {
@@ -833,7 +1038,7 @@ type Decline struct {
 
 func (x *Decline) Reset() {
 	*x = Decline{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1050,7 @@ func (x *Decline) String() string {
 func (*Decline) ProtoMessage() {}
 
 func (x *Decline) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[2]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1063,7 @@ func (x *Decline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decline.ProtoReflect.Descriptor instead.
 func (*Decline) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{2}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Decline) GetChannel() StatutoryChannel {
@@ -906,7 +1111,7 @@ type Extension struct {
 
 func (x *Extension) Reset() {
 	*x = Extension{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[3]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1123,7 @@ func (x *Extension) String() string {
 func (*Extension) ProtoMessage() {}
 
 func (x *Extension) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[3]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1136,7 @@ func (x *Extension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Extension.ProtoReflect.Descriptor instead.
 func (*Extension) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{3}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Extension) GetDays() int32 {
@@ -979,7 +1184,7 @@ type Evaluation struct {
 
 func (x *Evaluation) Reset() {
 	*x = Evaluation{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[4]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1196,7 @@ func (x *Evaluation) String() string {
 func (*Evaluation) ProtoMessage() {}
 
 func (x *Evaluation) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[4]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1209,7 @@ func (x *Evaluation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evaluation.ProtoReflect.Descriptor instead.
 func (*Evaluation) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{4}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Evaluation) GetRating() Rating {
@@ -1055,7 +1260,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[5]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1272,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[5]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1285,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{5}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Assignment) GetAssignedBy() string {
@@ -1135,7 +1340,7 @@ type Contribution struct {
 
 func (x *Contribution) Reset() {
 	*x = Contribution{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1352,7 @@ func (x *Contribution) String() string {
 func (*Contribution) ProtoMessage() {}
 
 func (x *Contribution) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[6]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1365,7 @@ func (x *Contribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contribution.ProtoReflect.Descriptor instead.
 func (*Contribution) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{6}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Contribution) GetOffice() string {
@@ -1210,7 +1415,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[7]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1427,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[7]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1440,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{7}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Progress) GetOffice() string {
@@ -1296,7 +1501,7 @@ type Lead struct {
 
 func (x *Lead) Reset() {
 	*x = Lead{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[8]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1513,7 @@ func (x *Lead) String() string {
 func (*Lead) ProtoMessage() {}
 
 func (x *Lead) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[8]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1526,7 @@ func (x *Lead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lead.ProtoReflect.Descriptor instead.
 func (*Lead) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{8}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Lead) GetLeader() string {
@@ -1433,14 +1638,17 @@ type Case struct {
 	// The leader in personal charge (包案), if any.
 	Lead *Lead `protobuf:"bytes,29,opt,name=lead,proto3" json:"lead,omitempty"`
 	// The case card's entries (一案一卡), oldest first.
-	Progress      []*Progress `protobuf:"bytes,30,rep,name=progress,proto3" json:"progress,omitempty"`
+	Progress []*Progress `protobuf:"bytes,30,rep,name=progress,proto3" json:"progress,omitempty"`
+	// The statutory clocks of the case (scheduling's, followed from its
+	// event feed), running ones first.
+	Deadlines     []*Deadline `protobuf:"bytes,31,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[9]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1660,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[9]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1673,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{9}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Case) GetName() string {
@@ -1671,6 +1879,13 @@ func (x *Case) GetProgress() []*Progress {
 	return nil
 }
 
+func (x *Case) GetDeadlines() []*Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
 // CaseCard is the one-case-one-card view of a case in a leader's charge
 // (一案一卡): subject, leader, fixed unit, person and date, and the steps,
 // progress and measures so far.
@@ -1698,7 +1913,7 @@ type CaseCard struct {
 
 func (x *CaseCard) Reset() {
 	*x = CaseCard{}
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[10]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1925,7 @@ func (x *CaseCard) String() string {
 func (*CaseCard) ProtoMessage() {}
 
 func (x *CaseCard) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_assignment_v1_case_proto_msgTypes[10]
+	mi := &file_tongban_assignment_v1_case_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1938,7 @@ func (x *CaseCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseCard.ProtoReflect.Descriptor instead.
 func (*CaseCard) Descriptor() ([]byte, []int) {
-	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{10}
+	return file_tongban_assignment_v1_case_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CaseCard) GetName() string {
@@ -1786,7 +2001,18 @@ var File_tongban_assignment_v1_case_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\n" +
-	" tongban/assignment/v1/case.proto\x12\x15tongban.assignment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n" +
+	" tongban/assignment/v1/case.proto\x12\x15tongban.assignment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x02\n" +
+	"\bDeadline\x124\n" +
+	"\x04kind\x18\x01 \x01(\x0e2 .tongban.assignment.v1.ClockKindR\x04kind\x12\x16\n" +
+	"\x06office\x18\x02 \x01(\tR\x06office\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bdue_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x12\n" +
+	"\x04rule\x18\x05 \x01(\tR\x04rule\x12%\n" +
+	"\x0eextension_days\x18\x06 \x01(\x05R\rextensionDays\x12 \n" +
+	"\vprovisional\x18\a \x01(\bR\vprovisional\x127\n" +
+	"\tstop_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bstopTime\x12\x18\n" +
+	"\aoverdue\x18\t \x01(\bR\aoverdue\"\xc8\x03\n" +
 	"\fHistoryEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x125\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x1d.tongban.assignment.v1.ActionR\x06action\x12.\n" +
@@ -1861,7 +2087,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
 	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
-	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\"\x9e\f\n" +
+	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\"\xe2\f\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -1900,7 +2126,8 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\rcontributions\x18\x1b \x03(\v2#.tongban.assignment.v1.ContributionB\x03\xe0A\x03R\rcontributions\x12M\n" +
 	"\x10reworked_answers\x18\x1c \x03(\v2\x1d.tongban.assignment.v1.AnswerB\x03\xe0A\x03R\x0freworkedAnswers\x124\n" +
 	"\x04lead\x18\x1d \x01(\v2\x1b.tongban.assignment.v1.LeadB\x03\xe0A\x03R\x04lead\x12@\n" +
-	"\bprogress\x18\x1e \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogressJ\x04\b\v\x10\f\"\xfc\x02\n" +
+	"\bprogress\x18\x1e \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogress\x12B\n" +
+	"\tdeadlines\x18\x1f \x03(\v2\x1f.tongban.assignment.v1.DeadlineB\x03\xe0A\x03R\tdeadlinesJ\x04\b\v\x10\f\"\xfc\x02\n" +
 	"\bCaseCard\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12;\n" +
@@ -1954,7 +2181,18 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x18ACTION_RETURN_FOR_REWORK\x10\x17\x12\x16\n" +
 	"\x12ACTION_SET_URGENCY\x10\x18\x12\x14\n" +
 	"\x10ACTION_TAKE_LEAD\x10\x19\x12\x1a\n" +
-	"\x16ACTION_RECORD_PROGRESS\x10\x1a*q\n" +
+	"\x16ACTION_RECORD_PROGRESS\x10\x1a*\x96\x02\n" +
+	"\tClockKind\x12\x1a\n" +
+	"\x16CLOCK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12CLOCK_KIND_ROUTING\x10\x01\x12\x19\n" +
+	"\x15CLOCK_KIND_ACCEPTANCE\x10\x02\x12\x18\n" +
+	"\x14CLOCK_KIND_OBJECTION\x10\x03\x12\x17\n" +
+	"\x13CLOCK_KIND_HANDLING\x10\x04\x12\x1d\n" +
+	"\x19CLOCK_KIND_REVIEW_REQUEST\x10\x05\x12\x15\n" +
+	"\x11CLOCK_KIND_REVIEW\x10\x06\x12 \n" +
+	"\x1cCLOCK_KIND_RE_REVIEW_REQUEST\x10\a\x12\x18\n" +
+	"\x14CLOCK_KIND_RE_REVIEW\x10\b\x12\x15\n" +
+	"\x11CLOCK_KIND_REPORT\x10\t*q\n" +
 	"\x10ContributionKind\x12!\n" +
 	"\x1dCONTRIBUTION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CONTRIBUTION_KIND_FINDING\x10\x01\x12\x1b\n" +
@@ -1997,73 +2235,80 @@ func file_tongban_assignment_v1_case_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_case_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_tongban_assignment_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_tongban_assignment_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_tongban_assignment_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_tongban_assignment_v1_case_proto_goTypes = []any{
 	(CaseState)(0),                // 0: tongban.assignment.v1.CaseState
 	(Action)(0),                   // 1: tongban.assignment.v1.Action
-	(ContributionKind)(0),         // 2: tongban.assignment.v1.ContributionKind
-	(AnswerOutcome)(0),            // 3: tongban.assignment.v1.AnswerOutcome
-	(AnswerForm)(0),               // 4: tongban.assignment.v1.AnswerForm
-	(StatutoryChannel)(0),         // 5: tongban.assignment.v1.StatutoryChannel
-	(Rating)(0),                   // 6: tongban.assignment.v1.Rating
-	(*HistoryEntry)(nil),          // 7: tongban.assignment.v1.HistoryEntry
-	(*Answer)(nil),                // 8: tongban.assignment.v1.Answer
-	(*Decline)(nil),               // 9: tongban.assignment.v1.Decline
-	(*Extension)(nil),             // 10: tongban.assignment.v1.Extension
-	(*Evaluation)(nil),            // 11: tongban.assignment.v1.Evaluation
-	(*Assignment)(nil),            // 12: tongban.assignment.v1.Assignment
-	(*Contribution)(nil),          // 13: tongban.assignment.v1.Contribution
-	(*Progress)(nil),              // 14: tongban.assignment.v1.Progress
-	(*Lead)(nil),                  // 15: tongban.assignment.v1.Lead
-	(*Case)(nil),                  // 16: tongban.assignment.v1.Case
-	(*CaseCard)(nil),              // 17: tongban.assignment.v1.CaseCard
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(ClockKind)(0),                // 2: tongban.assignment.v1.ClockKind
+	(ContributionKind)(0),         // 3: tongban.assignment.v1.ContributionKind
+	(AnswerOutcome)(0),            // 4: tongban.assignment.v1.AnswerOutcome
+	(AnswerForm)(0),               // 5: tongban.assignment.v1.AnswerForm
+	(StatutoryChannel)(0),         // 6: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                   // 7: tongban.assignment.v1.Rating
+	(*Deadline)(nil),              // 8: tongban.assignment.v1.Deadline
+	(*HistoryEntry)(nil),          // 9: tongban.assignment.v1.HistoryEntry
+	(*Answer)(nil),                // 10: tongban.assignment.v1.Answer
+	(*Decline)(nil),               // 11: tongban.assignment.v1.Decline
+	(*Extension)(nil),             // 12: tongban.assignment.v1.Extension
+	(*Evaluation)(nil),            // 13: tongban.assignment.v1.Evaluation
+	(*Assignment)(nil),            // 14: tongban.assignment.v1.Assignment
+	(*Contribution)(nil),          // 15: tongban.assignment.v1.Contribution
+	(*Progress)(nil),              // 16: tongban.assignment.v1.Progress
+	(*Lead)(nil),                  // 17: tongban.assignment.v1.Lead
+	(*Case)(nil),                  // 18: tongban.assignment.v1.Case
+	(*CaseCard)(nil),              // 19: tongban.assignment.v1.CaseCard
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_tongban_assignment_v1_case_proto_depIdxs = []int32{
-	1,  // 0: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
-	18, // 1: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
-	0,  // 2: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
-	0,  // 3: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
-	3,  // 4: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	18, // 5: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
-	4,  // 6: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
-	5,  // 7: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
-	18, // 8: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
-	6,  // 9: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
-	18, // 10: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
-	18, // 11: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
-	18, // 12: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: tongban.assignment.v1.Contribution.kind:type_name -> tongban.assignment.v1.ContributionKind
-	18, // 14: tongban.assignment.v1.Contribution.create_time:type_name -> google.protobuf.Timestamp
-	18, // 15: tongban.assignment.v1.Progress.record_time:type_name -> google.protobuf.Timestamp
-	18, // 16: tongban.assignment.v1.Lead.due_date:type_name -> google.protobuf.Timestamp
-	18, // 17: tongban.assignment.v1.Lead.lead_time:type_name -> google.protobuf.Timestamp
-	0,  // 18: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
-	8,  // 19: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
-	18, // 20: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	18, // 21: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
-	18, // 22: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
-	9,  // 23: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
-	10, // 24: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
-	11, // 25: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
-	8,  // 26: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
-	8,  // 27: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
-	12, // 28: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
-	18, // 29: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
-	13, // 30: tongban.assignment.v1.Case.contributions:type_name -> tongban.assignment.v1.Contribution
-	8,  // 31: tongban.assignment.v1.Case.reworked_answers:type_name -> tongban.assignment.v1.Answer
-	15, // 32: tongban.assignment.v1.Case.lead:type_name -> tongban.assignment.v1.Lead
-	14, // 33: tongban.assignment.v1.Case.progress:type_name -> tongban.assignment.v1.Progress
-	0,  // 34: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
-	15, // 35: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
-	14, // 36: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
-	8,  // 37: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	2,  // 0: tongban.assignment.v1.Deadline.kind:type_name -> tongban.assignment.v1.ClockKind
+	20, // 1: tongban.assignment.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	20, // 2: tongban.assignment.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	20, // 3: tongban.assignment.v1.Deadline.stop_time:type_name -> google.protobuf.Timestamp
+	1,  // 4: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
+	20, // 5: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
+	0,  // 6: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
+	0,  // 7: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
+	4,  // 8: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	20, // 9: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
+	5,  // 10: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
+	6,  // 11: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	20, // 12: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
+	7,  // 13: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
+	20, // 14: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
+	20, // 15: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
+	20, // 16: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
+	3,  // 17: tongban.assignment.v1.Contribution.kind:type_name -> tongban.assignment.v1.ContributionKind
+	20, // 18: tongban.assignment.v1.Contribution.create_time:type_name -> google.protobuf.Timestamp
+	20, // 19: tongban.assignment.v1.Progress.record_time:type_name -> google.protobuf.Timestamp
+	20, // 20: tongban.assignment.v1.Lead.due_date:type_name -> google.protobuf.Timestamp
+	20, // 21: tongban.assignment.v1.Lead.lead_time:type_name -> google.protobuf.Timestamp
+	0,  // 22: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
+	10, // 23: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
+	20, // 24: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	20, // 25: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
+	20, // 26: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
+	11, // 27: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
+	12, // 28: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
+	13, // 29: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
+	10, // 30: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
+	10, // 31: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
+	14, // 32: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
+	20, // 33: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
+	15, // 34: tongban.assignment.v1.Case.contributions:type_name -> tongban.assignment.v1.Contribution
+	10, // 35: tongban.assignment.v1.Case.reworked_answers:type_name -> tongban.assignment.v1.Answer
+	17, // 36: tongban.assignment.v1.Case.lead:type_name -> tongban.assignment.v1.Lead
+	16, // 37: tongban.assignment.v1.Case.progress:type_name -> tongban.assignment.v1.Progress
+	8,  // 38: tongban.assignment.v1.Case.deadlines:type_name -> tongban.assignment.v1.Deadline
+	0,  // 39: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
+	17, // 40: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
+	16, // 41: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
+	10, // 42: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_case_proto_init() }
@@ -2076,8 +2321,8 @@ func file_tongban_assignment_v1_case_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_case_proto_rawDesc), len(file_tongban_assignment_v1_case_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   11,
+			NumEnums:      8,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -49,6 +49,7 @@ type Event struct {
 	//	*Event_CaseMoved
 	//	*Event_CaseRepeatChanged
 	//	*Event_CaseCorrected
+	//	*Event_ClockChanged
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -162,6 +163,15 @@ func (x *Event) GetCaseCorrected() *CaseCorrected {
 	return nil
 }
 
+func (x *Event) GetClockChanged() *ClockChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ClockChanged); ok {
+			return x.ClockChanged
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -186,6 +196,11 @@ type Event_CaseCorrected struct {
 	CaseCorrected *CaseCorrected `protobuf:"bytes,13,opt,name=case_corrected,json=caseCorrected,proto3,oneof"`
 }
 
+type Event_ClockChanged struct {
+	// Scheduling started, changed or stopped a statutory clock.
+	ClockChanged *ClockChanged `protobuf:"bytes,14,opt,name=clock_changed,json=clockChanged,proto3,oneof"`
+}
+
 func (*Event_CaseRegistered) isEvent_Payload() {}
 
 func (*Event_CaseMoved) isEvent_Payload() {}
@@ -193,6 +208,8 @@ func (*Event_CaseMoved) isEvent_Payload() {}
 func (*Event_CaseRepeatChanged) isEvent_Payload() {}
 
 func (*Event_CaseCorrected) isEvent_Payload() {}
+
+func (*Event_ClockChanged) isEvent_Payload() {}
 
 // CaseRegistered says a case entered the pipeline.
 type CaseRegistered struct {
@@ -385,7 +402,17 @@ type CaseMoved struct {
 	// 9-digit township code of the place the case concerns.
 	Township string `protobuf:"bytes,2,opt,name=township,proto3" json:"township,omitempty"`
 	// The history entry of the move.
-	Entry         *v11.HistoryEntry `protobuf:"bytes,3,opt,name=entry,proto3" json:"entry,omitempty"`
+	Entry *v11.HistoryEntry `protobuf:"bytes,3,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The class of the case (which clocks run depends on it).
+	CaseClass v1.CaseClass `protobuf:"varint,4,opt,name=case_class,json=caseClass,proto3,enum=tongban.intake.v1.CaseClass" json:"case_class,omitempty"`
+	// For the registration: when the petition was received (clocks count from
+	// receipt).
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// For an extension: the days it adds.
+	ExtensionDays int32 `protobuf:"varint,6,opt,name=extension_days,json=extensionDays,proto3" json:"extension_days,omitempty"`
+	// For an assignment down: the last day of the report, a date in China at
+	// 00:00 +08:00.
+	ReportDue     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=report_due,json=reportDue,proto3" json:"report_due,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -441,6 +468,90 @@ func (x *CaseMoved) GetEntry() *v11.HistoryEntry {
 	return nil
 }
 
+func (x *CaseMoved) GetCaseClass() v1.CaseClass {
+	if x != nil {
+		return x.CaseClass
+	}
+	return v1.CaseClass(0)
+}
+
+func (x *CaseMoved) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *CaseMoved) GetExtensionDays() int32 {
+	if x != nil {
+		return x.ExtensionDays
+	}
+	return 0
+}
+
+func (x *CaseMoved) GetReportDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportDue
+	}
+	return nil
+}
+
+// ClockChanged says scheduling started, recomputed, stopped or found overdue
+// a statutory clock of a case.
+type ClockChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 6-digit county code.
+	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
+	// The clock as it stands now.
+	Deadline      *v11.Deadline `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClockChanged) Reset() {
+	*x = ClockChanged{}
+	mi := &file_tongban_events_v1_event_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClockChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClockChanged) ProtoMessage() {}
+
+func (x *ClockChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_events_v1_event_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClockChanged.ProtoReflect.Descriptor instead.
+func (*ClockChanged) Descriptor() ([]byte, []int) {
+	return file_tongban_events_v1_event_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ClockChanged) GetCounty() string {
+	if x != nil {
+		return x.County
+	}
+	return ""
+}
+
+func (x *ClockChanged) GetDeadline() *v11.Deadline {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 // CaseCorrected says the registering office corrected a registration. It
 // names the fields, never their values, and repeats the ones figures use.
 type CaseCorrected struct {
@@ -459,7 +570,7 @@ type CaseCorrected struct {
 
 func (x *CaseCorrected) Reset() {
 	*x = CaseCorrected{}
-	mi := &file_tongban_events_v1_event_proto_msgTypes[4]
+	mi := &file_tongban_events_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +582,7 @@ func (x *CaseCorrected) String() string {
 func (*CaseCorrected) ProtoMessage() {}
 
 func (x *CaseCorrected) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_events_v1_event_proto_msgTypes[4]
+	mi := &file_tongban_events_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +595,7 @@ func (x *CaseCorrected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseCorrected.ProtoReflect.Descriptor instead.
 func (*CaseCorrected) Descriptor() ([]byte, []int) {
-	return file_tongban_events_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_tongban_events_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CaseCorrected) GetFields() []string {
@@ -519,7 +630,7 @@ var File_tongban_events_v1_event_proto protoreflect.FileDescriptor
 
 const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\xed\x03\n" +
+	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\xb5\x04\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x03R\bposition\x129\n" +
@@ -533,7 +644,8 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"case_moved\x18\v \x01(\v2\x1c.tongban.events.v1.CaseMovedH\x00R\tcaseMoved\x12V\n" +
 	"\x13case_repeat_changed\x18\f \x01(\v2$.tongban.events.v1.CaseRepeatChangedH\x00R\x11caseRepeatChanged\x12I\n" +
-	"\x0ecase_corrected\x18\r \x01(\v2 .tongban.events.v1.CaseCorrectedH\x00R\rcaseCorrectedB\t\n" +
+	"\x0ecase_corrected\x18\r \x01(\v2 .tongban.events.v1.CaseCorrectedH\x00R\rcaseCorrected\x12F\n" +
+	"\rclock_changed\x18\x0e \x01(\v2\x1f.tongban.events.v1.ClockChangedH\x00R\fclockChangedB\t\n" +
 	"\apayload\"\xa7\x03\n" +
 	"\x0eCaseRegistered\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
@@ -551,11 +663,20 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	" \x01(\tR\raccusedOffice\"S\n" +
 	"\x11CaseRepeatChanged\x12\x1b\n" +
 	"\trepeat_of\x18\x01 \x01(\tR\brepeatOf\x12!\n" +
-	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"z\n" +
+	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"\xd8\x02\n" +
 	"\tCaseMoved\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
 	"\btownship\x18\x02 \x01(\tR\btownship\x129\n" +
-	"\x05entry\x18\x03 \x01(\v2#.tongban.assignment.v1.HistoryEntryR\x05entry\"\xa8\x01\n" +
+	"\x05entry\x18\x03 \x01(\v2#.tongban.assignment.v1.HistoryEntryR\x05entry\x12;\n" +
+	"\n" +
+	"case_class\x18\x04 \x01(\x0e2\x1c.tongban.intake.v1.CaseClassR\tcaseClass\x12=\n" +
+	"\freceive_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12%\n" +
+	"\x0eextension_days\x18\x06 \x01(\x05R\rextensionDays\x129\n" +
+	"\n" +
+	"report_due\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\"c\n" +
+	"\fClockChanged\x12\x16\n" +
+	"\x06county\x18\x01 \x01(\tR\x06county\x12;\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\"\xa8\x01\n" +
 	"\rCaseCorrected\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12!\n" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\x12=\n" +
@@ -577,34 +698,41 @@ func file_tongban_events_v1_event_proto_rawDescGZIP() []byte {
 	return file_tongban_events_v1_event_proto_rawDescData
 }
 
-var file_tongban_events_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_tongban_events_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_tongban_events_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: tongban.events.v1.Event
 	(*CaseRegistered)(nil),        // 1: tongban.events.v1.CaseRegistered
 	(*CaseRepeatChanged)(nil),     // 2: tongban.events.v1.CaseRepeatChanged
 	(*CaseMoved)(nil),             // 3: tongban.events.v1.CaseMoved
-	(*CaseCorrected)(nil),         // 4: tongban.events.v1.CaseCorrected
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(v1.Channel)(0),               // 6: tongban.intake.v1.Channel
-	(v1.CaseClass)(0),             // 7: tongban.intake.v1.CaseClass
-	(*v11.HistoryEntry)(nil),      // 8: tongban.assignment.v1.HistoryEntry
+	(*ClockChanged)(nil),          // 4: tongban.events.v1.ClockChanged
+	(*CaseCorrected)(nil),         // 5: tongban.events.v1.CaseCorrected
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(v1.Channel)(0),               // 7: tongban.intake.v1.Channel
+	(v1.CaseClass)(0),             // 8: tongban.intake.v1.CaseClass
+	(*v11.HistoryEntry)(nil),      // 9: tongban.assignment.v1.HistoryEntry
+	(*v11.Deadline)(nil),          // 10: tongban.assignment.v1.Deadline
 }
 var file_tongban_events_v1_event_proto_depIdxs = []int32{
-	5,  // 0: tongban.events.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
+	6,  // 0: tongban.events.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: tongban.events.v1.Event.case_registered:type_name -> tongban.events.v1.CaseRegistered
 	3,  // 2: tongban.events.v1.Event.case_moved:type_name -> tongban.events.v1.CaseMoved
 	2,  // 3: tongban.events.v1.Event.case_repeat_changed:type_name -> tongban.events.v1.CaseRepeatChanged
-	4,  // 4: tongban.events.v1.Event.case_corrected:type_name -> tongban.events.v1.CaseCorrected
-	6,  // 5: tongban.events.v1.CaseRegistered.channel:type_name -> tongban.intake.v1.Channel
-	7,  // 6: tongban.events.v1.CaseRegistered.case_class:type_name -> tongban.intake.v1.CaseClass
-	5,  // 7: tongban.events.v1.CaseRegistered.receive_time:type_name -> google.protobuf.Timestamp
-	8,  // 8: tongban.events.v1.CaseMoved.entry:type_name -> tongban.assignment.v1.HistoryEntry
-	5,  // 9: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	5,  // 4: tongban.events.v1.Event.case_corrected:type_name -> tongban.events.v1.CaseCorrected
+	4,  // 5: tongban.events.v1.Event.clock_changed:type_name -> tongban.events.v1.ClockChanged
+	7,  // 6: tongban.events.v1.CaseRegistered.channel:type_name -> tongban.intake.v1.Channel
+	8,  // 7: tongban.events.v1.CaseRegistered.case_class:type_name -> tongban.intake.v1.CaseClass
+	6,  // 8: tongban.events.v1.CaseRegistered.receive_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: tongban.events.v1.CaseMoved.entry:type_name -> tongban.assignment.v1.HistoryEntry
+	8,  // 10: tongban.events.v1.CaseMoved.case_class:type_name -> tongban.intake.v1.CaseClass
+	6,  // 11: tongban.events.v1.CaseMoved.receive_time:type_name -> google.protobuf.Timestamp
+	6,  // 12: tongban.events.v1.CaseMoved.report_due:type_name -> google.protobuf.Timestamp
+	10, // 13: tongban.events.v1.ClockChanged.deadline:type_name -> tongban.assignment.v1.Deadline
+	6,  // 14: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_tongban_events_v1_event_proto_init() }
@@ -617,6 +745,7 @@ func file_tongban_events_v1_event_proto_init() {
 		(*Event_CaseMoved)(nil),
 		(*Event_CaseRepeatChanged)(nil),
 		(*Event_CaseCorrected)(nil),
+		(*Event_ClockChanged)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -624,7 +753,7 @@ func file_tongban_events_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_events_v1_event_proto_rawDesc), len(file_tongban_events_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

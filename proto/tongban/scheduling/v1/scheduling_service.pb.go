@@ -7,9 +7,11 @@
 package schedulingv1
 
 import (
+	v1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -36,6 +38,8 @@ const (
 	DayKind_DAY_KIND_HOLIDAY DayKind = 3
 	// A weekend day made a working day by the State Council notice (调休上班).
 	DayKind_DAY_KIND_MAKEUP_WORKDAY DayKind = 4
+	// A day off the county gave locally.
+	DayKind_DAY_KIND_LOCAL_REST_DAY DayKind = 5
 )
 
 // Enum value maps for DayKind.
@@ -46,6 +50,7 @@ var (
 		2: "DAY_KIND_WEEKEND",
 		3: "DAY_KIND_HOLIDAY",
 		4: "DAY_KIND_MAKEUP_WORKDAY",
+		5: "DAY_KIND_LOCAL_REST_DAY",
 	}
 	DayKind_value = map[string]int32{
 		"DAY_KIND_UNSPECIFIED":    0,
@@ -53,6 +58,7 @@ var (
 		"DAY_KIND_WEEKEND":        2,
 		"DAY_KIND_HOLIDAY":        3,
 		"DAY_KIND_MAKEUP_WORKDAY": 4,
+		"DAY_KIND_LOCAL_REST_DAY": 5,
 	}
 )
 
@@ -175,6 +181,867 @@ func (x *CalendarDay) GetProvisional() bool {
 	return false
 }
 
+// OfficeDeadline is a running clock an office must meet.
+type OfficeDeadline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// The clock.
+	Deadline      *v1.Deadline `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfficeDeadline) Reset() {
+	*x = OfficeDeadline{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfficeDeadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfficeDeadline) ProtoMessage() {}
+
+func (x *OfficeDeadline) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfficeDeadline.ProtoReflect.Descriptor instead.
+func (*OfficeDeadline) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *OfficeDeadline) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *OfficeDeadline) GetDeadline() *v1.Deadline {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+// Reminder is a notice to the office that must act that a deadline is near.
+type Reminder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// The clock.
+	Kind v1.ClockKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tongban.assignment.v1.ClockKind" json:"kind,omitempty"`
+	// The office reminded.
+	Office string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
+	// The end of the last day.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// When the reminder was raised.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reminder) Reset() {
+	*x = Reminder{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reminder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reminder) ProtoMessage() {}
+
+func (x *Reminder) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reminder.ProtoReflect.Descriptor instead.
+func (*Reminder) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Reminder) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *Reminder) GetKind() v1.ClockKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v1.ClockKind(0)
+}
+
+func (x *Reminder) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Reminder) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *Reminder) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// Supervision is a 督办: a clock that ran out, raised to the office above the
+// one that had to act, open until that office acts.
+type Supervision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// The clock.
+	Kind v1.ClockKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tongban.assignment.v1.ClockKind" json:"kind,omitempty"`
+	// The township the case concerns.
+	Township string `protobuf:"bytes,3,opt,name=township,proto3" json:"township,omitempty"`
+	// The office that missed the deadline.
+	Office string `protobuf:"bytes,4,opt,name=office,proto3" json:"office,omitempty"`
+	// The office above it, which supervises.
+	Supervisor string `protobuf:"bytes,5,opt,name=supervisor,proto3" json:"supervisor,omitempty"`
+	// The end of the missed last day.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// When the supervision was raised.
+	RaiseTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=raise_time,json=raiseTime,proto3" json:"raise_time,omitempty"`
+	// When the office acted (the clock stopped); unset while open.
+	ResolveTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Supervision) Reset() {
+	*x = Supervision{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Supervision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Supervision) ProtoMessage() {}
+
+func (x *Supervision) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Supervision.ProtoReflect.Descriptor instead.
+func (*Supervision) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Supervision) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *Supervision) GetKind() v1.ClockKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v1.ClockKind(0)
+}
+
+func (x *Supervision) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *Supervision) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Supervision) GetSupervisor() string {
+	if x != nil {
+		return x.Supervisor
+	}
+	return ""
+}
+
+func (x *Supervision) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *Supervision) GetRaiseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RaiseTime
+	}
+	return nil
+}
+
+func (x *Supervision) GetResolveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolveTime
+	}
+	return nil
+}
+
+// LocalRestDay is a day off the county gives locally.
+type LocalRestDay struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "calendar/localRestDays/{yyyy-mm-dd}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The date, "yyyy-mm-dd".
+	Date string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	// Why, e.g. "台风停工".
+	Title         string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalRestDay) Reset() {
+	*x = LocalRestDay{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalRestDay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalRestDay) ProtoMessage() {}
+
+func (x *LocalRestDay) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalRestDay.ProtoReflect.Descriptor instead.
+func (*LocalRestDay) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LocalRestDay) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LocalRestDay) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *LocalRestDay) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+// The request of CreateLocalRestDay.
+type CreateLocalRestDayRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day off.
+	LocalRestDay *LocalRestDay `protobuf:"bytes,1,opt,name=local_rest_day,json=localRestDay,proto3" json:"local_rest_day,omitempty"`
+	// A client-chosen id making retries safe.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLocalRestDayRequest) Reset() {
+	*x = CreateLocalRestDayRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLocalRestDayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLocalRestDayRequest) ProtoMessage() {}
+
+func (x *CreateLocalRestDayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLocalRestDayRequest.ProtoReflect.Descriptor instead.
+func (*CreateLocalRestDayRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateLocalRestDayRequest) GetLocalRestDay() *LocalRestDay {
+	if x != nil {
+		return x.LocalRestDay
+	}
+	return nil
+}
+
+func (x *CreateLocalRestDayRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of CreateLocalRestDay.
+type CreateLocalRestDayResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day off as stored.
+	LocalRestDay  *LocalRestDay `protobuf:"bytes,1,opt,name=local_rest_day,json=localRestDay,proto3" json:"local_rest_day,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLocalRestDayResponse) Reset() {
+	*x = CreateLocalRestDayResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLocalRestDayResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLocalRestDayResponse) ProtoMessage() {}
+
+func (x *CreateLocalRestDayResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLocalRestDayResponse.ProtoReflect.Descriptor instead.
+func (*CreateLocalRestDayResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateLocalRestDayResponse) GetLocalRestDay() *LocalRestDay {
+	if x != nil {
+		return x.LocalRestDay
+	}
+	return nil
+}
+
+// The request of ListCaseDeadlines.
+type ListCaseDeadlinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCaseDeadlinesRequest) Reset() {
+	*x = ListCaseDeadlinesRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCaseDeadlinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCaseDeadlinesRequest) ProtoMessage() {}
+
+func (x *ListCaseDeadlinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCaseDeadlinesRequest.ProtoReflect.Descriptor instead.
+func (*ListCaseDeadlinesRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListCaseDeadlinesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+// The response of ListCaseDeadlines.
+type ListCaseDeadlinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The clocks, running ones first.
+	Deadlines     []*v1.Deadline `protobuf:"bytes,1,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCaseDeadlinesResponse) Reset() {
+	*x = ListCaseDeadlinesResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCaseDeadlinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCaseDeadlinesResponse) ProtoMessage() {}
+
+func (x *ListCaseDeadlinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCaseDeadlinesResponse.ProtoReflect.Descriptor instead.
+func (*ListCaseDeadlinesResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListCaseDeadlinesResponse) GetDeadlines() []*v1.Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+// The request of ListOfficeDeadlines.
+type ListOfficeDeadlinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The office, "offices/{office}"; an office lists its own, the bureau any.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of a previous call.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOfficeDeadlinesRequest) Reset() {
+	*x = ListOfficeDeadlinesRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOfficeDeadlinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOfficeDeadlinesRequest) ProtoMessage() {}
+
+func (x *ListOfficeDeadlinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOfficeDeadlinesRequest.ProtoReflect.Descriptor instead.
+func (*ListOfficeDeadlinesRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListOfficeDeadlinesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListOfficeDeadlinesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOfficeDeadlinesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// The response of ListOfficeDeadlines.
+type ListOfficeDeadlinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Running clocks, soonest first.
+	Deadlines []*OfficeDeadline `protobuf:"bytes,1,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOfficeDeadlinesResponse) Reset() {
+	*x = ListOfficeDeadlinesResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOfficeDeadlinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOfficeDeadlinesResponse) ProtoMessage() {}
+
+func (x *ListOfficeDeadlinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOfficeDeadlinesResponse.ProtoReflect.Descriptor instead.
+func (*ListOfficeDeadlinesResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListOfficeDeadlinesResponse) GetDeadlines() []*OfficeDeadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+func (x *ListOfficeDeadlinesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The request of ListReminders.
+type ListRemindersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The office, "offices/{office}"; an office lists its own, the bureau any.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of a previous call.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRemindersRequest) Reset() {
+	*x = ListRemindersRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRemindersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRemindersRequest) ProtoMessage() {}
+
+func (x *ListRemindersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRemindersRequest.ProtoReflect.Descriptor instead.
+func (*ListRemindersRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListRemindersRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListRemindersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRemindersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// The response of ListReminders.
+type ListRemindersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reminders, newest first.
+	Reminders []*Reminder `protobuf:"bytes,1,rep,name=reminders,proto3" json:"reminders,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRemindersResponse) Reset() {
+	*x = ListRemindersResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRemindersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRemindersResponse) ProtoMessage() {}
+
+func (x *ListRemindersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRemindersResponse.ProtoReflect.Descriptor instead.
+func (*ListRemindersResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListRemindersResponse) GetReminders() []*Reminder {
+	if x != nil {
+		return x.Reminders
+	}
+	return nil
+}
+
+func (x *ListRemindersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The request of ListSupervisions.
+type ListSupervisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Include resolved supervisions too.
+	ShowResolved bool `protobuf:"varint,1,opt,name=show_resolved,json=showResolved,proto3" json:"show_resolved,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of a previous call.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSupervisionsRequest) Reset() {
+	*x = ListSupervisionsRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSupervisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSupervisionsRequest) ProtoMessage() {}
+
+func (x *ListSupervisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSupervisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSupervisionsRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListSupervisionsRequest) GetShowResolved() bool {
+	if x != nil {
+		return x.ShowResolved
+	}
+	return false
+}
+
+func (x *ListSupervisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSupervisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// The response of ListSupervisions.
+type ListSupervisionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Supervisions, oldest first.
+	Supervisions []*Supervision `protobuf:"bytes,1,rep,name=supervisions,proto3" json:"supervisions,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSupervisionsResponse) Reset() {
+	*x = ListSupervisionsResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSupervisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSupervisionsResponse) ProtoMessage() {}
+
+func (x *ListSupervisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSupervisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSupervisionsResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListSupervisionsResponse) GetSupervisions() []*Supervision {
+	if x != nil {
+		return x.Supervisions
+	}
+	return nil
+}
+
+func (x *ListSupervisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // The request of GetCalendarDay.
 type GetCalendarDayRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -186,7 +1053,7 @@ type GetCalendarDayRequest struct {
 
 func (x *GetCalendarDayRequest) Reset() {
 	*x = GetCalendarDayRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[1]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -198,7 +1065,7 @@ func (x *GetCalendarDayRequest) String() string {
 func (*GetCalendarDayRequest) ProtoMessage() {}
 
 func (x *GetCalendarDayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[1]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -211,7 +1078,7 @@ func (x *GetCalendarDayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalendarDayRequest.ProtoReflect.Descriptor instead.
 func (*GetCalendarDayRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{1}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetCalendarDayRequest) GetName() string {
@@ -232,7 +1099,7 @@ type GetCalendarDayResponse struct {
 
 func (x *GetCalendarDayResponse) Reset() {
 	*x = GetCalendarDayResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[2]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +1111,7 @@ func (x *GetCalendarDayResponse) String() string {
 func (*GetCalendarDayResponse) ProtoMessage() {}
 
 func (x *GetCalendarDayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[2]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +1124,7 @@ func (x *GetCalendarDayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalendarDayResponse.ProtoReflect.Descriptor instead.
 func (*GetCalendarDayResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{2}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetCalendarDayResponse) GetDay() *CalendarDay {
@@ -271,7 +1138,7 @@ var File_tongban_scheduling_v1_scheduling_service_proto protoreflect.FileDescrip
 
 const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"\n" +
-	".tongban/scheduling/v1/scheduling_service.proto\x12\x15tongban.scheduling.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"\xe4\x01\n" +
+	".tongban/scheduling/v1/scheduling_service.proto\x12\x15tongban.scheduling.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\"\xe4\x01\n" +
 	"\vCalendarDay\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x03R\x04date\x12$\n" +
@@ -279,19 +1146,85 @@ const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"workingDay\x127\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x1e.tongban.scheduling.v1.DayKindB\x03\xe0A\x03R\x04kind\x12\x1d\n" +
 	"\aholiday\x18\x05 \x01(\tB\x03\xe0A\x03R\aholiday\x12%\n" +
-	"\vprovisional\x18\x06 \x01(\bB\x03\xe0A\x03R\vprovisional\"0\n" +
+	"\vprovisional\x18\x06 \x01(\bB\x03\xe0A\x03R\vprovisional\"a\n" +
+	"\x0eOfficeDeadline\x12\x12\n" +
+	"\x04case\x18\x01 \x01(\tR\x04case\x12;\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\"\xe0\x01\n" +
+	"\bReminder\x12\x12\n" +
+	"\x04case\x18\x01 \x01(\tR\x04case\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .tongban.assignment.v1.ClockKindR\x04kind\x12\x16\n" +
+	"\x06office\x18\x03 \x01(\tR\x06office\x125\n" +
+	"\bdue_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xdc\x02\n" +
+	"\vSupervision\x12\x12\n" +
+	"\x04case\x18\x01 \x01(\tR\x04case\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .tongban.assignment.v1.ClockKindR\x04kind\x12\x1a\n" +
+	"\btownship\x18\x03 \x01(\tR\btownship\x12\x16\n" +
+	"\x06office\x18\x04 \x01(\tR\x06office\x12\x1e\n" +
+	"\n" +
+	"supervisor\x18\x05 \x01(\tR\n" +
+	"supervisor\x125\n" +
+	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x129\n" +
+	"\n" +
+	"raise_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\traiseTime\x12=\n" +
+	"\fresolve_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\"[\n" +
+	"\fLocalRestDay\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
+	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tB\x03\xe0A\x02R\x05title\"\x8f\x01\n" +
+	"\x19CreateLocalRestDayRequest\x12N\n" +
+	"\x0elocal_rest_day\x18\x01 \x01(\v2#.tongban.scheduling.v1.LocalRestDayB\x03\xe0A\x02R\flocalRestDay\x12\"\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x03\xe0A\x01R\trequestId\"g\n" +
+	"\x1aCreateLocalRestDayResponse\x12I\n" +
+	"\x0elocal_rest_day\x18\x01 \x01(\v2#.tongban.scheduling.v1.LocalRestDayR\flocalRestDay\"7\n" +
+	"\x18ListCaseDeadlinesRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\"Z\n" +
+	"\x19ListCaseDeadlinesResponse\x12=\n" +
+	"\tdeadlines\x18\x01 \x03(\v2\x1f.tongban.assignment.v1.DeadlineR\tdeadlines\"\x7f\n" +
+	"\x1aListOfficeDeadlinesRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12 \n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x03\xe0A\x01R\bpageSize\x12\"\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\x03\xe0A\x01R\tpageToken\"\x8a\x01\n" +
+	"\x1bListOfficeDeadlinesResponse\x12C\n" +
+	"\tdeadlines\x18\x01 \x03(\v2%.tongban.scheduling.v1.OfficeDeadlineR\tdeadlines\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"y\n" +
+	"\x14ListRemindersRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12 \n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x03\xe0A\x01R\bpageSize\x12\"\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\x03\xe0A\x01R\tpageToken\"~\n" +
+	"\x15ListRemindersResponse\x12=\n" +
+	"\treminders\x18\x01 \x03(\v2\x1f.tongban.scheduling.v1.ReminderR\treminders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
+	"\x17ListSupervisionsRequest\x12(\n" +
+	"\rshow_resolved\x18\x01 \x01(\bB\x03\xe0A\x01R\fshowResolved\x12 \n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x03\xe0A\x01R\bpageSize\x12\"\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\x03\xe0A\x01R\tpageToken\"\x8a\x01\n" +
+	"\x18ListSupervisionsResponse\x12F\n" +
+	"\fsupervisions\x18\x01 \x03(\v2\".tongban.scheduling.v1.SupervisionR\fsupervisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
 	"\x15GetCalendarDayRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"N\n" +
 	"\x16GetCalendarDayResponse\x124\n" +
-	"\x03day\x18\x01 \x01(\v2\".tongban.scheduling.v1.CalendarDayR\x03day*\x82\x01\n" +
+	"\x03day\x18\x01 \x01(\v2\".tongban.scheduling.v1.CalendarDayR\x03day*\x9f\x01\n" +
 	"\aDayKind\x12\x18\n" +
 	"\x14DAY_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DAY_KIND_WORKDAY\x10\x01\x12\x14\n" +
 	"\x10DAY_KIND_WEEKEND\x10\x02\x12\x14\n" +
 	"\x10DAY_KIND_HOLIDAY\x10\x03\x12\x1b\n" +
-	"\x17DAY_KIND_MAKEUP_WORKDAY\x10\x042\xac\x01\n" +
+	"\x17DAY_KIND_MAKEUP_WORKDAY\x10\x04\x12\x1b\n" +
+	"\x17DAY_KIND_LOCAL_REST_DAY\x10\x052\xdd\a\n" +
 	"\x11SchedulingService\x12\x96\x01\n" +
-	"\x0eGetCalendarDay\x12,.tongban.scheduling.v1.GetCalendarDayRequest\x1a-.tongban.scheduling.v1.GetCalendarDayResponse\"'\x82\xd3\xe4\x93\x02!b\x03day\x12\x1a/v1/{name=calendar/days/*}B\xee\x01\n" +
+	"\x0eGetCalendarDay\x12,.tongban.scheduling.v1.GetCalendarDayRequest\x1a-.tongban.scheduling.v1.GetCalendarDayResponse\"'\x82\xd3\xe4\x93\x02!b\x03day\x12\x1a/v1/{name=calendar/days/*}\x12\xbd\x01\n" +
+	"\x12CreateLocalRestDay\x120.tongban.scheduling.v1.CreateLocalRestDayRequest\x1a1.tongban.scheduling.v1.CreateLocalRestDayResponse\"B\x82\xd3\xe4\x93\x02<:\x0elocal_rest_dayb\x0elocal_rest_day\"\x1a/v1/calendar/localRestDays\x12\x9e\x01\n" +
+	"\x11ListCaseDeadlines\x12/.tongban.scheduling.v1.ListCaseDeadlinesRequest\x1a0.tongban.scheduling.v1.ListCaseDeadlinesResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=cases/*}/deadlines\x12\xa6\x01\n" +
+	"\x13ListOfficeDeadlines\x121.tongban.scheduling.v1.ListOfficeDeadlinesRequest\x1a2.tongban.scheduling.v1.ListOfficeDeadlinesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=offices/*}/deadlines\x12\x94\x01\n" +
+	"\rListReminders\x12+.tongban.scheduling.v1.ListRemindersRequest\x1a,.tongban.scheduling.v1.ListRemindersResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=offices/*}/reminders\x12\x8d\x01\n" +
+	"\x10ListSupervisions\x12..tongban.scheduling.v1.ListSupervisionsRequest\x1a/.tongban.scheduling.v1.ListSupervisionsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/supervisionsB\xee\x01\n" +
 	"\x19com.tongban.scheduling.v1B\x16SchedulingServiceProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/scheduling/v1;schedulingv1\xa2\x02\x03TSX\xaa\x02\x15Tongban.Scheduling.V1\xca\x02\x15Tongban\\Scheduling\\V1\xe2\x02!Tongban\\Scheduling\\V1\\GPBMetadata\xea\x02\x17Tongban::Scheduling::V1b\x06proto3"
 
 var (
@@ -307,23 +1240,64 @@ func file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tongban_scheduling_v1_scheduling_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tongban_scheduling_v1_scheduling_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_tongban_scheduling_v1_scheduling_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_tongban_scheduling_v1_scheduling_service_proto_goTypes = []any{
-	(DayKind)(0),                   // 0: tongban.scheduling.v1.DayKind
-	(*CalendarDay)(nil),            // 1: tongban.scheduling.v1.CalendarDay
-	(*GetCalendarDayRequest)(nil),  // 2: tongban.scheduling.v1.GetCalendarDayRequest
-	(*GetCalendarDayResponse)(nil), // 3: tongban.scheduling.v1.GetCalendarDayResponse
+	(DayKind)(0),                        // 0: tongban.scheduling.v1.DayKind
+	(*CalendarDay)(nil),                 // 1: tongban.scheduling.v1.CalendarDay
+	(*OfficeDeadline)(nil),              // 2: tongban.scheduling.v1.OfficeDeadline
+	(*Reminder)(nil),                    // 3: tongban.scheduling.v1.Reminder
+	(*Supervision)(nil),                 // 4: tongban.scheduling.v1.Supervision
+	(*LocalRestDay)(nil),                // 5: tongban.scheduling.v1.LocalRestDay
+	(*CreateLocalRestDayRequest)(nil),   // 6: tongban.scheduling.v1.CreateLocalRestDayRequest
+	(*CreateLocalRestDayResponse)(nil),  // 7: tongban.scheduling.v1.CreateLocalRestDayResponse
+	(*ListCaseDeadlinesRequest)(nil),    // 8: tongban.scheduling.v1.ListCaseDeadlinesRequest
+	(*ListCaseDeadlinesResponse)(nil),   // 9: tongban.scheduling.v1.ListCaseDeadlinesResponse
+	(*ListOfficeDeadlinesRequest)(nil),  // 10: tongban.scheduling.v1.ListOfficeDeadlinesRequest
+	(*ListOfficeDeadlinesResponse)(nil), // 11: tongban.scheduling.v1.ListOfficeDeadlinesResponse
+	(*ListRemindersRequest)(nil),        // 12: tongban.scheduling.v1.ListRemindersRequest
+	(*ListRemindersResponse)(nil),       // 13: tongban.scheduling.v1.ListRemindersResponse
+	(*ListSupervisionsRequest)(nil),     // 14: tongban.scheduling.v1.ListSupervisionsRequest
+	(*ListSupervisionsResponse)(nil),    // 15: tongban.scheduling.v1.ListSupervisionsResponse
+	(*GetCalendarDayRequest)(nil),       // 16: tongban.scheduling.v1.GetCalendarDayRequest
+	(*GetCalendarDayResponse)(nil),      // 17: tongban.scheduling.v1.GetCalendarDayResponse
+	(*v1.Deadline)(nil),                 // 18: tongban.assignment.v1.Deadline
+	(v1.ClockKind)(0),                   // 19: tongban.assignment.v1.ClockKind
+	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
 }
 var file_tongban_scheduling_v1_scheduling_service_proto_depIdxs = []int32{
-	0, // 0: tongban.scheduling.v1.CalendarDay.kind:type_name -> tongban.scheduling.v1.DayKind
-	1, // 1: tongban.scheduling.v1.GetCalendarDayResponse.day:type_name -> tongban.scheduling.v1.CalendarDay
-	2, // 2: tongban.scheduling.v1.SchedulingService.GetCalendarDay:input_type -> tongban.scheduling.v1.GetCalendarDayRequest
-	3, // 3: tongban.scheduling.v1.SchedulingService.GetCalendarDay:output_type -> tongban.scheduling.v1.GetCalendarDayResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: tongban.scheduling.v1.CalendarDay.kind:type_name -> tongban.scheduling.v1.DayKind
+	18, // 1: tongban.scheduling.v1.OfficeDeadline.deadline:type_name -> tongban.assignment.v1.Deadline
+	19, // 2: tongban.scheduling.v1.Reminder.kind:type_name -> tongban.assignment.v1.ClockKind
+	20, // 3: tongban.scheduling.v1.Reminder.due_time:type_name -> google.protobuf.Timestamp
+	20, // 4: tongban.scheduling.v1.Reminder.create_time:type_name -> google.protobuf.Timestamp
+	19, // 5: tongban.scheduling.v1.Supervision.kind:type_name -> tongban.assignment.v1.ClockKind
+	20, // 6: tongban.scheduling.v1.Supervision.due_time:type_name -> google.protobuf.Timestamp
+	20, // 7: tongban.scheduling.v1.Supervision.raise_time:type_name -> google.protobuf.Timestamp
+	20, // 8: tongban.scheduling.v1.Supervision.resolve_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: tongban.scheduling.v1.CreateLocalRestDayRequest.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
+	5,  // 10: tongban.scheduling.v1.CreateLocalRestDayResponse.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
+	18, // 11: tongban.scheduling.v1.ListCaseDeadlinesResponse.deadlines:type_name -> tongban.assignment.v1.Deadline
+	2,  // 12: tongban.scheduling.v1.ListOfficeDeadlinesResponse.deadlines:type_name -> tongban.scheduling.v1.OfficeDeadline
+	3,  // 13: tongban.scheduling.v1.ListRemindersResponse.reminders:type_name -> tongban.scheduling.v1.Reminder
+	4,  // 14: tongban.scheduling.v1.ListSupervisionsResponse.supervisions:type_name -> tongban.scheduling.v1.Supervision
+	1,  // 15: tongban.scheduling.v1.GetCalendarDayResponse.day:type_name -> tongban.scheduling.v1.CalendarDay
+	16, // 16: tongban.scheduling.v1.SchedulingService.GetCalendarDay:input_type -> tongban.scheduling.v1.GetCalendarDayRequest
+	6,  // 17: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:input_type -> tongban.scheduling.v1.CreateLocalRestDayRequest
+	8,  // 18: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:input_type -> tongban.scheduling.v1.ListCaseDeadlinesRequest
+	10, // 19: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:input_type -> tongban.scheduling.v1.ListOfficeDeadlinesRequest
+	12, // 20: tongban.scheduling.v1.SchedulingService.ListReminders:input_type -> tongban.scheduling.v1.ListRemindersRequest
+	14, // 21: tongban.scheduling.v1.SchedulingService.ListSupervisions:input_type -> tongban.scheduling.v1.ListSupervisionsRequest
+	17, // 22: tongban.scheduling.v1.SchedulingService.GetCalendarDay:output_type -> tongban.scheduling.v1.GetCalendarDayResponse
+	7,  // 23: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:output_type -> tongban.scheduling.v1.CreateLocalRestDayResponse
+	9,  // 24: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:output_type -> tongban.scheduling.v1.ListCaseDeadlinesResponse
+	11, // 25: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:output_type -> tongban.scheduling.v1.ListOfficeDeadlinesResponse
+	13, // 26: tongban.scheduling.v1.SchedulingService.ListReminders:output_type -> tongban.scheduling.v1.ListRemindersResponse
+	15, // 27: tongban.scheduling.v1.SchedulingService.ListSupervisions:output_type -> tongban.scheduling.v1.ListSupervisionsResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_tongban_scheduling_v1_scheduling_service_proto_init() }
@@ -337,7 +1311,7 @@ func file_tongban_scheduling_v1_scheduling_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_scheduling_v1_scheduling_service_proto_rawDesc), len(file_tongban_scheduling_v1_scheduling_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

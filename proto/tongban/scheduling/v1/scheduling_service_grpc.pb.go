@@ -19,18 +19,35 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SchedulingService_GetCalendarDay_FullMethodName = "/tongban.scheduling.v1.SchedulingService/GetCalendarDay"
+	SchedulingService_GetCalendarDay_FullMethodName      = "/tongban.scheduling.v1.SchedulingService/GetCalendarDay"
+	SchedulingService_CreateLocalRestDay_FullMethodName  = "/tongban.scheduling.v1.SchedulingService/CreateLocalRestDay"
+	SchedulingService_ListCaseDeadlines_FullMethodName   = "/tongban.scheduling.v1.SchedulingService/ListCaseDeadlines"
+	SchedulingService_ListOfficeDeadlines_FullMethodName = "/tongban.scheduling.v1.SchedulingService/ListOfficeDeadlines"
+	SchedulingService_ListReminders_FullMethodName       = "/tongban.scheduling.v1.SchedulingService/ListReminders"
+	SchedulingService_ListSupervisions_FullMethodName    = "/tongban.scheduling.v1.SchedulingService/ListSupervisions"
 )
 
 // SchedulingServiceClient is the client API for SchedulingService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// SchedulingService owns time: the working-day calendar now, statutory
-// clocks and reception days later.
+// SchedulingService owns time: the working-day calendar, the statutory
+// clocks of every case with their reminders and supervision (督办).
 type SchedulingServiceClient interface {
 	// Gets one day of the working calendar.
 	GetCalendarDay(ctx context.Context, in *GetCalendarDayRequest, opts ...grpc.CallOption) (*GetCalendarDayResponse, error)
+	// Adds a local day off (e.g. a typhoon closure); running clocks are
+	// recomputed. County petition bureau only.
+	CreateLocalRestDay(ctx context.Context, in *CreateLocalRestDayRequest, opts ...grpc.CallOption) (*CreateLocalRestDayResponse, error)
+	// Lists the clocks of a case, running ones first.
+	ListCaseDeadlines(ctx context.Context, in *ListCaseDeadlinesRequest, opts ...grpc.CallOption) (*ListCaseDeadlinesResponse, error)
+	// Lists the running clocks an office must meet, soonest first.
+	ListOfficeDeadlines(ctx context.Context, in *ListOfficeDeadlinesRequest, opts ...grpc.CallOption) (*ListOfficeDeadlinesResponse, error)
+	// Lists the reminders sent to an office, newest first.
+	ListReminders(ctx context.Context, in *ListRemindersRequest, opts ...grpc.CallOption) (*ListRemindersResponse, error)
+	// Lists supervisions (督办) of the county: the bureau sees all, another
+	// office those of its own deadlines or those it supervises.
+	ListSupervisions(ctx context.Context, in *ListSupervisionsRequest, opts ...grpc.CallOption) (*ListSupervisionsResponse, error)
 }
 
 type schedulingServiceClient struct {
@@ -51,15 +68,77 @@ func (c *schedulingServiceClient) GetCalendarDay(ctx context.Context, in *GetCal
 	return out, nil
 }
 
+func (c *schedulingServiceClient) CreateLocalRestDay(ctx context.Context, in *CreateLocalRestDayRequest, opts ...grpc.CallOption) (*CreateLocalRestDayResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateLocalRestDayResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_CreateLocalRestDay_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListCaseDeadlines(ctx context.Context, in *ListCaseDeadlinesRequest, opts ...grpc.CallOption) (*ListCaseDeadlinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCaseDeadlinesResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListCaseDeadlines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListOfficeDeadlines(ctx context.Context, in *ListOfficeDeadlinesRequest, opts ...grpc.CallOption) (*ListOfficeDeadlinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOfficeDeadlinesResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListOfficeDeadlines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListReminders(ctx context.Context, in *ListRemindersRequest, opts ...grpc.CallOption) (*ListRemindersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRemindersResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListReminders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListSupervisions(ctx context.Context, in *ListSupervisionsRequest, opts ...grpc.CallOption) (*ListSupervisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSupervisionsResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListSupervisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SchedulingServiceServer is the server API for SchedulingService service.
 // All implementations must embed UnimplementedSchedulingServiceServer
 // for forward compatibility.
 //
-// SchedulingService owns time: the working-day calendar now, statutory
-// clocks and reception days later.
+// SchedulingService owns time: the working-day calendar, the statutory
+// clocks of every case with their reminders and supervision (督办).
 type SchedulingServiceServer interface {
 	// Gets one day of the working calendar.
 	GetCalendarDay(context.Context, *GetCalendarDayRequest) (*GetCalendarDayResponse, error)
+	// Adds a local day off (e.g. a typhoon closure); running clocks are
+	// recomputed. County petition bureau only.
+	CreateLocalRestDay(context.Context, *CreateLocalRestDayRequest) (*CreateLocalRestDayResponse, error)
+	// Lists the clocks of a case, running ones first.
+	ListCaseDeadlines(context.Context, *ListCaseDeadlinesRequest) (*ListCaseDeadlinesResponse, error)
+	// Lists the running clocks an office must meet, soonest first.
+	ListOfficeDeadlines(context.Context, *ListOfficeDeadlinesRequest) (*ListOfficeDeadlinesResponse, error)
+	// Lists the reminders sent to an office, newest first.
+	ListReminders(context.Context, *ListRemindersRequest) (*ListRemindersResponse, error)
+	// Lists supervisions (督办) of the county: the bureau sees all, another
+	// office those of its own deadlines or those it supervises.
+	ListSupervisions(context.Context, *ListSupervisionsRequest) (*ListSupervisionsResponse, error)
 	mustEmbedUnimplementedSchedulingServiceServer()
 }
 
@@ -72,6 +151,21 @@ type UnimplementedSchedulingServiceServer struct{}
 
 func (UnimplementedSchedulingServiceServer) GetCalendarDay(context.Context, *GetCalendarDayRequest) (*GetCalendarDayResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCalendarDay not implemented")
+}
+func (UnimplementedSchedulingServiceServer) CreateLocalRestDay(context.Context, *CreateLocalRestDayRequest) (*CreateLocalRestDayResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateLocalRestDay not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListCaseDeadlines(context.Context, *ListCaseDeadlinesRequest) (*ListCaseDeadlinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCaseDeadlines not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListOfficeDeadlines(context.Context, *ListOfficeDeadlinesRequest) (*ListOfficeDeadlinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOfficeDeadlines not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListReminders(context.Context, *ListRemindersRequest) (*ListRemindersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReminders not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListSupervisions(context.Context, *ListSupervisionsRequest) (*ListSupervisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSupervisions not implemented")
 }
 func (UnimplementedSchedulingServiceServer) mustEmbedUnimplementedSchedulingServiceServer() {}
 func (UnimplementedSchedulingServiceServer) testEmbeddedByValue()                           {}
@@ -112,6 +206,96 @@ func _SchedulingService_GetCalendarDay_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SchedulingService_CreateLocalRestDay_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateLocalRestDayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).CreateLocalRestDay(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_CreateLocalRestDay_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).CreateLocalRestDay(ctx, req.(*CreateLocalRestDayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListCaseDeadlines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCaseDeadlinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListCaseDeadlines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListCaseDeadlines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListCaseDeadlines(ctx, req.(*ListCaseDeadlinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListOfficeDeadlines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOfficeDeadlinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListOfficeDeadlines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListOfficeDeadlines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListOfficeDeadlines(ctx, req.(*ListOfficeDeadlinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListReminders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRemindersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListReminders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListReminders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListReminders(ctx, req.(*ListRemindersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListSupervisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSupervisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListSupervisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListSupervisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListSupervisions(ctx, req.(*ListSupervisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SchedulingService_ServiceDesc is the grpc.ServiceDesc for SchedulingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -122,6 +306,26 @@ var SchedulingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCalendarDay",
 			Handler:    _SchedulingService_GetCalendarDay_Handler,
+		},
+		{
+			MethodName: "CreateLocalRestDay",
+			Handler:    _SchedulingService_CreateLocalRestDay_Handler,
+		},
+		{
+			MethodName: "ListCaseDeadlines",
+			Handler:    _SchedulingService_ListCaseDeadlines_Handler,
+		},
+		{
+			MethodName: "ListOfficeDeadlines",
+			Handler:    _SchedulingService_ListOfficeDeadlines_Handler,
+		},
+		{
+			MethodName: "ListReminders",
+			Handler:    _SchedulingService_ListReminders_Handler,
+		},
+		{
+			MethodName: "ListSupervisions",
+			Handler:    _SchedulingService_ListSupervisions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

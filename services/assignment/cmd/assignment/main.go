@@ -44,7 +44,12 @@ func main() {
 			srv.Subjects = server.IntakeSubjects{Client: intakev1.NewIntakeServiceClient(intake)}
 			// New cases arrive as intake's CaseRegistered events.
 			registrations, err := d.Follow("intake", "127.0.0.1:7101", srv.Register)
-			return []func(context.Context) error{registrations}, err
+			if err != nil {
+				return nil, err
+			}
+			// The statutory clocks, shown on the case, come from scheduling.
+			clocks, err := d.Follow("scheduling", "127.0.0.1:7301", srv.ApplyClock)
+			return []func(context.Context) error{registrations, clocks}, err
 		},
 	})
 }

@@ -762,6 +762,17 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	return resp, nil
 }
 
+// ApplyClock takes a statutory clock from scheduling's ClockChanged event
+// and keeps it with the case, so the case shows its deadlines.
+func (s *Server) ApplyClock(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	cc := ev.GetClockChanged()
+	if cc == nil {
+		return nil
+	}
+	_, err := s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline())
+	return err
+}
+
 // queued are the states in which a case waits on its holder.
 var queued = []int16{
 	int16(lifecycle.Registered), int16(lifecycle.InHandling), int16(lifecycle.ReturnRequested),
@@ -783,7 +794,10 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 		Class: int16(reg.GetCaseClass()), RegisteredBy: office,
 		State: int16(lifecycle.Registered), Holder: office, Involved: []string{office},
 		Accused: reg.GetAccusedOffice(), RepeatOf: repeatOf, Docs: &assignmentv1.Case{},
-		CreateTime: ev.GetOccurTime().AsTime(),
+		CreateTime: ev.GetOccurTime().AsTime(), ReceiveTime: reg.GetReceiveTime().AsTime(),
+	}
+	if reg.GetReceiveTime() == nil {
+		c.ReceiveTime = c.CreateTime
 	}
 	if c.Accused == c.Holder {
 		c.Accused = "" // an office cannot be kept from what it registered itself
@@ -830,13 +844,26 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 	return publishMove(ctx, tx, c, d)
 }
 
+// publishMove writes the CaseMoved event of entry e, with the facts the
+// clocks need (scheduling follows this feed).
 func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) error {
+	mv := &eventsv1.CaseMoved{
+		County: c.County, Township: c.Township, Entry: entryProto(e), CaseClass: intakev1.CaseClass(c.Class),
+	}
+	switch lifecycle.Action(e.Action) {
+	case lifecycle.Register:
+		if !c.ReceiveTime.IsZero() {
+			mv.ReceiveTime = timestamppb.New(c.ReceiveTime)
+		}
+	case lifecycle.Extend:
+		mv.ExtensionDays = c.Docs.GetExtension().GetDays()
+	case lifecycle.AssignDown:
+		mv.ReportDue = c.Docs.GetAssignment().GetReportDue()
+	}
 	return outbox.Append(ctx, tx, &eventsv1.Event{
 		CaseNumber: c.Number,
 		OccurTime:  timestamppb.New(e.Time),
-		Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{
-			County: c.County, Township: c.Township, Entry: entryProto(e),
-		}},
+		Payload:    &eventsv1.Event_CaseMoved{CaseMoved: mv},
 	})
 }
 
@@ -854,6 +881,7 @@ func (s *Server) toProto(c *store.Case) *assignmentv1.Case {
 	out.AccusedOffice = names.Office(c.Accused)
 	out.LitigationRelated = c.LitigationRelated
 	out.Urgent = c.Urgent
+	out.Deadlines = c.Deadlines
 	out.RepeatOf = ""
 	if c.RepeatOf != "" {
 		out.RepeatOf = names.Case(c.RepeatOf)

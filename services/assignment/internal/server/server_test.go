@@ -785,3 +785,39 @@ func TestQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadlinesShown: scheduling's clocks are kept with the case and shown
+// on it, running ones first; a clock of an unknown case is ignored.
+func TestDeadlinesShown(t *testing.T) {
+	t.Parallel()
+	s, _ := registered(t)
+	ctx := context.Background()
+	clock := func(number string, kind assignmentv1.ClockKind, stopped bool) {
+		t.Helper()
+		d := &assignmentv1.Deadline{Kind: kind, Office: dayun, DueTime: timestamppb.New(base.AddDate(0, 0, 7)), Rule: "5个工作日"}
+		if stopped {
+			d.StopTime = timestamppb.New(base)
+		}
+		ev := &eventsv1.Event{CaseNumber: number, Payload: &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: "330421", Deadline: d}}}
+		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ApplyClock(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock("330421-2026-000001", assignmentv1.ClockKind_CLOCK_KIND_ROUTING, false)
+	clock("330421-2026-000001", assignmentv1.ClockKind_CLOCK_KIND_ROUTING, true) // stopped later: replaced
+	clock("330421-2026-000001", assignmentv1.ClockKind_CLOCK_KIND_HANDLING, false)
+	clock("330421-2026-000999", assignmentv1.ClockKind_CLOCK_KIND_ROUTING, false)
+	h, err := s.ListCaseHistory(authtest.As(t, "demo-dayun"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := h.GetCase().GetDeadlines()
+	if len(ds) != 2 || ds[0].GetKind() != assignmentv1.ClockKind_CLOCK_KIND_HANDLING || ds[1].GetStopTime() == nil {
+		t.Errorf("deadlines: %v", ds)
+	}
+	// Transitions answer with them too.
+	c, err := referUp(authtest.As(t, "demo-dayun"), s, caseName)
+	if err != nil || len(c.GetDeadlines()) != 2 {
+		t.Errorf("after a move: %v, %v", c.GetDeadlines(), err)
+	}
+}

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,11 +41,17 @@ type Case struct {
 	AcceptTime        time.Time
 	AnswerTime        time.Time
 	NextInstanceDue   time.Time // a date (midnight UTC); zero when none
+	// Deadlines are the case's statutory clocks, as scheduling published
+	// them, running ones first (read only).
+	Deadlines []*assignmentv1.Deadline
 	// Docs holds the documents (answer, decline, extension, evaluation,
 	// review, re-review, assignment); never nil.
 	Docs       *assignmentv1.Case
 	CreateTime time.Time
 	UpdateTime time.Time
+	// ReceiveTime is when the petition was received; known only while the
+	// registration is taken from intake's event (for the clocks), not stored.
+	ReceiveTime time.Time
 }
 
 // Entry is one history row.
@@ -70,15 +77,16 @@ type Store struct{ Pool *pgxpool.Pool }
 const caseColumns = `case_number, county, township, case_class, registered_by, state, holder_office,
 	COALESCE(pending_office, ''), involved_offices, COALESCE(accused_office, ''), litigation_related,
 	COALESCE(repeat_of, ''), version, COALESCE(transfer_time, 'epoch'), COALESCE(accept_time, 'epoch'),
-	COALESCE(answer_time, 'epoch'), COALESCE(next_instance_due, 'epoch'), documents, create_time, update_time, urgent`
+	COALESCE(answer_time, 'epoch'), COALESCE(next_instance_due, 'epoch'), documents, create_time, update_time, urgent,
+	(SELECT COALESCE(jsonb_agg(d.deadline ORDER BY NOT d.running, d.kind), '[]') FROM deadlines d WHERE d.case_number = cases.case_number)`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
-	var docs []byte
+	var docs, deadlines []byte
 	var nextDue time.Time
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Class, &c.RegisteredBy, &c.State, &c.Holder,
 		&c.Pending, &c.Involved, &c.Accused, &c.LitigationRelated, &c.RepeatOf, &c.Version,
-		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime, &c.Urgent)
+		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime, &c.Urgent, &deadlines)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -90,6 +98,17 @@ func scanCase(row pgx.Row) (*Case, error) {
 	c.Docs = &assignmentv1.Case{}
 	if err := protojson.Unmarshal(docs, c.Docs); err != nil {
 		return nil, fmt.Errorf("case %s: documents: %w", c.Number, err)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(deadlines, &raw); err != nil {
+		return nil, fmt.Errorf("case %s: deadlines: %w", c.Number, err)
+	}
+	for _, r := range raw {
+		d := &assignmentv1.Deadline{}
+		if err := protojson.Unmarshal(r, d); err != nil {
+			return nil, fmt.Errorf("case %s: deadline: %w", c.Number, err)
+		}
+		c.Deadlines = append(c.Deadlines, d)
 	}
 	return &c, nil
 }
@@ -295,4 +314,21 @@ func (s *Store) Involved(ctx context.Context, numbers []string) (map[string]Invo
 		out[num] = inv
 	}
 	return out, rows.Err()
+}
+
+// PutDeadline stores the clock scheduling published for a case; it reports
+// false when assignment does not know the case.
+func (s *Store) PutDeadline(ctx context.Context, tx pgx.Tx, number string, d *assignmentv1.Deadline) (bool, error) {
+	b, err := protojson.Marshal(d)
+	if err != nil {
+		return false, fmt.Errorf("store.PutDeadline: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO deadlines (case_number, kind, running, deadline)
+		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM cases WHERE case_number = $1)
+		ON CONFLICT (case_number, kind) DO UPDATE SET running = EXCLUDED.running, deadline = EXCLUDED.deadline`,
+		number, int16(d.GetKind()), d.GetStopTime() == nil, b)
+	if err != nil {
+		return false, fmt.Errorf("store.PutDeadline: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

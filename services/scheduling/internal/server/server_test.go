@@ -1,19 +1,307 @@
 package server
 
 import (
+	"context"
+	"os"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/pgtest"
+	"github.com/tongban/tongban/services/scheduling/internal/store"
+	"github.com/tongban/tongban/services/scheduling/migrations"
 )
+
+var testDB *pgtest.Instance
+
+func TestMain(m *testing.M) {
+	testDB = pgtest.MustStart("scheduling", migrations.Set)
+	code := m.Run()
+	testDB.MustClose()
+	os.Exit(code)
+}
+
+// testClock is the jobs' clock.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+// newServer returns a server (嘉善: the Zhejiang rule set) on a fresh
+// database, with a test clock.
+func newServer(t *testing.T) (*Server, *testClock) {
+	t.Helper()
+	s, err := New(&store.Store{Pool: testDB.NewDatabase(t)}, directory.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, calendar.China)}
+	s.Now = clk.Now
+	return s, clk
+}
+
+// replica is a second server on s's database.
+func replica(t *testing.T, s *Server, clk *testClock) *Server {
+	t.Helper()
+	r, err := New(s.Store, directory.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Now = clk.Now
+	return r
+}
+
+const num = "330421-2026-000001"
+
+func cst(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, calendar.China)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// apply feeds s one of assignment's CaseMoved events.
+func apply(t *testing.T, s *Server, seq int64, action assignmentv1.Action, at time.Time, holder, target string, mut ...func(*eventsv1.CaseMoved)) {
+	t.Helper()
+	mv := &eventsv1.CaseMoved{
+		County: "330421", Township: "330421102", CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM,
+		Entry: &assignmentv1.HistoryEntry{
+			Sequence: seq, Action: action, Time: timestamppb.New(at), ActorOffice: "offices/" + holder,
+			ToOffice: "offices/" + holder, TargetOffice: target,
+		},
+	}
+	for _, m := range mut {
+		m(mv)
+	}
+	ev := &eventsv1.Event{CaseNumber: num, Payload: &eventsv1.Event_CaseMoved{CaseMoved: mv}}
+	ctx := context.Background()
+	if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ApplyMove(ctx, tx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// due returns the clocks of the case as kind → "due-date office [stopped]".
+func due(t *testing.T, s *Server, token string) map[assignmentv1.ClockKind]string {
+	t.Helper()
+	r, err := s.ListCaseDeadlines(authtest.As(t, token), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[assignmentv1.ClockKind]string{}
+	for _, d := range r.GetDeadlines() {
+		v := d.GetDueTime().AsTime().In(calendar.China).Format(time.DateOnly) + " " + d.GetOffice()
+		if d.GetStopTime() != nil {
+			v += " stopped"
+		}
+		if d.GetOverdue() {
+			v += " overdue"
+		}
+		out[d.GetKind()] = v
+	}
+	return out
+}
+
+// TestClocksFollowTheCase drives a case registered on the Friday before the
+// 2026 National Day holiday through referral, transfer, acceptance, an
+// extension and the answer, checking each clock's office and last day.
+func TestClocksFollowTheCase(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	const (
+		routing    = assignmentv1.ClockKind_CLOCK_KIND_ROUTING
+		objection  = assignmentv1.ClockKind_CLOCK_KIND_OBJECTION
+		acceptance = assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE
+		handling   = assignmentv1.ClockKind_CLOCK_KIND_HANDLING
+		window     = assignmentv1.ClockKind_CLOCK_KIND_REVIEW_REQUEST
+	)
+	steps := []struct {
+		action         assignmentv1.Action
+		at             string
+		holder, target string
+		mut            func(*eventsv1.CaseMoved)
+		want           map[assignmentv1.ClockKind]string
+	}{
+		{assignmentv1.Action_ACTION_REGISTER, "2026-09-28 09:00", "330421102", "", func(mv *eventsv1.CaseMoved) {
+			mv.ReceiveTime = timestamppb.New(cst("2026-09-25 10:00")) // a letter received on Friday, entered on Monday
+		}, map[assignmentv1.ClockKind]string{routing: "2026-10-09 offices/330421102"}},
+		{assignmentv1.Action_ACTION_REFER_UP, "2026-10-09 15:00", "330421.xfj", "", nil, map[assignmentv1.ClockKind]string{
+			routing: "2026-10-15 offices/330421.xfj"}}, // the bureau's own 5 working days: 10, 12, 13, 14, 15 Oct (10 Oct a 调休 Saturday)
+		{assignmentv1.Action_ACTION_TRANSFER, "2026-10-12 10:00", "330421.xfj", "offices/330421.zjj", nil, map[assignmentv1.ClockKind]string{
+			routing: "2026-10-15 offices/330421.xfj stopped", objection: "2026-10-19 offices/330421.zjj"}},
+		{assignmentv1.Action_ACTION_SIGN_FOR, "2026-10-13 10:00", "330421.zjj", "", nil, map[assignmentv1.ClockKind]string{
+			routing: "2026-10-15 offices/330421.xfj stopped", objection: "2026-10-19 offices/330421.zjj stopped", acceptance: "2026-10-20 offices/330421.zjj"}},
+		{assignmentv1.Action_ACTION_ACCEPT, "2026-10-20 09:00", "330421.zjj", "", nil, map[assignmentv1.ClockKind]string{
+			routing: "2026-10-15 offices/330421.xfj stopped", objection: "2026-10-19 offices/330421.zjj stopped",
+			acceptance: "2026-10-20 offices/330421.zjj stopped", handling: "2026-11-19 offices/330421.zjj"}},
+		{assignmentv1.Action_ACTION_EXTEND, "2026-11-10 09:00", "330421.zjj", "", func(mv *eventsv1.CaseMoved) { mv.ExtensionDays = 30 }, map[assignmentv1.ClockKind]string{
+			routing: "2026-10-15 offices/330421.xfj stopped", objection: "2026-10-19 offices/330421.zjj stopped",
+			acceptance: "2026-10-20 offices/330421.zjj stopped", handling: "2026-12-21 offices/330421.zjj"}},
+		{assignmentv1.Action_ACTION_ANSWER, "2026-12-01 09:00", "330421.zjj", "", nil, map[assignmentv1.ClockKind]string{
+			routing: "2026-10-15 offices/330421.xfj stopped", objection: "2026-10-19 offices/330421.zjj stopped",
+			acceptance: "2026-10-20 offices/330421.zjj stopped", handling: "2026-12-21 offices/330421.zjj stopped",
+			window: "2026-12-31 offices/330421.zjj"}},
+	}
+	for i, st := range steps {
+		var mut []func(*eventsv1.CaseMoved)
+		if st.mut != nil {
+			mut = append(mut, st.mut)
+		}
+		apply(t, s, int64(i+1), st.action, cst(st.at), st.holder, st.target, mut...)
+		got := due(t, s, "demo-bureau")
+		if len(got) != len(st.want) {
+			t.Fatalf("after %v: %v, want %v", st.action, got, st.want)
+		}
+		for k, w := range st.want {
+			if got[k] != w {
+				t.Fatalf("after %v: %v is %q, want %q", st.action, k, got[k], w)
+			}
+		}
+	}
+	// The township that referred it up still follows it; another does not.
+	if got := due(t, s, "demo-dayun"); len(got) != 5 {
+		t.Errorf("大云镇 sees %v", got)
+	}
+	if _, err := s.ListCaseDeadlines(authtest.As(t, "demo-xitang"), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num}); status.Code(err) != codes.NotFound {
+		t.Errorf("西塘镇: %v", err)
+	}
+	// Each change was published for assignment to show.
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil || len(evs) < 10 {
+		t.Errorf("%d ClockChanged events (%v)", len(evs), err)
+	}
+}
+
+// TestJobsFireOnceAcrossReplicas: a clock near its day and a clock past it;
+// two replicas run the jobs at once, many times: one reminder, one 督办.
+// The 督办 is resolved when the office acts.
+func TestJobsFireOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	s, clk := newServer(t)
+	other := replica(t, s, clk)
+	// Registered Monday 16 Nov at 大云镇: routing due Monday 23 Nov (5 working
+	// days), reminder from Wednesday 18 Nov.
+	apply(t, s, 1, assignmentv1.Action_ACTION_REGISTER, cst("2026-11-16 09:00"), "330421102", "")
+	clk.set(cst("2026-11-19 09:00"))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := [2]int{}
+	run := func() {
+		for _, srv := range []*Server{s, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					r, sup, err := srv.Tick(context.Background())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					total[0] += r
+					total[1] += sup
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run()
+	if total != [2]int{1, 0} {
+		t.Fatalf("before the deadline: %d reminders, %d supervisions; want 1, 0", total[0], total[1])
+	}
+	clk.set(cst("2026-11-24 09:00")) // the day after the last day
+	run()
+	if total != [2]int{1, 1} {
+		t.Fatalf("after the deadline: %d reminders, %d supervisions; want 1, 1", total[0], total[1])
+	}
+	rem, err := s.ListReminders(authtest.As(t, "demo-dayun"), &schedulingv1.ListRemindersRequest{Parent: "offices/330421102"})
+	if err != nil || len(rem.GetReminders()) != 1 {
+		t.Fatalf("reminders: %v, %v", rem, err)
+	}
+	sup, err := s.ListSupervisions(authtest.As(t, "demo-bureau"), &schedulingv1.ListSupervisionsRequest{})
+	if err != nil || len(sup.GetSupervisions()) != 1 || sup.GetSupervisions()[0].GetSupervisor() != "offices/330421.xfj" {
+		t.Fatalf("supervisions: %v, %v", sup, err)
+	}
+	if got := due(t, s, "demo-dayun")[assignmentv1.ClockKind_CLOCK_KIND_ROUTING]; got != "2026-11-23 offices/330421102 overdue" {
+		t.Errorf("routing clock: %q", got)
+	}
+	// The township refers it up: its clock stops, the 督办 is resolved.
+	apply(t, s, 2, assignmentv1.Action_ACTION_REFER_UP, cst("2026-11-24 10:00"), "330421.xfj", "")
+	open, err := s.ListSupervisions(authtest.As(t, "demo-bureau"), &schedulingv1.ListSupervisionsRequest{})
+	if err != nil || len(open.GetSupervisions()) != 0 {
+		t.Errorf("open supervisions after acting: %v, %v", open, err)
+	}
+	all, err := s.ListSupervisions(authtest.As(t, "demo-dayun"), &schedulingv1.ListSupervisionsRequest{ShowResolved: true})
+	if err != nil || len(all.GetSupervisions()) != 1 || all.GetSupervisions()[0].GetResolveTime() == nil {
+		t.Errorf("resolved supervisions: %v, %v", all, err)
+	}
+	if _, err := s.ListReminders(authtest.As(t, "demo-xitang"), &schedulingv1.ListRemindersRequest{Parent: "offices/330421102"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("another township's reminders: %v", err)
+	}
+}
+
+// TestLocalRestDay: a typhoon day off moves running clocks; only the bureau
+// adds one, once.
+func TestLocalRestDay(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	apply(t, s, 1, assignmentv1.Action_ACTION_REGISTER, cst("2026-11-23 09:00"), "330421102", "")
+	if got := due(t, s, "demo-dayun")[assignmentv1.ClockKind_CLOCK_KIND_ROUTING]; got != "2026-11-30 offices/330421102" {
+		t.Fatalf("before: %q", got)
+	}
+	req := &schedulingv1.CreateLocalRestDayRequest{LocalRestDay: &schedulingv1.LocalRestDay{Date: "2026-11-25", Title: "台风停工"}}
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-dayun"), req); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a township adds a day off: %v", err)
+	}
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := due(t, s, "demo-dayun")[assignmentv1.ClockKind_CLOCK_KIND_ROUTING]; got != "2026-12-01 offices/330421102" {
+		t.Errorf("after the day off: %q", got)
+	}
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), req); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("the same day again: %v", err)
+	}
+	bad := &schedulingv1.CreateLocalRestDayRequest{LocalRestDay: &schedulingv1.LocalRestDay{Date: "25.11.2026"}}
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), bad); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad day off: %v", err)
+	}
+	// A replica learns of it on its next load.
+	clk := &testClock{now: time.Now()}
+	r := replica(t, s, clk)
+	if changed, err := r.LoadCalendar(context.Background()); err != nil || !changed {
+		t.Fatalf("replica load: %v, %v", changed, err)
+	}
+	if d := r.Calendar().Day(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)); d.Kind != calendar.LocalRestDay {
+		t.Errorf("replica calendar: %+v", d)
+	}
+	if changed, _ := r.LoadCalendar(context.Background()); changed {
+		t.Error("an unchanged reload reported a change")
+	}
+}
 
 func TestGetCalendarDay(t *testing.T) {
 	t.Parallel()
-	s := &Server{Calendar: calendar.Official()}
+	s, _ := newServer(t)
 	ctx := authtest.As(t, "demo-dayun")
 	tests := []struct {
 		name        string

@@ -1,0 +1,305 @@
+// Package store is scheduling's SQL: the clocks of every case, reminders,
+// supervisions (督办), local days off and who may see a case's clocks.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound says there is no such clock or case.
+var ErrNotFound = errors.New("not found")
+
+// Store wraps scheduling's pool.
+type Store struct{ Pool *pgxpool.Pool }
+
+// Clock is one statutory clock of a case. Dates (DueDate, RemindOn,
+// FixedDue) are days in China at midnight UTC; zero times are unset.
+type Clock struct {
+	CaseNumber    string
+	Kind          int16
+	County        string
+	Township      string
+	Office        string
+	Supervised    bool
+	StartTime     time.Time
+	FixedDue      time.Time
+	ExtensionDays int
+	DueDate       time.Time
+	RemindOn      time.Time
+	Provisional   bool
+	Rule          string
+	StopTime      time.Time
+	RemindedAt    time.Time
+	OverdueAt     time.Time
+}
+
+const clockColumns = `case_number, kind, county, township, office, supervised, start_time,
+	COALESCE(fixed_due, 'epoch'), extension_days, due_date, remind_on, provisional, rule,
+	COALESCE(stop_time, 'epoch'), COALESCE(reminded_at, 'epoch'), COALESCE(overdue_at, 'epoch')`
+
+func scanClocks(rows pgx.Rows) ([]*Clock, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Clock, error) {
+		var c Clock
+		err := r.Scan(&c.CaseNumber, &c.Kind, &c.County, &c.Township, &c.Office, &c.Supervised, &c.StartTime,
+			&c.FixedDue, &c.ExtensionDays, &c.DueDate, &c.RemindOn, &c.Provisional, &c.Rule,
+			&c.StopTime, &c.RemindedAt, &c.OverdueAt)
+		for _, t := range []*time.Time{&c.FixedDue, &c.StopTime, &c.RemindedAt, &c.OverdueAt} {
+			if t.Unix() == 0 {
+				*t = time.Time{}
+			}
+		}
+		return &c, err
+	})
+}
+
+// Day renders a date (midnight UTC) for a date parameter: explicit text, so
+// the session's time zone never shifts it.
+func Day(t time.Time) string { return t.Format(time.DateOnly) }
+
+func dayOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return Day(t)
+}
+
+func orNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// Start writes a clock that starts (or restarts): a running clock of the
+// same kind is replaced, its reminder and supervision flags cleared.
+func (s *Store) Start(ctx context.Context, tx pgx.Tx, c *Clock) error {
+	const q = `INSERT INTO clocks (case_number, kind, county, township, office, supervised, start_time, fixed_due,
+		extension_days, due_date, remind_on, provisional, rule)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8::date,$9,$10::date,$11::date,$12,$13)
+		ON CONFLICT (case_number, kind) DO UPDATE SET county = EXCLUDED.county, township = EXCLUDED.township,
+			office = EXCLUDED.office, supervised = EXCLUDED.supervised, start_time = EXCLUDED.start_time,
+			fixed_due = EXCLUDED.fixed_due, extension_days = EXCLUDED.extension_days, due_date = EXCLUDED.due_date,
+			remind_on = EXCLUDED.remind_on, provisional = EXCLUDED.provisional, rule = EXCLUDED.rule,
+			stop_time = NULL, reminded_at = NULL, overdue_at = NULL`
+	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.County, c.Township, c.Office, c.Supervised, c.StartTime,
+		dayOrNull(c.FixedDue), c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule)
+	if err != nil {
+		return fmt.Errorf("store.Start: %w", err)
+	}
+	return nil
+}
+
+// Lock returns the clocks of a case locked FOR UPDATE.
+func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) ([]*Clock, error) {
+	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE case_number = $1 ORDER BY kind FOR UPDATE`, number)
+	if err != nil {
+		return nil, fmt.Errorf("store.Lock: %w", err)
+	}
+	return scanClocks(rows)
+}
+
+// Update writes a clock's computed fields and its stop time.
+func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Clock) error {
+	const q = `UPDATE clocks SET extension_days = $3, due_date = $4::date, remind_on = $5::date, provisional = $6, rule = $7,
+		stop_time = $8, overdue_at = CASE WHEN $4::date > due_date THEN NULL ELSE overdue_at END,
+		reminded_at = CASE WHEN $5::date > remind_on THEN NULL ELSE reminded_at END
+		WHERE case_number = $1 AND kind = $2`
+	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule, orNull(c.StopTime))
+	if err != nil {
+		return fmt.Errorf("store.Update: %w", err)
+	}
+	return nil
+}
+
+// Resolve closes the open supervision of a clock, if any.
+func (s *Store) Resolve(ctx context.Context, tx pgx.Tx, number string, kind int16) error {
+	if _, err := tx.Exec(ctx, `UPDATE supervisions SET resolve_time = now() WHERE case_number = $1 AND kind = $2 AND resolve_time IS NULL`, number, kind); err != nil {
+		return fmt.Errorf("store.Resolve: %w", err)
+	}
+	return nil
+}
+
+// ForCase returns the clocks of a case, running ones first.
+func (s *Store) ForCase(ctx context.Context, number string) ([]*Clock, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE case_number = $1
+		ORDER BY stop_time IS NOT NULL, due_date, kind`, number)
+	if err != nil {
+		return nil, fmt.Errorf("store.ForCase: %w", err)
+	}
+	return scanClocks(rows)
+}
+
+// ForOffice returns the running clocks an office must meet, soonest first.
+func (s *Store) ForOffice(ctx context.Context, office string, offset int64, limit int) ([]*Clock, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE office = $1 AND stop_time IS NULL
+		ORDER BY due_date, case_number, kind OFFSET $2 LIMIT $3`, office, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.ForOffice: %w", err)
+	}
+	return scanClocks(rows)
+}
+
+// Running returns every running clock (to recompute after the calendar
+// changes).
+func (s *Store) Running(ctx context.Context, tx pgx.Tx) ([]*Clock, error) {
+	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE stop_time IS NULL ORDER BY case_number, kind FOR UPDATE`)
+	if err != nil {
+		return nil, fmt.Errorf("store.Running: %w", err)
+	}
+	return scanClocks(rows)
+}
+
+// ClaimReminders locks up to limit running, supervised clocks whose
+// reminder day has come and that have not been reminded; a second replica
+// skips them (SKIP LOCKED) and the flag set in the same transaction keeps
+// the reminder to one.
+func (s *Store) ClaimReminders(ctx context.Context, tx pgx.Tx, today time.Time, limit int) ([]*Clock, error) {
+	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks
+		WHERE stop_time IS NULL AND supervised AND reminded_at IS NULL AND remind_on <= $1::date AND due_date >= $1::date
+		ORDER BY remind_on LIMIT $2 FOR UPDATE SKIP LOCKED`, Day(today), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimReminders: %w", err)
+	}
+	return scanClocks(rows)
+}
+
+// ClaimOverdue locks up to limit running, supervised clocks past their due
+// date that have not been supervised yet (as ClaimReminders).
+func (s *Store) ClaimOverdue(ctx context.Context, tx pgx.Tx, today time.Time, limit int) ([]*Clock, error) {
+	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks
+		WHERE stop_time IS NULL AND supervised AND overdue_at IS NULL AND due_date < $1::date
+		ORDER BY due_date LIMIT $2 FOR UPDATE SKIP LOCKED`, Day(today), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimOverdue: %w", err)
+	}
+	return scanClocks(rows)
+}
+
+// Remind records the reminder of a claimed clock.
+func (s *Store) Remind(ctx context.Context, tx pgx.Tx, c *Clock) error {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO reminders (case_number, kind, office, due_date) VALUES ($1, $2, $3, $4::date) ON CONFLICT DO NOTHING`,
+		c.CaseNumber, c.Kind, c.Office, Day(c.DueDate))
+	b.Queue(`UPDATE clocks SET reminded_at = now() WHERE case_number = $1 AND kind = $2`, c.CaseNumber, c.Kind)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store.Remind: %w", err)
+	}
+	return nil
+}
+
+// Supervise records the 督办 of a claimed, overdue clock.
+func (s *Store) Supervise(ctx context.Context, tx pgx.Tx, c *Clock, supervisor string) error {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO supervisions (case_number, kind, county, township, office, supervisor, due_date)
+		VALUES ($1, $2, $3, $4, $5, $6, $7::date) ON CONFLICT DO NOTHING`,
+		c.CaseNumber, c.Kind, c.County, c.Township, c.Office, supervisor, Day(c.DueDate))
+	b.Queue(`UPDATE clocks SET overdue_at = now() WHERE case_number = $1 AND kind = $2`, c.CaseNumber, c.Kind)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store.Supervise: %w", err)
+	}
+	c.OverdueAt = time.Now()
+	return nil
+}
+
+// Reminder is one reminder sent to an office.
+type Reminder struct {
+	CaseNumber string
+	Kind       int16
+	Office     string
+	DueDate    time.Time
+	CreateTime time.Time
+}
+
+// Reminders returns an office's reminders, newest first.
+func (s *Store) Reminders(ctx context.Context, office string, offset int64, limit int) ([]Reminder, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, kind, office, due_date, create_time FROM reminders
+		WHERE office = $1 ORDER BY create_time DESC, id DESC OFFSET $2 LIMIT $3`, office, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.Reminders: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Reminder])
+}
+
+// Supervision is one 督办.
+type Supervision struct {
+	CaseNumber  string
+	Kind        int16
+	Township    string
+	Office      string
+	Supervisor  string
+	DueDate     time.Time
+	RaiseTime   time.Time
+	ResolveTime *time.Time
+}
+
+// Supervisions returns the supervisions of county (all of them, or those
+// where office missed a deadline or supervises it), open ones only unless
+// all, oldest first.
+func (s *Store) Supervisions(ctx context.Context, county, office string, all bool, offset int64, limit int) ([]Supervision, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, kind, township, office, supervisor, due_date, raise_time, resolve_time
+		FROM supervisions WHERE county = $1 AND ($2 = '' OR office = $2 OR supervisor = $2) AND ($3 OR resolve_time IS NULL)
+		ORDER BY raise_time, id OFFSET $4 LIMIT $5`, county, office, all, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.Supervisions: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Supervision])
+}
+
+// Involve records that offices take part in a case (creating its row).
+func (s *Store) Involve(ctx context.Context, tx pgx.Tx, number, county string, offices ...string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO case_offices (case_number, county, involved) VALUES ($1, $2, $3)
+		ON CONFLICT (case_number) DO UPDATE SET involved = ARRAY(
+			SELECT DISTINCT o FROM unnest(case_offices.involved || EXCLUDED.involved) AS o WHERE o <> '')`,
+		number, county, offices)
+	if err != nil {
+		return fmt.Errorf("store.Involve: %w", err)
+	}
+	return nil
+}
+
+// Involved returns the county and the offices involved in a case.
+func (s *Store) Involved(ctx context.Context, number string) (string, []string, error) {
+	var county string
+	var offices []string
+	err := s.Pool.QueryRow(ctx, `SELECT county, involved FROM case_offices WHERE case_number = $1`, number).Scan(&county, &offices)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, ErrNotFound
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("store.Involved: %w", err)
+	}
+	return county, offices, nil
+}
+
+// LocalRestDays returns the county's local days off by date.
+func (s *Store) LocalRestDays(ctx context.Context) (map[string]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), name FROM local_rest_days`)
+	if err != nil {
+		return nil, fmt.Errorf("store.LocalRestDays: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var d, n string
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, fmt.Errorf("store.LocalRestDays: %w", err)
+		}
+		out[d] = n
+	}
+	return out, rows.Err()
+}
+
+// AddLocalRestDay records a local day off; false when the day is already one.
+func (s *Store) AddLocalRestDay(ctx context.Context, tx pgx.Tx, day time.Time, name, by string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO local_rest_days (day, name, added_by) VALUES ($1::date, $2, $3) ON CONFLICT DO NOTHING`, Day(day), name, by)
+	if err != nil {
+		return false, fmt.Errorf("store.AddLocalRestDay: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
