@@ -3446,6 +3446,244 @@ func (x *GetCaseCardResponse) GetCard() *CaseCard {
 	return nil
 }
 
+// The request of StartCaseHearing.
+type StartCaseHearingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the hearing is about (听证事项).
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCaseHearingRequest) Reset() {
+	*x = StartCaseHearingRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCaseHearingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCaseHearingRequest) ProtoMessage() {}
+
+func (x *StartCaseHearingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCaseHearingRequest.ProtoReflect.Descriptor instead.
+func (*StartCaseHearingRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *StartCaseHearingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StartCaseHearingRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *StartCaseHearingRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *StartCaseHearingRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of StartCaseHearing.
+type StartCaseHearingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCaseHearingResponse) Reset() {
+	*x = StartCaseHearingResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCaseHearingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCaseHearingResponse) ProtoMessage() {}
+
+func (x *StartCaseHearingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCaseHearingResponse.ProtoReflect.Descriptor instead.
+func (*StartCaseHearingResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *StartCaseHearingResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// The request of EndCaseHearing.
+type EndCaseHearingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The outcome of the hearing, for the history.
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndCaseHearingRequest) Reset() {
+	*x = EndCaseHearingRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndCaseHearingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndCaseHearingRequest) ProtoMessage() {}
+
+func (x *EndCaseHearingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndCaseHearingRequest.ProtoReflect.Descriptor instead.
+func (*EndCaseHearingRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *EndCaseHearingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EndCaseHearingRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *EndCaseHearingRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *EndCaseHearingRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of EndCaseHearing.
+type EndCaseHearingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndCaseHearingResponse) Reset() {
+	*x = EndCaseHearingResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndCaseHearingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndCaseHearingResponse) ProtoMessage() {}
+
+func (x *EndCaseHearingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndCaseHearingResponse.ProtoReflect.Descriptor instead.
+func (*EndCaseHearingResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *EndCaseHearingResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 var File_tongban_assignment_v1_assignment_service_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
@@ -3693,7 +3931,23 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\x12GetCaseCardRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"J\n" +
 	"\x13GetCaseCardResponse\x123\n" +
-	"\x04card\x18\x01 \x01(\v2\x1f.tongban.assignment.v1.CaseCardR\x04card2\xdd \n" +
+	"\x04card\x18\x01 \x01(\v2\x1f.tongban.assignment.v1.CaseCardR\x04card\"\x88\x01\n" +
+	"\x17StartCaseHearingRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04note\x18\x02 \x01(\tB\x03\xe0A\x02R\x04note\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"K\n" +
+	"\x18StartCaseHearingResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x86\x01\n" +
+	"\x15EndCaseHearingRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04note\x18\x02 \x01(\tB\x03\xe0A\x02R\x04note\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"I\n" +
+	"\x16EndCaseHearingResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case2\xa5#\n" +
 	"\x11AssignmentService\x12\x91\x01\n" +
 	"\vReferCaseUp\x12).tongban.assignment.v1.ReferCaseUpRequest\x1a*.tongban.assignment.v1.ReferCaseUpResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:referUp\x12\x95\x01\n" +
 	"\fTransferCase\x12*.tongban.assignment.v1.TransferCaseRequest\x1a+.tongban.assignment.v1.TransferCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:transfer\x12\x8d\x01\n" +
@@ -3724,7 +3978,9 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\x0eSetCaseUrgency\x12,.tongban.assignment.v1.SetCaseUrgencyRequest\x1a-.tongban.assignment.v1.SetCaseUrgencyResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:setUrgency\x12\x89\x01\n" +
 	"\bLeadCase\x12&.tongban.assignment.v1.LeadCaseRequest\x1a'.tongban.assignment.v1.LeadCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:takeLead\x12\xad\x01\n" +
 	"\x12RecordCaseProgress\x120.tongban.assignment.v1.RecordCaseProgressRequest\x1a1.tongban.assignment.v1.RecordCaseProgressResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\x04case\"!/v1/{name=cases/*}:recordProgress\x12\x8b\x01\n" +
-	"\vGetCaseCard\x12).tongban.assignment.v1.GetCaseCardRequest\x1a*.tongban.assignment.v1.GetCaseCardResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x04card\x12\x17/v1/{name=cases/*/card}\x12\x96\x01\n" +
+	"\vGetCaseCard\x12).tongban.assignment.v1.GetCaseCardRequest\x1a*.tongban.assignment.v1.GetCaseCardResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x04card\x12\x17/v1/{name=cases/*/card}\x12\xa5\x01\n" +
+	"\x10StartCaseHearing\x12..tongban.assignment.v1.StartCaseHearingRequest\x1a/.tongban.assignment.v1.StartCaseHearingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:startHearing\x12\x9d\x01\n" +
+	"\x0eEndCaseHearing\x12,.tongban.assignment.v1.EndCaseHearingRequest\x1a-.tongban.assignment.v1.EndCaseHearingResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:endHearing\x12\x96\x01\n" +
 	"\x0fListCaseHistory\x12-.tongban.assignment.v1.ListCaseHistoryRequest\x1a..tongban.assignment.v1.ListCaseHistoryResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=cases/*}/history\x12\x96\x01\n" +
 	"\x0fListOfficeQueue\x12-.tongban.assignment.v1.ListOfficeQueueRequest\x1a..tongban.assignment.v1.ListOfficeQueueResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=offices/*}/queueB\xee\x01\n" +
 	"\x19com.tongban.assignment.v1B\x16AssignmentServiceProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/assignment/v1;assignmentv1\xa2\x02\x03TAX\xaa\x02\x15Tongban.Assignment.V1\xca\x02\x15Tongban\\Assignment\\V1\xe2\x02!Tongban\\Assignment\\V1\\GPBMetadata\xea\x02\x17Tongban::Assignment::V1b\x06proto3"
@@ -3741,7 +3997,7 @@ func file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_assignment_service_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
 	(*ReferCaseUpRequest)(nil),          // 0: tongban.assignment.v1.ReferCaseUpRequest
 	(*ReferCaseUpResponse)(nil),         // 1: tongban.assignment.v1.ReferCaseUpResponse
@@ -3797,110 +4053,120 @@ var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
 	(*RecordCaseProgressResponse)(nil),  // 51: tongban.assignment.v1.RecordCaseProgressResponse
 	(*GetCaseCardRequest)(nil),          // 52: tongban.assignment.v1.GetCaseCardRequest
 	(*GetCaseCardResponse)(nil),         // 53: tongban.assignment.v1.GetCaseCardResponse
-	(*Case)(nil),                        // 54: tongban.assignment.v1.Case
-	(AnswerOutcome)(0),                  // 55: tongban.assignment.v1.AnswerOutcome
-	(AnswerForm)(0),                     // 56: tongban.assignment.v1.AnswerForm
-	(*HistoryEntry)(nil),                // 57: tongban.assignment.v1.HistoryEntry
-	(StatutoryChannel)(0),               // 58: tongban.assignment.v1.StatutoryChannel
-	(Rating)(0),                         // 59: tongban.assignment.v1.Rating
-	(ContributionKind)(0),               // 60: tongban.assignment.v1.ContributionKind
-	(*CaseCard)(nil),                    // 61: tongban.assignment.v1.CaseCard
+	(*StartCaseHearingRequest)(nil),     // 54: tongban.assignment.v1.StartCaseHearingRequest
+	(*StartCaseHearingResponse)(nil),    // 55: tongban.assignment.v1.StartCaseHearingResponse
+	(*EndCaseHearingRequest)(nil),       // 56: tongban.assignment.v1.EndCaseHearingRequest
+	(*EndCaseHearingResponse)(nil),      // 57: tongban.assignment.v1.EndCaseHearingResponse
+	(*Case)(nil),                        // 58: tongban.assignment.v1.Case
+	(AnswerOutcome)(0),                  // 59: tongban.assignment.v1.AnswerOutcome
+	(AnswerForm)(0),                     // 60: tongban.assignment.v1.AnswerForm
+	(*HistoryEntry)(nil),                // 61: tongban.assignment.v1.HistoryEntry
+	(StatutoryChannel)(0),               // 62: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                         // 63: tongban.assignment.v1.Rating
+	(ContributionKind)(0),               // 64: tongban.assignment.v1.ContributionKind
+	(*CaseCard)(nil),                    // 65: tongban.assignment.v1.CaseCard
 }
 var file_tongban_assignment_v1_assignment_service_proto_depIdxs = []int32{
-	54, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	55, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	56, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
-	54, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
-	57, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
-	54, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
-	54, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
-	54, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	59, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
-	54, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
-	55, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	54, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
-	55, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	54, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 27: tongban.assignment.v1.AddCaseCoHandlerResponse.case:type_name -> tongban.assignment.v1.Case
-	60, // 28: tongban.assignment.v1.ContributeToCaseRequest.kind:type_name -> tongban.assignment.v1.ContributionKind
-	54, // 29: tongban.assignment.v1.ContributeToCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 30: tongban.assignment.v1.ReturnCaseForReworkResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 31: tongban.assignment.v1.SetCaseUrgencyResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 32: tongban.assignment.v1.LeadCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	54, // 33: tongban.assignment.v1.RecordCaseProgressResponse.case:type_name -> tongban.assignment.v1.Case
-	61, // 34: tongban.assignment.v1.GetCaseCardResponse.card:type_name -> tongban.assignment.v1.CaseCard
-	0,  // 35: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
-	2,  // 36: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
-	4,  // 37: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
-	10, // 38: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
-	12, // 39: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
-	14, // 40: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
-	16, // 41: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
-	18, // 42: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
-	20, // 43: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
-	22, // 44: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
-	24, // 45: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
-	26, // 46: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
-	28, // 47: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
-	30, // 48: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
-	32, // 49: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
-	34, // 50: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
-	36, // 51: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
-	38, // 52: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
-	40, // 53: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:input_type -> tongban.assignment.v1.AddCaseCoHandlerRequest
-	42, // 54: tongban.assignment.v1.AssignmentService.ContributeToCase:input_type -> tongban.assignment.v1.ContributeToCaseRequest
-	44, // 55: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:input_type -> tongban.assignment.v1.ReturnCaseForReworkRequest
-	46, // 56: tongban.assignment.v1.AssignmentService.SetCaseUrgency:input_type -> tongban.assignment.v1.SetCaseUrgencyRequest
-	48, // 57: tongban.assignment.v1.AssignmentService.LeadCase:input_type -> tongban.assignment.v1.LeadCaseRequest
-	50, // 58: tongban.assignment.v1.AssignmentService.RecordCaseProgress:input_type -> tongban.assignment.v1.RecordCaseProgressRequest
-	52, // 59: tongban.assignment.v1.AssignmentService.GetCaseCard:input_type -> tongban.assignment.v1.GetCaseCardRequest
-	6,  // 60: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
-	8,  // 61: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
-	1,  // 62: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
-	3,  // 63: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
-	5,  // 64: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
-	11, // 65: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
-	13, // 66: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
-	15, // 67: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
-	17, // 68: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
-	19, // 69: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
-	21, // 70: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
-	23, // 71: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
-	25, // 72: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
-	27, // 73: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
-	29, // 74: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
-	31, // 75: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
-	33, // 76: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
-	35, // 77: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
-	37, // 78: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
-	39, // 79: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
-	41, // 80: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:output_type -> tongban.assignment.v1.AddCaseCoHandlerResponse
-	43, // 81: tongban.assignment.v1.AssignmentService.ContributeToCase:output_type -> tongban.assignment.v1.ContributeToCaseResponse
-	45, // 82: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:output_type -> tongban.assignment.v1.ReturnCaseForReworkResponse
-	47, // 83: tongban.assignment.v1.AssignmentService.SetCaseUrgency:output_type -> tongban.assignment.v1.SetCaseUrgencyResponse
-	49, // 84: tongban.assignment.v1.AssignmentService.LeadCase:output_type -> tongban.assignment.v1.LeadCaseResponse
-	51, // 85: tongban.assignment.v1.AssignmentService.RecordCaseProgress:output_type -> tongban.assignment.v1.RecordCaseProgressResponse
-	53, // 86: tongban.assignment.v1.AssignmentService.GetCaseCard:output_type -> tongban.assignment.v1.GetCaseCardResponse
-	7,  // 87: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
-	9,  // 88: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
-	62, // [62:89] is the sub-list for method output_type
-	35, // [35:62] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	58, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	59, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	60, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
+	58, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
+	61, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
+	58, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
+	58, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	62, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	58, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	63, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
+	58, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	59, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	58, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	59, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	58, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 27: tongban.assignment.v1.AddCaseCoHandlerResponse.case:type_name -> tongban.assignment.v1.Case
+	64, // 28: tongban.assignment.v1.ContributeToCaseRequest.kind:type_name -> tongban.assignment.v1.ContributionKind
+	58, // 29: tongban.assignment.v1.ContributeToCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 30: tongban.assignment.v1.ReturnCaseForReworkResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 31: tongban.assignment.v1.SetCaseUrgencyResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 32: tongban.assignment.v1.LeadCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 33: tongban.assignment.v1.RecordCaseProgressResponse.case:type_name -> tongban.assignment.v1.Case
+	65, // 34: tongban.assignment.v1.GetCaseCardResponse.card:type_name -> tongban.assignment.v1.CaseCard
+	58, // 35: tongban.assignment.v1.StartCaseHearingResponse.case:type_name -> tongban.assignment.v1.Case
+	58, // 36: tongban.assignment.v1.EndCaseHearingResponse.case:type_name -> tongban.assignment.v1.Case
+	0,  // 37: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
+	2,  // 38: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
+	4,  // 39: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
+	10, // 40: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
+	12, // 41: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
+	14, // 42: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
+	16, // 43: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
+	18, // 44: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
+	20, // 45: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
+	22, // 46: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
+	24, // 47: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
+	26, // 48: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
+	28, // 49: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
+	30, // 50: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
+	32, // 51: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
+	34, // 52: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
+	36, // 53: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
+	38, // 54: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
+	40, // 55: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:input_type -> tongban.assignment.v1.AddCaseCoHandlerRequest
+	42, // 56: tongban.assignment.v1.AssignmentService.ContributeToCase:input_type -> tongban.assignment.v1.ContributeToCaseRequest
+	44, // 57: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:input_type -> tongban.assignment.v1.ReturnCaseForReworkRequest
+	46, // 58: tongban.assignment.v1.AssignmentService.SetCaseUrgency:input_type -> tongban.assignment.v1.SetCaseUrgencyRequest
+	48, // 59: tongban.assignment.v1.AssignmentService.LeadCase:input_type -> tongban.assignment.v1.LeadCaseRequest
+	50, // 60: tongban.assignment.v1.AssignmentService.RecordCaseProgress:input_type -> tongban.assignment.v1.RecordCaseProgressRequest
+	52, // 61: tongban.assignment.v1.AssignmentService.GetCaseCard:input_type -> tongban.assignment.v1.GetCaseCardRequest
+	54, // 62: tongban.assignment.v1.AssignmentService.StartCaseHearing:input_type -> tongban.assignment.v1.StartCaseHearingRequest
+	56, // 63: tongban.assignment.v1.AssignmentService.EndCaseHearing:input_type -> tongban.assignment.v1.EndCaseHearingRequest
+	6,  // 64: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
+	8,  // 65: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
+	1,  // 66: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
+	3,  // 67: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
+	5,  // 68: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
+	11, // 69: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
+	13, // 70: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
+	15, // 71: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
+	17, // 72: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
+	19, // 73: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
+	21, // 74: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
+	23, // 75: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
+	25, // 76: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
+	27, // 77: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
+	29, // 78: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
+	31, // 79: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
+	33, // 80: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
+	35, // 81: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
+	37, // 82: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
+	39, // 83: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
+	41, // 84: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:output_type -> tongban.assignment.v1.AddCaseCoHandlerResponse
+	43, // 85: tongban.assignment.v1.AssignmentService.ContributeToCase:output_type -> tongban.assignment.v1.ContributeToCaseResponse
+	45, // 86: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:output_type -> tongban.assignment.v1.ReturnCaseForReworkResponse
+	47, // 87: tongban.assignment.v1.AssignmentService.SetCaseUrgency:output_type -> tongban.assignment.v1.SetCaseUrgencyResponse
+	49, // 88: tongban.assignment.v1.AssignmentService.LeadCase:output_type -> tongban.assignment.v1.LeadCaseResponse
+	51, // 89: tongban.assignment.v1.AssignmentService.RecordCaseProgress:output_type -> tongban.assignment.v1.RecordCaseProgressResponse
+	53, // 90: tongban.assignment.v1.AssignmentService.GetCaseCard:output_type -> tongban.assignment.v1.GetCaseCardResponse
+	55, // 91: tongban.assignment.v1.AssignmentService.StartCaseHearing:output_type -> tongban.assignment.v1.StartCaseHearingResponse
+	57, // 92: tongban.assignment.v1.AssignmentService.EndCaseHearing:output_type -> tongban.assignment.v1.EndCaseHearingResponse
+	7,  // 93: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
+	9,  // 94: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
+	66, // [66:95] is the sub-list for method output_type
+	37, // [37:66] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_assignment_service_proto_init() }
@@ -3915,7 +4181,7 @@ func file_tongban_assignment_v1_assignment_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_assignment_service_proto_rawDesc), len(file_tongban_assignment_v1_assignment_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   54,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,8 @@ const (
 	AssignmentService_LeadCase_FullMethodName            = "/tongban.assignment.v1.AssignmentService/LeadCase"
 	AssignmentService_RecordCaseProgress_FullMethodName  = "/tongban.assignment.v1.AssignmentService/RecordCaseProgress"
 	AssignmentService_GetCaseCard_FullMethodName         = "/tongban.assignment.v1.AssignmentService/GetCaseCard"
+	AssignmentService_StartCaseHearing_FullMethodName    = "/tongban.assignment.v1.AssignmentService/StartCaseHearing"
+	AssignmentService_EndCaseHearing_FullMethodName      = "/tongban.assignment.v1.AssignmentService/EndCaseHearing"
 	AssignmentService_ListCaseHistory_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListCaseHistory"
 	AssignmentService_ListOfficeQueue_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListOfficeQueue"
 )
@@ -160,6 +162,13 @@ type AssignmentServiceClient interface {
 	RecordCaseProgress(ctx context.Context, in *RecordCaseProgressRequest, opts ...grpc.CallOption) (*RecordCaseProgressResponse, error)
 	// Returns the case card (一案一卡) of a case in a leader's charge.
 	GetCaseCard(ctx context.Context, in *GetCaseCardRequest, opts ...grpc.CallOption) (*GetCaseCardResponse, error)
+	// Starts a re-review hearing (听证); the re-review period stops counting
+	// until it ends (信访工作条例 第三十六条第二款). Accepted in state
+	// RE_REVIEW_REQUESTED, by the re-reviewing organ (the holder).
+	StartCaseHearing(ctx context.Context, in *StartCaseHearingRequest, opts ...grpc.CallOption) (*StartCaseHearingResponse, error)
+	// Ends the hearing; the re-review period runs again, longer by the
+	// hearing's days. Accepted in state RE_REVIEW_REQUESTED, by the holder.
+	EndCaseHearing(ctx context.Context, in *EndCaseHearingRequest, opts ...grpc.CallOption) (*EndCaseHearingResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -426,6 +435,26 @@ func (c *assignmentServiceClient) GetCaseCard(ctx context.Context, in *GetCaseCa
 	return out, nil
 }
 
+func (c *assignmentServiceClient) StartCaseHearing(ctx context.Context, in *StartCaseHearingRequest, opts ...grpc.CallOption) (*StartCaseHearingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartCaseHearingResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_StartCaseHearing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assignmentServiceClient) EndCaseHearing(ctx context.Context, in *EndCaseHearingRequest, opts ...grpc.CallOption) (*EndCaseHearingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EndCaseHearingResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_EndCaseHearing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *assignmentServiceClient) ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseHistoryResponse)
@@ -558,6 +587,13 @@ type AssignmentServiceServer interface {
 	RecordCaseProgress(context.Context, *RecordCaseProgressRequest) (*RecordCaseProgressResponse, error)
 	// Returns the case card (一案一卡) of a case in a leader's charge.
 	GetCaseCard(context.Context, *GetCaseCardRequest) (*GetCaseCardResponse, error)
+	// Starts a re-review hearing (听证); the re-review period stops counting
+	// until it ends (信访工作条例 第三十六条第二款). Accepted in state
+	// RE_REVIEW_REQUESTED, by the re-reviewing organ (the holder).
+	StartCaseHearing(context.Context, *StartCaseHearingRequest) (*StartCaseHearingResponse, error)
+	// Ends the hearing; the re-review period runs again, longer by the
+	// hearing's days. Accepted in state RE_REVIEW_REQUESTED, by the holder.
+	EndCaseHearing(context.Context, *EndCaseHearingRequest) (*EndCaseHearingResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -648,6 +684,12 @@ func (UnimplementedAssignmentServiceServer) RecordCaseProgress(context.Context, 
 }
 func (UnimplementedAssignmentServiceServer) GetCaseCard(context.Context, *GetCaseCardRequest) (*GetCaseCardResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCaseCard not implemented")
+}
+func (UnimplementedAssignmentServiceServer) StartCaseHearing(context.Context, *StartCaseHearingRequest) (*StartCaseHearingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartCaseHearing not implemented")
+}
+func (UnimplementedAssignmentServiceServer) EndCaseHearing(context.Context, *EndCaseHearingRequest) (*EndCaseHearingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EndCaseHearing not implemented")
 }
 func (UnimplementedAssignmentServiceServer) ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseHistory not implemented")
@@ -1126,6 +1168,42 @@ func _AssignmentService_GetCaseCard_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AssignmentService_StartCaseHearing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartCaseHearingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).StartCaseHearing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_StartCaseHearing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).StartCaseHearing(ctx, req.(*StartCaseHearingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssignmentService_EndCaseHearing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EndCaseHearingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).EndCaseHearing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_EndCaseHearing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).EndCaseHearing(ctx, req.(*EndCaseHearingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AssignmentService_ListCaseHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseHistoryRequest)
 	if err := dec(in); err != nil {
@@ -1268,6 +1346,14 @@ var AssignmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCaseCard",
 			Handler:    _AssignmentService_GetCaseCard_Handler,
+		},
+		{
+			MethodName: "StartCaseHearing",
+			Handler:    _AssignmentService_StartCaseHearing_Handler,
+		},
+		{
+			MethodName: "EndCaseHearing",
+			Handler:    _AssignmentService_EndCaseHearing_Handler,
 		},
 		{
 			MethodName: "ListCaseHistory",

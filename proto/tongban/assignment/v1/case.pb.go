@@ -189,6 +189,11 @@ const (
 	Action_ACTION_TAKE_LEAD Action = 25
 	// 一案一卡: steps taken, progress and measures were recorded on the card.
 	Action_ACTION_RECORD_PROGRESS Action = 26
+	// 听证开始: the re-reviewing organ holds a hearing; its time does not count
+	// toward the re-review period (信访工作条例 第三十六条第二款).
+	Action_ACTION_START_HEARING Action = 27
+	// 听证结束: the hearing ended; the re-review period runs again.
+	Action_ACTION_END_HEARING Action = 28
 )
 
 // Enum value maps for Action.
@@ -221,6 +226,8 @@ var (
 		24: "ACTION_SET_URGENCY",
 		25: "ACTION_TAKE_LEAD",
 		26: "ACTION_RECORD_PROGRESS",
+		27: "ACTION_START_HEARING",
+		28: "ACTION_END_HEARING",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED":       0,
@@ -250,6 +257,8 @@ var (
 		"ACTION_SET_URGENCY":       24,
 		"ACTION_TAKE_LEAD":         25,
 		"ACTION_RECORD_PROGRESS":   26,
+		"ACTION_START_HEARING":     27,
+		"ACTION_END_HEARING":       28,
 	}
 )
 
@@ -683,7 +692,9 @@ type Deadline struct {
 	// When the clock stopped (the office acted); unset while running.
 	StopTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=stop_time,json=stopTime,proto3" json:"stop_time,omitempty"`
 	// The due time passed while the clock ran (督办 was raised).
-	Overdue       bool `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	Overdue bool `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// Since when the clock is paused (a hearing); unset while it runs.
+	PauseTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=pause_time,json=pauseTime,proto3" json:"pause_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -779,6 +790,13 @@ func (x *Deadline) GetOverdue() bool {
 		return x.Overdue
 	}
 	return false
+}
+
+func (x *Deadline) GetPauseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PauseTime
+	}
+	return nil
 }
 
 // HistoryEntry is one move of a case: who did what, when, and what changed.
@@ -1641,9 +1659,11 @@ type Case struct {
 	Progress []*Progress `protobuf:"bytes,30,rep,name=progress,proto3" json:"progress,omitempty"`
 	// The statutory clocks of the case (scheduling's, followed from its
 	// event feed), running ones first.
-	Deadlines     []*Deadline `protobuf:"bytes,31,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Deadlines []*Deadline `protobuf:"bytes,31,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	// Since when a re-review hearing (听证) is being held; unset otherwise.
+	HearingStartTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=hearing_start_time,json=hearingStartTime,proto3" json:"hearing_start_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1886,6 +1906,13 @@ func (x *Case) GetDeadlines() []*Deadline {
 	return nil
 }
 
+func (x *Case) GetHearingStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HearingStartTime
+	}
+	return nil
+}
+
 // CaseCard is the one-case-one-card view of a case in a leader's charge
 // (一案一卡): subject, leader, fixed unit, person and date, and the steps,
 // progress and measures so far.
@@ -2001,7 +2028,7 @@ var File_tongban_assignment_v1_case_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\n" +
-	" tongban/assignment/v1/case.proto\x12\x15tongban.assignment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x02\n" +
+	" tongban/assignment/v1/case.proto\x12\x15tongban.assignment.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x03\n" +
 	"\bDeadline\x124\n" +
 	"\x04kind\x18\x01 \x01(\x0e2 .tongban.assignment.v1.ClockKindR\x04kind\x12\x16\n" +
 	"\x06office\x18\x02 \x01(\tR\x06office\x129\n" +
@@ -2012,7 +2039,10 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x0eextension_days\x18\x06 \x01(\x05R\rextensionDays\x12 \n" +
 	"\vprovisional\x18\a \x01(\bR\vprovisional\x127\n" +
 	"\tstop_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bstopTime\x12\x18\n" +
-	"\aoverdue\x18\t \x01(\bR\aoverdue\"\xc8\x03\n" +
+	"\aoverdue\x18\t \x01(\bR\aoverdue\x129\n" +
+	"\n" +
+	"pause_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tpauseTime\"\xc8\x03\n" +
 	"\fHistoryEntry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x125\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x1d.tongban.assignment.v1.ActionR\x06action\x12.\n" +
@@ -2087,7 +2117,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
 	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
-	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\"\xe2\f\n" +
+	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\"\xb1\r\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2127,7 +2157,8 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x10reworked_answers\x18\x1c \x03(\v2\x1d.tongban.assignment.v1.AnswerB\x03\xe0A\x03R\x0freworkedAnswers\x124\n" +
 	"\x04lead\x18\x1d \x01(\v2\x1b.tongban.assignment.v1.LeadB\x03\xe0A\x03R\x04lead\x12@\n" +
 	"\bprogress\x18\x1e \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogress\x12B\n" +
-	"\tdeadlines\x18\x1f \x03(\v2\x1f.tongban.assignment.v1.DeadlineB\x03\xe0A\x03R\tdeadlinesJ\x04\b\v\x10\f\"\xfc\x02\n" +
+	"\tdeadlines\x18\x1f \x03(\v2\x1f.tongban.assignment.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x12M\n" +
+	"\x12hearing_start_time\x18  \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x10hearingStartTimeJ\x04\b\v\x10\f\"\xfc\x02\n" +
 	"\bCaseCard\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12;\n" +
@@ -2152,7 +2183,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x12\"\n" +
 	"\x1eCASE_STATE_RE_REVIEW_REQUESTED\x10\v\x12\x14\n" +
 	"\x10CASE_STATE_FINAL\x10\f\x12\x15\n" +
-	"\x11CASE_STATE_CLOSED\x10\r*\xe6\x04\n" +
+	"\x11CASE_STATE_CLOSED\x10\r*\x98\x05\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACTION_REGISTER\x10\x01\x12\x13\n" +
@@ -2181,7 +2212,9 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x18ACTION_RETURN_FOR_REWORK\x10\x17\x12\x16\n" +
 	"\x12ACTION_SET_URGENCY\x10\x18\x12\x14\n" +
 	"\x10ACTION_TAKE_LEAD\x10\x19\x12\x1a\n" +
-	"\x16ACTION_RECORD_PROGRESS\x10\x1a*\x96\x02\n" +
+	"\x16ACTION_RECORD_PROGRESS\x10\x1a\x12\x18\n" +
+	"\x14ACTION_START_HEARING\x10\x1b\x12\x16\n" +
+	"\x12ACTION_END_HEARING\x10\x1c*\x96\x02\n" +
 	"\tClockKind\x12\x1a\n" +
 	"\x16CLOCK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CLOCK_KIND_ROUTING\x10\x01\x12\x19\n" +
@@ -2265,50 +2298,52 @@ var file_tongban_assignment_v1_case_proto_depIdxs = []int32{
 	20, // 1: tongban.assignment.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	20, // 2: tongban.assignment.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
 	20, // 3: tongban.assignment.v1.Deadline.stop_time:type_name -> google.protobuf.Timestamp
-	1,  // 4: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
-	20, // 5: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
-	0,  // 6: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
-	0,  // 7: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
-	4,  // 8: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	20, // 9: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
-	5,  // 10: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
-	6,  // 11: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
-	20, // 12: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
-	7,  // 13: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
-	20, // 14: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
-	20, // 15: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
-	20, // 16: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
-	3,  // 17: tongban.assignment.v1.Contribution.kind:type_name -> tongban.assignment.v1.ContributionKind
-	20, // 18: tongban.assignment.v1.Contribution.create_time:type_name -> google.protobuf.Timestamp
-	20, // 19: tongban.assignment.v1.Progress.record_time:type_name -> google.protobuf.Timestamp
-	20, // 20: tongban.assignment.v1.Lead.due_date:type_name -> google.protobuf.Timestamp
-	20, // 21: tongban.assignment.v1.Lead.lead_time:type_name -> google.protobuf.Timestamp
-	0,  // 22: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
-	10, // 23: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
-	20, // 24: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	20, // 25: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
-	20, // 26: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
-	11, // 27: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
-	12, // 28: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
-	13, // 29: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
-	10, // 30: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
-	10, // 31: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
-	14, // 32: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
-	20, // 33: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
-	15, // 34: tongban.assignment.v1.Case.contributions:type_name -> tongban.assignment.v1.Contribution
-	10, // 35: tongban.assignment.v1.Case.reworked_answers:type_name -> tongban.assignment.v1.Answer
-	17, // 36: tongban.assignment.v1.Case.lead:type_name -> tongban.assignment.v1.Lead
-	16, // 37: tongban.assignment.v1.Case.progress:type_name -> tongban.assignment.v1.Progress
-	8,  // 38: tongban.assignment.v1.Case.deadlines:type_name -> tongban.assignment.v1.Deadline
-	0,  // 39: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
-	17, // 40: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
-	16, // 41: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
-	10, // 42: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	20, // 4: tongban.assignment.v1.Deadline.pause_time:type_name -> google.protobuf.Timestamp
+	1,  // 5: tongban.assignment.v1.HistoryEntry.action:type_name -> tongban.assignment.v1.Action
+	20, // 6: tongban.assignment.v1.HistoryEntry.time:type_name -> google.protobuf.Timestamp
+	0,  // 7: tongban.assignment.v1.HistoryEntry.from_state:type_name -> tongban.assignment.v1.CaseState
+	0,  // 8: tongban.assignment.v1.HistoryEntry.to_state:type_name -> tongban.assignment.v1.CaseState
+	4,  // 9: tongban.assignment.v1.Answer.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	20, // 10: tongban.assignment.v1.Answer.answer_time:type_name -> google.protobuf.Timestamp
+	5,  // 11: tongban.assignment.v1.Answer.form:type_name -> tongban.assignment.v1.AnswerForm
+	6,  // 12: tongban.assignment.v1.Decline.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	20, // 13: tongban.assignment.v1.Extension.extend_time:type_name -> google.protobuf.Timestamp
+	7,  // 14: tongban.assignment.v1.Evaluation.rating:type_name -> tongban.assignment.v1.Rating
+	20, // 15: tongban.assignment.v1.Evaluation.evaluate_time:type_name -> google.protobuf.Timestamp
+	20, // 16: tongban.assignment.v1.Assignment.report_due:type_name -> google.protobuf.Timestamp
+	20, // 17: tongban.assignment.v1.Assignment.report_time:type_name -> google.protobuf.Timestamp
+	3,  // 18: tongban.assignment.v1.Contribution.kind:type_name -> tongban.assignment.v1.ContributionKind
+	20, // 19: tongban.assignment.v1.Contribution.create_time:type_name -> google.protobuf.Timestamp
+	20, // 20: tongban.assignment.v1.Progress.record_time:type_name -> google.protobuf.Timestamp
+	20, // 21: tongban.assignment.v1.Lead.due_date:type_name -> google.protobuf.Timestamp
+	20, // 22: tongban.assignment.v1.Lead.lead_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: tongban.assignment.v1.Case.state:type_name -> tongban.assignment.v1.CaseState
+	10, // 24: tongban.assignment.v1.Case.answer:type_name -> tongban.assignment.v1.Answer
+	20, // 25: tongban.assignment.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	20, // 26: tongban.assignment.v1.Case.send_back_due:type_name -> google.protobuf.Timestamp
+	20, // 27: tongban.assignment.v1.Case.accept_time:type_name -> google.protobuf.Timestamp
+	11, // 28: tongban.assignment.v1.Case.decline:type_name -> tongban.assignment.v1.Decline
+	12, // 29: tongban.assignment.v1.Case.extension:type_name -> tongban.assignment.v1.Extension
+	13, // 30: tongban.assignment.v1.Case.evaluation:type_name -> tongban.assignment.v1.Evaluation
+	10, // 31: tongban.assignment.v1.Case.review:type_name -> tongban.assignment.v1.Answer
+	10, // 32: tongban.assignment.v1.Case.re_review:type_name -> tongban.assignment.v1.Answer
+	14, // 33: tongban.assignment.v1.Case.assignment:type_name -> tongban.assignment.v1.Assignment
+	20, // 34: tongban.assignment.v1.Case.next_instance_due:type_name -> google.protobuf.Timestamp
+	15, // 35: tongban.assignment.v1.Case.contributions:type_name -> tongban.assignment.v1.Contribution
+	10, // 36: tongban.assignment.v1.Case.reworked_answers:type_name -> tongban.assignment.v1.Answer
+	17, // 37: tongban.assignment.v1.Case.lead:type_name -> tongban.assignment.v1.Lead
+	16, // 38: tongban.assignment.v1.Case.progress:type_name -> tongban.assignment.v1.Progress
+	8,  // 39: tongban.assignment.v1.Case.deadlines:type_name -> tongban.assignment.v1.Deadline
+	20, // 40: tongban.assignment.v1.Case.hearing_start_time:type_name -> google.protobuf.Timestamp
+	0,  // 41: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
+	17, // 42: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
+	16, // 43: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
+	10, // 44: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_case_proto_init() }

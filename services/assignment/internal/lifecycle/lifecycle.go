@@ -62,6 +62,8 @@ const (
 	SetUrgency      = assignmentv1.Action_ACTION_SET_URGENCY
 	TakeLead        = assignmentv1.Action_ACTION_TAKE_LEAD
 	RecordProgress  = assignmentv1.Action_ACTION_RECORD_PROGRESS
+	StartHearing    = assignmentv1.Action_ACTION_START_HEARING
+	EndHearing      = assignmentv1.Action_ACTION_END_HEARING
 )
 
 // Same as a rule's To keeps the state (a report, an extension).
@@ -137,6 +139,9 @@ var Rules = map[Action]Rule{
 	Review:          {From: []State{ReviewRequested}, To: Reviewed, By: reviewers, Who: Holder},
 	RequestReReview: {From: []State{Reviewed}, To: ReReviewRequested, By: everyone, Who: Anyone},
 	ReReview:        {From: []State{ReReviewRequested}, To: Final, By: reviewers, Who: Holder},
+	// 听证: its time does not count toward the re-review period.
+	StartHearing: {From: []State{ReReviewRequested}, To: Same, By: reviewers, Who: Holder},
+	EndHearing:   {From: []State{ReReviewRequested}, To: Same, By: reviewers, Who: Holder},
 	// 办结.
 	Close: {From: []State{Answered, Evaluated, Reviewed}, To: Closed, By: everyone, Who: HolderOrBureau},
 	// 主办 / 协办.

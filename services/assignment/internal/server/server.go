@@ -598,6 +598,48 @@ func (s *Server) ReReviewCase(ctx context.Context, req *assignmentv1.ReReviewCas
 	return &assignmentv1.ReReviewCaseResponse{Case: c}, nil
 }
 
+// StartCaseHearing records the start of a re-review hearing.
+func (s *Server) StartCaseHearing(ctx context.Context, req *assignmentv1.StartCaseHearingRequest) (*assignmentv1.StartCaseHearingResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "note", req.GetNote(), maxReason)
+	c, err := s.transition(ctx, &v, move{
+		method: "StartCaseHearing", action: lifecycle.StartHearing, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
+			if c.Docs.GetHearingStartTime() != nil {
+				return refuse("HEARING_OPEN", "a hearing is already being held since "+c.Docs.GetHearingStartTime().AsTime().In(calendar.China).Format(time.DateOnly))
+			}
+			c.Docs.HearingStartTime = timestamppb.New(s.Now())
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.StartCaseHearingResponse{Case: c}, nil
+}
+
+// EndCaseHearing records the end of the hearing.
+func (s *Server) EndCaseHearing(ctx context.Context, req *assignmentv1.EndCaseHearingRequest) (*assignmentv1.EndCaseHearingResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "note", req.GetNote(), maxReason)
+	c, err := s.transition(ctx, &v, move{
+		method: "EndCaseHearing", action: lifecycle.EndHearing, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
+			if c.Docs.GetHearingStartTime() == nil {
+				return refuse("NO_HEARING", "no hearing is being held")
+			}
+			c.Docs.HearingStartTime = nil
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &assignmentv1.EndCaseHearingResponse{Case: c}, nil
+}
+
 // CloseCase closes a case once nothing more can be asked of it.
 func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseRequest) (*assignmentv1.CloseCaseResponse, error) {
 	var v rpcerr.Violations

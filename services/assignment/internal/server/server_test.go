@@ -218,6 +218,16 @@ func reReview(ctx context.Context, s *Server, n string) (*assignmentv1.Case, err
 	return r.GetCase(), err
 }
 
+func startHearing(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.StartCaseHearing(ctx, &assignmentv1.StartCaseHearingRequest{Name: n, Note: "就补偿标准举行听证"})
+	return r.GetCase(), err
+}
+
+func endHearing(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.EndCaseHearing(ctx, &assignmentv1.EndCaseHearingRequest{Name: n, Note: "听证结束"})
+	return r.GetCase(), err
+}
+
 func closeCase(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
 	r, err := s.CloseCase(ctx, &assignmentv1.CloseCaseRequest{Name: n})
 	return r.GetCase(), err
@@ -583,6 +593,21 @@ func TestRefusals(t *testing.T) {
 			{token: "demo-bureau", call: requestReview, state: reviewRequested, holder: jiaxing}, // the county answered: the prefecture reviews
 			{token: "demo-jiaxing", call: review, state: reviewed, holder: jiaxing},
 			{token: "demo-bureau", call: requestReReview, code: codes.FailedPrecondition, reason: "NO_HIGHER_ORGAN"},
+		}},
+		{"a hearing is held once at a time during re-review", reg{}, []step{
+			{token: "demo-dayun", call: accept, state: inHandling, holder: dayun},
+			{token: "demo-dayun", call: answer, state: answered, holder: dayun},
+			{token: "demo-dayun", call: startHearing, code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"}, // townships hold no re-review
+			{token: "demo-dayun", call: requestReview, state: reviewRequested, holder: bureau},
+			{token: "demo-bureau", call: review, state: reviewed, holder: bureau},
+			{token: "demo-bureau", call: startHearing, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"}, // only in re-review
+			{token: "demo-dayun", call: requestReReview, state: reReviewReq, holder: jiaxing},
+			{token: "demo-jiaxing", call: endHearing, code: codes.FailedPrecondition, reason: "NO_HEARING"},
+			{token: "demo-bureau", call: startHearing, code: codes.PermissionDenied, reason: "NOT_HOLDER"},
+			{token: "demo-jiaxing", call: startHearing, state: reReviewReq, holder: jiaxing},
+			{token: "demo-jiaxing", call: startHearing, code: codes.FailedPrecondition, reason: "HEARING_OPEN"},
+			{token: "demo-jiaxing", call: endHearing, state: reReviewReq, holder: jiaxing},
+			{token: "demo-jiaxing", call: reReview, state: final, holder: jiaxing},
 		}},
 		{"service accounts move nothing", reg{}, []step{
 			{token: "demo-internal", call: accept, code: codes.PermissionDenied, reason: "ROLE_NOT_ALLOWED"},

@@ -48,6 +48,8 @@ type Effects struct {
 	Start  []Start
 	Extend int  // days added to the handling clock
 	Reopen bool // the handling clock runs again (rework)
+	// Pause and Resume hold clocks whose time does not count (a hearing).
+	Pause, Resume []Kind
 }
 
 // Move is what the table needs of a move.
@@ -105,6 +107,10 @@ func Of(m Move) Effects {
 		return Effects{Stop: []Kind{ReviewRequest}, Reopen: claim}
 	case assignmentv1.Action_ACTION_REPORT:
 		return Effects{Stop: []Kind{Report}}
+	case assignmentv1.Action_ACTION_START_HEARING:
+		return Effects{Pause: []Kind{ReReview}}
+	case assignmentv1.Action_ACTION_END_HEARING:
+		return Effects{Resume: []Kind{ReReview}}
 	case assignmentv1.Action_ACTION_REQUEST_REVIEW:
 		return Effects{Stop: []Kind{ReviewRequest}, Start: []Start{start(Review, m.Holder)}}
 	case assignmentv1.Action_ACTION_REVIEW:

@@ -51,6 +51,12 @@ func TestOf(t *testing.T) {
 			t.Errorf("%s: starts %v, want %v", tc.name, kinds, tc.start)
 		}
 	}
+	if e := Of(Move{Action: assignmentv1.Action_ACTION_START_HEARING}); !slices.Equal(e.Pause, []Kind{ReReview}) {
+		t.Errorf("hearing: %+v", e)
+	}
+	if e := Of(Move{Action: assignmentv1.Action_ACTION_END_HEARING}); !slices.Equal(e.Resume, []Kind{ReReview}) {
+		t.Errorf("hearing end: %+v", e)
+	}
 	if e := Of(Move{Action: assignmentv1.Action_ACTION_EXTEND, ExtensionDays: 30}); e.Extend != 30 {
 		t.Errorf("extension: %+v", e)
 	}

@@ -192,6 +192,27 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 		}
 		changed = append(changed, c)
 	}
+	for _, k := range eff.Pause {
+		if c := byKind[k]; c != nil && c.StopTime.IsZero() && c.PausedAt.IsZero() {
+			c.PausedAt = at
+			if err := s.Store.Update(ctx, tx, c); err != nil {
+				return err
+			}
+			changed = append(changed, c)
+		}
+	}
+	for _, k := range eff.Resume {
+		if c := byKind[k]; c != nil && c.StopTime.IsZero() && !c.PausedAt.IsZero() {
+			// The days the hearing took do not count: the period grows by them.
+			c.ExtensionDays += daysBetween(c.PausedAt, at)
+			c.PausedAt = time.Time{}
+			s.compute(c)
+			if err := s.Store.Update(ctx, tx, c); err != nil {
+				return err
+			}
+			changed = append(changed, c)
+		}
+	}
 	for _, st := range eff.Start {
 		c := &store.Clock{
 			CaseNumber: num, Kind: int16(st.Kind), County: mv.GetCounty(), Township: mv.GetTownship(),
@@ -214,6 +235,15 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 		}
 	}
 	return nil
+}
+
+// daysBetween counts the calendar days from a's date to b's date in China.
+func daysBetween(a, b time.Time) int {
+	day := func(t time.Time) time.Time {
+		t = t.In(calendar.China)
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return int(day(b).Sub(day(a)).Hours() / 24)
 }
 
 // timeOf is t's time, or the zero time when t is unset.
@@ -240,6 +270,9 @@ func deadline(c *store.Clock) *assignmentv1.Deadline {
 	}
 	if !c.StopTime.IsZero() {
 		d.StopTime = timestamppb.New(c.StopTime)
+	}
+	if !c.PausedAt.IsZero() {
+		d.PauseTime = timestamppb.New(c.PausedAt)
 	}
 	return d
 }

@@ -329,3 +329,25 @@ func TestGetCalendarDay(t *testing.T) {
 		}
 	}
 }
+
+// TestHearingPausesReReview: a hearing's days do not count toward the
+// re-review period, and a paused clock raises no 督办.
+func TestHearingPausesReReview(t *testing.T) {
+	t.Parallel()
+	s, clk := newServer(t)
+	const reReview = assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW
+	apply(t, s, 1, assignmentv1.Action_ACTION_REQUEST_RE_REVIEW, cst("2026-11-02 09:00"), "330400.xfj", "")
+	if got := due(t, s, "demo-bureau")[reReview]; got != "2026-12-02 offices/330400.xfj" {
+		t.Fatalf("re-review: %q", got)
+	}
+	apply(t, s, 2, assignmentv1.Action_ACTION_START_HEARING, cst("2026-11-10 09:00"), "330400.xfj", "")
+	clk.set(cst("2026-12-05 09:00")) // past the old due date, hearing still on
+	if _, sup, err := s.Tick(context.Background()); err != nil || sup != 0 {
+		t.Fatalf("a paused clock was supervised: %d, %v", sup, err)
+	}
+	apply(t, s, 3, assignmentv1.Action_ACTION_END_HEARING, cst("2026-11-20 16:00"), "330400.xfj", "")
+	// 10 days of hearing: 2 Dec + 10 = Saturday 12 Dec, rolled to Monday 14 Dec.
+	if got := due(t, s, "demo-bureau")[reReview]; got != "2026-12-14 offices/330400.xfj" {
+		t.Errorf("after the hearing: %q", got)
+	}
+}

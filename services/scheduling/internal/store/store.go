@@ -37,19 +37,20 @@ type Clock struct {
 	StopTime      time.Time
 	RemindedAt    time.Time
 	OverdueAt     time.Time
+	PausedAt      time.Time
 }
 
 const clockColumns = `case_number, kind, county, township, office, supervised, start_time,
 	COALESCE(fixed_due, 'epoch'), extension_days, due_date, remind_on, provisional, rule,
-	COALESCE(stop_time, 'epoch'), COALESCE(reminded_at, 'epoch'), COALESCE(overdue_at, 'epoch')`
+	COALESCE(stop_time, 'epoch'), COALESCE(reminded_at, 'epoch'), COALESCE(overdue_at, 'epoch'), COALESCE(paused_at, 'epoch')`
 
 func scanClocks(rows pgx.Rows) ([]*Clock, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Clock, error) {
 		var c Clock
 		err := r.Scan(&c.CaseNumber, &c.Kind, &c.County, &c.Township, &c.Office, &c.Supervised, &c.StartTime,
 			&c.FixedDue, &c.ExtensionDays, &c.DueDate, &c.RemindOn, &c.Provisional, &c.Rule,
-			&c.StopTime, &c.RemindedAt, &c.OverdueAt)
-		for _, t := range []*time.Time{&c.FixedDue, &c.StopTime, &c.RemindedAt, &c.OverdueAt} {
+			&c.StopTime, &c.RemindedAt, &c.OverdueAt, &c.PausedAt)
+		for _, t := range []*time.Time{&c.FixedDue, &c.StopTime, &c.RemindedAt, &c.OverdueAt, &c.PausedAt} {
 			if t.Unix() == 0 {
 				*t = time.Time{}
 			}
@@ -86,7 +87,7 @@ func (s *Store) Start(ctx context.Context, tx pgx.Tx, c *Clock) error {
 			office = EXCLUDED.office, supervised = EXCLUDED.supervised, start_time = EXCLUDED.start_time,
 			fixed_due = EXCLUDED.fixed_due, extension_days = EXCLUDED.extension_days, due_date = EXCLUDED.due_date,
 			remind_on = EXCLUDED.remind_on, provisional = EXCLUDED.provisional, rule = EXCLUDED.rule,
-			stop_time = NULL, reminded_at = NULL, overdue_at = NULL`
+			stop_time = NULL, reminded_at = NULL, overdue_at = NULL, paused_at = NULL`
 	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.County, c.Township, c.Office, c.Supervised, c.StartTime,
 		dayOrNull(c.FixedDue), c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule)
 	if err != nil {
@@ -107,10 +108,10 @@ func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) ([]*Clock, e
 // Update writes a clock's computed fields and its stop time.
 func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Clock) error {
 	const q = `UPDATE clocks SET extension_days = $3, due_date = $4::date, remind_on = $5::date, provisional = $6, rule = $7,
-		stop_time = $8, overdue_at = CASE WHEN $4::date > due_date THEN NULL ELSE overdue_at END,
+		stop_time = $8, paused_at = $9, overdue_at = CASE WHEN $4::date > due_date THEN NULL ELSE overdue_at END,
 		reminded_at = CASE WHEN $5::date > remind_on THEN NULL ELSE reminded_at END
 		WHERE case_number = $1 AND kind = $2`
-	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule, orNull(c.StopTime))
+	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule, orNull(c.StopTime), orNull(c.PausedAt))
 	if err != nil {
 		return fmt.Errorf("store.Update: %w", err)
 	}
@@ -161,7 +162,7 @@ func (s *Store) Running(ctx context.Context, tx pgx.Tx) ([]*Clock, error) {
 // the reminder to one.
 func (s *Store) ClaimReminders(ctx context.Context, tx pgx.Tx, today time.Time, limit int) ([]*Clock, error) {
 	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks
-		WHERE stop_time IS NULL AND supervised AND reminded_at IS NULL AND remind_on <= $1::date AND due_date >= $1::date
+		WHERE stop_time IS NULL AND paused_at IS NULL AND supervised AND reminded_at IS NULL AND remind_on <= $1::date AND due_date >= $1::date
 		ORDER BY remind_on LIMIT $2 FOR UPDATE SKIP LOCKED`, Day(today), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimReminders: %w", err)
@@ -173,7 +174,7 @@ func (s *Store) ClaimReminders(ctx context.Context, tx pgx.Tx, today time.Time, 
 // date that have not been supervised yet (as ClaimReminders).
 func (s *Store) ClaimOverdue(ctx context.Context, tx pgx.Tx, today time.Time, limit int) ([]*Clock, error) {
 	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks
-		WHERE stop_time IS NULL AND supervised AND overdue_at IS NULL AND due_date < $1::date
+		WHERE stop_time IS NULL AND paused_at IS NULL AND supervised AND overdue_at IS NULL AND due_date < $1::date
 		ORDER BY due_date LIMIT $2 FOR UPDATE SKIP LOCKED`, Day(today), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimOverdue: %w", err)
