@@ -41,6 +41,11 @@ func main() {
 			if _, err := srv.LoadCalendar(ctx); err != nil {
 				return nil, err
 			}
+			// A new year's notice or a changed rule set arrives with a new
+			// build: bring running clocks up to date with it.
+			if _, err := srv.Recompute(ctx); err != nil {
+				return nil, err
+			}
 			schedulingv1.RegisterSchedulingServiceServer(s, srv)
 			// The clocks run on assignment's moves.
 			moves, err := d.Follow("assignment", "127.0.0.1:7201", srv.ApplyMove)
