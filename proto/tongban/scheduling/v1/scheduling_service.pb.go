@@ -9,6 +9,7 @@ package schedulingv1
 import (
 	v1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -87,6 +88,178 @@ func (x DayKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use DayKind.Descriptor instead.
 func (DayKind) EnumDescriptor() ([]byte, []int) {
 	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{0}
+}
+
+// Recurrence says how a reception roster repeats.
+type Recurrence int32
+
+const (
+	// Not set.
+	Recurrence_RECURRENCE_UNSPECIFIED Recurrence = 0
+	// Every week on weekday (e.g. every Monday: 县领导接待日).
+	Recurrence_RECURRENCE_WEEKLY Recurrence = 1
+	// Once a month on the week_of_month-th weekday (e.g. the first Monday:
+	// 大接访).
+	Recurrence_RECURRENCE_MONTHLY Recurrence = 2
+)
+
+// Enum value maps for Recurrence.
+var (
+	Recurrence_name = map[int32]string{
+		0: "RECURRENCE_UNSPECIFIED",
+		1: "RECURRENCE_WEEKLY",
+		2: "RECURRENCE_MONTHLY",
+	}
+	Recurrence_value = map[string]int32{
+		"RECURRENCE_UNSPECIFIED": 0,
+		"RECURRENCE_WEEKLY":      1,
+		"RECURRENCE_MONTHLY":     2,
+	}
+)
+
+func (x Recurrence) Enum() *Recurrence {
+	p := new(Recurrence)
+	*p = x
+	return p
+}
+
+func (x Recurrence) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Recurrence) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_scheduling_v1_scheduling_service_proto_enumTypes[1].Descriptor()
+}
+
+func (Recurrence) Type() protoreflect.EnumType {
+	return &file_tongban_scheduling_v1_scheduling_service_proto_enumTypes[1]
+}
+
+func (x Recurrence) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Recurrence.Descriptor instead.
+func (Recurrence) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{1}
+}
+
+// ApplicationStatus is where an application for a reception stands.
+type ApplicationStatus int32
+
+const (
+	// Not set.
+	ApplicationStatus_APPLICATION_STATUS_UNSPECIFIED ApplicationStatus = 0
+	// Submitted; the hosting office classifies it.
+	ApplicationStatus_APPLICATION_STATUS_SUBMITTED ApplicationStatus = 1
+	// Booked for the leader's reception; notices go out.
+	ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION ApplicationStatus = 2
+	// Sent straight to a department instead.
+	ApplicationStatus_APPLICATION_STATUS_TO_DEPARTMENT ApplicationStatus = 3
+	// Belongs to a statutory channel (litigation, arbitration, …).
+	ApplicationStatus_APPLICATION_STATUS_TO_STATUTORY_CHANNEL ApplicationStatus = 4
+	// The leader met the petitioner; the record is kept.
+	ApplicationStatus_APPLICATION_STATUS_MET ApplicationStatus = 5
+)
+
+// Enum value maps for ApplicationStatus.
+var (
+	ApplicationStatus_name = map[int32]string{
+		0: "APPLICATION_STATUS_UNSPECIFIED",
+		1: "APPLICATION_STATUS_SUBMITTED",
+		2: "APPLICATION_STATUS_TO_RECEPTION",
+		3: "APPLICATION_STATUS_TO_DEPARTMENT",
+		4: "APPLICATION_STATUS_TO_STATUTORY_CHANNEL",
+		5: "APPLICATION_STATUS_MET",
+	}
+	ApplicationStatus_value = map[string]int32{
+		"APPLICATION_STATUS_UNSPECIFIED":          0,
+		"APPLICATION_STATUS_SUBMITTED":            1,
+		"APPLICATION_STATUS_TO_RECEPTION":         2,
+		"APPLICATION_STATUS_TO_DEPARTMENT":        3,
+		"APPLICATION_STATUS_TO_STATUTORY_CHANNEL": 4,
+		"APPLICATION_STATUS_MET":                  5,
+	}
+)
+
+func (x ApplicationStatus) Enum() *ApplicationStatus {
+	p := new(ApplicationStatus)
+	*p = x
+	return p
+}
+
+func (x ApplicationStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ApplicationStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_scheduling_v1_scheduling_service_proto_enumTypes[2].Descriptor()
+}
+
+func (ApplicationStatus) Type() protoreflect.EnumType {
+	return &file_tongban_scheduling_v1_scheduling_service_proto_enumTypes[2]
+}
+
+func (x ApplicationStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ApplicationStatus.Descriptor instead.
+func (ApplicationStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{2}
+}
+
+// NoticeKind says who a notice is for.
+type NoticeKind int32
+
+const (
+	// Not set.
+	NoticeKind_NOTICE_KIND_UNSPECIFIED NoticeKind = 0
+	// To the receiving leader, 2 working days before.
+	NoticeKind_NOTICE_KIND_LEADER NoticeKind = 1
+	// To the petitioner, 1 day before.
+	NoticeKind_NOTICE_KIND_PETITIONER NoticeKind = 2
+)
+
+// Enum value maps for NoticeKind.
+var (
+	NoticeKind_name = map[int32]string{
+		0: "NOTICE_KIND_UNSPECIFIED",
+		1: "NOTICE_KIND_LEADER",
+		2: "NOTICE_KIND_PETITIONER",
+	}
+	NoticeKind_value = map[string]int32{
+		"NOTICE_KIND_UNSPECIFIED": 0,
+		"NOTICE_KIND_LEADER":      1,
+		"NOTICE_KIND_PETITIONER":  2,
+	}
+)
+
+func (x NoticeKind) Enum() *NoticeKind {
+	p := new(NoticeKind)
+	*p = x
+	return p
+}
+
+func (x NoticeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NoticeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_scheduling_v1_scheduling_service_proto_enumTypes[3].Descriptor()
+}
+
+func (NoticeKind) Type() protoreflect.EnumType {
+	return &file_tongban_scheduling_v1_scheduling_service_proto_enumTypes[3]
+}
+
+func (x NoticeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NoticeKind.Descriptor instead.
+func (NoticeKind) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{3}
 }
 
 // CalendarDay is one day of the official working calendar.
@@ -492,6 +665,767 @@ func (x *LocalRestDay) GetTitle() string {
 	return ""
 }
 
+// ReceptionRoster is a published, recurring reception day (领导接待日).
+type ReceptionRoster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "receptionRosters/{id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// E.g. "县领导接待日".
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The receiving leader, e.g. "张某".
+	Leader string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The leader's post, e.g. "副县长".
+	LeaderTitle string `protobuf:"bytes,4,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
+	// The hosting office (its petition office registers and classifies the
+	// applications), e.g. "offices/330421.xfj".
+	Office string `protobuf:"bytes,5,opt,name=office,proto3" json:"office,omitempty"`
+	// Where, e.g. "县信访接待中心".
+	Place string `protobuf:"bytes,6,opt,name=place,proto3" json:"place,omitempty"`
+	// How it repeats.
+	Recurrence Recurrence `protobuf:"varint,7,opt,name=recurrence,proto3,enum=tongban.scheduling.v1.Recurrence" json:"recurrence,omitempty"`
+	// ISO weekday, 1 = Monday … 7 = Sunday.
+	Weekday int32 `protobuf:"varint,8,opt,name=weekday,proto3" json:"weekday,omitempty"`
+	// For RECURRENCE_MONTHLY: which week of the month, 1 … 4.
+	WeekOfMonth int32 `protobuf:"varint,9,opt,name=week_of_month,json=weekOfMonth,proto3" json:"week_of_month,omitempty"`
+	// First day, "YYYY-MM-DD".
+	StartDate string `protobuf:"bytes,10,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day, "YYYY-MM-DD" (at most two years after the first).
+	EndDate string `protobuf:"bytes,11,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// How many applications one reception takes.
+	Slots         int32 `protobuf:"varint,12,opt,name=slots,proto3" json:"slots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceptionRoster) Reset() {
+	*x = ReceptionRoster{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceptionRoster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceptionRoster) ProtoMessage() {}
+
+func (x *ReceptionRoster) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceptionRoster.ProtoReflect.Descriptor instead.
+func (*ReceptionRoster) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReceptionRoster) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetLeaderTitle() string {
+	if x != nil {
+		return x.LeaderTitle
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetPlace() string {
+	if x != nil {
+		return x.Place
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetRecurrence() Recurrence {
+	if x != nil {
+		return x.Recurrence
+	}
+	return Recurrence_RECURRENCE_UNSPECIFIED
+}
+
+func (x *ReceptionRoster) GetWeekday() int32 {
+	if x != nil {
+		return x.Weekday
+	}
+	return 0
+}
+
+func (x *ReceptionRoster) GetWeekOfMonth() int32 {
+	if x != nil {
+		return x.WeekOfMonth
+	}
+	return 0
+}
+
+func (x *ReceptionRoster) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *ReceptionRoster) GetSlots() int32 {
+	if x != nil {
+		return x.Slots
+	}
+	return 0
+}
+
+// Reception is one occurrence of a roster. A date that falls on a day off
+// moves to the next working day (节假日顺推).
+type Reception struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "receptionRosters/{id}/receptions/{yyyy-mm-dd}" (the
+	// date the pattern gives, before any shift).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The roster's title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The receiving leader.
+	Leader string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The leader's post.
+	LeaderTitle string `protobuf:"bytes,4,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
+	// The hosting office.
+	Office string `protobuf:"bytes,5,opt,name=office,proto3" json:"office,omitempty"`
+	// Where.
+	Place string `protobuf:"bytes,6,opt,name=place,proto3" json:"place,omitempty"`
+	// The day it is held, "YYYY-MM-DD".
+	Date string `protobuf:"bytes,7,opt,name=date,proto3" json:"date,omitempty"`
+	// The day the pattern gives, "YYYY-MM-DD".
+	ScheduledDate string `protobuf:"bytes,8,opt,name=scheduled_date,json=scheduledDate,proto3" json:"scheduled_date,omitempty"`
+	// The pattern's day was a day off (节假日顺推).
+	Shifted bool `protobuf:"varint,9,opt,name=shifted,proto3" json:"shifted,omitempty"`
+	// Applications it takes, and how many are booked.
+	Slots int32 `protobuf:"varint,10,opt,name=slots,proto3" json:"slots,omitempty"`
+	// Applications booked for the leader.
+	Booked int32 `protobuf:"varint,11,opt,name=booked,proto3" json:"booked,omitempty"`
+	// The date rests on a year whose holiday notice is not in the data.
+	Provisional   bool `protobuf:"varint,12,opt,name=provisional,proto3" json:"provisional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reception) Reset() {
+	*x = Reception{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reception) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reception) ProtoMessage() {}
+
+func (x *Reception) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reception.ProtoReflect.Descriptor instead.
+func (*Reception) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Reception) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Reception) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Reception) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *Reception) GetLeaderTitle() string {
+	if x != nil {
+		return x.LeaderTitle
+	}
+	return ""
+}
+
+func (x *Reception) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Reception) GetPlace() string {
+	if x != nil {
+		return x.Place
+	}
+	return ""
+}
+
+func (x *Reception) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *Reception) GetScheduledDate() string {
+	if x != nil {
+		return x.ScheduledDate
+	}
+	return ""
+}
+
+func (x *Reception) GetShifted() bool {
+	if x != nil {
+		return x.Shifted
+	}
+	return false
+}
+
+func (x *Reception) GetSlots() int32 {
+	if x != nil {
+		return x.Slots
+	}
+	return 0
+}
+
+func (x *Reception) GetBooked() int32 {
+	if x != nil {
+		return x.Booked
+	}
+	return 0
+}
+
+func (x *Reception) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
+	}
+	return false
+}
+
+// ReceptionApplication is a petitioner's application for a reception.
+type ReceptionApplication struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name,
+	// "receptionRosters/{id}/receptions/{yyyy-mm-dd}/applications/{n}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The registered case it is about, "cases/{case_number}".
+	Case string `protobuf:"bytes,2,opt,name=case,proto3" json:"case,omitempty"`
+	// Where it stands.
+	Status ApplicationStatus `protobuf:"varint,3,opt,name=status,proto3,enum=tongban.scheduling.v1.ApplicationStatus" json:"status,omitempty"`
+	// The department it went to (TO_DEPARTMENT) or the channel and reason
+	// (TO_STATUTORY_CHANNEL).
+	Decision string `protobuf:"bytes,4,opt,name=decision,proto3" json:"decision,omitempty"`
+	// The meeting record (MET).
+	MeetingRecord string `protobuf:"bytes,5,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	// The day the reception is held.
+	Date string `protobuf:"bytes,6,opt,name=date,proto3" json:"date,omitempty"`
+	// When it was submitted.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceptionApplication) Reset() {
+	*x = ReceptionApplication{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceptionApplication) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceptionApplication) ProtoMessage() {}
+
+func (x *ReceptionApplication) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceptionApplication.ProtoReflect.Descriptor instead.
+func (*ReceptionApplication) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReceptionApplication) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReceptionApplication) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *ReceptionApplication) GetStatus() ApplicationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ApplicationStatus_APPLICATION_STATUS_UNSPECIFIED
+}
+
+func (x *ReceptionApplication) GetDecision() string {
+	if x != nil {
+		return x.Decision
+	}
+	return ""
+}
+
+func (x *ReceptionApplication) GetMeetingRecord() string {
+	if x != nil {
+		return x.MeetingRecord
+	}
+	return ""
+}
+
+func (x *ReceptionApplication) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *ReceptionApplication) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// Notice is a written notice of a reception, kept as a record whatever the
+// channel that delivers it.
+type Notice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "notices/{id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Who it is for.
+	Kind NoticeKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tongban.scheduling.v1.NoticeKind" json:"kind,omitempty"`
+	// The application it is about.
+	Application string `protobuf:"bytes,3,opt,name=application,proto3" json:"application,omitempty"`
+	// The case.
+	Case string `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
+	// The text.
+	Text string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	// When it is due out.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// When it went out; unset until then.
+	SendTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=send_time,json=sendTime,proto3" json:"send_time,omitempty"`
+	// The delivery channel ("sms", "letter", "app").
+	Channel string `protobuf:"bytes,8,opt,name=channel,proto3" json:"channel,omitempty"`
+	// The hosting office.
+	Office        string `protobuf:"bytes,9,opt,name=office,proto3" json:"office,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notice) Reset() {
+	*x = Notice{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notice) ProtoMessage() {}
+
+func (x *Notice) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notice.ProtoReflect.Descriptor instead.
+func (*Notice) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Notice) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Notice) GetKind() NoticeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return NoticeKind_NOTICE_KIND_UNSPECIFIED
+}
+
+func (x *Notice) GetApplication() string {
+	if x != nil {
+		return x.Application
+	}
+	return ""
+}
+
+func (x *Notice) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *Notice) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Notice) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *Notice) GetSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendTime
+	}
+	return nil
+}
+
+func (x *Notice) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *Notice) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+// Appointment is a leader's visit with a petitioner about a case (约访).
+type Appointment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "appointments/{id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The leader, e.g. "张某".
+	Leader string `protobuf:"bytes,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The leader's post.
+	LeaderTitle string `protobuf:"bytes,3,opt,name=leader_title,json=leaderTitle,proto3" json:"leader_title,omitempty"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
+	// When.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Where.
+	Place string `protobuf:"bytes,6,opt,name=place,proto3" json:"place,omitempty"`
+	// The office that booked it.
+	Office        string `protobuf:"bytes,7,opt,name=office,proto3" json:"office,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Appointment) Reset() {
+	*x = Appointment{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Appointment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Appointment) ProtoMessage() {}
+
+func (x *Appointment) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Appointment.ProtoReflect.Descriptor instead.
+func (*Appointment) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Appointment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Appointment) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *Appointment) GetLeaderTitle() string {
+	if x != nil {
+		return x.LeaderTitle
+	}
+	return ""
+}
+
+func (x *Appointment) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *Appointment) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Appointment) GetPlace() string {
+	if x != nil {
+		return x.Place
+	}
+	return ""
+}
+
+func (x *Appointment) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+// LeaderMonth is a leader's appointments in one month against the county's
+// expectation (at least 2).
+type LeaderMonth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader.
+	Leader string `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// "YYYY-MM".
+	Month string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	// Appointments that month.
+	Appointments int32 `protobuf:"varint,3,opt,name=appointments,proto3" json:"appointments,omitempty"`
+	// Fewer than expected.
+	BelowExpected bool `protobuf:"varint,4,opt,name=below_expected,json=belowExpected,proto3" json:"below_expected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderMonth) Reset() {
+	*x = LeaderMonth{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderMonth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderMonth) ProtoMessage() {}
+
+func (x *LeaderMonth) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderMonth.ProtoReflect.Descriptor instead.
+func (*LeaderMonth) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LeaderMonth) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *LeaderMonth) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *LeaderMonth) GetAppointments() int32 {
+	if x != nil {
+		return x.Appointments
+	}
+	return 0
+}
+
+func (x *LeaderMonth) GetBelowExpected() bool {
+	if x != nil {
+		return x.BelowExpected
+	}
+	return false
+}
+
+// AgendaItem is one entry of an office's agenda.
+type AgendaItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "reception", "appointment" or "deadline".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// A line to show.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// When it starts (a deadline: the end of its last day).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The resource, e.g. "receptionRosters/1/receptions/2026-12-07", or a case.
+	Resource      string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgendaItem) Reset() {
+	*x = AgendaItem{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgendaItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgendaItem) ProtoMessage() {}
+
+func (x *AgendaItem) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgendaItem.ProtoReflect.Descriptor instead.
+func (*AgendaItem) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AgendaItem) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AgendaItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AgendaItem) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *AgendaItem) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
 // The request of CreateLocalRestDay.
 type CreateLocalRestDayRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -505,7 +1439,7 @@ type CreateLocalRestDayRequest struct {
 
 func (x *CreateLocalRestDayRequest) Reset() {
 	*x = CreateLocalRestDayRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[5]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +1451,7 @@ func (x *CreateLocalRestDayRequest) String() string {
 func (*CreateLocalRestDayRequest) ProtoMessage() {}
 
 func (x *CreateLocalRestDayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[5]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +1464,7 @@ func (x *CreateLocalRestDayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLocalRestDayRequest.ProtoReflect.Descriptor instead.
 func (*CreateLocalRestDayRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{5}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateLocalRestDayRequest) GetLocalRestDay() *LocalRestDay {
@@ -558,7 +1492,7 @@ type CreateLocalRestDayResponse struct {
 
 func (x *CreateLocalRestDayResponse) Reset() {
 	*x = CreateLocalRestDayResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[6]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +1504,7 @@ func (x *CreateLocalRestDayResponse) String() string {
 func (*CreateLocalRestDayResponse) ProtoMessage() {}
 
 func (x *CreateLocalRestDayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[6]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +1517,7 @@ func (x *CreateLocalRestDayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLocalRestDayResponse.ProtoReflect.Descriptor instead.
 func (*CreateLocalRestDayResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{6}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateLocalRestDayResponse) GetLocalRestDay() *LocalRestDay {
@@ -604,7 +1538,7 @@ type ListCaseDeadlinesRequest struct {
 
 func (x *ListCaseDeadlinesRequest) Reset() {
 	*x = ListCaseDeadlinesRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[7]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +1550,7 @@ func (x *ListCaseDeadlinesRequest) String() string {
 func (*ListCaseDeadlinesRequest) ProtoMessage() {}
 
 func (x *ListCaseDeadlinesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[7]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +1563,7 @@ func (x *ListCaseDeadlinesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseDeadlinesRequest.ProtoReflect.Descriptor instead.
 func (*ListCaseDeadlinesRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{7}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListCaseDeadlinesRequest) GetParent() string {
@@ -650,7 +1584,7 @@ type ListCaseDeadlinesResponse struct {
 
 func (x *ListCaseDeadlinesResponse) Reset() {
 	*x = ListCaseDeadlinesResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[8]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +1596,7 @@ func (x *ListCaseDeadlinesResponse) String() string {
 func (*ListCaseDeadlinesResponse) ProtoMessage() {}
 
 func (x *ListCaseDeadlinesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[8]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +1609,7 @@ func (x *ListCaseDeadlinesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseDeadlinesResponse.ProtoReflect.Descriptor instead.
 func (*ListCaseDeadlinesResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{8}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCaseDeadlinesResponse) GetDeadlines() []*v1.Deadline {
@@ -700,7 +1634,7 @@ type ListOfficeDeadlinesRequest struct {
 
 func (x *ListOfficeDeadlinesRequest) Reset() {
 	*x = ListOfficeDeadlinesRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[9]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +1646,7 @@ func (x *ListOfficeDeadlinesRequest) String() string {
 func (*ListOfficeDeadlinesRequest) ProtoMessage() {}
 
 func (x *ListOfficeDeadlinesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[9]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +1659,7 @@ func (x *ListOfficeDeadlinesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOfficeDeadlinesRequest.ProtoReflect.Descriptor instead.
 func (*ListOfficeDeadlinesRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{9}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListOfficeDeadlinesRequest) GetParent() string {
@@ -762,7 +1696,7 @@ type ListOfficeDeadlinesResponse struct {
 
 func (x *ListOfficeDeadlinesResponse) Reset() {
 	*x = ListOfficeDeadlinesResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[10]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +1708,7 @@ func (x *ListOfficeDeadlinesResponse) String() string {
 func (*ListOfficeDeadlinesResponse) ProtoMessage() {}
 
 func (x *ListOfficeDeadlinesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[10]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +1721,7 @@ func (x *ListOfficeDeadlinesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOfficeDeadlinesResponse.ProtoReflect.Descriptor instead.
 func (*ListOfficeDeadlinesResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{10}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListOfficeDeadlinesResponse) GetDeadlines() []*OfficeDeadline {
@@ -819,7 +1753,7 @@ type ListRemindersRequest struct {
 
 func (x *ListRemindersRequest) Reset() {
 	*x = ListRemindersRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[11]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1765,7 @@ func (x *ListRemindersRequest) String() string {
 func (*ListRemindersRequest) ProtoMessage() {}
 
 func (x *ListRemindersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[11]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1778,7 @@ func (x *ListRemindersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRemindersRequest.ProtoReflect.Descriptor instead.
 func (*ListRemindersRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{11}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRemindersRequest) GetParent() string {
@@ -881,7 +1815,7 @@ type ListRemindersResponse struct {
 
 func (x *ListRemindersResponse) Reset() {
 	*x = ListRemindersResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[12]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1827,7 @@ func (x *ListRemindersResponse) String() string {
 func (*ListRemindersResponse) ProtoMessage() {}
 
 func (x *ListRemindersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[12]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1840,7 @@ func (x *ListRemindersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRemindersResponse.ProtoReflect.Descriptor instead.
 func (*ListRemindersResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{12}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRemindersResponse) GetReminders() []*Reminder {
@@ -938,7 +1872,7 @@ type ListSupervisionsRequest struct {
 
 func (x *ListSupervisionsRequest) Reset() {
 	*x = ListSupervisionsRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[13]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1884,7 @@ func (x *ListSupervisionsRequest) String() string {
 func (*ListSupervisionsRequest) ProtoMessage() {}
 
 func (x *ListSupervisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[13]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1897,7 @@ func (x *ListSupervisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupervisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSupervisionsRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{13}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSupervisionsRequest) GetShowResolved() bool {
@@ -1000,7 +1934,7 @@ type ListSupervisionsResponse struct {
 
 func (x *ListSupervisionsResponse) Reset() {
 	*x = ListSupervisionsResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[14]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1946,7 @@ func (x *ListSupervisionsResponse) String() string {
 func (*ListSupervisionsResponse) ProtoMessage() {}
 
 func (x *ListSupervisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[14]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1959,7 @@ func (x *ListSupervisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupervisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSupervisionsResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{14}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListSupervisionsResponse) GetSupervisions() []*Supervision {
@@ -1053,7 +1987,7 @@ type GetCalendarDayRequest struct {
 
 func (x *GetCalendarDayRequest) Reset() {
 	*x = GetCalendarDayRequest{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[15]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1999,7 @@ func (x *GetCalendarDayRequest) String() string {
 func (*GetCalendarDayRequest) ProtoMessage() {}
 
 func (x *GetCalendarDayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[15]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +2012,7 @@ func (x *GetCalendarDayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalendarDayRequest.ProtoReflect.Descriptor instead.
 func (*GetCalendarDayRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{15}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetCalendarDayRequest) GetName() string {
@@ -1099,7 +2033,7 @@ type GetCalendarDayResponse struct {
 
 func (x *GetCalendarDayResponse) Reset() {
 	*x = GetCalendarDayResponse{}
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[16]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +2045,7 @@ func (x *GetCalendarDayResponse) String() string {
 func (*GetCalendarDayResponse) ProtoMessage() {}
 
 func (x *GetCalendarDayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[16]
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +2058,7 @@ func (x *GetCalendarDayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalendarDayResponse.ProtoReflect.Descriptor instead.
 func (*GetCalendarDayResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{16}
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetCalendarDayResponse) GetDay() *CalendarDay {
@@ -1134,11 +2068,1021 @@ func (x *GetCalendarDayResponse) GetDay() *CalendarDay {
 	return nil
 }
 
+// The request of CreateReceptionRoster.
+type CreateReceptionRosterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The roster.
+	Roster *ReceptionRoster `protobuf:"bytes,1,opt,name=roster,proto3" json:"roster,omitempty"`
+	// A client-chosen id making retries safe.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReceptionRosterRequest) Reset() {
+	*x = CreateReceptionRosterRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReceptionRosterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReceptionRosterRequest) ProtoMessage() {}
+
+func (x *CreateReceptionRosterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReceptionRosterRequest.ProtoReflect.Descriptor instead.
+func (*CreateReceptionRosterRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateReceptionRosterRequest) GetRoster() *ReceptionRoster {
+	if x != nil {
+		return x.Roster
+	}
+	return nil
+}
+
+func (x *CreateReceptionRosterRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of CreateReceptionRoster.
+type CreateReceptionRosterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The roster as stored.
+	Roster        *ReceptionRoster `protobuf:"bytes,1,opt,name=roster,proto3" json:"roster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReceptionRosterResponse) Reset() {
+	*x = CreateReceptionRosterResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReceptionRosterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReceptionRosterResponse) ProtoMessage() {}
+
+func (x *CreateReceptionRosterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReceptionRosterResponse.ProtoReflect.Descriptor instead.
+func (*CreateReceptionRosterResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateReceptionRosterResponse) GetRoster() *ReceptionRoster {
+	if x != nil {
+		return x.Roster
+	}
+	return nil
+}
+
+// The request of ListReceptions.
+type ListReceptionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First day, "YYYY-MM-DD".
+	FromDate string `protobuf:"bytes,1,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	// Last day, "YYYY-MM-DD" (at most 400 days after the first).
+	ToDate string `protobuf:"bytes,2,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	// Only this office's receptions, e.g. "offices/330421.xfj".
+	Office        string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReceptionsRequest) Reset() {
+	*x = ListReceptionsRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReceptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReceptionsRequest) ProtoMessage() {}
+
+func (x *ListReceptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReceptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListReceptionsRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListReceptionsRequest) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *ListReceptionsRequest) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+func (x *ListReceptionsRequest) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+// The response of ListReceptions.
+type ListReceptionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Receptions by date.
+	Receptions    []*Reception `protobuf:"bytes,1,rep,name=receptions,proto3" json:"receptions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReceptionsResponse) Reset() {
+	*x = ListReceptionsResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReceptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReceptionsResponse) ProtoMessage() {}
+
+func (x *ListReceptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReceptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListReceptionsResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListReceptionsResponse) GetReceptions() []*Reception {
+	if x != nil {
+		return x.Receptions
+	}
+	return nil
+}
+
+// The request of CreateReceptionApplication.
+type CreateReceptionApplicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reception, "receptionRosters/{id}/receptions/{yyyy-mm-dd}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The application.
+	Application *ReceptionApplication `protobuf:"bytes,2,opt,name=application,proto3" json:"application,omitempty"`
+	// A client-chosen id making retries safe.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReceptionApplicationRequest) Reset() {
+	*x = CreateReceptionApplicationRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReceptionApplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReceptionApplicationRequest) ProtoMessage() {}
+
+func (x *CreateReceptionApplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReceptionApplicationRequest.ProtoReflect.Descriptor instead.
+func (*CreateReceptionApplicationRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateReceptionApplicationRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateReceptionApplicationRequest) GetApplication() *ReceptionApplication {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
+func (x *CreateReceptionApplicationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of CreateReceptionApplication.
+type CreateReceptionApplicationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application as stored.
+	Application   *ReceptionApplication `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReceptionApplicationResponse) Reset() {
+	*x = CreateReceptionApplicationResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReceptionApplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReceptionApplicationResponse) ProtoMessage() {}
+
+func (x *CreateReceptionApplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReceptionApplicationResponse.ProtoReflect.Descriptor instead.
+func (*CreateReceptionApplicationResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CreateReceptionApplicationResponse) GetApplication() *ReceptionApplication {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
+// The request of ClassifyReceptionApplication.
+type ClassifyReceptionApplicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// TO_RECEPTION, TO_DEPARTMENT or TO_STATUTORY_CHANNEL.
+	Status ApplicationStatus `protobuf:"varint,2,opt,name=status,proto3,enum=tongban.scheduling.v1.ApplicationStatus" json:"status,omitempty"`
+	// The department ("offices/…") or the channel and reason.
+	Decision      string `protobuf:"bytes,3,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClassifyReceptionApplicationRequest) Reset() {
+	*x = ClassifyReceptionApplicationRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassifyReceptionApplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassifyReceptionApplicationRequest) ProtoMessage() {}
+
+func (x *ClassifyReceptionApplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassifyReceptionApplicationRequest.ProtoReflect.Descriptor instead.
+func (*ClassifyReceptionApplicationRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ClassifyReceptionApplicationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClassifyReceptionApplicationRequest) GetStatus() ApplicationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ApplicationStatus_APPLICATION_STATUS_UNSPECIFIED
+}
+
+func (x *ClassifyReceptionApplicationRequest) GetDecision() string {
+	if x != nil {
+		return x.Decision
+	}
+	return ""
+}
+
+// The response of ClassifyReceptionApplication.
+type ClassifyReceptionApplicationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application after the decision.
+	Application   *ReceptionApplication `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClassifyReceptionApplicationResponse) Reset() {
+	*x = ClassifyReceptionApplicationResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClassifyReceptionApplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClassifyReceptionApplicationResponse) ProtoMessage() {}
+
+func (x *ClassifyReceptionApplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClassifyReceptionApplicationResponse.ProtoReflect.Descriptor instead.
+func (*ClassifyReceptionApplicationResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ClassifyReceptionApplicationResponse) GetApplication() *ReceptionApplication {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
+// The request of RecordReceptionMeeting.
+type RecordReceptionMeetingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What was said and agreed.
+	MeetingRecord string `protobuf:"bytes,2,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReceptionMeetingRequest) Reset() {
+	*x = RecordReceptionMeetingRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReceptionMeetingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReceptionMeetingRequest) ProtoMessage() {}
+
+func (x *RecordReceptionMeetingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReceptionMeetingRequest.ProtoReflect.Descriptor instead.
+func (*RecordReceptionMeetingRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RecordReceptionMeetingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordReceptionMeetingRequest) GetMeetingRecord() string {
+	if x != nil {
+		return x.MeetingRecord
+	}
+	return ""
+}
+
+// The response of RecordReceptionMeeting.
+type RecordReceptionMeetingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application after the meeting.
+	Application   *ReceptionApplication `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReceptionMeetingResponse) Reset() {
+	*x = RecordReceptionMeetingResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReceptionMeetingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReceptionMeetingResponse) ProtoMessage() {}
+
+func (x *RecordReceptionMeetingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReceptionMeetingResponse.ProtoReflect.Descriptor instead.
+func (*RecordReceptionMeetingResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RecordReceptionMeetingResponse) GetApplication() *ReceptionApplication {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
+// The request of ListNotices.
+type ListNoticesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hosting office, "offices/{office}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNoticesRequest) Reset() {
+	*x = ListNoticesRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNoticesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNoticesRequest) ProtoMessage() {}
+
+func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNoticesRequest.ProtoReflect.Descriptor instead.
+func (*ListNoticesRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListNoticesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+// The response of ListNotices.
+type ListNoticesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Notices by due time.
+	Notices       []*Notice `protobuf:"bytes,1,rep,name=notices,proto3" json:"notices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNoticesResponse) Reset() {
+	*x = ListNoticesResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNoticesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNoticesResponse) ProtoMessage() {}
+
+func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNoticesResponse.ProtoReflect.Descriptor instead.
+func (*ListNoticesResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListNoticesResponse) GetNotices() []*Notice {
+	if x != nil {
+		return x.Notices
+	}
+	return nil
+}
+
+// The request of CreateAppointment.
+type CreateAppointmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The appointment.
+	Appointment *Appointment `protobuf:"bytes,1,opt,name=appointment,proto3" json:"appointment,omitempty"`
+	// A client-chosen id making retries safe.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAppointmentRequest) Reset() {
+	*x = CreateAppointmentRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAppointmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAppointmentRequest) ProtoMessage() {}
+
+func (x *CreateAppointmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAppointmentRequest.ProtoReflect.Descriptor instead.
+func (*CreateAppointmentRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateAppointmentRequest) GetAppointment() *Appointment {
+	if x != nil {
+		return x.Appointment
+	}
+	return nil
+}
+
+func (x *CreateAppointmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of CreateAppointment.
+type CreateAppointmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The appointment as stored.
+	Appointment   *Appointment `protobuf:"bytes,1,opt,name=appointment,proto3" json:"appointment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAppointmentResponse) Reset() {
+	*x = CreateAppointmentResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAppointmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAppointmentResponse) ProtoMessage() {}
+
+func (x *CreateAppointmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAppointmentResponse.ProtoReflect.Descriptor instead.
+func (*CreateAppointmentResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CreateAppointmentResponse) GetAppointment() *Appointment {
+	if x != nil {
+		return x.Appointment
+	}
+	return nil
+}
+
+// The request of ListAppointments.
+type ListAppointmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The month, "YYYY-MM".
+	Month string `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	// Only this leader's.
+	Leader        string `protobuf:"bytes,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAppointmentsRequest) Reset() {
+	*x = ListAppointmentsRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAppointmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAppointmentsRequest) ProtoMessage() {}
+
+func (x *ListAppointmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAppointmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListAppointmentsRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListAppointmentsRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *ListAppointmentsRequest) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+// The response of ListAppointments.
+type ListAppointmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Appointments by time.
+	Appointments []*Appointment `protobuf:"bytes,1,rep,name=appointments,proto3" json:"appointments,omitempty"`
+	// Each leader's count that month (every leader with a roster or an
+	// appointment).
+	Leaders       []*LeaderMonth `protobuf:"bytes,2,rep,name=leaders,proto3" json:"leaders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAppointmentsResponse) Reset() {
+	*x = ListAppointmentsResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAppointmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAppointmentsResponse) ProtoMessage() {}
+
+func (x *ListAppointmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAppointmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListAppointmentsResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListAppointmentsResponse) GetAppointments() []*Appointment {
+	if x != nil {
+		return x.Appointments
+	}
+	return nil
+}
+
+func (x *ListAppointmentsResponse) GetLeaders() []*LeaderMonth {
+	if x != nil {
+		return x.Leaders
+	}
+	return nil
+}
+
+// The request of GetOfficeAgendaIcs.
+type GetOfficeAgendaIcsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "offices/{office}/agenda".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// First day, "YYYY-MM-DD"; default today.
+	FromDate string `protobuf:"bytes,2,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	// Last day, "YYYY-MM-DD"; default 60 days on.
+	ToDate        string `protobuf:"bytes,3,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOfficeAgendaIcsRequest) Reset() {
+	*x = GetOfficeAgendaIcsRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOfficeAgendaIcsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOfficeAgendaIcsRequest) ProtoMessage() {}
+
+func (x *GetOfficeAgendaIcsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOfficeAgendaIcsRequest.ProtoReflect.Descriptor instead.
+func (*GetOfficeAgendaIcsRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetOfficeAgendaIcsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetOfficeAgendaIcsRequest) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *GetOfficeAgendaIcsRequest) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+// The request of GetOfficeAgenda.
+type GetOfficeAgendaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "offices/{office}/agenda".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// First day, "YYYY-MM-DD"; default today.
+	FromDate string `protobuf:"bytes,2,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	// Last day, "YYYY-MM-DD"; default 60 days on.
+	ToDate        string `protobuf:"bytes,3,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOfficeAgendaRequest) Reset() {
+	*x = GetOfficeAgendaRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOfficeAgendaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOfficeAgendaRequest) ProtoMessage() {}
+
+func (x *GetOfficeAgendaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOfficeAgendaRequest.ProtoReflect.Descriptor instead.
+func (*GetOfficeAgendaRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetOfficeAgendaRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetOfficeAgendaRequest) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *GetOfficeAgendaRequest) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+// The response of GetOfficeAgenda.
+type GetOfficeAgendaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Items by time.
+	Items         []*AgendaItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOfficeAgendaResponse) Reset() {
+	*x = GetOfficeAgendaResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOfficeAgendaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOfficeAgendaResponse) ProtoMessage() {}
+
+func (x *GetOfficeAgendaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOfficeAgendaResponse.ProtoReflect.Descriptor instead.
+func (*GetOfficeAgendaResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetOfficeAgendaResponse) GetItems() []*AgendaItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 var File_tongban_scheduling_v1_scheduling_service_proto protoreflect.FileDescriptor
 
 const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"\n" +
-	".tongban/scheduling/v1/scheduling_service.proto\x12\x15tongban.scheduling.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\"\xe4\x01\n" +
+	".tongban/scheduling/v1/scheduling_service.proto\x12\x15tongban.scheduling.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\"\xe4\x01\n" +
 	"\vCalendarDay\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x03R\x04date\x12$\n" +
@@ -1172,7 +3116,78 @@ const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"\fLocalRestDay\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12\x19\n" +
-	"\x05title\x18\x03 \x01(\tB\x03\xe0A\x02R\x05title\"\x8f\x01\n" +
+	"\x05title\x18\x03 \x01(\tB\x03\xe0A\x02R\x05title\"\xb1\x03\n" +
+	"\x0fReceptionRoster\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x19\n" +
+	"\x05title\x18\x02 \x01(\tB\x03\xe0A\x02R\x05title\x12\x1b\n" +
+	"\x06leader\x18\x03 \x01(\tB\x03\xe0A\x02R\x06leader\x12&\n" +
+	"\fleader_title\x18\x04 \x01(\tB\x03\xe0A\x02R\vleaderTitle\x12\x1b\n" +
+	"\x06office\x18\x05 \x01(\tB\x03\xe0A\x03R\x06office\x12\x19\n" +
+	"\x05place\x18\x06 \x01(\tB\x03\xe0A\x02R\x05place\x12F\n" +
+	"\n" +
+	"recurrence\x18\a \x01(\x0e2!.tongban.scheduling.v1.RecurrenceB\x03\xe0A\x02R\n" +
+	"recurrence\x12\x1d\n" +
+	"\aweekday\x18\b \x01(\x05B\x03\xe0A\x02R\aweekday\x12'\n" +
+	"\rweek_of_month\x18\t \x01(\x05B\x03\xe0A\x01R\vweekOfMonth\x12\"\n" +
+	"\n" +
+	"start_date\x18\n" +
+	" \x01(\tB\x03\xe0A\x02R\tstartDate\x12\x1e\n" +
+	"\bend_date\x18\v \x01(\tB\x03\xe0A\x02R\aendDate\x12\x19\n" +
+	"\x05slots\x18\f \x01(\x05B\x03\xe0A\x02R\x05slots\"\xc8\x02\n" +
+	"\tReception\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12!\n" +
+	"\fleader_title\x18\x04 \x01(\tR\vleaderTitle\x12\x16\n" +
+	"\x06office\x18\x05 \x01(\tR\x06office\x12\x14\n" +
+	"\x05place\x18\x06 \x01(\tR\x05place\x12\x12\n" +
+	"\x04date\x18\a \x01(\tR\x04date\x12%\n" +
+	"\x0escheduled_date\x18\b \x01(\tR\rscheduledDate\x12\x18\n" +
+	"\ashifted\x18\t \x01(\bR\ashifted\x12\x14\n" +
+	"\x05slots\x18\n" +
+	" \x01(\x05R\x05slots\x12\x16\n" +
+	"\x06booked\x18\v \x01(\x05R\x06booked\x12 \n" +
+	"\vprovisional\x18\f \x01(\bR\vprovisional\"\xb7\x02\n" +
+	"\x14ReceptionApplication\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
+	"\x04case\x18\x02 \x01(\tB\x03\xe0A\x02R\x04case\x12E\n" +
+	"\x06status\x18\x03 \x01(\x0e2(.tongban.scheduling.v1.ApplicationStatusB\x03\xe0A\x03R\x06status\x12\x1f\n" +
+	"\bdecision\x18\x04 \x01(\tB\x03\xe0A\x03R\bdecision\x12*\n" +
+	"\x0emeeting_record\x18\x05 \x01(\tB\x03\xe0A\x03R\rmeetingRecord\x12\x17\n" +
+	"\x04date\x18\x06 \x01(\tB\x03\xe0A\x03R\x04date\x12@\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xbf\x02\n" +
+	"\x06Notice\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\x04kind\x18\x02 \x01(\x0e2!.tongban.scheduling.v1.NoticeKindR\x04kind\x12 \n" +
+	"\vapplication\x18\x03 \x01(\tR\vapplication\x12\x12\n" +
+	"\x04case\x18\x04 \x01(\tR\x04case\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\x125\n" +
+	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x127\n" +
+	"\tsend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\x12\x18\n" +
+	"\achannel\x18\b \x01(\tR\achannel\x12\x16\n" +
+	"\x06office\x18\t \x01(\tR\x06office\"\xfc\x01\n" +
+	"\vAppointment\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1b\n" +
+	"\x06leader\x18\x02 \x01(\tB\x03\xe0A\x02R\x06leader\x12&\n" +
+	"\fleader_title\x18\x03 \x01(\tB\x03\xe0A\x02R\vleaderTitle\x12\x17\n" +
+	"\x04case\x18\x04 \x01(\tB\x03\xe0A\x02R\x04case\x12>\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\tstartTime\x12\x19\n" +
+	"\x05place\x18\x06 \x01(\tB\x03\xe0A\x02R\x05place\x12\x1b\n" +
+	"\x06office\x18\a \x01(\tB\x03\xe0A\x03R\x06office\"\x86\x01\n" +
+	"\vLeaderMonth\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x12\"\n" +
+	"\fappointments\x18\x03 \x01(\x05R\fappointments\x12%\n" +
+	"\x0ebelow_expected\x18\x04 \x01(\bR\rbelowExpected\"\x8d\x01\n" +
+	"\n" +
+	"AgendaItem\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\"\x8f\x01\n" +
 	"\x19CreateLocalRestDayRequest\x12N\n" +
 	"\x0elocal_rest_day\x18\x01 \x01(\v2#.tongban.scheduling.v1.LocalRestDayB\x03\xe0A\x02R\flocalRestDay\x12\"\n" +
 	"\n" +
@@ -1210,21 +3225,106 @@ const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"\x15GetCalendarDayRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"N\n" +
 	"\x16GetCalendarDayResponse\x124\n" +
-	"\x03day\x18\x01 \x01(\v2\".tongban.scheduling.v1.CalendarDayR\x03day*\x9f\x01\n" +
+	"\x03day\x18\x01 \x01(\v2\".tongban.scheduling.v1.CalendarDayR\x03day\"\x87\x01\n" +
+	"\x1cCreateReceptionRosterRequest\x12C\n" +
+	"\x06roster\x18\x01 \x01(\v2&.tongban.scheduling.v1.ReceptionRosterB\x03\xe0A\x02R\x06roster\x12\"\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x03\xe0A\x01R\trequestId\"_\n" +
+	"\x1dCreateReceptionRosterResponse\x12>\n" +
+	"\x06roster\x18\x01 \x01(\v2&.tongban.scheduling.v1.ReceptionRosterR\x06roster\"t\n" +
+	"\x15ListReceptionsRequest\x12 \n" +
+	"\tfrom_date\x18\x01 \x01(\tB\x03\xe0A\x02R\bfromDate\x12\x1c\n" +
+	"\ato_date\x18\x02 \x01(\tB\x03\xe0A\x02R\x06toDate\x12\x1b\n" +
+	"\x06office\x18\x03 \x01(\tB\x03\xe0A\x01R\x06office\"Z\n" +
+	"\x16ListReceptionsResponse\x12@\n" +
+	"\n" +
+	"receptions\x18\x01 \x03(\v2 .tongban.scheduling.v1.ReceptionR\n" +
+	"receptions\"\xb8\x01\n" +
+	"!CreateReceptionApplicationRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12R\n" +
+	"\vapplication\x18\x02 \x01(\v2+.tongban.scheduling.v1.ReceptionApplicationB\x03\xe0A\x02R\vapplication\x12\"\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x03\xe0A\x01R\trequestId\"s\n" +
+	"\"CreateReceptionApplicationResponse\x12M\n" +
+	"\vapplication\x18\x01 \x01(\v2+.tongban.scheduling.v1.ReceptionApplicationR\vapplication\"\xa6\x01\n" +
+	"#ClassifyReceptionApplicationRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12E\n" +
+	"\x06status\x18\x02 \x01(\x0e2(.tongban.scheduling.v1.ApplicationStatusB\x03\xe0A\x02R\x06status\x12\x1f\n" +
+	"\bdecision\x18\x03 \x01(\tB\x03\xe0A\x01R\bdecision\"u\n" +
+	"$ClassifyReceptionApplicationResponse\x12M\n" +
+	"\vapplication\x18\x01 \x01(\v2+.tongban.scheduling.v1.ReceptionApplicationR\vapplication\"d\n" +
+	"\x1dRecordReceptionMeetingRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12*\n" +
+	"\x0emeeting_record\x18\x02 \x01(\tB\x03\xe0A\x02R\rmeetingRecord\"o\n" +
+	"\x1eRecordReceptionMeetingResponse\x12M\n" +
+	"\vapplication\x18\x01 \x01(\v2+.tongban.scheduling.v1.ReceptionApplicationR\vapplication\"1\n" +
+	"\x12ListNoticesRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\"N\n" +
+	"\x13ListNoticesResponse\x127\n" +
+	"\anotices\x18\x01 \x03(\v2\x1d.tongban.scheduling.v1.NoticeR\anotices\"\x89\x01\n" +
+	"\x18CreateAppointmentRequest\x12I\n" +
+	"\vappointment\x18\x01 \x01(\v2\".tongban.scheduling.v1.AppointmentB\x03\xe0A\x02R\vappointment\x12\"\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x03\xe0A\x01R\trequestId\"a\n" +
+	"\x19CreateAppointmentResponse\x12D\n" +
+	"\vappointment\x18\x01 \x01(\v2\".tongban.scheduling.v1.AppointmentR\vappointment\"Q\n" +
+	"\x17ListAppointmentsRequest\x12\x19\n" +
+	"\x05month\x18\x01 \x01(\tB\x03\xe0A\x02R\x05month\x12\x1b\n" +
+	"\x06leader\x18\x02 \x01(\tB\x03\xe0A\x01R\x06leader\"\xa0\x01\n" +
+	"\x18ListAppointmentsResponse\x12F\n" +
+	"\fappointments\x18\x01 \x03(\v2\".tongban.scheduling.v1.AppointmentR\fappointments\x12<\n" +
+	"\aleaders\x18\x02 \x03(\v2\".tongban.scheduling.v1.LeaderMonthR\aleaders\"t\n" +
+	"\x19GetOfficeAgendaIcsRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
+	"\tfrom_date\x18\x02 \x01(\tB\x03\xe0A\x01R\bfromDate\x12\x1c\n" +
+	"\ato_date\x18\x03 \x01(\tB\x03\xe0A\x01R\x06toDate\"q\n" +
+	"\x16GetOfficeAgendaRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
+	"\tfrom_date\x18\x02 \x01(\tB\x03\xe0A\x01R\bfromDate\x12\x1c\n" +
+	"\ato_date\x18\x03 \x01(\tB\x03\xe0A\x01R\x06toDate\"R\n" +
+	"\x17GetOfficeAgendaResponse\x127\n" +
+	"\x05items\x18\x01 \x03(\v2!.tongban.scheduling.v1.AgendaItemR\x05items*\x9f\x01\n" +
 	"\aDayKind\x12\x18\n" +
 	"\x14DAY_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DAY_KIND_WORKDAY\x10\x01\x12\x14\n" +
 	"\x10DAY_KIND_WEEKEND\x10\x02\x12\x14\n" +
 	"\x10DAY_KIND_HOLIDAY\x10\x03\x12\x1b\n" +
 	"\x17DAY_KIND_MAKEUP_WORKDAY\x10\x04\x12\x1b\n" +
-	"\x17DAY_KIND_LOCAL_REST_DAY\x10\x052\xdd\a\n" +
+	"\x17DAY_KIND_LOCAL_REST_DAY\x10\x05*W\n" +
+	"\n" +
+	"Recurrence\x12\x1a\n" +
+	"\x16RECURRENCE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11RECURRENCE_WEEKLY\x10\x01\x12\x16\n" +
+	"\x12RECURRENCE_MONTHLY\x10\x02*\xed\x01\n" +
+	"\x11ApplicationStatus\x12\"\n" +
+	"\x1eAPPLICATION_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cAPPLICATION_STATUS_SUBMITTED\x10\x01\x12#\n" +
+	"\x1fAPPLICATION_STATUS_TO_RECEPTION\x10\x02\x12$\n" +
+	" APPLICATION_STATUS_TO_DEPARTMENT\x10\x03\x12+\n" +
+	"'APPLICATION_STATUS_TO_STATUTORY_CHANNEL\x10\x04\x12\x1a\n" +
+	"\x16APPLICATION_STATUS_MET\x10\x05*]\n" +
+	"\n" +
+	"NoticeKind\x12\x1b\n" +
+	"\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12NOTICE_KIND_LEADER\x10\x01\x12\x1a\n" +
+	"\x16NOTICE_KIND_PETITIONER\x10\x022\xcd\x15\n" +
 	"\x11SchedulingService\x12\x96\x01\n" +
 	"\x0eGetCalendarDay\x12,.tongban.scheduling.v1.GetCalendarDayRequest\x1a-.tongban.scheduling.v1.GetCalendarDayResponse\"'\x82\xd3\xe4\x93\x02!b\x03day\x12\x1a/v1/{name=calendar/days/*}\x12\xbd\x01\n" +
 	"\x12CreateLocalRestDay\x120.tongban.scheduling.v1.CreateLocalRestDayRequest\x1a1.tongban.scheduling.v1.CreateLocalRestDayResponse\"B\x82\xd3\xe4\x93\x02<:\x0elocal_rest_dayb\x0elocal_rest_day\"\x1a/v1/calendar/localRestDays\x12\x9e\x01\n" +
 	"\x11ListCaseDeadlines\x12/.tongban.scheduling.v1.ListCaseDeadlinesRequest\x1a0.tongban.scheduling.v1.ListCaseDeadlinesResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=cases/*}/deadlines\x12\xa6\x01\n" +
 	"\x13ListOfficeDeadlines\x121.tongban.scheduling.v1.ListOfficeDeadlinesRequest\x1a2.tongban.scheduling.v1.ListOfficeDeadlinesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=offices/*}/deadlines\x12\x94\x01\n" +
 	"\rListReminders\x12+.tongban.scheduling.v1.ListRemindersRequest\x1a,.tongban.scheduling.v1.ListRemindersResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=offices/*}/reminders\x12\x8d\x01\n" +
-	"\x10ListSupervisions\x12..tongban.scheduling.v1.ListSupervisionsRequest\x1a/.tongban.scheduling.v1.ListSupervisionsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/supervisionsB\xee\x01\n" +
+	"\x10ListSupervisions\x12..tongban.scheduling.v1.ListSupervisionsRequest\x1a/.tongban.scheduling.v1.ListSupervisionsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/supervisions\x12\xb0\x01\n" +
+	"\x15CreateReceptionRoster\x123.tongban.scheduling.v1.CreateReceptionRosterRequest\x1a4.tongban.scheduling.v1.CreateReceptionRosterResponse\",\x82\xd3\xe4\x93\x02&:\x06rosterb\x06roster\"\x14/v1/receptionRosters\x12\x85\x01\n" +
+	"\x0eListReceptions\x12,.tongban.scheduling.v1.ListReceptionsRequest\x1a-.tongban.scheduling.v1.ListReceptionsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/receptions\x12\xee\x01\n" +
+	"\x1aCreateReceptionApplication\x128.tongban.scheduling.v1.CreateReceptionApplicationRequest\x1a9.tongban.scheduling.v1.CreateReceptionApplicationResponse\"[\x82\xd3\xe4\x93\x02U:\vapplicationb\vapplication\"9/v1/{parent=receptionRosters/*/receptions/*}/applications\x12\xf3\x01\n" +
+	"\x1cClassifyReceptionApplication\x12:.tongban.scheduling.v1.ClassifyReceptionApplicationRequest\x1a;.tongban.scheduling.v1.ClassifyReceptionApplicationResponse\"Z\x82\xd3\xe4\x93\x02T:\x01*b\vapplication\"B/v1/{name=receptionRosters/*/receptions/*/applications/*}:classify\x12\xdf\x01\n" +
+	"\x16RecordReceptionMeeting\x124.tongban.scheduling.v1.RecordReceptionMeetingRequest\x1a5.tongban.scheduling.v1.RecordReceptionMeetingResponse\"X\x82\xd3\xe4\x93\x02R:\x01*b\vapplication\"@/v1/{name=receptionRosters/*/receptions/*/applications/*}:record\x12\x8c\x01\n" +
+	"\vListNotices\x12).tongban.scheduling.v1.ListNoticesRequest\x1a*.tongban.scheduling.v1.ListNoticesResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=offices/*}/notices\x12\xaa\x01\n" +
+	"\x11CreateAppointment\x12/.tongban.scheduling.v1.CreateAppointmentRequest\x1a0.tongban.scheduling.v1.CreateAppointmentResponse\"2\x82\xd3\xe4\x93\x02,:\vappointmentb\vappointment\"\x10/v1/appointments\x12\x8d\x01\n" +
+	"\x10ListAppointments\x12..tongban.scheduling.v1.ListAppointmentsRequest\x1a/.tongban.scheduling.v1.ListAppointmentsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/appointments\x12\x95\x01\n" +
+	"\x0fGetOfficeAgenda\x12-.tongban.scheduling.v1.GetOfficeAgendaRequest\x1a..tongban.scheduling.v1.GetOfficeAgendaResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=offices/*/agenda}\x12\x85\x01\n" +
+	"\x12GetOfficeAgendaIcs\x120.tongban.scheduling.v1.GetOfficeAgendaIcsRequest\x1a\x14.google.api.HttpBody\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=offices/*/agenda}:icsB\xee\x01\n" +
 	"\x19com.tongban.scheduling.v1B\x16SchedulingServiceProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/scheduling/v1;schedulingv1\xa2\x02\x03TSX\xaa\x02\x15Tongban.Scheduling.V1\xca\x02\x15Tongban\\Scheduling\\V1\xe2\x02!Tongban\\Scheduling\\V1\\GPBMetadata\xea\x02\x17Tongban::Scheduling::V1b\x06proto3"
 
 var (
@@ -1239,65 +3339,137 @@ func file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP() []byte {
 	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescData
 }
 
-var file_tongban_scheduling_v1_scheduling_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tongban_scheduling_v1_scheduling_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_tongban_scheduling_v1_scheduling_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_tongban_scheduling_v1_scheduling_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_tongban_scheduling_v1_scheduling_service_proto_goTypes = []any{
-	(DayKind)(0),                        // 0: tongban.scheduling.v1.DayKind
-	(*CalendarDay)(nil),                 // 1: tongban.scheduling.v1.CalendarDay
-	(*OfficeDeadline)(nil),              // 2: tongban.scheduling.v1.OfficeDeadline
-	(*Reminder)(nil),                    // 3: tongban.scheduling.v1.Reminder
-	(*Supervision)(nil),                 // 4: tongban.scheduling.v1.Supervision
-	(*LocalRestDay)(nil),                // 5: tongban.scheduling.v1.LocalRestDay
-	(*CreateLocalRestDayRequest)(nil),   // 6: tongban.scheduling.v1.CreateLocalRestDayRequest
-	(*CreateLocalRestDayResponse)(nil),  // 7: tongban.scheduling.v1.CreateLocalRestDayResponse
-	(*ListCaseDeadlinesRequest)(nil),    // 8: tongban.scheduling.v1.ListCaseDeadlinesRequest
-	(*ListCaseDeadlinesResponse)(nil),   // 9: tongban.scheduling.v1.ListCaseDeadlinesResponse
-	(*ListOfficeDeadlinesRequest)(nil),  // 10: tongban.scheduling.v1.ListOfficeDeadlinesRequest
-	(*ListOfficeDeadlinesResponse)(nil), // 11: tongban.scheduling.v1.ListOfficeDeadlinesResponse
-	(*ListRemindersRequest)(nil),        // 12: tongban.scheduling.v1.ListRemindersRequest
-	(*ListRemindersResponse)(nil),       // 13: tongban.scheduling.v1.ListRemindersResponse
-	(*ListSupervisionsRequest)(nil),     // 14: tongban.scheduling.v1.ListSupervisionsRequest
-	(*ListSupervisionsResponse)(nil),    // 15: tongban.scheduling.v1.ListSupervisionsResponse
-	(*GetCalendarDayRequest)(nil),       // 16: tongban.scheduling.v1.GetCalendarDayRequest
-	(*GetCalendarDayResponse)(nil),      // 17: tongban.scheduling.v1.GetCalendarDayResponse
-	(*v1.Deadline)(nil),                 // 18: tongban.assignment.v1.Deadline
-	(v1.ClockKind)(0),                   // 19: tongban.assignment.v1.ClockKind
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
+	(DayKind)(0),                                 // 0: tongban.scheduling.v1.DayKind
+	(Recurrence)(0),                              // 1: tongban.scheduling.v1.Recurrence
+	(ApplicationStatus)(0),                       // 2: tongban.scheduling.v1.ApplicationStatus
+	(NoticeKind)(0),                              // 3: tongban.scheduling.v1.NoticeKind
+	(*CalendarDay)(nil),                          // 4: tongban.scheduling.v1.CalendarDay
+	(*OfficeDeadline)(nil),                       // 5: tongban.scheduling.v1.OfficeDeadline
+	(*Reminder)(nil),                             // 6: tongban.scheduling.v1.Reminder
+	(*Supervision)(nil),                          // 7: tongban.scheduling.v1.Supervision
+	(*LocalRestDay)(nil),                         // 8: tongban.scheduling.v1.LocalRestDay
+	(*ReceptionRoster)(nil),                      // 9: tongban.scheduling.v1.ReceptionRoster
+	(*Reception)(nil),                            // 10: tongban.scheduling.v1.Reception
+	(*ReceptionApplication)(nil),                 // 11: tongban.scheduling.v1.ReceptionApplication
+	(*Notice)(nil),                               // 12: tongban.scheduling.v1.Notice
+	(*Appointment)(nil),                          // 13: tongban.scheduling.v1.Appointment
+	(*LeaderMonth)(nil),                          // 14: tongban.scheduling.v1.LeaderMonth
+	(*AgendaItem)(nil),                           // 15: tongban.scheduling.v1.AgendaItem
+	(*CreateLocalRestDayRequest)(nil),            // 16: tongban.scheduling.v1.CreateLocalRestDayRequest
+	(*CreateLocalRestDayResponse)(nil),           // 17: tongban.scheduling.v1.CreateLocalRestDayResponse
+	(*ListCaseDeadlinesRequest)(nil),             // 18: tongban.scheduling.v1.ListCaseDeadlinesRequest
+	(*ListCaseDeadlinesResponse)(nil),            // 19: tongban.scheduling.v1.ListCaseDeadlinesResponse
+	(*ListOfficeDeadlinesRequest)(nil),           // 20: tongban.scheduling.v1.ListOfficeDeadlinesRequest
+	(*ListOfficeDeadlinesResponse)(nil),          // 21: tongban.scheduling.v1.ListOfficeDeadlinesResponse
+	(*ListRemindersRequest)(nil),                 // 22: tongban.scheduling.v1.ListRemindersRequest
+	(*ListRemindersResponse)(nil),                // 23: tongban.scheduling.v1.ListRemindersResponse
+	(*ListSupervisionsRequest)(nil),              // 24: tongban.scheduling.v1.ListSupervisionsRequest
+	(*ListSupervisionsResponse)(nil),             // 25: tongban.scheduling.v1.ListSupervisionsResponse
+	(*GetCalendarDayRequest)(nil),                // 26: tongban.scheduling.v1.GetCalendarDayRequest
+	(*GetCalendarDayResponse)(nil),               // 27: tongban.scheduling.v1.GetCalendarDayResponse
+	(*CreateReceptionRosterRequest)(nil),         // 28: tongban.scheduling.v1.CreateReceptionRosterRequest
+	(*CreateReceptionRosterResponse)(nil),        // 29: tongban.scheduling.v1.CreateReceptionRosterResponse
+	(*ListReceptionsRequest)(nil),                // 30: tongban.scheduling.v1.ListReceptionsRequest
+	(*ListReceptionsResponse)(nil),               // 31: tongban.scheduling.v1.ListReceptionsResponse
+	(*CreateReceptionApplicationRequest)(nil),    // 32: tongban.scheduling.v1.CreateReceptionApplicationRequest
+	(*CreateReceptionApplicationResponse)(nil),   // 33: tongban.scheduling.v1.CreateReceptionApplicationResponse
+	(*ClassifyReceptionApplicationRequest)(nil),  // 34: tongban.scheduling.v1.ClassifyReceptionApplicationRequest
+	(*ClassifyReceptionApplicationResponse)(nil), // 35: tongban.scheduling.v1.ClassifyReceptionApplicationResponse
+	(*RecordReceptionMeetingRequest)(nil),        // 36: tongban.scheduling.v1.RecordReceptionMeetingRequest
+	(*RecordReceptionMeetingResponse)(nil),       // 37: tongban.scheduling.v1.RecordReceptionMeetingResponse
+	(*ListNoticesRequest)(nil),                   // 38: tongban.scheduling.v1.ListNoticesRequest
+	(*ListNoticesResponse)(nil),                  // 39: tongban.scheduling.v1.ListNoticesResponse
+	(*CreateAppointmentRequest)(nil),             // 40: tongban.scheduling.v1.CreateAppointmentRequest
+	(*CreateAppointmentResponse)(nil),            // 41: tongban.scheduling.v1.CreateAppointmentResponse
+	(*ListAppointmentsRequest)(nil),              // 42: tongban.scheduling.v1.ListAppointmentsRequest
+	(*ListAppointmentsResponse)(nil),             // 43: tongban.scheduling.v1.ListAppointmentsResponse
+	(*GetOfficeAgendaIcsRequest)(nil),            // 44: tongban.scheduling.v1.GetOfficeAgendaIcsRequest
+	(*GetOfficeAgendaRequest)(nil),               // 45: tongban.scheduling.v1.GetOfficeAgendaRequest
+	(*GetOfficeAgendaResponse)(nil),              // 46: tongban.scheduling.v1.GetOfficeAgendaResponse
+	(*v1.Deadline)(nil),                          // 47: tongban.assignment.v1.Deadline
+	(v1.ClockKind)(0),                            // 48: tongban.assignment.v1.ClockKind
+	(*timestamppb.Timestamp)(nil),                // 49: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),                    // 50: google.api.HttpBody
 }
 var file_tongban_scheduling_v1_scheduling_service_proto_depIdxs = []int32{
 	0,  // 0: tongban.scheduling.v1.CalendarDay.kind:type_name -> tongban.scheduling.v1.DayKind
-	18, // 1: tongban.scheduling.v1.OfficeDeadline.deadline:type_name -> tongban.assignment.v1.Deadline
-	19, // 2: tongban.scheduling.v1.Reminder.kind:type_name -> tongban.assignment.v1.ClockKind
-	20, // 3: tongban.scheduling.v1.Reminder.due_time:type_name -> google.protobuf.Timestamp
-	20, // 4: tongban.scheduling.v1.Reminder.create_time:type_name -> google.protobuf.Timestamp
-	19, // 5: tongban.scheduling.v1.Supervision.kind:type_name -> tongban.assignment.v1.ClockKind
-	20, // 6: tongban.scheduling.v1.Supervision.due_time:type_name -> google.protobuf.Timestamp
-	20, // 7: tongban.scheduling.v1.Supervision.raise_time:type_name -> google.protobuf.Timestamp
-	20, // 8: tongban.scheduling.v1.Supervision.resolve_time:type_name -> google.protobuf.Timestamp
-	5,  // 9: tongban.scheduling.v1.CreateLocalRestDayRequest.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
-	5,  // 10: tongban.scheduling.v1.CreateLocalRestDayResponse.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
-	18, // 11: tongban.scheduling.v1.ListCaseDeadlinesResponse.deadlines:type_name -> tongban.assignment.v1.Deadline
-	2,  // 12: tongban.scheduling.v1.ListOfficeDeadlinesResponse.deadlines:type_name -> tongban.scheduling.v1.OfficeDeadline
-	3,  // 13: tongban.scheduling.v1.ListRemindersResponse.reminders:type_name -> tongban.scheduling.v1.Reminder
-	4,  // 14: tongban.scheduling.v1.ListSupervisionsResponse.supervisions:type_name -> tongban.scheduling.v1.Supervision
-	1,  // 15: tongban.scheduling.v1.GetCalendarDayResponse.day:type_name -> tongban.scheduling.v1.CalendarDay
-	16, // 16: tongban.scheduling.v1.SchedulingService.GetCalendarDay:input_type -> tongban.scheduling.v1.GetCalendarDayRequest
-	6,  // 17: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:input_type -> tongban.scheduling.v1.CreateLocalRestDayRequest
-	8,  // 18: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:input_type -> tongban.scheduling.v1.ListCaseDeadlinesRequest
-	10, // 19: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:input_type -> tongban.scheduling.v1.ListOfficeDeadlinesRequest
-	12, // 20: tongban.scheduling.v1.SchedulingService.ListReminders:input_type -> tongban.scheduling.v1.ListRemindersRequest
-	14, // 21: tongban.scheduling.v1.SchedulingService.ListSupervisions:input_type -> tongban.scheduling.v1.ListSupervisionsRequest
-	17, // 22: tongban.scheduling.v1.SchedulingService.GetCalendarDay:output_type -> tongban.scheduling.v1.GetCalendarDayResponse
-	7,  // 23: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:output_type -> tongban.scheduling.v1.CreateLocalRestDayResponse
-	9,  // 24: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:output_type -> tongban.scheduling.v1.ListCaseDeadlinesResponse
-	11, // 25: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:output_type -> tongban.scheduling.v1.ListOfficeDeadlinesResponse
-	13, // 26: tongban.scheduling.v1.SchedulingService.ListReminders:output_type -> tongban.scheduling.v1.ListRemindersResponse
-	15, // 27: tongban.scheduling.v1.SchedulingService.ListSupervisions:output_type -> tongban.scheduling.v1.ListSupervisionsResponse
-	22, // [22:28] is the sub-list for method output_type
-	16, // [16:22] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	47, // 1: tongban.scheduling.v1.OfficeDeadline.deadline:type_name -> tongban.assignment.v1.Deadline
+	48, // 2: tongban.scheduling.v1.Reminder.kind:type_name -> tongban.assignment.v1.ClockKind
+	49, // 3: tongban.scheduling.v1.Reminder.due_time:type_name -> google.protobuf.Timestamp
+	49, // 4: tongban.scheduling.v1.Reminder.create_time:type_name -> google.protobuf.Timestamp
+	48, // 5: tongban.scheduling.v1.Supervision.kind:type_name -> tongban.assignment.v1.ClockKind
+	49, // 6: tongban.scheduling.v1.Supervision.due_time:type_name -> google.protobuf.Timestamp
+	49, // 7: tongban.scheduling.v1.Supervision.raise_time:type_name -> google.protobuf.Timestamp
+	49, // 8: tongban.scheduling.v1.Supervision.resolve_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: tongban.scheduling.v1.ReceptionRoster.recurrence:type_name -> tongban.scheduling.v1.Recurrence
+	2,  // 10: tongban.scheduling.v1.ReceptionApplication.status:type_name -> tongban.scheduling.v1.ApplicationStatus
+	49, // 11: tongban.scheduling.v1.ReceptionApplication.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: tongban.scheduling.v1.Notice.kind:type_name -> tongban.scheduling.v1.NoticeKind
+	49, // 13: tongban.scheduling.v1.Notice.due_time:type_name -> google.protobuf.Timestamp
+	49, // 14: tongban.scheduling.v1.Notice.send_time:type_name -> google.protobuf.Timestamp
+	49, // 15: tongban.scheduling.v1.Appointment.start_time:type_name -> google.protobuf.Timestamp
+	49, // 16: tongban.scheduling.v1.AgendaItem.start_time:type_name -> google.protobuf.Timestamp
+	8,  // 17: tongban.scheduling.v1.CreateLocalRestDayRequest.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
+	8,  // 18: tongban.scheduling.v1.CreateLocalRestDayResponse.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
+	47, // 19: tongban.scheduling.v1.ListCaseDeadlinesResponse.deadlines:type_name -> tongban.assignment.v1.Deadline
+	5,  // 20: tongban.scheduling.v1.ListOfficeDeadlinesResponse.deadlines:type_name -> tongban.scheduling.v1.OfficeDeadline
+	6,  // 21: tongban.scheduling.v1.ListRemindersResponse.reminders:type_name -> tongban.scheduling.v1.Reminder
+	7,  // 22: tongban.scheduling.v1.ListSupervisionsResponse.supervisions:type_name -> tongban.scheduling.v1.Supervision
+	4,  // 23: tongban.scheduling.v1.GetCalendarDayResponse.day:type_name -> tongban.scheduling.v1.CalendarDay
+	9,  // 24: tongban.scheduling.v1.CreateReceptionRosterRequest.roster:type_name -> tongban.scheduling.v1.ReceptionRoster
+	9,  // 25: tongban.scheduling.v1.CreateReceptionRosterResponse.roster:type_name -> tongban.scheduling.v1.ReceptionRoster
+	10, // 26: tongban.scheduling.v1.ListReceptionsResponse.receptions:type_name -> tongban.scheduling.v1.Reception
+	11, // 27: tongban.scheduling.v1.CreateReceptionApplicationRequest.application:type_name -> tongban.scheduling.v1.ReceptionApplication
+	11, // 28: tongban.scheduling.v1.CreateReceptionApplicationResponse.application:type_name -> tongban.scheduling.v1.ReceptionApplication
+	2,  // 29: tongban.scheduling.v1.ClassifyReceptionApplicationRequest.status:type_name -> tongban.scheduling.v1.ApplicationStatus
+	11, // 30: tongban.scheduling.v1.ClassifyReceptionApplicationResponse.application:type_name -> tongban.scheduling.v1.ReceptionApplication
+	11, // 31: tongban.scheduling.v1.RecordReceptionMeetingResponse.application:type_name -> tongban.scheduling.v1.ReceptionApplication
+	12, // 32: tongban.scheduling.v1.ListNoticesResponse.notices:type_name -> tongban.scheduling.v1.Notice
+	13, // 33: tongban.scheduling.v1.CreateAppointmentRequest.appointment:type_name -> tongban.scheduling.v1.Appointment
+	13, // 34: tongban.scheduling.v1.CreateAppointmentResponse.appointment:type_name -> tongban.scheduling.v1.Appointment
+	13, // 35: tongban.scheduling.v1.ListAppointmentsResponse.appointments:type_name -> tongban.scheduling.v1.Appointment
+	14, // 36: tongban.scheduling.v1.ListAppointmentsResponse.leaders:type_name -> tongban.scheduling.v1.LeaderMonth
+	15, // 37: tongban.scheduling.v1.GetOfficeAgendaResponse.items:type_name -> tongban.scheduling.v1.AgendaItem
+	26, // 38: tongban.scheduling.v1.SchedulingService.GetCalendarDay:input_type -> tongban.scheduling.v1.GetCalendarDayRequest
+	16, // 39: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:input_type -> tongban.scheduling.v1.CreateLocalRestDayRequest
+	18, // 40: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:input_type -> tongban.scheduling.v1.ListCaseDeadlinesRequest
+	20, // 41: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:input_type -> tongban.scheduling.v1.ListOfficeDeadlinesRequest
+	22, // 42: tongban.scheduling.v1.SchedulingService.ListReminders:input_type -> tongban.scheduling.v1.ListRemindersRequest
+	24, // 43: tongban.scheduling.v1.SchedulingService.ListSupervisions:input_type -> tongban.scheduling.v1.ListSupervisionsRequest
+	28, // 44: tongban.scheduling.v1.SchedulingService.CreateReceptionRoster:input_type -> tongban.scheduling.v1.CreateReceptionRosterRequest
+	30, // 45: tongban.scheduling.v1.SchedulingService.ListReceptions:input_type -> tongban.scheduling.v1.ListReceptionsRequest
+	32, // 46: tongban.scheduling.v1.SchedulingService.CreateReceptionApplication:input_type -> tongban.scheduling.v1.CreateReceptionApplicationRequest
+	34, // 47: tongban.scheduling.v1.SchedulingService.ClassifyReceptionApplication:input_type -> tongban.scheduling.v1.ClassifyReceptionApplicationRequest
+	36, // 48: tongban.scheduling.v1.SchedulingService.RecordReceptionMeeting:input_type -> tongban.scheduling.v1.RecordReceptionMeetingRequest
+	38, // 49: tongban.scheduling.v1.SchedulingService.ListNotices:input_type -> tongban.scheduling.v1.ListNoticesRequest
+	40, // 50: tongban.scheduling.v1.SchedulingService.CreateAppointment:input_type -> tongban.scheduling.v1.CreateAppointmentRequest
+	42, // 51: tongban.scheduling.v1.SchedulingService.ListAppointments:input_type -> tongban.scheduling.v1.ListAppointmentsRequest
+	45, // 52: tongban.scheduling.v1.SchedulingService.GetOfficeAgenda:input_type -> tongban.scheduling.v1.GetOfficeAgendaRequest
+	44, // 53: tongban.scheduling.v1.SchedulingService.GetOfficeAgendaIcs:input_type -> tongban.scheduling.v1.GetOfficeAgendaIcsRequest
+	27, // 54: tongban.scheduling.v1.SchedulingService.GetCalendarDay:output_type -> tongban.scheduling.v1.GetCalendarDayResponse
+	17, // 55: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:output_type -> tongban.scheduling.v1.CreateLocalRestDayResponse
+	19, // 56: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:output_type -> tongban.scheduling.v1.ListCaseDeadlinesResponse
+	21, // 57: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:output_type -> tongban.scheduling.v1.ListOfficeDeadlinesResponse
+	23, // 58: tongban.scheduling.v1.SchedulingService.ListReminders:output_type -> tongban.scheduling.v1.ListRemindersResponse
+	25, // 59: tongban.scheduling.v1.SchedulingService.ListSupervisions:output_type -> tongban.scheduling.v1.ListSupervisionsResponse
+	29, // 60: tongban.scheduling.v1.SchedulingService.CreateReceptionRoster:output_type -> tongban.scheduling.v1.CreateReceptionRosterResponse
+	31, // 61: tongban.scheduling.v1.SchedulingService.ListReceptions:output_type -> tongban.scheduling.v1.ListReceptionsResponse
+	33, // 62: tongban.scheduling.v1.SchedulingService.CreateReceptionApplication:output_type -> tongban.scheduling.v1.CreateReceptionApplicationResponse
+	35, // 63: tongban.scheduling.v1.SchedulingService.ClassifyReceptionApplication:output_type -> tongban.scheduling.v1.ClassifyReceptionApplicationResponse
+	37, // 64: tongban.scheduling.v1.SchedulingService.RecordReceptionMeeting:output_type -> tongban.scheduling.v1.RecordReceptionMeetingResponse
+	39, // 65: tongban.scheduling.v1.SchedulingService.ListNotices:output_type -> tongban.scheduling.v1.ListNoticesResponse
+	41, // 66: tongban.scheduling.v1.SchedulingService.CreateAppointment:output_type -> tongban.scheduling.v1.CreateAppointmentResponse
+	43, // 67: tongban.scheduling.v1.SchedulingService.ListAppointments:output_type -> tongban.scheduling.v1.ListAppointmentsResponse
+	46, // 68: tongban.scheduling.v1.SchedulingService.GetOfficeAgenda:output_type -> tongban.scheduling.v1.GetOfficeAgendaResponse
+	50, // 69: tongban.scheduling.v1.SchedulingService.GetOfficeAgendaIcs:output_type -> google.api.HttpBody
+	54, // [54:70] is the sub-list for method output_type
+	38, // [38:54] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tongban_scheduling_v1_scheduling_service_proto_init() }
@@ -1310,8 +3482,8 @@ func file_tongban_scheduling_v1_scheduling_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_scheduling_v1_scheduling_service_proto_rawDesc), len(file_tongban_scheduling_v1_scheduling_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   17,
+			NumEnums:      4,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

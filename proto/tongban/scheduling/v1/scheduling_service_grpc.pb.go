@@ -8,6 +8,7 @@ package schedulingv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -19,12 +20,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SchedulingService_GetCalendarDay_FullMethodName      = "/tongban.scheduling.v1.SchedulingService/GetCalendarDay"
-	SchedulingService_CreateLocalRestDay_FullMethodName  = "/tongban.scheduling.v1.SchedulingService/CreateLocalRestDay"
-	SchedulingService_ListCaseDeadlines_FullMethodName   = "/tongban.scheduling.v1.SchedulingService/ListCaseDeadlines"
-	SchedulingService_ListOfficeDeadlines_FullMethodName = "/tongban.scheduling.v1.SchedulingService/ListOfficeDeadlines"
-	SchedulingService_ListReminders_FullMethodName       = "/tongban.scheduling.v1.SchedulingService/ListReminders"
-	SchedulingService_ListSupervisions_FullMethodName    = "/tongban.scheduling.v1.SchedulingService/ListSupervisions"
+	SchedulingService_GetCalendarDay_FullMethodName               = "/tongban.scheduling.v1.SchedulingService/GetCalendarDay"
+	SchedulingService_CreateLocalRestDay_FullMethodName           = "/tongban.scheduling.v1.SchedulingService/CreateLocalRestDay"
+	SchedulingService_ListCaseDeadlines_FullMethodName            = "/tongban.scheduling.v1.SchedulingService/ListCaseDeadlines"
+	SchedulingService_ListOfficeDeadlines_FullMethodName          = "/tongban.scheduling.v1.SchedulingService/ListOfficeDeadlines"
+	SchedulingService_ListReminders_FullMethodName                = "/tongban.scheduling.v1.SchedulingService/ListReminders"
+	SchedulingService_ListSupervisions_FullMethodName             = "/tongban.scheduling.v1.SchedulingService/ListSupervisions"
+	SchedulingService_CreateReceptionRoster_FullMethodName        = "/tongban.scheduling.v1.SchedulingService/CreateReceptionRoster"
+	SchedulingService_ListReceptions_FullMethodName               = "/tongban.scheduling.v1.SchedulingService/ListReceptions"
+	SchedulingService_CreateReceptionApplication_FullMethodName   = "/tongban.scheduling.v1.SchedulingService/CreateReceptionApplication"
+	SchedulingService_ClassifyReceptionApplication_FullMethodName = "/tongban.scheduling.v1.SchedulingService/ClassifyReceptionApplication"
+	SchedulingService_RecordReceptionMeeting_FullMethodName       = "/tongban.scheduling.v1.SchedulingService/RecordReceptionMeeting"
+	SchedulingService_ListNotices_FullMethodName                  = "/tongban.scheduling.v1.SchedulingService/ListNotices"
+	SchedulingService_CreateAppointment_FullMethodName            = "/tongban.scheduling.v1.SchedulingService/CreateAppointment"
+	SchedulingService_ListAppointments_FullMethodName             = "/tongban.scheduling.v1.SchedulingService/ListAppointments"
+	SchedulingService_GetOfficeAgenda_FullMethodName              = "/tongban.scheduling.v1.SchedulingService/GetOfficeAgenda"
+	SchedulingService_GetOfficeAgendaIcs_FullMethodName           = "/tongban.scheduling.v1.SchedulingService/GetOfficeAgendaIcs"
 )
 
 // SchedulingServiceClient is the client API for SchedulingService service.
@@ -48,6 +59,32 @@ type SchedulingServiceClient interface {
 	// Lists supervisions (督办) of the county: the bureau sees all, another
 	// office those of its own deadlines or those it supervises.
 	ListSupervisions(ctx context.Context, in *ListSupervisionsRequest, opts ...grpc.CallOption) (*ListSupervisionsResponse, error)
+	// Publishes a reception roster for the caller's office.
+	CreateReceptionRoster(ctx context.Context, in *CreateReceptionRosterRequest, opts ...grpc.CallOption) (*CreateReceptionRosterResponse, error)
+	// Lists the receptions between two dates, every roster's, each moved off
+	// days off.
+	ListReceptions(ctx context.Context, in *ListReceptionsRequest, opts ...grpc.CallOption) (*ListReceptionsResponse, error)
+	// Applies for a reception on behalf of a petitioner, about a registered
+	// case the caller may see.
+	CreateReceptionApplication(ctx context.Context, in *CreateReceptionApplicationRequest, opts ...grpc.CallOption) (*CreateReceptionApplicationResponse, error)
+	// Classifies an application (the hosting office): to the leader's
+	// reception (notices are scheduled), to a department, or to a statutory
+	// channel.
+	ClassifyReceptionApplication(ctx context.Context, in *ClassifyReceptionApplicationRequest, opts ...grpc.CallOption) (*ClassifyReceptionApplicationResponse, error)
+	// Records the meeting (the hosting office), linked to the case.
+	RecordReceptionMeeting(ctx context.Context, in *RecordReceptionMeetingRequest, opts ...grpc.CallOption) (*RecordReceptionMeetingResponse, error)
+	// Lists the notices of an office's receptions.
+	ListNotices(ctx context.Context, in *ListNoticesRequest, opts ...grpc.CallOption) (*ListNoticesResponse, error)
+	// Books a leader's appointment with a petitioner (约访).
+	CreateAppointment(ctx context.Context, in *CreateAppointmentRequest, opts ...grpc.CallOption) (*CreateAppointmentResponse, error)
+	// Lists appointments of a month with each leader's count.
+	ListAppointments(ctx context.Context, in *ListAppointmentsRequest, opts ...grpc.CallOption) (*ListAppointmentsResponse, error)
+	// An office's agenda: receptions it hosts, appointments it booked and its
+	// deadlines, between two dates.
+	GetOfficeAgenda(ctx context.Context, in *GetOfficeAgendaRequest, opts ...grpc.CallOption) (*GetOfficeAgendaResponse, error)
+	// The same agenda as iCalendar (text/calendar), for a calendar app to
+	// subscribe to.
+	GetOfficeAgendaIcs(ctx context.Context, in *GetOfficeAgendaIcsRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
 
 type schedulingServiceClient struct {
@@ -118,6 +155,106 @@ func (c *schedulingServiceClient) ListSupervisions(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *schedulingServiceClient) CreateReceptionRoster(ctx context.Context, in *CreateReceptionRosterRequest, opts ...grpc.CallOption) (*CreateReceptionRosterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateReceptionRosterResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_CreateReceptionRoster_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListReceptions(ctx context.Context, in *ListReceptionsRequest, opts ...grpc.CallOption) (*ListReceptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReceptionsResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListReceptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) CreateReceptionApplication(ctx context.Context, in *CreateReceptionApplicationRequest, opts ...grpc.CallOption) (*CreateReceptionApplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateReceptionApplicationResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_CreateReceptionApplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ClassifyReceptionApplication(ctx context.Context, in *ClassifyReceptionApplicationRequest, opts ...grpc.CallOption) (*ClassifyReceptionApplicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClassifyReceptionApplicationResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ClassifyReceptionApplication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) RecordReceptionMeeting(ctx context.Context, in *RecordReceptionMeetingRequest, opts ...grpc.CallOption) (*RecordReceptionMeetingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordReceptionMeetingResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_RecordReceptionMeeting_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListNotices(ctx context.Context, in *ListNoticesRequest, opts ...grpc.CallOption) (*ListNoticesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNoticesResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListNotices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) CreateAppointment(ctx context.Context, in *CreateAppointmentRequest, opts ...grpc.CallOption) (*CreateAppointmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAppointmentResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_CreateAppointment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ListAppointments(ctx context.Context, in *ListAppointmentsRequest, opts ...grpc.CallOption) (*ListAppointmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAppointmentsResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ListAppointments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) GetOfficeAgenda(ctx context.Context, in *GetOfficeAgendaRequest, opts ...grpc.CallOption) (*GetOfficeAgendaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOfficeAgendaResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_GetOfficeAgenda_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) GetOfficeAgendaIcs(ctx context.Context, in *GetOfficeAgendaIcsRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, SchedulingService_GetOfficeAgendaIcs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SchedulingServiceServer is the server API for SchedulingService service.
 // All implementations must embed UnimplementedSchedulingServiceServer
 // for forward compatibility.
@@ -139,6 +276,32 @@ type SchedulingServiceServer interface {
 	// Lists supervisions (督办) of the county: the bureau sees all, another
 	// office those of its own deadlines or those it supervises.
 	ListSupervisions(context.Context, *ListSupervisionsRequest) (*ListSupervisionsResponse, error)
+	// Publishes a reception roster for the caller's office.
+	CreateReceptionRoster(context.Context, *CreateReceptionRosterRequest) (*CreateReceptionRosterResponse, error)
+	// Lists the receptions between two dates, every roster's, each moved off
+	// days off.
+	ListReceptions(context.Context, *ListReceptionsRequest) (*ListReceptionsResponse, error)
+	// Applies for a reception on behalf of a petitioner, about a registered
+	// case the caller may see.
+	CreateReceptionApplication(context.Context, *CreateReceptionApplicationRequest) (*CreateReceptionApplicationResponse, error)
+	// Classifies an application (the hosting office): to the leader's
+	// reception (notices are scheduled), to a department, or to a statutory
+	// channel.
+	ClassifyReceptionApplication(context.Context, *ClassifyReceptionApplicationRequest) (*ClassifyReceptionApplicationResponse, error)
+	// Records the meeting (the hosting office), linked to the case.
+	RecordReceptionMeeting(context.Context, *RecordReceptionMeetingRequest) (*RecordReceptionMeetingResponse, error)
+	// Lists the notices of an office's receptions.
+	ListNotices(context.Context, *ListNoticesRequest) (*ListNoticesResponse, error)
+	// Books a leader's appointment with a petitioner (约访).
+	CreateAppointment(context.Context, *CreateAppointmentRequest) (*CreateAppointmentResponse, error)
+	// Lists appointments of a month with each leader's count.
+	ListAppointments(context.Context, *ListAppointmentsRequest) (*ListAppointmentsResponse, error)
+	// An office's agenda: receptions it hosts, appointments it booked and its
+	// deadlines, between two dates.
+	GetOfficeAgenda(context.Context, *GetOfficeAgendaRequest) (*GetOfficeAgendaResponse, error)
+	// The same agenda as iCalendar (text/calendar), for a calendar app to
+	// subscribe to.
+	GetOfficeAgendaIcs(context.Context, *GetOfficeAgendaIcsRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedSchedulingServiceServer()
 }
 
@@ -166,6 +329,36 @@ func (UnimplementedSchedulingServiceServer) ListReminders(context.Context, *List
 }
 func (UnimplementedSchedulingServiceServer) ListSupervisions(context.Context, *ListSupervisionsRequest) (*ListSupervisionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSupervisions not implemented")
+}
+func (UnimplementedSchedulingServiceServer) CreateReceptionRoster(context.Context, *CreateReceptionRosterRequest) (*CreateReceptionRosterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateReceptionRoster not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListReceptions(context.Context, *ListReceptionsRequest) (*ListReceptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReceptions not implemented")
+}
+func (UnimplementedSchedulingServiceServer) CreateReceptionApplication(context.Context, *CreateReceptionApplicationRequest) (*CreateReceptionApplicationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateReceptionApplication not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ClassifyReceptionApplication(context.Context, *ClassifyReceptionApplicationRequest) (*ClassifyReceptionApplicationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClassifyReceptionApplication not implemented")
+}
+func (UnimplementedSchedulingServiceServer) RecordReceptionMeeting(context.Context, *RecordReceptionMeetingRequest) (*RecordReceptionMeetingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordReceptionMeeting not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListNotices(context.Context, *ListNoticesRequest) (*ListNoticesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotices not implemented")
+}
+func (UnimplementedSchedulingServiceServer) CreateAppointment(context.Context, *CreateAppointmentRequest) (*CreateAppointmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAppointment not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ListAppointments(context.Context, *ListAppointmentsRequest) (*ListAppointmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAppointments not implemented")
+}
+func (UnimplementedSchedulingServiceServer) GetOfficeAgenda(context.Context, *GetOfficeAgendaRequest) (*GetOfficeAgendaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOfficeAgenda not implemented")
+}
+func (UnimplementedSchedulingServiceServer) GetOfficeAgendaIcs(context.Context, *GetOfficeAgendaIcsRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOfficeAgendaIcs not implemented")
 }
 func (UnimplementedSchedulingServiceServer) mustEmbedUnimplementedSchedulingServiceServer() {}
 func (UnimplementedSchedulingServiceServer) testEmbeddedByValue()                           {}
@@ -296,6 +489,186 @@ func _SchedulingService_ListSupervisions_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SchedulingService_CreateReceptionRoster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateReceptionRosterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).CreateReceptionRoster(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_CreateReceptionRoster_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).CreateReceptionRoster(ctx, req.(*CreateReceptionRosterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListReceptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReceptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListReceptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListReceptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListReceptions(ctx, req.(*ListReceptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_CreateReceptionApplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateReceptionApplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).CreateReceptionApplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_CreateReceptionApplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).CreateReceptionApplication(ctx, req.(*CreateReceptionApplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ClassifyReceptionApplication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClassifyReceptionApplicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ClassifyReceptionApplication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ClassifyReceptionApplication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ClassifyReceptionApplication(ctx, req.(*ClassifyReceptionApplicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_RecordReceptionMeeting_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordReceptionMeetingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).RecordReceptionMeeting(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_RecordReceptionMeeting_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).RecordReceptionMeeting(ctx, req.(*RecordReceptionMeetingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListNotices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNoticesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListNotices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListNotices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListNotices(ctx, req.(*ListNoticesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_CreateAppointment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAppointmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).CreateAppointment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_CreateAppointment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).CreateAppointment(ctx, req.(*CreateAppointmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ListAppointments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAppointmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ListAppointments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ListAppointments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ListAppointments(ctx, req.(*ListAppointmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_GetOfficeAgenda_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOfficeAgendaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).GetOfficeAgenda(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_GetOfficeAgenda_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).GetOfficeAgenda(ctx, req.(*GetOfficeAgendaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_GetOfficeAgendaIcs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOfficeAgendaIcsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).GetOfficeAgendaIcs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_GetOfficeAgendaIcs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).GetOfficeAgendaIcs(ctx, req.(*GetOfficeAgendaIcsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SchedulingService_ServiceDesc is the grpc.ServiceDesc for SchedulingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -326,6 +699,46 @@ var SchedulingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSupervisions",
 			Handler:    _SchedulingService_ListSupervisions_Handler,
+		},
+		{
+			MethodName: "CreateReceptionRoster",
+			Handler:    _SchedulingService_CreateReceptionRoster_Handler,
+		},
+		{
+			MethodName: "ListReceptions",
+			Handler:    _SchedulingService_ListReceptions_Handler,
+		},
+		{
+			MethodName: "CreateReceptionApplication",
+			Handler:    _SchedulingService_CreateReceptionApplication_Handler,
+		},
+		{
+			MethodName: "ClassifyReceptionApplication",
+			Handler:    _SchedulingService_ClassifyReceptionApplication_Handler,
+		},
+		{
+			MethodName: "RecordReceptionMeeting",
+			Handler:    _SchedulingService_RecordReceptionMeeting_Handler,
+		},
+		{
+			MethodName: "ListNotices",
+			Handler:    _SchedulingService_ListNotices_Handler,
+		},
+		{
+			MethodName: "CreateAppointment",
+			Handler:    _SchedulingService_CreateAppointment_Handler,
+		},
+		{
+			MethodName: "ListAppointments",
+			Handler:    _SchedulingService_ListAppointments_Handler,
+		},
+		{
+			MethodName: "GetOfficeAgenda",
+			Handler:    _SchedulingService_GetOfficeAgenda_Handler,
+		},
+		{
+			MethodName: "GetOfficeAgendaIcs",
+			Handler:    _SchedulingService_GetOfficeAgendaIcs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -44,6 +44,8 @@ type Server struct {
 	RemindWorkingDays int
 	// Now is the clock of the jobs (injectable for tests).
 	Now func() time.Time
+	// Notifier delivers reception notices.
+	Notifier Notifier
 
 	official *calendar.Calendar
 	cal      atomic.Pointer[calendar.Calendar] // official + local days off
@@ -57,7 +59,7 @@ func New(st *store.Store, dir *directory.Directory) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: st, Dir: dir, Rules: rules, RemindWorkingDays: 3, Now: time.Now, official: calendar.Official()}
+	s := &Server{Store: st, Dir: dir, Rules: rules, RemindWorkingDays: 3, Now: time.Now, Notifier: RecordOnly{}, official: calendar.Official()}
 	s.cal.Store(s.official)
 	return s, nil
 }
@@ -299,9 +301,9 @@ func (s *Server) supervisor(o string) string {
 }
 
 // Tick runs the jobs once: reminders for deadlines near, 督办 for deadlines
-// missed. Each claims its clocks with FOR UPDATE SKIP LOCKED and marks them
-// in the same transaction, so replicas running Tick at once never send one
-// twice.
+// missed, reception notices due. Each claims its rows with FOR UPDATE SKIP
+// LOCKED and marks them in the same transaction, so replicas running Tick
+// at once never send one twice.
 func (s *Server) Tick(ctx context.Context) (reminded, supervised int, err error) {
 	today := s.today()
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
@@ -336,7 +338,29 @@ func (s *Server) Tick(ctx context.Context) (reminded, supervised int, err error)
 		supervised = len(late)
 		return nil
 	})
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = s.sendNotices(ctx)
 	return reminded, supervised, err
+}
+
+// clockTitles name the clocks for agendas.
+var clockTitles = map[assignmentv1.ClockKind]string{
+	assignmentv1.ClockKind_CLOCK_KIND_ROUTING:           "受理",
+	assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE:        "告知",
+	assignmentv1.ClockKind_CLOCK_KIND_OBJECTION:         "异议",
+	assignmentv1.ClockKind_CLOCK_KIND_HANDLING:          "办理",
+	assignmentv1.ClockKind_CLOCK_KIND_REVIEW_REQUEST:    "复查申请",
+	assignmentv1.ClockKind_CLOCK_KIND_REVIEW:            "复查",
+	assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW_REQUEST: "复核申请",
+	assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW:         "复核",
+	assignmentv1.ClockKind_CLOCK_KIND_REPORT:            "办结报告",
+}
+
+// sortBy sorts xs by key, stably.
+func sortBy[T any](xs []T, key func(T) string) {
+	slices.SortStableFunc(xs, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 }
 
 // Recompute recomputes every running clock on the calendar in force (after

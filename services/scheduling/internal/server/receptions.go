@@ -1,0 +1,686 @@
+package server
+
+// Reception days (领导接待日), applications and their notices, leaders'
+// appointments (约访), and each office's agenda as JSON and iCalendar.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/idempotency"
+	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/scheduling/internal/roster"
+	"github.com/tongban/tongban/services/scheduling/internal/store"
+)
+
+// Notifier delivers a notice through a channel (SMS, letter, an app) and
+// names the channel; the notice itself is the stored record.
+type Notifier interface {
+	Send(ctx context.Context, n *store.Notice) (channel string, err error)
+}
+
+// RecordOnly is the notifier of a county without a gateway to SMS or post:
+// the notice is kept as a record for the office to print and send.
+type RecordOnly struct{}
+
+// Send implements Notifier.
+func (RecordOnly) Send(context.Context, *store.Notice) (string, error) { return "letter", nil }
+
+// booked are the statuses that hold a place at a reception.
+var booked = []int16{int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION), int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_MET)}
+
+// ExpectedAppointments is how many appointments a leader is expected to
+// make a month (the seeds' county).
+const ExpectedAppointments = 2
+
+func rosterName(id int64) string { return "receptionRosters/" + strconv.FormatInt(id, 10) }
+
+func receptionName(id int64, scheduled time.Time) string {
+	return rosterName(id) + "/receptions/" + scheduled.Format(time.DateOnly)
+}
+
+func applicationName(a *store.Application) string {
+	return receptionName(a.RosterID, a.ScheduledDate) + "/applications/" + strconv.FormatInt(a.ID, 10)
+}
+
+// parseReception reads "receptionRosters/{id}/receptions/{date}[/applications/{n}]".
+func parseReception(name string, withApplication bool) (rosterID int64, date time.Time, app int64, ok bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 4 && !withApplication || len(parts) != 6 && withApplication || parts[0] != "receptionRosters" || parts[2] != "receptions" {
+		return 0, time.Time{}, 0, false
+	}
+	id, err1 := strconv.ParseInt(parts[1], 10, 64)
+	d, err2 := time.Parse(time.DateOnly, parts[3])
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}, 0, false
+	}
+	if withApplication {
+		n, err := strconv.ParseInt(parts[5], 10, 64)
+		if err != nil || parts[4] != "applications" {
+			return 0, time.Time{}, 0, false
+		}
+		app = n
+	}
+	return id, d, app, true
+}
+
+func pattern(r *store.Roster) roster.Pattern {
+	return roster.Pattern{Monthly: r.Monthly, Weekday: time.Weekday(r.Weekday % 7), WeekOfMonth: int(r.WeekOfMonth), Start: r.StartDate, End: r.EndDate}
+}
+
+func dateField(v *rpcerr.Violations, field, val string) time.Time {
+	d, err := time.Parse(time.DateOnly, val)
+	if err != nil {
+		v.Add(field, `must be a date "YYYY-MM-DD"`)
+	}
+	return d
+}
+
+func text(v *rpcerr.Violations, field, val string, max int) {
+	if n := len([]rune(strings.TrimSpace(val))); n == 0 || n > max {
+		v.Add(field, "is required, at most "+strconv.Itoa(max)+" characters")
+	}
+}
+
+// clerk refuses service accounts.
+func clerk(ctx context.Context) (auth.Caller, error) {
+	caller, err := auth.Require(ctx)
+	if err == nil && caller.Role == auth.RoleService {
+		err = rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "service accounts cannot do this")
+	}
+	return caller, err
+}
+
+// CreateReceptionRoster publishes a roster for the caller's office.
+func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.CreateReceptionRosterRequest) (*schedulingv1.CreateReceptionRosterResponse, error) {
+	caller, err := clerk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetRoster()
+	var v rpcerr.Violations
+	text(&v, "roster.title", in.GetTitle(), 50)
+	text(&v, "roster.leader", in.GetLeader(), 30)
+	text(&v, "roster.leader_title", in.GetLeaderTitle(), 30)
+	text(&v, "roster.place", in.GetPlace(), 100)
+	monthly := in.GetRecurrence() == schedulingv1.Recurrence_RECURRENCE_MONTHLY
+	switch {
+	case in.GetRecurrence() != schedulingv1.Recurrence_RECURRENCE_WEEKLY && !monthly:
+		v.Add("roster.recurrence", "is required: RECURRENCE_WEEKLY or RECURRENCE_MONTHLY")
+	case monthly && (in.GetWeekOfMonth() < 1 || in.GetWeekOfMonth() > 4):
+		v.Add("roster.week_of_month", "must be 1 to 4 for a monthly roster")
+	}
+	if in.GetWeekday() < 1 || in.GetWeekday() > 7 {
+		v.Add("roster.weekday", "must be 1 (Monday) to 7 (Sunday)")
+	}
+	if in.GetSlots() < 1 || in.GetSlots() > 200 {
+		v.Add("roster.slots", "must be 1 to 200")
+	}
+	start, end := dateField(&v, "roster.start_date", in.GetStartDate()), dateField(&v, "roster.end_date", in.GetEndDate())
+	if !start.IsZero() && !end.IsZero() && (end.Before(start) || end.After(start.AddDate(2, 0, 0))) {
+		v.Add("roster.end_date", "must be after start_date, at most two years on")
+	}
+	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	out := &schedulingv1.CreateReceptionRosterResponse{}
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateReceptionRoster", RequestID: rid}, req, out, func() error {
+			r := &store.Roster{
+				Title: in.GetTitle(), Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), Office: caller.Office.ID, Place: in.GetPlace(),
+				Monthly: monthly, Weekday: int16(in.GetWeekday()), WeekOfMonth: int16(in.GetWeekOfMonth()), StartDate: start, EndDate: end, Slots: in.GetSlots(),
+			}
+			if err := s.Store.CreateRoster(ctx, tx, r); err != nil {
+				return err
+			}
+			out.Roster = rosterProto(r)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return out, nil
+}
+
+func rosterProto(r *store.Roster) *schedulingv1.ReceptionRoster {
+	rec := schedulingv1.Recurrence_RECURRENCE_WEEKLY
+	if r.Monthly {
+		rec = schedulingv1.Recurrence_RECURRENCE_MONTHLY
+	}
+	return &schedulingv1.ReceptionRoster{
+		Name: rosterName(r.ID), Title: r.Title, Leader: r.Leader, LeaderTitle: r.LeaderTitle, Office: names.Office(r.Office),
+		Place: r.Place, Recurrence: rec, Weekday: int32(r.Weekday), WeekOfMonth: int32(r.WeekOfMonth),
+		StartDate: r.StartDate.Format(time.DateOnly), EndDate: r.EndDate.Format(time.DateOnly), Slots: r.Slots,
+	}
+}
+
+// receptions expands the rosters of office (or all) between from and to.
+func (s *Server) receptions(ctx context.Context, office string, from, to time.Time) ([]*schedulingv1.Reception, error) {
+	rosters, err := s.Store.Rosters(ctx, office, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []*schedulingv1.Reception
+	for _, r := range rosters {
+		counts, err := s.Store.Booked(ctx, r.ID, booked)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range pattern(r).Occurrences(s.Calendar(), from, to) {
+			out = append(out, &schedulingv1.Reception{
+				Name: receptionName(r.ID, o.Scheduled), Title: r.Title, Leader: r.Leader, LeaderTitle: r.LeaderTitle,
+				Office: names.Office(r.Office), Place: r.Place, Date: o.Date.Format(time.DateOnly), ScheduledDate: o.Scheduled.Format(time.DateOnly),
+				Shifted: o.Shifted(), Slots: r.Slots, Booked: counts[o.Scheduled.Format(time.DateOnly)], Provisional: o.Provisional,
+			})
+		}
+	}
+	sortBy(out, func(r *schedulingv1.Reception) string { return r.GetDate() + r.GetName() })
+	return out, nil
+}
+
+// ListReceptions lists receptions between two dates.
+func (s *Server) ListReceptions(ctx context.Context, req *schedulingv1.ListReceptionsRequest) (*schedulingv1.ListReceptionsResponse, error) {
+	if _, err := auth.Require(ctx); err != nil {
+		return nil, err
+	}
+	var v rpcerr.Violations
+	from, to := dateField(&v, "from_date", req.GetFromDate()), dateField(&v, "to_date", req.GetToDate())
+	if to.Before(from) || to.After(from.AddDate(0, 0, 400)) {
+		v.Add("to_date", "must be on or after from_date, at most 400 days on")
+	}
+	office := ""
+	if req.GetOffice() != "" {
+		o, ok := s.Dir.OfficeByResource(req.GetOffice())
+		if !ok {
+			v.Add("office", `must name an office of the county, e.g. "offices/330421.xfj"`)
+		}
+		office = o.ID
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	rs, err := s.receptions(ctx, office, from, to)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return &schedulingv1.ListReceptionsResponse{Receptions: rs}, nil
+}
+
+// seeCase checks that caller may see the case (as the clocks' projection of
+// assignment's moves knows it).
+func (s *Server) seeCase(ctx context.Context, caller auth.Caller, v *rpcerr.Violations, field, name string) (string, error) {
+	num, ok := names.CaseNumber(name)
+	if !ok {
+		v.Add(field, names.CaseNumberHint)
+		return "", nil
+	}
+	county, involved, err := s.Store.Involved(ctx, num)
+	if err != nil || !auth.CanSeeCase(caller, county, involved) {
+		return "", rpcerr.ToStatus(rpcerr.ErrCaseNotFound, field, name)
+	}
+	return num, nil
+}
+
+// CreateReceptionApplication applies for a reception about a case.
+func (s *Server) CreateReceptionApplication(ctx context.Context, req *schedulingv1.CreateReceptionApplicationRequest) (*schedulingv1.CreateReceptionApplicationResponse, error) {
+	caller, err := clerk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v rpcerr.Violations
+	rosterID, scheduled, _, ok := parseReception(req.GetParent(), false)
+	if !ok {
+		v.Add("parent", `must be "receptionRosters/{id}/receptions/{yyyy-mm-dd}"`)
+	}
+	num, seeErr := s.seeCase(ctx, caller, &v, "application.case", req.GetApplication().GetCase())
+	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if seeErr != nil {
+		return nil, seeErr
+	}
+	r, err := s.Store.Roster(ctx, rosterID)
+	if err != nil {
+		return nil, rpcerr.New(codes.NotFound, "RECEPTION_NOT_FOUND", "no such reception: "+req.GetParent(), "parent", req.GetParent())
+	}
+	var held *roster.Occurrence
+	for _, o := range pattern(r).Occurrences(s.Calendar(), scheduled, scheduled.AddDate(0, 0, 31)) {
+		if o.Scheduled.Equal(scheduled) {
+			held = &o
+			break
+		}
+	}
+	switch {
+	case held == nil:
+		return nil, rpcerr.New(codes.NotFound, "RECEPTION_NOT_FOUND", "the roster holds no reception on "+scheduled.Format(time.DateOnly), "parent", req.GetParent())
+	case held.Date.Before(s.today()):
+		return nil, rpcerr.New(codes.FailedPrecondition, "RECEPTION_PAST", "that reception was held on "+held.Date.Format(time.DateOnly))
+	}
+	out := &schedulingv1.CreateReceptionApplicationResponse{}
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateReceptionApplication", RequestID: rid}, req, out, func() error {
+			a := &store.Application{
+				RosterID: r.ID, ScheduledDate: scheduled, HeldDate: held.Date, CaseNumber: num, Office: caller.Office.ID,
+				Status: int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED),
+			}
+			if err := s.Store.CreateApplication(ctx, tx, a); err != nil {
+				return err
+			}
+			out.Application = applicationProto(a)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return out, nil
+}
+
+func applicationProto(a *store.Application) *schedulingv1.ReceptionApplication {
+	return &schedulingv1.ReceptionApplication{
+		Name: applicationName(a), Case: names.Case(a.CaseNumber), Status: schedulingv1.ApplicationStatus(a.Status),
+		Decision: a.Decision, MeetingRecord: a.MeetingRecord, Date: a.HeldDate.Format(time.DateOnly), CreateTime: timestamppb.New(a.CreateTime),
+	}
+}
+
+// hosted runs fn on an application of a reception the caller's office
+// hosts (or any, for the bureau), locked, and saves it.
+func (s *Server) hosted(ctx context.Context, name string, fn func(tx pgx.Tx, r *store.Roster, a *store.Application, bookedNow int) error) (*schedulingv1.ReceptionApplication, error) {
+	caller, err := clerk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rosterID, _, appID, ok := parseReception(name, true)
+	if !ok {
+		var v rpcerr.Violations
+		v.Add("name", `must be "receptionRosters/{id}/receptions/{yyyy-mm-dd}/applications/{n}"`)
+		return nil, v.Err()
+	}
+	r, err := s.Store.Roster(ctx, rosterID)
+	if err == nil && r.Office != caller.Office.ID && caller.Office.Kind != directory.Bureau {
+		return nil, rpcerr.New(codes.PermissionDenied, "NOT_HOST", "only the hosting office ("+names.Office(r.Office)+") classifies and records applications")
+	}
+	if err != nil {
+		return nil, rpcerr.New(codes.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
+	}
+	var out *schedulingv1.ReceptionApplication
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		a, n, err := s.Store.LockApplication(ctx, tx, appID, booked)
+		if err != nil || a.RosterID != rosterID || applicationName(a) != name {
+			return rpcerr.New(codes.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
+		}
+		if err := fn(tx, r, a, n); err != nil {
+			return err
+		}
+		if err := s.Store.SaveApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		out = applicationProto(a)
+		return nil
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return out, nil
+}
+
+// ClassifyReceptionApplication decides where an application goes; booked
+// for the leader, the notices are scheduled: the leader's 2 working days
+// before, the petitioner's 1 day before, each at 09:00.
+func (s *Server) ClassifyReceptionApplication(ctx context.Context, req *schedulingv1.ClassifyReceptionApplicationRequest) (*schedulingv1.ClassifyReceptionApplicationResponse, error) {
+	var v rpcerr.Violations
+	switch req.GetStatus() {
+	case schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION:
+	case schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_DEPARTMENT:
+		if o, ok := s.Dir.OfficeByResource(req.GetDecision()); !ok || o.Kind != directory.Department {
+			v.Add("decision", `must name the department, e.g. "offices/330421.zjj"`)
+		}
+	case schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_STATUTORY_CHANNEL:
+		text(&v, "decision", req.GetDecision(), 500)
+	default:
+		v.Add("status", "must be TO_RECEPTION, TO_DEPARTMENT or TO_STATUTORY_CHANNEL")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	a, err := s.hosted(ctx, req.GetName(), func(tx pgx.Tx, r *store.Roster, a *store.Application, n int) error {
+		if a.Status != int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED) {
+			return rpcerr.New(codes.FailedPrecondition, "ALREADY_CLASSIFIED", "the application was classified already ("+schedulingv1.ApplicationStatus(a.Status).String()+")")
+		}
+		a.Status, a.Decision = int16(req.GetStatus()), req.GetDecision()
+		if req.GetStatus() != schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION {
+			return nil
+		}
+		if n >= int(r.Slots) {
+			return rpcerr.New(codes.FailedPrecondition, "RECEPTION_FULL", "the reception on "+a.HeldDate.Format(time.DateOnly)+" is full ("+strconv.Itoa(int(r.Slots))+" places)")
+		}
+		at9 := func(d time.Time) time.Time {
+			return time.Date(d.Year(), d.Month(), d.Day(), 9, 0, 0, 0, calendar.China)
+		}
+		held := a.HeldDate.Format("2006年1月2日")
+		for _, n := range []*store.Notice{
+			{Kind: int16(schedulingv1.NoticeKind_NOTICE_KIND_LEADER), DueTime: at9(s.Calendar().WorkingDaysBefore(a.HeldDate, 2)),
+				Text: fmt.Sprintf("%s%s：%s在%s（%s）接待信访人，事项 %s。", r.LeaderTitle, r.Leader, held, r.Place, r.Title, a.CaseNumber)},
+			{Kind: int16(schedulingv1.NoticeKind_NOTICE_KIND_PETITIONER), DueTime: at9(a.HeldDate.AddDate(0, 0, -1)),
+				Text: fmt.Sprintf("您的信访事项（编号 %s）已安排于%s在%s由%s%s接待，请携带相关材料按时到场。", a.CaseNumber, held, r.Place, r.LeaderTitle, r.Leader)},
+		} {
+			n.ApplicationID, n.CaseNumber, n.Office = a.ID, a.CaseNumber, r.Office
+			if err := s.Store.AddNotice(ctx, tx, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &schedulingv1.ClassifyReceptionApplicationResponse{Application: a}, nil
+}
+
+// RecordReceptionMeeting records the meeting of a booked application.
+func (s *Server) RecordReceptionMeeting(ctx context.Context, req *schedulingv1.RecordReceptionMeetingRequest) (*schedulingv1.RecordReceptionMeetingResponse, error) {
+	var v rpcerr.Violations
+	text(&v, "meeting_record", req.GetMeetingRecord(), 20000)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	a, err := s.hosted(ctx, req.GetName(), func(_ pgx.Tx, _ *store.Roster, a *store.Application, _ int) error {
+		if a.Status != int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION) {
+			return rpcerr.New(codes.FailedPrecondition, "NOT_BOOKED", "only an application booked for the reception has a meeting to record")
+		}
+		a.Status, a.MeetingRecord = int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_MET), req.GetMeetingRecord()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &schedulingv1.RecordReceptionMeetingResponse{Application: a}, nil
+}
+
+// sendNotices sends the notices that are due, once each across replicas.
+func (s *Server) sendNotices(ctx context.Context) (int, error) {
+	sent := 0
+	err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		due, err := s.Store.ClaimNotices(ctx, tx, s.Now(), 100)
+		if err != nil {
+			return err
+		}
+		for _, n := range due {
+			channel, err := s.Notifier.Send(ctx, n)
+			if err != nil {
+				return err
+			}
+			if err := s.Store.MarkSent(ctx, tx, n.ID, channel); err != nil {
+				return err
+			}
+		}
+		sent = len(due)
+		return nil
+	})
+	return sent, err
+}
+
+// ListNotices lists the notices of an office's receptions.
+func (s *Server) ListNotices(ctx context.Context, req *schedulingv1.ListNoticesRequest) (*schedulingv1.ListNoticesResponse, error) {
+	caller, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v rpcerr.Violations
+	o, err := s.ownOffice(caller, &v, req.GetParent())
+	if verr := v.Err(); verr != nil {
+		return nil, verr
+	}
+	if err != nil {
+		return nil, err
+	}
+	ns, err := s.Store.Notices(ctx, o.ID)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	resp := &schedulingv1.ListNoticesResponse{}
+	for _, n := range ns {
+		out := &schedulingv1.Notice{
+			Name: "notices/" + strconv.FormatInt(n.ID, 10), Kind: schedulingv1.NoticeKind(n.Kind), Case: names.Case(n.CaseNumber),
+			Text: n.Text, DueTime: timestamppb.New(n.DueTime), Channel: n.Channel, Office: names.Office(n.Office),
+			Application: "applications/" + strconv.FormatInt(n.ApplicationID, 10),
+		}
+		if n.SendTime != nil {
+			out.SendTime = timestamppb.New(*n.SendTime)
+		}
+		resp.Notices = append(resp.Notices, out)
+	}
+	return resp, nil
+}
+
+// CreateAppointment books a leader's appointment about a case.
+func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.CreateAppointmentRequest) (*schedulingv1.CreateAppointmentResponse, error) {
+	caller, err := clerk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetAppointment()
+	var v rpcerr.Violations
+	text(&v, "appointment.leader", in.GetLeader(), 30)
+	text(&v, "appointment.leader_title", in.GetLeaderTitle(), 30)
+	text(&v, "appointment.place", in.GetPlace(), 100)
+	if in.GetStartTime() == nil || in.GetStartTime().CheckValid() != nil {
+		v.Add("appointment.start_time", "is required")
+	}
+	num, seeErr := s.seeCase(ctx, caller, &v, "appointment.case", in.GetCase())
+	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if seeErr != nil {
+		return nil, seeErr
+	}
+	out := &schedulingv1.CreateAppointmentResponse{}
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateAppointment", RequestID: rid}, req, out, func() error {
+			a := &store.Appointment{
+				Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), CaseNumber: num, StartTime: in.GetStartTime().AsTime(),
+				Place: in.GetPlace(), Office: caller.Office.ID,
+			}
+			if err := s.Store.CreateAppointment(ctx, tx, a); err != nil {
+				return err
+			}
+			out.Appointment = appointmentProto(a)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return out, nil
+}
+
+func appointmentProto(a *store.Appointment) *schedulingv1.Appointment {
+	return &schedulingv1.Appointment{
+		Name: "appointments/" + strconv.FormatInt(a.ID, 10), Leader: a.Leader, LeaderTitle: a.LeaderTitle, Case: names.Case(a.CaseNumber),
+		StartTime: timestamppb.New(a.StartTime), Place: a.Place, Office: names.Office(a.Office),
+	}
+}
+
+// ListAppointments lists a month's appointments and each leader's count.
+func (s *Server) ListAppointments(ctx context.Context, req *schedulingv1.ListAppointmentsRequest) (*schedulingv1.ListAppointmentsResponse, error) {
+	if _, err := auth.Require(ctx); err != nil {
+		return nil, err
+	}
+	month, err := time.ParseInLocation("2006-01", req.GetMonth(), calendar.China)
+	if err != nil {
+		var v rpcerr.Violations
+		v.Add("month", `must be "YYYY-MM"`)
+		return nil, v.Err()
+	}
+	as, err := s.Store.Appointments(ctx, month, month.AddDate(0, 1, 0), "", req.GetLeader())
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	leaders, err := s.Store.Leaders(ctx)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	counts := map[string]int32{}
+	resp := &schedulingv1.ListAppointmentsResponse{}
+	for _, a := range as {
+		counts[a.Leader]++
+		resp.Appointments = append(resp.Appointments, appointmentProto(a))
+	}
+	for _, l := range leaders {
+		if req.GetLeader() != "" && l != req.GetLeader() {
+			continue
+		}
+		resp.Leaders = append(resp.Leaders, &schedulingv1.LeaderMonth{
+			Leader: l, Month: req.GetMonth(), Appointments: counts[l], BelowExpected: counts[l] < ExpectedAppointments,
+		})
+	}
+	return resp, nil
+}
+
+// agenda collects an office's receptions, appointments and deadlines.
+func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*schedulingv1.AgendaItem, error) {
+	caller, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v rpcerr.Violations
+	parent, isAgenda := strings.CutSuffix(name, "/agenda")
+	if !isAgenda {
+		v.Add("name", `must be "offices/{office}/agenda"`)
+	}
+	o, err := s.ownOffice(caller, &v, parent)
+	from, to := s.today(), s.today().AddDate(0, 0, 60)
+	if fromDate != "" {
+		from = dateField(&v, "from_date", fromDate)
+	}
+	if toDate != "" {
+		to = dateField(&v, "to_date", toDate)
+	}
+	if to.Before(from) || to.After(from.AddDate(0, 0, 400)) {
+		v.Add("to_date", "must be on or after from_date, at most 400 days on")
+	}
+	if verr := v.Err(); verr != nil {
+		return nil, verr
+	}
+	if err != nil {
+		return nil, err
+	}
+	var items []*schedulingv1.AgendaItem
+	rs, err := s.receptions(ctx, o.ID, from, to)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	for _, r := range rs {
+		d, _ := time.ParseInLocation(time.DateOnly, r.GetDate(), calendar.China)
+		items = append(items, &schedulingv1.AgendaItem{Kind: "reception", Title: r.GetLeaderTitle() + r.GetLeader() + " " + r.GetTitle() + "（" + r.GetPlace() + "）",
+			StartTime: timestamppb.New(d), Resource: r.GetName()})
+	}
+	as, err := s.Store.Appointments(ctx, time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, calendar.China),
+		time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, calendar.China).AddDate(0, 0, 1), o.ID, "")
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	for _, a := range as {
+		items = append(items, &schedulingv1.AgendaItem{Kind: "appointment", Title: a.LeaderTitle + a.Leader + " 约访 " + a.CaseNumber + "（" + a.Place + "）",
+			StartTime: timestamppb.New(a.StartTime), Resource: "appointments/" + strconv.FormatInt(a.ID, 10)})
+	}
+	cs, err := s.Store.ForOffice(ctx, o.ID, 0, 1000)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	for _, c := range cs {
+		if c.DueDate.Before(from) || c.DueDate.After(to) {
+			continue
+		}
+		d := deadline(c)
+		items = append(items, &schedulingv1.AgendaItem{Kind: "deadline", Title: clockTitles[d.GetKind()] + "期限 " + c.CaseNumber,
+			StartTime: d.GetDueTime(), Resource: names.Case(c.CaseNumber)})
+	}
+	sortBy(items, func(i *schedulingv1.AgendaItem) string {
+		return i.GetStartTime().AsTime().UTC().Format(time.RFC3339) + i.GetResource()
+	})
+	return items, nil
+}
+
+// GetOfficeAgenda returns an office's agenda.
+func (s *Server) GetOfficeAgenda(ctx context.Context, req *schedulingv1.GetOfficeAgendaRequest) (*schedulingv1.GetOfficeAgendaResponse, error) {
+	items, err := s.agenda(ctx, req.GetName(), req.GetFromDate(), req.GetToDate())
+	if err != nil {
+		return nil, err
+	}
+	return &schedulingv1.GetOfficeAgendaResponse{Items: items}, nil
+}
+
+// GetOfficeAgendaIcs returns the agenda as iCalendar (RFC 5545).
+func (s *Server) GetOfficeAgendaIcs(ctx context.Context, req *schedulingv1.GetOfficeAgendaIcsRequest) (*httpbody.HttpBody, error) {
+	items, err := s.agenda(ctx, req.GetName(), req.GetFromDate(), req.GetToDate())
+	if err != nil {
+		return nil, err
+	}
+	return &httpbody.HttpBody{ContentType: "text/calendar; charset=utf-8", Data: []byte(ICS(req.GetName(), items, s.Now()))}, nil
+}
+
+// ICS renders agenda items as an iCalendar: receptions and deadlines as
+// all-day events (in China's date), appointments at their time.
+func ICS(name string, items []*schedulingv1.AgendaItem, now time.Time) string {
+	var b strings.Builder
+	line := func(s string) {
+		// Fold at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character.
+		for len(s) > 75 {
+			cut := 75
+			for cut > 0 && s[cut]&0xC0 == 0x80 {
+				cut--
+			}
+			b.WriteString(s[:cut] + "\r\n")
+			s = " " + s[cut:]
+		}
+		b.WriteString(s + "\r\n")
+	}
+	esc := strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
+	line("BEGIN:VCALENDAR")
+	line("VERSION:2.0")
+	line("PRODID:-//Tongban//" + name + "//ZH")
+	line("CALSCALE:GREGORIAN")
+	line("X-WR-CALNAME:" + esc.Replace(name))
+	stamp := now.UTC().Format("20060102T150405Z")
+	for _, it := range items {
+		line("BEGIN:VEVENT")
+		line("UID:" + esc.Replace(it.GetKind()+"/"+it.GetResource()+"/"+it.GetStartTime().AsTime().UTC().Format(time.RFC3339)) + "@tongban")
+		line("DTSTAMP:" + stamp)
+		t := it.GetStartTime().AsTime()
+		if it.GetKind() == "appointment" {
+			line("DTSTART:" + t.UTC().Format("20060102T150405Z"))
+			line("DTEND:" + t.Add(time.Hour).UTC().Format("20060102T150405Z"))
+		} else {
+			d := t.In(calendar.China)
+			line("DTSTART;VALUE=DATE:" + d.Format("20060102"))
+			line("DTEND;VALUE=DATE:" + d.AddDate(0, 0, 1).Format("20060102"))
+		}
+		line("SUMMARY:" + esc.Replace(it.GetTitle()))
+		line("CATEGORIES:" + it.GetKind())
+		line("END:VEVENT")
+	}
+	line("END:VCALENDAR")
+	return b.String()
+}
