@@ -186,3 +186,54 @@ func Merge(data []byte, n *Notice, replace bool) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// WithNotices returns a copy of c with the notices' years added (a year
+// already in c is refused: notices extend the data, never rewrite it).
+func (c *Calendar) WithNotices(notices []*Notice) (*Calendar, error) {
+	out := &Calendar{special: make(map[string]Day, len(c.special)), years: make(map[int]bool, len(c.years))}
+	for k, d := range c.special {
+		out.special[k] = d
+	}
+	for y := range c.years {
+		out.years[y] = true
+	}
+	for _, n := range notices {
+		if out.years[n.Year] {
+			return nil, fmt.Errorf("calendar: %d is already in the data", n.Year)
+		}
+		out.years[n.Year] = true
+		for kind, list := range map[Kind]map[string][]string{Holiday: n.Holidays, MakeupWorkday: n.Workdays} {
+			for name, dates := range list {
+				for _, s := range dates {
+					t, err := time.Parse(time.DateOnly, s)
+					if err != nil {
+						return nil, fmt.Errorf("calendar: %q: %w", s, err)
+					}
+					if _, dup := out.special[s]; dup {
+						return nil, fmt.Errorf("calendar: %s listed twice", s)
+					}
+					out.special[s] = Day{Date: t, Kind: kind, Holiday: name}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Build is the calendar in force: the official data, the notices loaded at
+// run time (their texts) and local days off.
+func Build(notices []string, localRestDays map[string]string) (*Calendar, error) {
+	var ns []*Notice
+	for _, text := range notices {
+		n, err := ParseNotice(strings.NewReader(text))
+		if err != nil {
+			return nil, err
+		}
+		ns = append(ns, n)
+	}
+	c, err := Official().WithNotices(ns)
+	if err != nil {
+		return nil, err
+	}
+	return c.WithLocalRestDays(localRestDays)
+}

@@ -101,3 +101,31 @@ func FuzzParseNotice(f *testing.F) {
 		}
 	})
 }
+
+func TestWithNotices(t *testing.T) {
+	t.Parallel()
+	n, err := ParseNotice(strings.NewReader(notice2027))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Official().WithNotices([]*Notice{n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Day(time.Date(2027, 2, 8, 0, 0, 0, 0, time.UTC)); d.Kind != Holiday || d.Provisional {
+		t.Errorf("2027-02-08: %+v", d)
+	}
+	if d := c.Day(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)); d.Provisional {
+		t.Errorf("a 2027 weekday is still provisional: %+v", d)
+	}
+	if d := Official().Day(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)); !d.Provisional {
+		t.Error("WithNotices changed the calendar it copied")
+	}
+	if _, err := c.WithNotices([]*Notice{n}); err == nil {
+		t.Error("the same year twice was accepted")
+	}
+	old, _ := ParseNotice(strings.NewReader("year 2026\nsource x\n元旦 2026-01-01\n"))
+	if _, err := Official().WithNotices([]*Notice{old}); err == nil {
+		t.Error("a notice rewriting 2026 was accepted")
+	}
+}

@@ -50,6 +50,7 @@ type Event struct {
 	//	*Event_CaseRepeatChanged
 	//	*Event_CaseCorrected
 	//	*Event_ClockChanged
+	//	*Event_HolidayNoticeImported
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -172,6 +173,15 @@ func (x *Event) GetClockChanged() *ClockChanged {
 	return nil
 }
 
+func (x *Event) GetHolidayNoticeImported() *HolidayNoticeImported {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_HolidayNoticeImported); ok {
+			return x.HolidayNoticeImported
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -201,6 +211,11 @@ type Event_ClockChanged struct {
 	ClockChanged *ClockChanged `protobuf:"bytes,14,opt,name=clock_changed,json=clockChanged,proto3,oneof"`
 }
 
+type Event_HolidayNoticeImported struct {
+	// Scheduling loaded a year's holiday notice.
+	HolidayNoticeImported *HolidayNoticeImported `protobuf:"bytes,15,opt,name=holiday_notice_imported,json=holidayNoticeImported,proto3,oneof"`
+}
+
 func (*Event_CaseRegistered) isEvent_Payload() {}
 
 func (*Event_CaseMoved) isEvent_Payload() {}
@@ -210,6 +225,8 @@ func (*Event_CaseRepeatChanged) isEvent_Payload() {}
 func (*Event_CaseCorrected) isEvent_Payload() {}
 
 func (*Event_ClockChanged) isEvent_Payload() {}
+
+func (*Event_HolidayNoticeImported) isEvent_Payload() {}
 
 // CaseRegistered says a case entered the pipeline.
 type CaseRegistered struct {
@@ -626,11 +643,67 @@ func (x *CaseCorrected) GetHeadCount() int32 {
 	return 0
 }
 
+// HolidayNoticeImported says the county loaded a year's State Council
+// holiday notice; every service computing with the calendar adds it.
+type HolidayNoticeImported struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The year.
+	Year int32 `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
+	// The notice as typed (calendar.ParseNotice reads it).
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HolidayNoticeImported) Reset() {
+	*x = HolidayNoticeImported{}
+	mi := &file_tongban_events_v1_event_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HolidayNoticeImported) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HolidayNoticeImported) ProtoMessage() {}
+
+func (x *HolidayNoticeImported) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_events_v1_event_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HolidayNoticeImported.ProtoReflect.Descriptor instead.
+func (*HolidayNoticeImported) Descriptor() ([]byte, []int) {
+	return file_tongban_events_v1_event_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *HolidayNoticeImported) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *HolidayNoticeImported) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 var File_tongban_events_v1_event_proto protoreflect.FileDescriptor
 
 const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\xb5\x04\n" +
+	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\x99\x05\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x03R\bposition\x129\n" +
@@ -645,7 +718,8 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"case_moved\x18\v \x01(\v2\x1c.tongban.events.v1.CaseMovedH\x00R\tcaseMoved\x12V\n" +
 	"\x13case_repeat_changed\x18\f \x01(\v2$.tongban.events.v1.CaseRepeatChangedH\x00R\x11caseRepeatChanged\x12I\n" +
 	"\x0ecase_corrected\x18\r \x01(\v2 .tongban.events.v1.CaseCorrectedH\x00R\rcaseCorrected\x12F\n" +
-	"\rclock_changed\x18\x0e \x01(\v2\x1f.tongban.events.v1.ClockChangedH\x00R\fclockChangedB\t\n" +
+	"\rclock_changed\x18\x0e \x01(\v2\x1f.tongban.events.v1.ClockChangedH\x00R\fclockChanged\x12b\n" +
+	"\x17holiday_notice_imported\x18\x0f \x01(\v2(.tongban.events.v1.HolidayNoticeImportedH\x00R\x15holidayNoticeImportedB\t\n" +
 	"\apayload\"\xa7\x03\n" +
 	"\x0eCaseRegistered\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
@@ -682,7 +756,10 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\x12=\n" +
 	"\freceive_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x1d\n" +
 	"\n" +
-	"head_count\x18\x04 \x01(\x05R\theadCountB\xc6\x01\n" +
+	"head_count\x18\x04 \x01(\x05R\theadCount\"?\n" +
+	"\x15HolidayNoticeImported\x12\x12\n" +
+	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04textB\xc6\x01\n" +
 	"\x15com.tongban.events.v1B\n" +
 	"EventProtoP\x01Z;github.com/tongban/tongban/proto/tongban/events/v1;eventsv1\xa2\x02\x03TEX\xaa\x02\x11Tongban.Events.V1\xca\x02\x11Tongban\\Events\\V1\xe2\x02\x1dTongban\\Events\\V1\\GPBMetadata\xea\x02\x13Tongban::Events::V1b\x06proto3"
 
@@ -698,7 +775,7 @@ func file_tongban_events_v1_event_proto_rawDescGZIP() []byte {
 	return file_tongban_events_v1_event_proto_rawDescData
 }
 
-var file_tongban_events_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_tongban_events_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_tongban_events_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: tongban.events.v1.Event
 	(*CaseRegistered)(nil),        // 1: tongban.events.v1.CaseRegistered
@@ -706,33 +783,35 @@ var file_tongban_events_v1_event_proto_goTypes = []any{
 	(*CaseMoved)(nil),             // 3: tongban.events.v1.CaseMoved
 	(*ClockChanged)(nil),          // 4: tongban.events.v1.ClockChanged
 	(*CaseCorrected)(nil),         // 5: tongban.events.v1.CaseCorrected
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(v1.Channel)(0),               // 7: tongban.intake.v1.Channel
-	(v1.CaseClass)(0),             // 8: tongban.intake.v1.CaseClass
-	(*v11.HistoryEntry)(nil),      // 9: tongban.assignment.v1.HistoryEntry
-	(*v11.Deadline)(nil),          // 10: tongban.assignment.v1.Deadline
+	(*HolidayNoticeImported)(nil), // 6: tongban.events.v1.HolidayNoticeImported
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(v1.Channel)(0),               // 8: tongban.intake.v1.Channel
+	(v1.CaseClass)(0),             // 9: tongban.intake.v1.CaseClass
+	(*v11.HistoryEntry)(nil),      // 10: tongban.assignment.v1.HistoryEntry
+	(*v11.Deadline)(nil),          // 11: tongban.assignment.v1.Deadline
 }
 var file_tongban_events_v1_event_proto_depIdxs = []int32{
-	6,  // 0: tongban.events.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
+	7,  // 0: tongban.events.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: tongban.events.v1.Event.case_registered:type_name -> tongban.events.v1.CaseRegistered
 	3,  // 2: tongban.events.v1.Event.case_moved:type_name -> tongban.events.v1.CaseMoved
 	2,  // 3: tongban.events.v1.Event.case_repeat_changed:type_name -> tongban.events.v1.CaseRepeatChanged
 	5,  // 4: tongban.events.v1.Event.case_corrected:type_name -> tongban.events.v1.CaseCorrected
 	4,  // 5: tongban.events.v1.Event.clock_changed:type_name -> tongban.events.v1.ClockChanged
-	7,  // 6: tongban.events.v1.CaseRegistered.channel:type_name -> tongban.intake.v1.Channel
-	8,  // 7: tongban.events.v1.CaseRegistered.case_class:type_name -> tongban.intake.v1.CaseClass
-	6,  // 8: tongban.events.v1.CaseRegistered.receive_time:type_name -> google.protobuf.Timestamp
-	9,  // 9: tongban.events.v1.CaseMoved.entry:type_name -> tongban.assignment.v1.HistoryEntry
-	8,  // 10: tongban.events.v1.CaseMoved.case_class:type_name -> tongban.intake.v1.CaseClass
-	6,  // 11: tongban.events.v1.CaseMoved.receive_time:type_name -> google.protobuf.Timestamp
-	6,  // 12: tongban.events.v1.CaseMoved.report_due:type_name -> google.protobuf.Timestamp
-	10, // 13: tongban.events.v1.ClockChanged.deadline:type_name -> tongban.assignment.v1.Deadline
-	6,  // 14: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	6,  // 6: tongban.events.v1.Event.holiday_notice_imported:type_name -> tongban.events.v1.HolidayNoticeImported
+	8,  // 7: tongban.events.v1.CaseRegistered.channel:type_name -> tongban.intake.v1.Channel
+	9,  // 8: tongban.events.v1.CaseRegistered.case_class:type_name -> tongban.intake.v1.CaseClass
+	7,  // 9: tongban.events.v1.CaseRegistered.receive_time:type_name -> google.protobuf.Timestamp
+	10, // 10: tongban.events.v1.CaseMoved.entry:type_name -> tongban.assignment.v1.HistoryEntry
+	9,  // 11: tongban.events.v1.CaseMoved.case_class:type_name -> tongban.intake.v1.CaseClass
+	7,  // 12: tongban.events.v1.CaseMoved.receive_time:type_name -> google.protobuf.Timestamp
+	7,  // 13: tongban.events.v1.CaseMoved.report_due:type_name -> google.protobuf.Timestamp
+	11, // 14: tongban.events.v1.ClockChanged.deadline:type_name -> tongban.assignment.v1.Deadline
+	7,  // 15: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_tongban_events_v1_event_proto_init() }
@@ -746,6 +825,7 @@ func file_tongban_events_v1_event_proto_init() {
 		(*Event_CaseRepeatChanged)(nil),
 		(*Event_CaseCorrected)(nil),
 		(*Event_ClockChanged)(nil),
+		(*Event_HolidayNoticeImported)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -753,7 +833,7 @@ func file_tongban_events_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_events_v1_event_proto_rawDesc), len(file_tongban_events_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

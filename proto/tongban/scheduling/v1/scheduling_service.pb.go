@@ -3078,6 +3078,144 @@ func (x *GetOfficeAgendaResponse) GetItems() []*AgendaItem {
 	return nil
 }
 
+// The request of ImportHolidayNotice.
+type ImportHolidayNoticeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notice, typed from the published text, with "year" and "source"
+	// lines.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// A client-chosen id making retries safe.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHolidayNoticeRequest) Reset() {
+	*x = ImportHolidayNoticeRequest{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHolidayNoticeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHolidayNoticeRequest) ProtoMessage() {}
+
+func (x *ImportHolidayNoticeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHolidayNoticeRequest.ProtoReflect.Descriptor instead.
+func (*ImportHolidayNoticeRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ImportHolidayNoticeRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ImportHolidayNoticeRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ImportHolidayNotice.
+type ImportHolidayNoticeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The year loaded.
+	Year int32 `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
+	// The notice's source.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Days off loaded.
+	Holidays int32 `protobuf:"varint,3,opt,name=holidays,proto3" json:"holidays,omitempty"`
+	// Make-up working days loaded.
+	Workdays int32 `protobuf:"varint,4,opt,name=workdays,proto3" json:"workdays,omitempty"`
+	// Running clocks whose due date moved.
+	Recomputed    int32 `protobuf:"varint,5,opt,name=recomputed,proto3" json:"recomputed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHolidayNoticeResponse) Reset() {
+	*x = ImportHolidayNoticeResponse{}
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHolidayNoticeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHolidayNoticeResponse) ProtoMessage() {}
+
+func (x *ImportHolidayNoticeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_scheduling_v1_scheduling_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHolidayNoticeResponse.ProtoReflect.Descriptor instead.
+func (*ImportHolidayNoticeResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ImportHolidayNoticeResponse) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *ImportHolidayNoticeResponse) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportHolidayNoticeResponse) GetHolidays() int32 {
+	if x != nil {
+		return x.Holidays
+	}
+	return 0
+}
+
+func (x *ImportHolidayNoticeResponse) GetWorkdays() int32 {
+	if x != nil {
+		return x.Workdays
+	}
+	return 0
+}
+
+func (x *ImportHolidayNoticeResponse) GetRecomputed() int32 {
+	if x != nil {
+		return x.Recomputed
+	}
+	return 0
+}
+
 var File_tongban_scheduling_v1_scheduling_service_proto protoreflect.FileDescriptor
 
 const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
@@ -3283,7 +3421,19 @@ const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"\tfrom_date\x18\x02 \x01(\tB\x03\xe0A\x01R\bfromDate\x12\x1c\n" +
 	"\ato_date\x18\x03 \x01(\tB\x03\xe0A\x01R\x06toDate\"R\n" +
 	"\x17GetOfficeAgendaResponse\x127\n" +
-	"\x05items\x18\x01 \x03(\v2!.tongban.scheduling.v1.AgendaItemR\x05items*\x9f\x01\n" +
+	"\x05items\x18\x01 \x03(\v2!.tongban.scheduling.v1.AgendaItemR\x05items\"Y\n" +
+	"\x1aImportHolidayNoticeRequest\x12\x17\n" +
+	"\x04text\x18\x01 \x01(\tB\x03\xe0A\x02R\x04text\x12\"\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x03\xe0A\x01R\trequestId\"\xa1\x01\n" +
+	"\x1bImportHolidayNoticeResponse\x12\x12\n" +
+	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1a\n" +
+	"\bholidays\x18\x03 \x01(\x05R\bholidays\x12\x1a\n" +
+	"\bworkdays\x18\x04 \x01(\x05R\bworkdays\x12\x1e\n" +
+	"\n" +
+	"recomputed\x18\x05 \x01(\x05R\n" +
+	"recomputed*\x9f\x01\n" +
 	"\aDayKind\x12\x18\n" +
 	"\x14DAY_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DAY_KIND_WORKDAY\x10\x01\x12\x14\n" +
@@ -3307,10 +3457,11 @@ const file_tongban_scheduling_v1_scheduling_service_proto_rawDesc = "" +
 	"NoticeKind\x12\x1b\n" +
 	"\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12NOTICE_KIND_LEADER\x10\x01\x12\x1a\n" +
-	"\x16NOTICE_KIND_PETITIONER\x10\x022\xcd\x15\n" +
+	"\x16NOTICE_KIND_PETITIONER\x10\x022\xed\x16\n" +
 	"\x11SchedulingService\x12\x96\x01\n" +
 	"\x0eGetCalendarDay\x12,.tongban.scheduling.v1.GetCalendarDayRequest\x1a-.tongban.scheduling.v1.GetCalendarDayResponse\"'\x82\xd3\xe4\x93\x02!b\x03day\x12\x1a/v1/{name=calendar/days/*}\x12\xbd\x01\n" +
-	"\x12CreateLocalRestDay\x120.tongban.scheduling.v1.CreateLocalRestDayRequest\x1a1.tongban.scheduling.v1.CreateLocalRestDayResponse\"B\x82\xd3\xe4\x93\x02<:\x0elocal_rest_dayb\x0elocal_rest_day\"\x1a/v1/calendar/localRestDays\x12\x9e\x01\n" +
+	"\x12CreateLocalRestDay\x120.tongban.scheduling.v1.CreateLocalRestDayRequest\x1a1.tongban.scheduling.v1.CreateLocalRestDayResponse\"B\x82\xd3\xe4\x93\x02<:\x0elocal_rest_dayb\x0elocal_rest_day\"\x1a/v1/calendar/localRestDays\x12\x9d\x01\n" +
+	"\x13ImportHolidayNotice\x121.tongban.scheduling.v1.ImportHolidayNoticeRequest\x1a2.tongban.scheduling.v1.ImportHolidayNoticeResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/calendar/notices\x12\x9e\x01\n" +
 	"\x11ListCaseDeadlines\x12/.tongban.scheduling.v1.ListCaseDeadlinesRequest\x1a0.tongban.scheduling.v1.ListCaseDeadlinesResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=cases/*}/deadlines\x12\xa6\x01\n" +
 	"\x13ListOfficeDeadlines\x121.tongban.scheduling.v1.ListOfficeDeadlinesRequest\x1a2.tongban.scheduling.v1.ListOfficeDeadlinesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=offices/*}/deadlines\x12\x94\x01\n" +
 	"\rListReminders\x12+.tongban.scheduling.v1.ListRemindersRequest\x1a,.tongban.scheduling.v1.ListRemindersResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=offices/*}/reminders\x12\x8d\x01\n" +
@@ -3340,7 +3491,7 @@ func file_tongban_scheduling_v1_scheduling_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tongban_scheduling_v1_scheduling_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tongban_scheduling_v1_scheduling_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_tongban_scheduling_v1_scheduling_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_tongban_scheduling_v1_scheduling_service_proto_goTypes = []any{
 	(DayKind)(0),                                 // 0: tongban.scheduling.v1.DayKind
 	(Recurrence)(0),                              // 1: tongban.scheduling.v1.Recurrence
@@ -3389,32 +3540,34 @@ var file_tongban_scheduling_v1_scheduling_service_proto_goTypes = []any{
 	(*GetOfficeAgendaIcsRequest)(nil),            // 44: tongban.scheduling.v1.GetOfficeAgendaIcsRequest
 	(*GetOfficeAgendaRequest)(nil),               // 45: tongban.scheduling.v1.GetOfficeAgendaRequest
 	(*GetOfficeAgendaResponse)(nil),              // 46: tongban.scheduling.v1.GetOfficeAgendaResponse
-	(*v1.Deadline)(nil),                          // 47: tongban.assignment.v1.Deadline
-	(v1.ClockKind)(0),                            // 48: tongban.assignment.v1.ClockKind
-	(*timestamppb.Timestamp)(nil),                // 49: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),                    // 50: google.api.HttpBody
+	(*ImportHolidayNoticeRequest)(nil),           // 47: tongban.scheduling.v1.ImportHolidayNoticeRequest
+	(*ImportHolidayNoticeResponse)(nil),          // 48: tongban.scheduling.v1.ImportHolidayNoticeResponse
+	(*v1.Deadline)(nil),                          // 49: tongban.assignment.v1.Deadline
+	(v1.ClockKind)(0),                            // 50: tongban.assignment.v1.ClockKind
+	(*timestamppb.Timestamp)(nil),                // 51: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),                    // 52: google.api.HttpBody
 }
 var file_tongban_scheduling_v1_scheduling_service_proto_depIdxs = []int32{
 	0,  // 0: tongban.scheduling.v1.CalendarDay.kind:type_name -> tongban.scheduling.v1.DayKind
-	47, // 1: tongban.scheduling.v1.OfficeDeadline.deadline:type_name -> tongban.assignment.v1.Deadline
-	48, // 2: tongban.scheduling.v1.Reminder.kind:type_name -> tongban.assignment.v1.ClockKind
-	49, // 3: tongban.scheduling.v1.Reminder.due_time:type_name -> google.protobuf.Timestamp
-	49, // 4: tongban.scheduling.v1.Reminder.create_time:type_name -> google.protobuf.Timestamp
-	48, // 5: tongban.scheduling.v1.Supervision.kind:type_name -> tongban.assignment.v1.ClockKind
-	49, // 6: tongban.scheduling.v1.Supervision.due_time:type_name -> google.protobuf.Timestamp
-	49, // 7: tongban.scheduling.v1.Supervision.raise_time:type_name -> google.protobuf.Timestamp
-	49, // 8: tongban.scheduling.v1.Supervision.resolve_time:type_name -> google.protobuf.Timestamp
+	49, // 1: tongban.scheduling.v1.OfficeDeadline.deadline:type_name -> tongban.assignment.v1.Deadline
+	50, // 2: tongban.scheduling.v1.Reminder.kind:type_name -> tongban.assignment.v1.ClockKind
+	51, // 3: tongban.scheduling.v1.Reminder.due_time:type_name -> google.protobuf.Timestamp
+	51, // 4: tongban.scheduling.v1.Reminder.create_time:type_name -> google.protobuf.Timestamp
+	50, // 5: tongban.scheduling.v1.Supervision.kind:type_name -> tongban.assignment.v1.ClockKind
+	51, // 6: tongban.scheduling.v1.Supervision.due_time:type_name -> google.protobuf.Timestamp
+	51, // 7: tongban.scheduling.v1.Supervision.raise_time:type_name -> google.protobuf.Timestamp
+	51, // 8: tongban.scheduling.v1.Supervision.resolve_time:type_name -> google.protobuf.Timestamp
 	1,  // 9: tongban.scheduling.v1.ReceptionRoster.recurrence:type_name -> tongban.scheduling.v1.Recurrence
 	2,  // 10: tongban.scheduling.v1.ReceptionApplication.status:type_name -> tongban.scheduling.v1.ApplicationStatus
-	49, // 11: tongban.scheduling.v1.ReceptionApplication.create_time:type_name -> google.protobuf.Timestamp
+	51, // 11: tongban.scheduling.v1.ReceptionApplication.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 12: tongban.scheduling.v1.Notice.kind:type_name -> tongban.scheduling.v1.NoticeKind
-	49, // 13: tongban.scheduling.v1.Notice.due_time:type_name -> google.protobuf.Timestamp
-	49, // 14: tongban.scheduling.v1.Notice.send_time:type_name -> google.protobuf.Timestamp
-	49, // 15: tongban.scheduling.v1.Appointment.start_time:type_name -> google.protobuf.Timestamp
-	49, // 16: tongban.scheduling.v1.AgendaItem.start_time:type_name -> google.protobuf.Timestamp
+	51, // 13: tongban.scheduling.v1.Notice.due_time:type_name -> google.protobuf.Timestamp
+	51, // 14: tongban.scheduling.v1.Notice.send_time:type_name -> google.protobuf.Timestamp
+	51, // 15: tongban.scheduling.v1.Appointment.start_time:type_name -> google.protobuf.Timestamp
+	51, // 16: tongban.scheduling.v1.AgendaItem.start_time:type_name -> google.protobuf.Timestamp
 	8,  // 17: tongban.scheduling.v1.CreateLocalRestDayRequest.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
 	8,  // 18: tongban.scheduling.v1.CreateLocalRestDayResponse.local_rest_day:type_name -> tongban.scheduling.v1.LocalRestDay
-	47, // 19: tongban.scheduling.v1.ListCaseDeadlinesResponse.deadlines:type_name -> tongban.assignment.v1.Deadline
+	49, // 19: tongban.scheduling.v1.ListCaseDeadlinesResponse.deadlines:type_name -> tongban.assignment.v1.Deadline
 	5,  // 20: tongban.scheduling.v1.ListOfficeDeadlinesResponse.deadlines:type_name -> tongban.scheduling.v1.OfficeDeadline
 	6,  // 21: tongban.scheduling.v1.ListRemindersResponse.reminders:type_name -> tongban.scheduling.v1.Reminder
 	7,  // 22: tongban.scheduling.v1.ListSupervisionsResponse.supervisions:type_name -> tongban.scheduling.v1.Supervision
@@ -3435,38 +3588,40 @@ var file_tongban_scheduling_v1_scheduling_service_proto_depIdxs = []int32{
 	15, // 37: tongban.scheduling.v1.GetOfficeAgendaResponse.items:type_name -> tongban.scheduling.v1.AgendaItem
 	26, // 38: tongban.scheduling.v1.SchedulingService.GetCalendarDay:input_type -> tongban.scheduling.v1.GetCalendarDayRequest
 	16, // 39: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:input_type -> tongban.scheduling.v1.CreateLocalRestDayRequest
-	18, // 40: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:input_type -> tongban.scheduling.v1.ListCaseDeadlinesRequest
-	20, // 41: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:input_type -> tongban.scheduling.v1.ListOfficeDeadlinesRequest
-	22, // 42: tongban.scheduling.v1.SchedulingService.ListReminders:input_type -> tongban.scheduling.v1.ListRemindersRequest
-	24, // 43: tongban.scheduling.v1.SchedulingService.ListSupervisions:input_type -> tongban.scheduling.v1.ListSupervisionsRequest
-	28, // 44: tongban.scheduling.v1.SchedulingService.CreateReceptionRoster:input_type -> tongban.scheduling.v1.CreateReceptionRosterRequest
-	30, // 45: tongban.scheduling.v1.SchedulingService.ListReceptions:input_type -> tongban.scheduling.v1.ListReceptionsRequest
-	32, // 46: tongban.scheduling.v1.SchedulingService.CreateReceptionApplication:input_type -> tongban.scheduling.v1.CreateReceptionApplicationRequest
-	34, // 47: tongban.scheduling.v1.SchedulingService.ClassifyReceptionApplication:input_type -> tongban.scheduling.v1.ClassifyReceptionApplicationRequest
-	36, // 48: tongban.scheduling.v1.SchedulingService.RecordReceptionMeeting:input_type -> tongban.scheduling.v1.RecordReceptionMeetingRequest
-	38, // 49: tongban.scheduling.v1.SchedulingService.ListNotices:input_type -> tongban.scheduling.v1.ListNoticesRequest
-	40, // 50: tongban.scheduling.v1.SchedulingService.CreateAppointment:input_type -> tongban.scheduling.v1.CreateAppointmentRequest
-	42, // 51: tongban.scheduling.v1.SchedulingService.ListAppointments:input_type -> tongban.scheduling.v1.ListAppointmentsRequest
-	45, // 52: tongban.scheduling.v1.SchedulingService.GetOfficeAgenda:input_type -> tongban.scheduling.v1.GetOfficeAgendaRequest
-	44, // 53: tongban.scheduling.v1.SchedulingService.GetOfficeAgendaIcs:input_type -> tongban.scheduling.v1.GetOfficeAgendaIcsRequest
-	27, // 54: tongban.scheduling.v1.SchedulingService.GetCalendarDay:output_type -> tongban.scheduling.v1.GetCalendarDayResponse
-	17, // 55: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:output_type -> tongban.scheduling.v1.CreateLocalRestDayResponse
-	19, // 56: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:output_type -> tongban.scheduling.v1.ListCaseDeadlinesResponse
-	21, // 57: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:output_type -> tongban.scheduling.v1.ListOfficeDeadlinesResponse
-	23, // 58: tongban.scheduling.v1.SchedulingService.ListReminders:output_type -> tongban.scheduling.v1.ListRemindersResponse
-	25, // 59: tongban.scheduling.v1.SchedulingService.ListSupervisions:output_type -> tongban.scheduling.v1.ListSupervisionsResponse
-	29, // 60: tongban.scheduling.v1.SchedulingService.CreateReceptionRoster:output_type -> tongban.scheduling.v1.CreateReceptionRosterResponse
-	31, // 61: tongban.scheduling.v1.SchedulingService.ListReceptions:output_type -> tongban.scheduling.v1.ListReceptionsResponse
-	33, // 62: tongban.scheduling.v1.SchedulingService.CreateReceptionApplication:output_type -> tongban.scheduling.v1.CreateReceptionApplicationResponse
-	35, // 63: tongban.scheduling.v1.SchedulingService.ClassifyReceptionApplication:output_type -> tongban.scheduling.v1.ClassifyReceptionApplicationResponse
-	37, // 64: tongban.scheduling.v1.SchedulingService.RecordReceptionMeeting:output_type -> tongban.scheduling.v1.RecordReceptionMeetingResponse
-	39, // 65: tongban.scheduling.v1.SchedulingService.ListNotices:output_type -> tongban.scheduling.v1.ListNoticesResponse
-	41, // 66: tongban.scheduling.v1.SchedulingService.CreateAppointment:output_type -> tongban.scheduling.v1.CreateAppointmentResponse
-	43, // 67: tongban.scheduling.v1.SchedulingService.ListAppointments:output_type -> tongban.scheduling.v1.ListAppointmentsResponse
-	46, // 68: tongban.scheduling.v1.SchedulingService.GetOfficeAgenda:output_type -> tongban.scheduling.v1.GetOfficeAgendaResponse
-	50, // 69: tongban.scheduling.v1.SchedulingService.GetOfficeAgendaIcs:output_type -> google.api.HttpBody
-	54, // [54:70] is the sub-list for method output_type
-	38, // [38:54] is the sub-list for method input_type
+	47, // 40: tongban.scheduling.v1.SchedulingService.ImportHolidayNotice:input_type -> tongban.scheduling.v1.ImportHolidayNoticeRequest
+	18, // 41: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:input_type -> tongban.scheduling.v1.ListCaseDeadlinesRequest
+	20, // 42: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:input_type -> tongban.scheduling.v1.ListOfficeDeadlinesRequest
+	22, // 43: tongban.scheduling.v1.SchedulingService.ListReminders:input_type -> tongban.scheduling.v1.ListRemindersRequest
+	24, // 44: tongban.scheduling.v1.SchedulingService.ListSupervisions:input_type -> tongban.scheduling.v1.ListSupervisionsRequest
+	28, // 45: tongban.scheduling.v1.SchedulingService.CreateReceptionRoster:input_type -> tongban.scheduling.v1.CreateReceptionRosterRequest
+	30, // 46: tongban.scheduling.v1.SchedulingService.ListReceptions:input_type -> tongban.scheduling.v1.ListReceptionsRequest
+	32, // 47: tongban.scheduling.v1.SchedulingService.CreateReceptionApplication:input_type -> tongban.scheduling.v1.CreateReceptionApplicationRequest
+	34, // 48: tongban.scheduling.v1.SchedulingService.ClassifyReceptionApplication:input_type -> tongban.scheduling.v1.ClassifyReceptionApplicationRequest
+	36, // 49: tongban.scheduling.v1.SchedulingService.RecordReceptionMeeting:input_type -> tongban.scheduling.v1.RecordReceptionMeetingRequest
+	38, // 50: tongban.scheduling.v1.SchedulingService.ListNotices:input_type -> tongban.scheduling.v1.ListNoticesRequest
+	40, // 51: tongban.scheduling.v1.SchedulingService.CreateAppointment:input_type -> tongban.scheduling.v1.CreateAppointmentRequest
+	42, // 52: tongban.scheduling.v1.SchedulingService.ListAppointments:input_type -> tongban.scheduling.v1.ListAppointmentsRequest
+	45, // 53: tongban.scheduling.v1.SchedulingService.GetOfficeAgenda:input_type -> tongban.scheduling.v1.GetOfficeAgendaRequest
+	44, // 54: tongban.scheduling.v1.SchedulingService.GetOfficeAgendaIcs:input_type -> tongban.scheduling.v1.GetOfficeAgendaIcsRequest
+	27, // 55: tongban.scheduling.v1.SchedulingService.GetCalendarDay:output_type -> tongban.scheduling.v1.GetCalendarDayResponse
+	17, // 56: tongban.scheduling.v1.SchedulingService.CreateLocalRestDay:output_type -> tongban.scheduling.v1.CreateLocalRestDayResponse
+	48, // 57: tongban.scheduling.v1.SchedulingService.ImportHolidayNotice:output_type -> tongban.scheduling.v1.ImportHolidayNoticeResponse
+	19, // 58: tongban.scheduling.v1.SchedulingService.ListCaseDeadlines:output_type -> tongban.scheduling.v1.ListCaseDeadlinesResponse
+	21, // 59: tongban.scheduling.v1.SchedulingService.ListOfficeDeadlines:output_type -> tongban.scheduling.v1.ListOfficeDeadlinesResponse
+	23, // 60: tongban.scheduling.v1.SchedulingService.ListReminders:output_type -> tongban.scheduling.v1.ListRemindersResponse
+	25, // 61: tongban.scheduling.v1.SchedulingService.ListSupervisions:output_type -> tongban.scheduling.v1.ListSupervisionsResponse
+	29, // 62: tongban.scheduling.v1.SchedulingService.CreateReceptionRoster:output_type -> tongban.scheduling.v1.CreateReceptionRosterResponse
+	31, // 63: tongban.scheduling.v1.SchedulingService.ListReceptions:output_type -> tongban.scheduling.v1.ListReceptionsResponse
+	33, // 64: tongban.scheduling.v1.SchedulingService.CreateReceptionApplication:output_type -> tongban.scheduling.v1.CreateReceptionApplicationResponse
+	35, // 65: tongban.scheduling.v1.SchedulingService.ClassifyReceptionApplication:output_type -> tongban.scheduling.v1.ClassifyReceptionApplicationResponse
+	37, // 66: tongban.scheduling.v1.SchedulingService.RecordReceptionMeeting:output_type -> tongban.scheduling.v1.RecordReceptionMeetingResponse
+	39, // 67: tongban.scheduling.v1.SchedulingService.ListNotices:output_type -> tongban.scheduling.v1.ListNoticesResponse
+	41, // 68: tongban.scheduling.v1.SchedulingService.CreateAppointment:output_type -> tongban.scheduling.v1.CreateAppointmentResponse
+	43, // 69: tongban.scheduling.v1.SchedulingService.ListAppointments:output_type -> tongban.scheduling.v1.ListAppointmentsResponse
+	46, // 70: tongban.scheduling.v1.SchedulingService.GetOfficeAgenda:output_type -> tongban.scheduling.v1.GetOfficeAgendaResponse
+	52, // 71: tongban.scheduling.v1.SchedulingService.GetOfficeAgendaIcs:output_type -> google.api.HttpBody
+	55, // [55:72] is the sub-list for method output_type
+	38, // [38:55] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
 	38, // [38:38] is the sub-list for extension extendee
 	0,  // [0:38] is the sub-list for field type_name
@@ -3483,7 +3638,7 @@ func file_tongban_scheduling_v1_scheduling_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_scheduling_v1_scheduling_service_proto_rawDesc), len(file_tongban_scheduling_v1_scheduling_service_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -115,6 +115,33 @@ func local_request_SchedulingService_CreateLocalRestDay_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+func request_SchedulingService_ImportHolidayNotice_0(ctx context.Context, marshaler runtime.Marshaler, client SchedulingServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ImportHolidayNoticeRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ImportHolidayNotice(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_SchedulingService_ImportHolidayNotice_0(ctx context.Context, marshaler runtime.Marshaler, server SchedulingServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ImportHolidayNoticeRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ImportHolidayNotice(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_SchedulingService_ListCaseDeadlines_0(ctx context.Context, marshaler runtime.Marshaler, client SchedulingServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ListCaseDeadlinesRequest
@@ -787,6 +814,26 @@ func RegisterSchedulingServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_SchedulingService_CreateLocalRestDay_0(annotatedContext, mux, outboundMarshaler, w, req, response_SchedulingService_CreateLocalRestDay_0{resp.(*CreateLocalRestDayResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_SchedulingService_ImportHolidayNotice_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tongban.scheduling.v1.SchedulingService/ImportHolidayNotice", runtime.WithHTTPPathPattern("/v1/calendar/notices"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_SchedulingService_ImportHolidayNotice_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_SchedulingService_ImportHolidayNotice_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_SchedulingService_ListCaseDeadlines_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1141,6 +1188,23 @@ func RegisterSchedulingServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_SchedulingService_CreateLocalRestDay_0(annotatedContext, mux, outboundMarshaler, w, req, response_SchedulingService_CreateLocalRestDay_0{resp.(*CreateLocalRestDayResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_SchedulingService_ImportHolidayNotice_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tongban.scheduling.v1.SchedulingService/ImportHolidayNotice", runtime.WithHTTPPathPattern("/v1/calendar/notices"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_SchedulingService_ImportHolidayNotice_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_SchedulingService_ImportHolidayNotice_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_SchedulingService_ListCaseDeadlines_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1448,6 +1512,7 @@ func (m response_SchedulingService_CreateAppointment_0) XXX_ResponseBody() inter
 var (
 	pattern_SchedulingService_GetCalendarDay_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 3, 5, 3}, []string{"v1", "calendar", "days", "name"}, ""))
 	pattern_SchedulingService_CreateLocalRestDay_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "calendar", "localRestDays"}, ""))
+	pattern_SchedulingService_ImportHolidayNotice_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "calendar", "notices"}, ""))
 	pattern_SchedulingService_ListCaseDeadlines_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "deadlines"}, ""))
 	pattern_SchedulingService_ListOfficeDeadlines_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "offices", "parent", "deadlines"}, ""))
 	pattern_SchedulingService_ListReminders_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "offices", "parent", "reminders"}, ""))
@@ -1467,6 +1532,7 @@ var (
 var (
 	forward_SchedulingService_GetCalendarDay_0               = runtime.ForwardResponseMessage
 	forward_SchedulingService_CreateLocalRestDay_0           = runtime.ForwardResponseMessage
+	forward_SchedulingService_ImportHolidayNotice_0          = runtime.ForwardResponseMessage
 	forward_SchedulingService_ListCaseDeadlines_0            = runtime.ForwardResponseMessage
 	forward_SchedulingService_ListOfficeDeadlines_0          = runtime.ForwardResponseMessage
 	forward_SchedulingService_ListReminders_0                = runtime.ForwardResponseMessage

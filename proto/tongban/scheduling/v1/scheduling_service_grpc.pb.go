@@ -22,6 +22,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	SchedulingService_GetCalendarDay_FullMethodName               = "/tongban.scheduling.v1.SchedulingService/GetCalendarDay"
 	SchedulingService_CreateLocalRestDay_FullMethodName           = "/tongban.scheduling.v1.SchedulingService/CreateLocalRestDay"
+	SchedulingService_ImportHolidayNotice_FullMethodName          = "/tongban.scheduling.v1.SchedulingService/ImportHolidayNotice"
 	SchedulingService_ListCaseDeadlines_FullMethodName            = "/tongban.scheduling.v1.SchedulingService/ListCaseDeadlines"
 	SchedulingService_ListOfficeDeadlines_FullMethodName          = "/tongban.scheduling.v1.SchedulingService/ListOfficeDeadlines"
 	SchedulingService_ListReminders_FullMethodName                = "/tongban.scheduling.v1.SchedulingService/ListReminders"
@@ -50,6 +51,13 @@ type SchedulingServiceClient interface {
 	// Adds a local day off (e.g. a typhoon closure); running clocks are
 	// recomputed. County petition bureau only.
 	CreateLocalRestDay(ctx context.Context, in *CreateLocalRestDayRequest, opts ...grpc.CallOption) (*CreateLocalRestDayResponse, error)
+	// Loads next year's State Council holiday notice, typed from the
+	// published text (one holiday a line: "春节 2027-02-06..2027-02-13 workdays
+	// 2027-02-14"; the format of tools/holidays). Every service's calendar
+	// takes it up from scheduling's event feed, running clocks are recomputed
+	// and provisional deadlines into that year become firm. A year already in
+	// the data is refused. County petition bureau only.
+	ImportHolidayNotice(ctx context.Context, in *ImportHolidayNoticeRequest, opts ...grpc.CallOption) (*ImportHolidayNoticeResponse, error)
 	// Lists the clocks of a case, running ones first.
 	ListCaseDeadlines(ctx context.Context, in *ListCaseDeadlinesRequest, opts ...grpc.CallOption) (*ListCaseDeadlinesResponse, error)
 	// Lists the running clocks an office must meet, soonest first.
@@ -109,6 +117,16 @@ func (c *schedulingServiceClient) CreateLocalRestDay(ctx context.Context, in *Cr
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateLocalRestDayResponse)
 	err := c.cc.Invoke(ctx, SchedulingService_CreateLocalRestDay_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulingServiceClient) ImportHolidayNotice(ctx context.Context, in *ImportHolidayNoticeRequest, opts ...grpc.CallOption) (*ImportHolidayNoticeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportHolidayNoticeResponse)
+	err := c.cc.Invoke(ctx, SchedulingService_ImportHolidayNotice_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +285,13 @@ type SchedulingServiceServer interface {
 	// Adds a local day off (e.g. a typhoon closure); running clocks are
 	// recomputed. County petition bureau only.
 	CreateLocalRestDay(context.Context, *CreateLocalRestDayRequest) (*CreateLocalRestDayResponse, error)
+	// Loads next year's State Council holiday notice, typed from the
+	// published text (one holiday a line: "春节 2027-02-06..2027-02-13 workdays
+	// 2027-02-14"; the format of tools/holidays). Every service's calendar
+	// takes it up from scheduling's event feed, running clocks are recomputed
+	// and provisional deadlines into that year become firm. A year already in
+	// the data is refused. County petition bureau only.
+	ImportHolidayNotice(context.Context, *ImportHolidayNoticeRequest) (*ImportHolidayNoticeResponse, error)
 	// Lists the clocks of a case, running ones first.
 	ListCaseDeadlines(context.Context, *ListCaseDeadlinesRequest) (*ListCaseDeadlinesResponse, error)
 	// Lists the running clocks an office must meet, soonest first.
@@ -317,6 +342,9 @@ func (UnimplementedSchedulingServiceServer) GetCalendarDay(context.Context, *Get
 }
 func (UnimplementedSchedulingServiceServer) CreateLocalRestDay(context.Context, *CreateLocalRestDayRequest) (*CreateLocalRestDayResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateLocalRestDay not implemented")
+}
+func (UnimplementedSchedulingServiceServer) ImportHolidayNotice(context.Context, *ImportHolidayNoticeRequest) (*ImportHolidayNoticeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportHolidayNotice not implemented")
 }
 func (UnimplementedSchedulingServiceServer) ListCaseDeadlines(context.Context, *ListCaseDeadlinesRequest) (*ListCaseDeadlinesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseDeadlines not implemented")
@@ -413,6 +441,24 @@ func _SchedulingService_CreateLocalRestDay_Handler(srv interface{}, ctx context.
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SchedulingServiceServer).CreateLocalRestDay(ctx, req.(*CreateLocalRestDayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulingService_ImportHolidayNotice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportHolidayNoticeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulingServiceServer).ImportHolidayNotice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulingService_ImportHolidayNotice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulingServiceServer).ImportHolidayNotice(ctx, req.(*ImportHolidayNoticeRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -683,6 +729,10 @@ var SchedulingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateLocalRestDay",
 			Handler:    _SchedulingService_CreateLocalRestDay_Handler,
+		},
+		{
+			MethodName: "ImportHolidayNotice",
+			Handler:    _SchedulingService_ImportHolidayNotice_Handler,
 		},
 		{
 			MethodName: "ListCaseDeadlines",

@@ -29,6 +29,9 @@ func main() {
 			if err != nil {
 				return nil, err
 			}
+			if err := srv.LoadCalendar(ctx); err != nil {
+				return nil, err
+			}
 			// How many send-backs between the same two offices a case takes
 			// before the next one goes to the petition bureau to decide.
 			if srv.MaxBounces, err = strconv.Atoi(d.Env("MAX_BOUNCES", "2")); err != nil || srv.MaxBounces < 1 {
@@ -47,8 +50,9 @@ func main() {
 			if err != nil {
 				return nil, err
 			}
-			// The statutory clocks, shown on the case, come from scheduling.
-			clocks, err := d.Follow("scheduling", "127.0.0.1:7301", srv.ApplyClock)
+			// The statutory clocks, shown on the case, and holiday notices
+			// loaded at run time come from scheduling.
+			clocks, err := d.Follow("scheduling", "127.0.0.1:7301", srv.ApplyScheduling)
 			return []func(context.Context) error{registrations, clocks}, err
 		},
 	})

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -46,7 +47,8 @@ type Server struct {
 	Store *store.Store
 	Dir   *directory.Directory
 	Rules *ruleset.RuleSet
-	Cal   *calendar.Calendar
+	// cal is the official calendar with the notices loaded at run time.
+	cal atomic.Pointer[calendar.Calendar]
 	// MaxBounces is how many send-backs between the same two offices a case
 	// takes before the next one sends it to the petition bureau instead.
 	MaxBounces int
@@ -63,7 +65,27 @@ func New(st *store.Store, dir *directory.Directory) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Store: st, Dir: dir, Rules: rules, Cal: calendar.Official(), MaxBounces: 2, Now: now}, nil
+	s := &Server{Store: st, Dir: dir, Rules: rules, MaxBounces: 2, Now: now}
+	s.cal.Store(calendar.Official())
+	return s, nil
+}
+
+// Calendar is the calendar the periods are computed on.
+func (s *Server) Calendar() *calendar.Calendar { return s.cal.Load() }
+
+// LoadCalendar adds the holiday notices loaded at run time (kept from
+// scheduling's feed) to the official calendar.
+func (s *Server) LoadCalendar(ctx context.Context) error {
+	texts, err := s.Store.HolidayNotices(ctx, s.Store.Pool)
+	if err != nil {
+		return err
+	}
+	c, err := calendar.Build(texts, nil)
+	if err != nil {
+		return err
+	}
+	s.cal.Store(c)
+	return nil
 }
 
 // move is one transition request, whatever its method.
@@ -202,7 +224,7 @@ func (s *Server) SignForCase(ctx context.Context, req *assignmentv1.SignForCaseR
 
 // sendBackDue is the last day the pending organ may object to a transfer.
 func (s *Server) sendBackDue(c *store.Case) time.Time {
-	due, _ := s.Cal.AddWorkingDays(c.TransferTime, s.Rules.ObjectionWorkingDays)
+	due, _ := s.Calendar().AddWorkingDays(c.TransferTime, s.Rules.ObjectionWorkingDays)
 	return due
 }
 
@@ -447,7 +469,7 @@ func reviewable(c *store.Case) bool { return c.Class == int16(intakev1.CaseClass
 func (s *Server) openNextInstance(c *store.Case, now time.Time) {
 	c.NextInstanceDue = time.Time{}
 	if reviewable(c) {
-		c.NextInstanceDue, _ = s.Cal.AddDays(now, s.Rules.NextInstanceDays, s.Rules.RollOver)
+		c.NextInstanceDue, _ = s.Calendar().AddDays(now, s.Rules.NextInstanceDays, s.Rules.RollOver)
 	}
 }
 
@@ -804,15 +826,29 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	return resp, nil
 }
 
-// ApplyClock takes a statutory clock from scheduling's ClockChanged event
-// and keeps it with the case, so the case shows its deadlines.
-func (s *Server) ApplyClock(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-	cc := ev.GetClockChanged()
-	if cc == nil {
-		return nil
+// ApplyScheduling takes scheduling's events: a statutory clock
+// (ClockChanged) is kept with its case, so the case shows its deadlines; a
+// holiday notice loaded at run time joins the calendar of the periods.
+func (s *Server) ApplyScheduling(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	if cc := ev.GetClockChanged(); cc != nil {
+		_, err := s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline())
+		return err
 	}
-	_, err := s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline())
-	return err
+	if hn := ev.GetHolidayNoticeImported(); hn != nil {
+		if err := s.Store.AddHolidayNotice(ctx, tx, int(hn.GetYear()), hn.GetText()); err != nil {
+			return err
+		}
+		texts, err := s.Store.HolidayNotices(ctx, tx)
+		if err != nil {
+			return err
+		}
+		c, err := calendar.Build(texts, nil)
+		if err != nil {
+			return err
+		}
+		s.cal.Store(c) // a rollback of tx leaves it in force: the event is replayed and rebuilds the same
+	}
+	return nil
 }
 
 // queued are the states in which a case waits on its holder.

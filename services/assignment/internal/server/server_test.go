@@ -824,7 +824,7 @@ func TestDeadlinesShown(t *testing.T) {
 			d.StopTime = timestamppb.New(base)
 		}
 		ev := &eventsv1.Event{CaseNumber: number, Payload: &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: "330421", Deadline: d}}}
-		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ApplyClock(ctx, tx, ev) }); err != nil {
+		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ApplyScheduling(ctx, tx, ev) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -844,5 +844,38 @@ func TestDeadlinesShown(t *testing.T) {
 	c, err := referUp(authtest.As(t, "demo-dayun"), s, caseName)
 	if err != nil || len(c.GetDeadlines()) != 2 {
 		t.Errorf("after a move: %v, %v", c.GetDeadlines(), err)
+	}
+}
+
+// TestHolidayNoticeFromScheduling: a notice scheduling loaded at run time
+// joins the calendar of assignment's periods, and survives a restart.
+func TestHolidayNoticeFromScheduling(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	ctx := context.Background()
+	ev := &eventsv1.Event{Payload: &eventsv1.Event_HolidayNoticeImported{HolidayNoticeImported: &eventsv1.HolidayNoticeImported{
+		Year: 2027, Text: "year 2027\nsource test\n元旦 2027-01-01..2027-01-03\n",
+	}}}
+	for range 2 { // a replay changes nothing
+		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ApplyScheduling(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jan1 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d := s.Calendar().Day(jan1); d.Kind != calendar.Holiday {
+		t.Errorf("after the event: %+v", d)
+	}
+	restarted, err := New(s.Store, directory.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := restarted.Calendar().Day(jan1); d.Kind == calendar.Holiday {
+		t.Fatal("a new server knew the notice before loading")
+	}
+	if err := restarted.LoadCalendar(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := restarted.Calendar().Day(jan1); d.Kind != calendar.Holiday || d.Provisional {
+		t.Errorf("after a restart: %+v", d)
 	}
 }

@@ -332,3 +332,26 @@ func (s *Store) PutDeadline(ctx context.Context, tx pgx.Tx, number string, d *as
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// AddHolidayNotice keeps a holiday notice loaded at run time (once a year).
+func (s *Store) AddHolidayNotice(ctx context.Context, tx pgx.Tx, year int, text string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO calendar_notices (year, text) VALUES ($1, $2) ON CONFLICT DO NOTHING`, year, text); err != nil {
+		return fmt.Errorf("store.AddHolidayNotice: %w", err)
+	}
+	return nil
+}
+
+// Querier is a pool or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// HolidayNotices returns the texts of the notices loaded at run time, read
+// through q (the pool, or a transaction that has just added one).
+func (s *Store) HolidayNotices(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT text FROM calendar_notices ORDER BY year`)
+	if err != nil {
+		return nil, fmt.Errorf("store.HolidayNotices: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,10 +48,9 @@ type Server struct {
 	// Notifier delivers reception notices.
 	Notifier Notifier
 
-	official *calendar.Calendar
 	cal      atomic.Pointer[calendar.Calendar] // official + local days off
 	mu       sync.Mutex                        // guards localKey
-	localKey string                            // the local days off cal was built with
+	localKey string                            // the notices and local days off cal was built with
 }
 
 // New returns a server over st for the county of dir.
@@ -59,8 +59,8 @@ func New(st *store.Store, dir *directory.Directory) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: st, Dir: dir, Rules: rules, RemindWorkingDays: 3, Now: time.Now, Notifier: RecordOnly{}, official: calendar.Official()}
-	s.cal.Store(s.official)
+	s := &Server{Store: st, Dir: dir, Rules: rules, RemindWorkingDays: 3, Now: time.Now, Notifier: RecordOnly{}}
+	s.cal.Store(calendar.Official())
 	return s, nil
 }
 
@@ -68,9 +68,14 @@ func New(st *store.Store, dir *directory.Directory) (*Server, error) {
 // local days off.
 func (s *Server) Calendar() *calendar.Calendar { return s.cal.Load() }
 
-// LoadCalendar reads the local days off into the calendar; it reports
-// whether they changed since the last load.
+// LoadCalendar builds the calendar in force from the official data, the
+// notices loaded at run time and the local days off; it reports whether it
+// changed since the last load.
 func (s *Server) LoadCalendar(ctx context.Context) (bool, error) {
+	texts, err := s.Store.HolidayNotices(ctx)
+	if err != nil {
+		return false, err
+	}
 	days, err := s.Store.LocalRestDays(ctx)
 	if err != nil {
 		return false, err
@@ -80,13 +85,13 @@ func (s *Server) LoadCalendar(ctx context.Context) (bool, error) {
 		keys = append(keys, d+" "+name)
 	}
 	slices.Sort(keys)
-	key := strings.Join(keys, "\n")
+	key := strings.Join(append(texts, keys...), "\n")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if key == s.localKey {
 		return false, nil
 	}
-	c, err := s.official.WithLocalRestDays(days)
+	c, err := calendar.Build(texts, days)
 	if err != nil {
 		return false, err
 	}
@@ -417,6 +422,62 @@ func (s *Server) Jobs(interval time.Duration, logf func(msg string, args ...any)
 			}
 		}
 	}
+}
+
+// ImportHolidayNotice loads a year's holiday notice at run time.
+func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.ImportHolidayNoticeRequest) (*schedulingv1.ImportHolidayNoticeResponse, error) {
+	caller, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if caller.Office.Kind != directory.Bureau || caller.Role == auth.RoleService {
+		return nil, rpcerr.New(codes.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau loads holiday notices")
+	}
+	var v rpcerr.Violations
+	n, perr := calendar.ParseNotice(strings.NewReader(req.GetText()))
+	if perr != nil {
+		v.Add("text", perr.Error())
+	} else if _, err := s.Calendar().WithNotices([]*calendar.Notice{n}); err != nil {
+		v.Add("text", err.Error())
+	}
+	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	out := &schedulingv1.ImportHolidayNoticeResponse{Year: int32(n.Year), Source: n.Source}
+	for _, d := range n.Holidays {
+		out.Holidays += int32(len(d))
+	}
+	for _, d := range n.Workdays {
+		out.Workdays += int32(len(d))
+	}
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "ImportHolidayNotice", RequestID: rid}, req, out, func() error {
+			added, err := s.Store.AddHolidayNotice(ctx, tx, n.Year, req.GetText(), n.Source, caller.Office.ID)
+			if err != nil {
+				return err
+			}
+			if !added {
+				return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", strconv.Itoa(n.Year)+"'s notice is already loaded")
+			}
+			return outbox.Append(ctx, tx, &eventsv1.Event{Payload: &eventsv1.Event_HolidayNoticeImported{
+				HolidayNoticeImported: &eventsv1.HolidayNoticeImported{Year: int32(n.Year), Text: req.GetText()},
+			}})
+		})
+		return err
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	if _, err := s.LoadCalendar(ctx); err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	moved, err := s.Recompute(ctx)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	out.Recomputed = int32(moved)
+	return out, nil
 }
 
 // CreateLocalRestDay adds a local day off and recomputes running clocks.

@@ -351,3 +351,64 @@ func TestHearingPausesReReview(t *testing.T) {
 		t.Errorf("after the hearing: %q", got)
 	}
 }
+
+// TestImportHolidayNotice: next year's notice loaded at run time makes a
+// provisional deadline firm and is published for the other services.
+func TestImportHolidayNotice(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	apply(t, s, 1, assignmentv1.Action_ACTION_REGISTER, cst("2026-12-28 09:00"), "330421102", "")
+	routing := func() *assignmentv1.Deadline {
+		r, err := s.ListCaseDeadlines(authtest.As(t, "demo-bureau"), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num})
+		if err != nil || len(r.GetDeadlines()) != 1 {
+			t.Fatalf("deadlines: %v, %v", r, err)
+		}
+		return r.GetDeadlines()[0]
+	}
+	if d := routing(); !d.GetProvisional() || d.GetDueTime().AsTime().In(calendar.China).Format(time.DateOnly) != "2027-01-04" {
+		t.Fatalf("before: %v", d)
+	}
+	notice := "year 2027\nsource 国办发明电〔2026〕（test）\n元旦 2027-01-01..2027-01-03\n春节 2027-02-06..2027-02-13 workdays 2027-02-14\n"
+	for _, tc := range []struct {
+		token, text string
+		code        codes.Code
+	}{
+		{"demo-dayun", notice, codes.PermissionDenied},
+		{"demo-bureau", "year 2027\n春节 2027-02-06\n", codes.InvalidArgument},          // no source
+		{"demo-bureau", "year 2026\nsource x\n元旦 2026-01-01\n", codes.InvalidArgument}, // already in the data
+	} {
+		if _, err := s.ImportHolidayNotice(authtest.As(t, tc.token), &schedulingv1.ImportHolidayNoticeRequest{Text: tc.text}); status.Code(err) != tc.code {
+			t.Errorf("%s: %v, want %v", tc.token, err, tc.code)
+		}
+	}
+	r, err := s.ImportHolidayNotice(authtest.As(t, "demo-bureau"), &schedulingv1.ImportHolidayNoticeRequest{Text: notice})
+	if err != nil || r.GetYear() != 2027 || r.GetHolidays() != 11 || r.GetWorkdays() != 1 || r.GetRecomputed() != 1 {
+		t.Fatalf("import: %v, %v", r, err)
+	}
+	// 29, 30, 31 Dec, then 元旦 (1–3 Jan), 4 and 5 Jan.
+	if d := routing(); d.GetProvisional() || d.GetDueTime().AsTime().In(calendar.China).Format(time.DateOnly) != "2027-01-05" {
+		t.Errorf("after: %v", d)
+	}
+	if _, err := s.ImportHolidayNotice(authtest.As(t, "demo-bureau"), &schedulingv1.ImportHolidayNoticeRequest{Text: notice}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("the same year again: %v", err)
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		found = found || ev.GetHolidayNoticeImported().GetYear() == 2027
+	}
+	if !found {
+		t.Error("no HolidayNoticeImported event")
+	}
+	// A replica (or a restart) builds the same calendar from the database.
+	other := replica(t, s, &testClock{now: time.Now()})
+	if _, err := other.LoadCalendar(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := other.Calendar().Day(time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)); d.Kind != calendar.MakeupWorkday {
+		t.Errorf("replica: %+v", d)
+	}
+}

@@ -304,3 +304,23 @@ func (s *Store) AddLocalRestDay(ctx context.Context, tx pgx.Tx, day time.Time, n
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// HolidayNotices returns the texts of the holiday notices loaded at run time, by
+// year.
+func (s *Store) HolidayNotices(ctx context.Context) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT text FROM calendar_notices ORDER BY year`)
+	if err != nil {
+		return nil, fmt.Errorf("store.HolidayNotices: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// AddHolidayNotice stores a notice; false when its year is already loaded.
+func (s *Store) AddHolidayNotice(ctx context.Context, tx pgx.Tx, year int, text, source, by string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO calendar_notices (year, text, source, imported_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		year, text, source, by)
+	if err != nil {
+		return false, fmt.Errorf("store.AddHolidayNotice: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
