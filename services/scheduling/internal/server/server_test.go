@@ -374,7 +374,7 @@ func TestImportHolidayNotice(t *testing.T) {
 		code        codes.Code
 	}{
 		{"demo-dayun", notice, codes.PermissionDenied},
-		{"demo-bureau", "year 2027\n春节 2027-02-06\n", codes.InvalidArgument},          // no source
+		{"demo-bureau", "year 2027\n春节 2027-02-06\n", codes.InvalidArgument},           // no source
 		{"demo-bureau", "year 2026\nsource x\n元旦 2026-01-01\n", codes.InvalidArgument}, // already in the data
 	} {
 		if _, err := s.ImportHolidayNotice(authtest.As(t, tc.token), &schedulingv1.ImportHolidayNoticeRequest{Text: tc.text}); status.Code(err) != tc.code {
