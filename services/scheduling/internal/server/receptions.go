@@ -462,7 +462,7 @@ func (s *Server) ListNotices(ctx context.Context, req *schedulingv1.ListNoticesR
 		out := &schedulingv1.Notice{
 			Name: "notices/" + strconv.FormatInt(n.ID, 10), Kind: schedulingv1.NoticeKind(n.Kind), Case: names.Case(n.CaseNumber),
 			Text: n.Text, DueTime: timestamppb.New(n.DueTime), Channel: n.Channel, Office: names.Office(n.Office),
-			Application: "applications/" + strconv.FormatInt(n.ApplicationID, 10),
+			Application: applicationName(&store.Application{ID: n.ApplicationID, RosterID: n.RosterID, ScheduledDate: n.ScheduledDate}),
 		}
 		if n.SendTime != nil {
 			out.SendTime = timestamppb.New(*n.SendTime)

@@ -143,7 +143,7 @@ func TestReceptionDay(t *testing.T) {
 		return n.GetNotices()
 	}
 	ns := notices()
-	if len(ns) != 2 || ns[0].GetKind() != schedulingv1.NoticeKind_NOTICE_KIND_LEADER ||
+	if len(ns) != 2 || ns[0].GetKind() != schedulingv1.NoticeKind_NOTICE_KIND_LEADER || ns[0].GetApplication() != apply1.GetApplication().GetName() ||
 		!ns[0].GetDueTime().AsTime().Equal(cst("2026-12-03 09:00")) || !ns[1].GetDueTime().AsTime().Equal(cst("2026-12-06 09:00")) {
 		t.Fatalf("notices: %v", ns)
 	}

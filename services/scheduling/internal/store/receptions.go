@@ -152,9 +152,13 @@ type Notice struct {
 	DueTime       time.Time
 	SendTime      *time.Time
 	Channel       string
+	// The application's reception: its roster and scheduled date.
+	RosterID      int64
+	ScheduledDate time.Time
 }
 
-const noticeColumns = `id, kind, application_id, case_number, office, text, due_time, send_time, channel`
+const noticeColumns = `n.id, n.kind, n.application_id, n.case_number, n.office, n.text, n.due_time, n.send_time, n.channel,
+	a.roster_id, a.scheduled_date`
 
 // AddNotice schedules a notice (once per application and kind).
 func (s *Store) AddNotice(ctx context.Context, tx pgx.Tx, n *Notice) error {
@@ -170,8 +174,8 @@ func (s *Store) AddNotice(ctx context.Context, tx pgx.Tx, n *Notice) error {
 // ClaimNotices locks up to limit notices due by now and not sent (SKIP
 // LOCKED: replicas never send one twice).
 func (s *Store) ClaimNotices(ctx context.Context, tx pgx.Tx, now time.Time, limit int) ([]*Notice, error) {
-	rows, err := tx.Query(ctx, `SELECT `+noticeColumns+` FROM notices WHERE send_time IS NULL AND due_time <= $1
-		ORDER BY due_time LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+	rows, err := tx.Query(ctx, `SELECT `+noticeColumns+` FROM notices n JOIN reception_applications a ON a.id = n.application_id
+		WHERE n.send_time IS NULL AND n.due_time <= $1 ORDER BY n.due_time LIMIT $2 FOR UPDATE OF n SKIP LOCKED`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimNotices: %w", err)
 	}
@@ -188,7 +192,8 @@ func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id int64, channel strin
 
 // Notices returns the notices of an office's receptions, by due time.
 func (s *Store) Notices(ctx context.Context, office string) ([]*Notice, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices WHERE office = $1 ORDER BY due_time, id LIMIT 500`, office)
+	rows, err := s.Pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices n JOIN reception_applications a ON a.id = n.application_id
+		WHERE n.office = $1 ORDER BY n.due_time, n.id LIMIT 500`, office)
 	if err != nil {
 		return nil, fmt.Errorf("store.Notices: %w", err)
 	}
