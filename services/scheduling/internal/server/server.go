@@ -48,7 +48,7 @@ type Server struct {
 	// Notifier delivers reception notices.
 	Notifier Notifier
 
-	cal      atomic.Pointer[calendar.Calendar] // official + local days off
+	cal      atomic.Pointer[calendar.Calendar] // official data + loaded notices + local days off
 	mu       sync.Mutex                        // guards localKey
 	localKey string                            // the notices and local days off cal was built with
 }
