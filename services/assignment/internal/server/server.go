@@ -878,7 +878,10 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 		c.ReceiveTime = c.CreateTime
 	}
 	if c.Accused == c.Holder {
-		c.Accused = "" // an office cannot be kept from what it registered itself
+		// Intake refuses this; should an event carry it anyway, the case is
+		// kept (the registering office must hold it) and the refusal to route
+		// it to the accused unit cannot apply.
+		c.Accused = ""
 	}
 	e := &store.Entry{
 		CaseNumber: c.Number, Action: int16(lifecycle.Register), Time: c.CreateTime,

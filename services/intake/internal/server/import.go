@@ -71,7 +71,7 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 		}
 		row := &importRow{line: len(rows) + 1, req: &intakev1.CreateCaseRequest{Case: msg.GetCase(), RequestId: msg.GetRequestId()}}
 		row.res = &intakev1.ImportResult{Line: int32(row.line)}
-		if err := s.validate(row.req, now); err != nil {
+		if err := s.validate(caller.Office.ID, row.req, now); err != nil {
 			row.res.Outcome = intakev1.ImportOutcome_IMPORT_OUTCOME_REJECTED
 			row.res.Violations = violationsOf(err)
 		} else {

@@ -82,7 +82,7 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 		return nil, err
 	}
 	now := s.Now().Truncate(time.Microsecond) // what PostgreSQL stores
-	if err := s.validate(req, now); err != nil {
+	if err := s.validate(caller.Office.ID, req, now); err != nil {
 		return nil, err
 	}
 	var v rpcerr.Violations

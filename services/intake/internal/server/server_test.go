@@ -148,6 +148,9 @@ func TestCreateCaseValidation(t *testing.T) {
 			c.CaseClass, c.AccusedOffice = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "offices/330421.zjj"
 		}, nil},
 		{"accused_unit_only_for_accusations", func(c *intakev1.Case) { c.AccusedOffice = "offices/330421.zjj" }, []string{"case.accused_office"}},
+		{"accused_unit_is_the_registering_office", func(c *intakev1.Case) {
+			c.CaseClass, c.AccusedOffice = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "offices/330421102"
+		}, []string{"case.accused_office"}},
 		{"accused_unit_unknown", func(c *intakev1.Case) {
 			c.CaseClass, c.AccusedOffice = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "offices/330421.nowhere"
 		}, []string{"case.accused_office"}},

@@ -95,7 +95,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 					merged.Petitioners = in.GetPetitioners()
 				}
 			}
-			if err := s.validate(&intakev1.CreateCaseRequest{Case: merged}, s.Now()); err != nil {
+			if err := s.validate(c.RegisteredBy, &intakev1.CreateCaseRequest{Case: merged}, s.Now()); err != nil {
 				return err
 			}
 			c.ReceiveTime = merged.GetReceiveTime().AsTime()

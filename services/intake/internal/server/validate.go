@@ -30,8 +30,9 @@ const (
 
 var sourceSystem = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// validate checks a CreateCaseRequest and reports every bad field at once.
-func (s *Server) validate(req *intakev1.CreateCaseRequest, now time.Time) error {
+// validate checks a CreateCaseRequest registered by office (an id) and
+// reports every bad field at once.
+func (s *Server) validate(office string, req *intakev1.CreateCaseRequest, now time.Time) error {
 	var v rpcerr.Violations
 	idempotency.Check(&v, req.GetRequestId())
 	c := req.GetCase()
@@ -63,8 +64,10 @@ func (s *Server) validate(req *intakev1.CreateCaseRequest, now time.Time) error 
 	if a := c.GetAccusedOffice(); a != "" {
 		if c.GetCaseClass() != intakev1.CaseClass_CASE_CLASS_ACCUSATION {
 			v.Add("case.accused_office", "is only for an accusation (CASE_CLASS_ACCUSATION)")
-		} else if _, ok := s.Dir.OfficeByResource(a); !ok {
+		} else if o, ok := s.Dir.OfficeByResource(a); !ok {
 			v.Add("case.accused_office", `must name an office of county `+s.Dir.County.Code+`, e.g. "offices/330421.zjj"`)
+		} else if o.ID == office {
+			v.Add("case.accused_office", "an office does not register an accusation against itself: the petition bureau or the discipline organ registers it (信访工作条例 第三十条第三款)")
 		}
 	}
 	text("case.subject", c.GetSubject(), maxSubject)
