@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 func TestCanSeeCase(t *testing.T) {
@@ -75,5 +76,39 @@ func TestInterceptor(t *testing.T) {
 	// Health checks need no token.
 	if _, err := intercept(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/grpc.health.v1.Health/Check"}, handler); err != nil {
 		t.Errorf("health check refused: %v", err)
+	}
+}
+
+func TestForOfficeAndStaff(t *testing.T) {
+	t.Parallel()
+	a := New(directory.Demo())
+	caller := func(token string) Caller {
+		c, ok := a.Authenticate(token)
+		if !ok {
+			t.Fatalf("token %s", token)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		token, office string
+		want          bool
+	}{
+		{"demo-dayun", "330421102", true},
+		{"demo-dayun", "330421103", false},
+		{"demo-zjj", "330421.rsj", false},
+		{"demo-bureau", "330421103", true},
+	} {
+		if got := ForOffice(caller(tc.token), tc.office); got != tc.want {
+			t.Errorf("ForOffice(%s, %s) = %v", tc.token, tc.office, got)
+		}
+	}
+	if _, err := RequireStaff(WithCaller(context.Background(), caller("demo-internal")), "move cases"); rpcerr.Reason(err) != "ROLE_NOT_ALLOWED" {
+		t.Errorf("service account: %v", err)
+	}
+	if c, err := RequireStaff(WithCaller(context.Background(), caller("demo-dayun")), "move cases"); err != nil || c.Office.ID != "330421102" {
+		t.Errorf("clerk: %v, %v", c, err)
+	}
+	if _, err := RequireStaff(context.Background(), "move cases"); rpcerr.Reason(err) != "TOKEN_MISSING" {
+		t.Errorf("no caller: %v", err)
 	}
 }

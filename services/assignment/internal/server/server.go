@@ -693,12 +693,9 @@ func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseReque
 // checks and changes, the new row, the history entry and the CaseMoved
 // event.
 func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (*assignmentv1.Case, error) {
-	caller, err := auth.Require(ctx)
+	caller, err := auth.RequireStaff(ctx, "move cases")
 	if err != nil {
 		return nil, err
-	}
-	if caller.Role == auth.RoleService {
-		return nil, rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "service accounts cannot move cases")
 	}
 	num, ok := names.CaseNumber(m.name)
 	if !ok {
@@ -811,7 +808,7 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if office.ID != caller.Office.ID && caller.Office.Kind != directory.Bureau {
+	if !auth.ForOffice(caller, office.ID) {
 		return nil, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE_QUEUE", "an office may list only its own queue", "parent", req.GetParent())
 	}
 	cases, err := s.Store.Queue(ctx, office.ID, queued, page.Offset, page.Size+1)

@@ -123,11 +123,7 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 // registrar returns the caller of a registration: any office's clerk or
 // handler, not a service account.
 func registrar(ctx context.Context) (auth.Caller, error) {
-	caller, err := auth.Require(ctx)
-	if err == nil && caller.Role == auth.RoleService {
-		err = rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "service accounts cannot register cases")
-	}
-	return caller, err
+	return auth.RequireStaff(ctx, "register cases")
 }
 
 // newCase is the store row of a validated registration at caller's office.

@@ -98,11 +98,7 @@ func text(v *rpcerr.Violations, field, val string, max int) {
 
 // clerk refuses service accounts.
 func clerk(ctx context.Context) (auth.Caller, error) {
-	caller, err := auth.Require(ctx)
-	if err == nil && caller.Role == auth.RoleService {
-		err = rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "service accounts cannot do this")
-	}
-	return caller, err
+	return auth.RequireStaff(ctx, "book receptions or appointments")
 }
 
 // CreateReceptionRoster publishes a roster for the caller's office.

@@ -426,11 +426,11 @@ func (s *Server) Jobs(interval time.Duration, logf func(msg string, args ...any)
 
 // ImportHolidayNotice loads a year's holiday notice at run time.
 func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.ImportHolidayNoticeRequest) (*schedulingv1.ImportHolidayNoticeResponse, error) {
-	caller, err := auth.Require(ctx)
+	caller, err := auth.RequireStaff(ctx, "load holiday notices")
 	if err != nil {
 		return nil, err
 	}
-	if caller.Office.Kind != directory.Bureau || caller.Role == auth.RoleService {
+	if caller.Office.Kind != directory.Bureau {
 		return nil, rpcerr.New(codes.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau loads holiday notices")
 	}
 	var v rpcerr.Violations
@@ -482,11 +482,11 @@ func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.Impo
 
 // CreateLocalRestDay adds a local day off and recomputes running clocks.
 func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.CreateLocalRestDayRequest) (*schedulingv1.CreateLocalRestDayResponse, error) {
-	caller, err := auth.Require(ctx)
+	caller, err := auth.RequireStaff(ctx, "add local days off")
 	if err != nil {
 		return nil, err
 	}
-	if caller.Office.Kind != directory.Bureau || caller.Role == auth.RoleService {
+	if caller.Office.Kind != directory.Bureau {
 		return nil, rpcerr.New(codes.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau adds local days off")
 	}
 	var v rpcerr.Violations
@@ -568,7 +568,7 @@ func (s *Server) ownOffice(caller auth.Caller, v *rpcerr.Violations, parent stri
 		v.Add("parent", `must name an office of the county, e.g. "offices/330421102"`)
 		return o, nil
 	}
-	if o.ID != caller.Office.ID && caller.Office.Kind != directory.Bureau {
+	if !auth.ForOffice(caller, o.ID) {
 		return o, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE", "an office reads only its own deadlines and reminders", "parent", parent)
 	}
 	return o, nil
