@@ -133,6 +133,13 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return err
 	}
 	logger.InfoContext(ctx, "migrations applied", slog.String("schema", spec.Name), slog.String("county", dir.County.Code))
+	if env("MIGRATE_ONLY", "") == "true" {
+		// A migration Job (deploy/): apply the schema and stop; the
+		// service's replicas then find it current.
+		grpcL.Close()
+		httpL.Close()
+		return nil
+	}
 
 	authn := auth.New(dir)
 	srv := grpc.NewServer(
