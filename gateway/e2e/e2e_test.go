@@ -918,8 +918,51 @@ func TestClocks(t *testing.T) {
 		return ""
 	})
 	c.do("GET", path+"/deadlines", "demo-xitang", nil).must(t, 404, "another township's deadlines")
+	checkMetrics(t, s)
 	own := c.do("GET", "/v1/offices/330421102/deadlines", "demo-dayun", nil).must(t, 200, "office deadlines")
 	if !strings.Contains(own.raw, num) {
 		t.Errorf("大云镇's deadlines lack the case: %s", own.raw)
+	}
+}
+
+// checkMetrics scrapes each service's /metrics (side port) after a run and
+// checks the figures operators watch: RPCs by method and code, feeds
+// applied and their lag, the outbox, scheduling's jobs and open 督办.
+func checkMetrics(t *testing.T, s *stack.Stack) {
+	t.Helper()
+	scrape := func(name string) string {
+		resp, err := http.Get(s.SideURL(name) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s /metrics: %d", name, resp.StatusCode)
+		}
+		return string(b)
+	}
+	want := map[string][]string{
+		"intake": {`tongban_rpc_requests_total{code="OK",method="/tongban.intake.v1.IntakeService/CreateCase",service="intake"}`,
+			`tongban_feed_events_total{feed="assignment",service="intake"}`, `tongban_outbox_events{service="intake"}`},
+		"assignment": {`tongban_rpc_requests_total{code="OK",method="/tongban.assignment.v1.AssignmentService/AcceptCase",service="assignment"}`,
+			`tongban_feed_events_total{feed="intake",service="assignment"}`, `tongban_feed_events_total{feed="scheduling",service="assignment"}`,
+			`tongban_feed_lag_seconds{feed="scheduling",service="assignment"}`, `tongban_rpc_duration_seconds_bucket{method="/tongban.assignment.v1.AssignmentService/AcceptCase"`},
+		"scheduling": {`tongban_jobs_due{kind="supervision",service="scheduling"}`, `tongban_supervisions_open{service="scheduling"} 0`,
+			`tongban_rpc_requests_total{code="NotFound",method="/tongban.scheduling.v1.SchedulingService/ListCaseDeadlines",service="scheduling"}`},
+		"reporting": {`tongban_feed_events_total{feed="assignment",service="reporting"}`, "\ngo_goroutines ", "\nprocess_resident_memory_bytes "},
+	}
+	for name, lines := range want {
+		body := scrape(name)
+		for _, l := range lines {
+			if !strings.Contains(body, l) {
+				t.Errorf("%s /metrics lacks %s", name, l)
+			}
+		}
+		for _, secret := range []string{"idNumber", "phone"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s /metrics mentions %s", name, secret)
+			}
+		}
 	}
 }

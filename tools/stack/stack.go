@@ -150,6 +150,16 @@ func (s *Stack) IntakeAddr() string {
 	return "127.0.0.1:" + strconv.Itoa(s.opts.Ports.IntakeGRPC)
 }
 
+// SideURL is the base URL of a service's side HTTP port (health, readiness,
+// metrics): name is one of intake, assignment, scheduling, reporting.
+func (s *Stack) SideURL(name string) string {
+	port := map[string]int{
+		"intake": s.opts.Ports.IntakeHTTP, "assignment": s.opts.Ports.AssignmentHTTP,
+		"scheduling": s.opts.Ports.SchedulingHTTP, "reporting": s.opts.Ports.ReportingHTTP,
+	}[name]
+	return "http://127.0.0.1:" + strconv.Itoa(port)
+}
+
 // Start starts the services and the gateway and waits until each is ready.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {

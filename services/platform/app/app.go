@@ -33,6 +33,7 @@ import (
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/metrics"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/serving"
@@ -66,6 +67,8 @@ type Deps struct {
 	// Dial opens a client connection to another service, with the internal
 	// service token.
 	Dial func(addr string) (*grpc.ClientConn, error)
+	// Metrics is the process's registry, for the service's own gauges.
+	Metrics *metrics.Metrics
 }
 
 // Follow returns a background worker that consumes the event feed of the
@@ -77,6 +80,17 @@ func (d Deps) Follow(feed, addr string, apply func(context.Context, pgx.Tx, *eve
 		return nil, fmt.Errorf("dial %s: %w", feed, err)
 	}
 	c := &outbox.Consumer{Feed: feed, Pool: d.Pool, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply}
+	if d.Metrics != nil {
+		events, lag := d.Metrics.FeedEvents.WithLabelValues(feed), d.Metrics.FeedLag.WithLabelValues(feed)
+		c.Observe = func(evs []*eventsv1.Event) {
+			if len(evs) == 0 {
+				lag.Set(0)
+				return
+			}
+			events.Add(float64(len(evs)))
+			lag.Set(time.Since(evs[len(evs)-1].GetOccurTime().AsTime()).Seconds())
+		}
+	}
 	return func(ctx context.Context) error {
 		defer conn.Close()
 		return c.Run(ctx)
@@ -142,14 +156,23 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	}
 
 	authn := auth.New(dir)
+	m := metrics.New(spec.Name)
+	m.Gauge("tongban_outbox_events", "Events this service has written to its outbox (the feed's newest position).", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		var n int64
+		_ = pool.QueryRow(ctx, `SELECT COALESCE(max(position), 0) FROM outbox`).Scan(&n)
+		return float64(n)
+	})
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessage),
 		grpc.ChainUnaryInterceptor(
+			m.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(logger),
 			recoverUnary,
 			authn.UnaryServerInterceptor(),
 		),
-		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger), authn.StreamServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.StreamServerInterceptor(), logging.StreamServerInterceptor(logger), authn.StreamServerInterceptor()),
 	)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
@@ -164,6 +187,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		Dial: func(addr string) (*grpc.ClientConn, error) {
 			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken(serviceToken))
 		},
+		Metrics: m,
 	}
 	workers, err := spec.Register(ctx, deps, srv)
 	if err != nil {
@@ -174,12 +198,12 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		Ready:           func(ctx context.Context) error { return pool.Ping(ctx) },
 		ShutdownTimeout: shutdown,
 	}
+	// Metrics on the side port, which only the cluster reaches (deploy/).
+	s.Handlers = map[string]http.Handler{"GET /metrics": m.Handler()}
 	if env("PPROF", "") == "true" {
 		// Profiles on the side port (loopback by default), for benchmarks.
-		s.Handlers = map[string]http.Handler{
-			"/debug/pprof/":        http.HandlerFunc(pprof.Index),
-			"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
-		}
+		s.Handlers["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
+		s.Handlers["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
 	}
 	return s.Run(ctx, workers...)
 }

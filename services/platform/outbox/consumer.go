@@ -32,6 +32,9 @@ type Consumer struct {
 	Apply func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
 	// BatchSize is the number of events read at once (default 200).
 	BatchSize int32
+	// Observe, when set, hears of every read: the events of a batch just
+	// committed (none when the feed had nothing new), for metrics.
+	Observe func(evs []*eventsv1.Event)
 }
 
 // Run follows the feed until ctx ends. Errors (the producer being down, a
@@ -79,6 +82,9 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 	}
 	evs := resp.GetEvents()
 	if len(evs) == 0 {
+		if c.Observe != nil {
+			c.Observe(nil)
+		}
 		return 0, nil
 	}
 	err = pgdb.InTx(ctx, c.Pool, func(tx pgx.Tx) error {
@@ -117,6 +123,9 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return 0, err
+	}
+	if c.Observe != nil {
+		c.Observe(evs)
 	}
 	return len(evs), nil
 }

@@ -47,6 +47,7 @@ func main() {
 				return nil, err
 			}
 			schedulingv1.RegisterSchedulingServiceServer(s, srv)
+			srv.Gauges(d.Metrics)
 			// The clocks run on assignment's moves.
 			moves, err := d.Follow("assignment", "127.0.0.1:7201", srv.ApplyMove)
 			if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
+	"github.com/tongban/tongban/services/platform/metrics"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pagination"
@@ -366,6 +367,29 @@ var clockTitles = map[assignmentv1.ClockKind]string{
 // sortBy sorts xs by key, stably.
 func sortBy[T any](xs []T, key func(T) string) {
 	slices.SortStableFunc(xs, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+}
+
+// Gauges registers scheduling's own metrics: the jobs' backlog by kind and
+// the open 督办.
+func (s *Server) Gauges(m *metrics.Metrics) {
+	scrape := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), time.Second)
+	}
+	m.GaugeVec("tongban_jobs_due", "Reminders, supervisions and notices due that the jobs have not done yet.", "kind", func() map[string]float64 {
+		ctx, cancel := scrape()
+		defer cancel()
+		due, err := s.Store.JobsDue(ctx, s.today(), s.Now())
+		if err != nil {
+			return nil
+		}
+		return due
+	})
+	m.Gauge("tongban_supervisions_open", "Supervisions (督办) of missed deadlines not yet resolved.", func() float64 {
+		ctx, cancel := scrape()
+		defer cancel()
+		n, _ := s.Store.OpenSupervisions(ctx)
+		return float64(n)
+	})
 }
 
 // Recompute recomputes every running clock on the calendar in force (after

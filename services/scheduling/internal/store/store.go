@@ -324,3 +324,24 @@ func (s *Store) AddHolidayNotice(ctx context.Context, tx pgx.Tx, year int, text,
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// JobsDue counts the work the jobs have not done yet as of today: reminders,
+// supervisions and notices that are due.
+func (s *Store) JobsDue(ctx context.Context, today, now time.Time) (map[string]float64, error) {
+	var rem, sup, not int64
+	err := s.Pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM clocks WHERE stop_time IS NULL AND paused_at IS NULL AND supervised AND reminded_at IS NULL AND remind_on <= $1::date AND due_date >= $1::date),
+		(SELECT count(*) FROM clocks WHERE stop_time IS NULL AND paused_at IS NULL AND supervised AND overdue_at IS NULL AND due_date < $1::date),
+		(SELECT count(*) FROM notices WHERE send_time IS NULL AND due_time <= $2)`, Day(today), now).Scan(&rem, &sup, &not)
+	if err != nil {
+		return nil, fmt.Errorf("store.JobsDue: %w", err)
+	}
+	return map[string]float64{"reminder": float64(rem), "supervision": float64(sup), "notice": float64(not)}, nil
+}
+
+// OpenSupervisions counts the 督办 not yet resolved.
+func (s *Store) OpenSupervisions(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM supervisions WHERE resolve_time IS NULL`).Scan(&n)
+	return n, err
+}
