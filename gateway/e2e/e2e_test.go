@@ -81,6 +81,20 @@ type reply struct {
 
 func (c *client) do(method, path, token string, body any, headers ...string) reply {
 	c.t.Helper()
+	req, err := c.request(method, path, token, body, headers...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return readReply(resp)
+}
+
+// request builds a request to the gateway: body is nil, a string, or a
+// value sent as JSON; headers are name, value pairs.
+func (c *client) request(method, path, token string, body any, headers ...string) (*http.Request, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -89,13 +103,13 @@ func (c *client) do(method, path, token string, body any, headers ...string) rep
 	default:
 		js, err := json.Marshal(b)
 		if err != nil {
-			c.t.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(js)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -104,10 +118,11 @@ func (c *client) do(method, path, token string, body any, headers ...string) rep
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
+	return req, nil
+}
+
+// readReply reads and closes a response.
+func readReply(resp *http.Response) reply {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := reply{status: resp.StatusCode, raw: string(raw)}

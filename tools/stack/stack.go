@@ -135,9 +135,11 @@ type Stack struct {
 }
 
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan error
+	name  string
+	env   []string
+	ready string // its readiness URL
+	cmd   *exec.Cmd
+	done  chan error
 }
 
 // GatewayURL is the base URL of the REST API.
@@ -197,7 +199,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s := &Stack{opts: opts}
 	for _, sp := range specs {
-		if err := s.spawn(sp.name, append(common, sp.env...)); err != nil {
+		if err := s.spawn(sp.name, append(common, sp.env...), "http://"+sp.ready+"/readyz"); err != nil {
 			s.Stop()
 			return nil, err
 		}
@@ -212,7 +214,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
-func (s *Stack) spawn(name string, env []string) error {
+func (s *Stack) spawn(name string, env []string, ready string) error {
 	logf, err := os.OpenFile(filepath.Join(s.opts.LogDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -227,7 +229,7 @@ func (s *Stack) spawn(name string, env []string) error {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan error, 1)}
+	p := &proc{name: name, env: env, ready: ready, cmd: cmd, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); logf.Close() }()
 	s.procs = append(s.procs, p)
 	return nil
@@ -256,23 +258,58 @@ func (s *Stack) waitReady(ctx context.Context, name, url string) error {
 	}
 }
 
+// latest is the newest process of name (a restart adds one).
+func (s *Stack) latest(name string) *proc {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		if s.procs[i].name == name {
+			return s.procs[i]
+		}
+	}
+	return nil
+}
+
+// Crash kills one process with SIGKILL (no graceful shutdown: a power cut
+// or an OOM kill) and waits until it is gone.
+func (s *Stack) Crash(name string) error {
+	p := s.latest(name)
+	if p == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	_ = p.cmd.Process.Kill()
+	err := <-p.done
+	p.done <- err
+	return nil
+}
+
+// Restart starts a stopped or crashed process again with its environment
+// and waits until it is ready.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	p := s.latest(name)
+	if p == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	if err := s.spawn(name, p.env, p.ready); err != nil {
+		return err
+	}
+	return s.waitReady(ctx, name, p.ready)
+}
+
 // Kill stops one process with SIGTERM and waits for it; it reports the
 // process's exit error (nil for a clean, graceful exit).
 func (s *Stack) Kill(name string) error {
-	for _, p := range s.procs {
-		if p.name == name {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-p.done:
-				p.done <- err
-				return err
-			case <-time.After(20 * time.Second):
-				_ = p.cmd.Process.Kill()
-				return fmt.Errorf("%s did not stop within 20s of SIGTERM", name)
-			}
-		}
+	p := s.latest(name)
+	if p == nil {
+		return fmt.Errorf("no process %q", name)
 	}
-	return fmt.Errorf("no process %q", name)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("%s did not stop within 20s of SIGTERM", name)
+	}
 }
 
 // Stop sends SIGTERM to every process, the gateway first, and waits.

@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestFaults runs a workload (townships registering cases and referring
+// them up, retrying every call with its idempotency key until it is
+// acknowledged, as a township system does) while intake, assignment,
+// scheduling, reporting and the gateway are each killed with SIGKILL and
+// restarted. Afterwards every acknowledged case exists exactly once in
+// every service, each with exactly one registration and one referral, and
+// every event reached its consumers.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack and kills it repeatedly")
+	}
+	s, _, dbURL := startStack(t)
+	c := &client{t: t, base: s.GatewayURL()}
+	httpc := &http.Client{Timeout: 5 * time.Second}
+
+	// call retries one logical request until it is acknowledged with want.
+	call := func(ctx context.Context, method, path, token string, body map[string]any, key string, want int) (reply, error) {
+		for {
+			r, err := c.try(httpc, method, path, token, body, "Idempotency-Key", key)
+			if err == nil && r.status == want {
+				return r, nil
+			}
+			if err == nil && r.status < 500 && r.status != 404 {
+				return r, fmt.Errorf("%s %s: HTTP %d: %s", method, path, r.status, r.raw)
+			}
+			// Down, restarting, or (404) assignment has not taken the case
+			// from intake's feed yet: try again, as a township system would.
+			select {
+			case <-ctx.Done():
+				return r, fmt.Errorf("%s %s: not acknowledged before the deadline (last: %v %d)", method, path, err, r.status)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	townships := []string{"demo-dayun", "demo-xitang", "demo-ganyao", "demo-yaozhuang"}
+	codes := map[string]string{"demo-dayun": "330421102", "demo-xitang": "330421103", "demo-ganyao": "330421105", "demo-yaozhuang": "330421111"}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	workUntil := time.Now().Add(12 * time.Second)
+
+	var mu sync.Mutex
+	acked := map[string]string{} // idempotency key → case number
+	var wg sync.WaitGroup
+	errs := make(chan error, len(townships))
+	for w, token := range townships {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(workUntil); i++ {
+				key := fmt.Sprintf("fault-%d-%d", w, i)
+				reg, err := call(ctx, "POST", "/v1/cases", token, map[string]any{
+					"channel": "CHANNEL_PHONE", "township": codes[token], "caseClass": "CASE_CLASS_CLAIM", "anonymous": true,
+					"subject": "故障演练 " + key, "content": "电话反映道路积水，请求处理。",
+				}, key, 201)
+				if err != nil {
+					errs <- err
+					return
+				}
+				num := reg.str("caseNumber")
+				if _, err := call(ctx, "POST", "/v1/cases/"+num+":referUp", token, map[string]any{"reason": "需县级协调"}, key+"-up", 200); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				acked[key] = num
+				mu.Unlock()
+			}
+		}()
+	}
+	// The faults, one service after another, while the workload runs.
+	for _, name := range []string{"intake", "assignment", "gateway", "scheduling", "reporting", "intake"} {
+		time.Sleep(1500 * time.Millisecond)
+		if err := s.Crash(name); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := s.Restart(ctx, name); err != nil {
+			t.Fatalf("restart %s: %v", name, err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(acked) < 20 {
+		t.Fatalf("only %d cases acknowledged: the workload did not run", len(acked))
+	}
+	t.Logf("%d cases registered and referred up through 6 crashes", len(acked))
+
+	// Every acknowledged case, exactly once, everywhere; every move once.
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	numbers := make([]string, 0, len(acked))
+	for _, n := range acked {
+		numbers = append(numbers, n)
+	}
+	count := func(q string) int {
+		var n int
+		if err := conn.QueryRow(ctx, q, numbers).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	distinct := map[string]bool{}
+	for _, n := range numbers {
+		distinct[n] = true
+	}
+	if len(distinct) != len(acked) {
+		t.Errorf("%d keys acknowledged %d distinct cases: a retry created a second case", len(acked), len(distinct))
+	}
+	if n := count(`SELECT count(*) FROM intake.cases WHERE subject LIKE '故障演练 %' AND $1::text[] IS NOT NULL`); n != len(acked) {
+		t.Errorf("intake holds %d cases, %d were acknowledged", n, len(acked))
+	}
+	c.eventually("every event reached its consumers", func() string {
+		checks := map[string]string{
+			"assignment cases referred up once":     `SELECT count(*) FROM assignment.cases c WHERE c.case_number = ANY ($1) AND c.holder_office = '330421.xfj' AND (SELECT count(*) FROM assignment.case_history h WHERE h.case_number = c.case_number AND h.action = 2) = 1`,
+			"assignment histories of two moves":     `SELECT count(*) FROM (SELECT case_number FROM assignment.case_history WHERE case_number = ANY ($1) GROUP BY case_number HAVING count(*) = 2) x`,
+			"intake projections at the bureau":      `SELECT count(*) FROM intake.cases WHERE case_number = ANY ($1) AND holder_office = '330421.xfj' AND history_seq = 2`,
+			"intake history entries":                `SELECT count(*) / 2 FROM intake.case_history WHERE case_number = ANY ($1)`,
+			"reporting facts":                       `SELECT count(*) FROM reporting.case_facts WHERE case_number = ANY ($1) AND referred_up AND registered_at IS NOT NULL`,
+			"scheduling routing clocks (restarted)": `SELECT count(*) FROM scheduling.clocks WHERE case_number = ANY ($1) AND kind = 1 AND office = '330421.xfj'`,
+			"assignment deadlines from scheduling":  `SELECT count(DISTINCT case_number) FROM assignment.deadlines WHERE case_number = ANY ($1)`,
+		}
+		var bad []string
+		for what, q := range checks {
+			if n := count(q); n != len(acked) {
+				bad = append(bad, fmt.Sprintf("%s: %d of %d", what, n, len(acked)))
+			}
+		}
+		return strings.Join(bad, "; ")
+	})
+}
+
+// try is do without failing the test on a network error: the stack may be
+// down on purpose.
+func (c *client) try(h *http.Client, method, path, token string, body any, headers ...string) (reply, error) {
+	req, err := c.request(method, path, token, body, headers...)
+	if err != nil {
+		return reply{}, err
+	}
+	resp, err := h.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	return readReply(resp), nil
+}
