@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUF   := go tool -modfile=tools/buf.mod buf
 GOTEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=20m
 
-.PHONY: all run test generate lint check-generated vet build unit clean-data bench-intake
+.PHONY: all run test generate lint check-generated vet build unit clean-data bench-intake loadtest
 
 all: build
 
@@ -48,3 +48,11 @@ clean-data:
 ## bench-intake: registration throughput against the raw SQL ceiling (see docs/benchmarks.md)
 bench-intake:
 	go run ./tools/benchintake
+
+## loadtest: the mixed workload (figures appended to out/loadtest.md) and a
+## 2-minute fault run (every service and PostgreSQL killed and restarted)
+loadtest:
+	mkdir -p out
+	go run ./tools/devstack -test -- env TONGBAN_LOADTEST=1 TONGBAN_LOAD_SECONDS=$${TONGBAN_LOAD_SECONDS:-60} \
+	  TONGBAN_LOAD_OUT=$(CURDIR)/out/loadtest.md TONGBAN_FAULT_SECONDS=$${TONGBAN_FAULT_SECONDS:-120} \
+	  go test -count=1 -timeout 30m -run 'TestLoad|TestFaults' -v ./gateway/e2e/

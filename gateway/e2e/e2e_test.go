@@ -274,12 +274,17 @@ func lineDiff(want, got string) string {
 
 func startStack(t *testing.T) (*stack.Stack, string, string) {
 	t.Helper()
+	return startStackOn(t, testDB.NewEmptyDatabaseURL(t))
+}
+
+// startStackOn starts the stack on the database at dbURL.
+func startStackOn(t *testing.T, dbURL string) (*stack.Stack, string, string) {
+	t.Helper()
 	ports, err := stack.FreePorts()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logDir := t.TempDir()
-	dbURL := testDB.NewEmptyDatabaseURL(t)
 	s, err := stack.Start(context.Background(), stack.Options{
 		BinDir: binDir, DatabaseURL: dbURL, Ports: ports, LogDir: logDir, BlobDir: t.TempDir(),
 		ExtraEnv: append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms"),

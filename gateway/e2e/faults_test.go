@@ -4,26 +4,46 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/services/platform/pgcluster"
+	"github.com/tongban/tongban/tools/stack"
 )
 
 // TestFaults runs a workload (townships registering cases and referring
 // them up, retrying every call with its idempotency key until it is
 // acknowledged, as a township system does) while intake, assignment,
 // scheduling, reporting and the gateway are each killed with SIGKILL and
-// restarted. Afterwards every acknowledged case exists exactly once in
+// restarted, and PostgreSQL is crashed and restarted. Afterwards every acknowledged case exists exactly once in
 // every service, each with exactly one registration and one referral, and
 // every event reached its consumers.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the stack and kills it repeatedly")
 	}
-	s, _, dbURL := startStack(t)
+	// A cluster of its own, durable, so the test can crash and restart it.
+	dir, err := os.MkdirTemp("", "tongban-fault-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pg, err := pgcluster.Start(context.Background(), filepath.Join(dir, "data"), pgcluster.Options{Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() }) //nolint:errcheck
+	if err := stack.EnsureDatabase(context.Background(), pg, "tongban"); err != nil {
+		t.Fatal(err)
+	}
+	s, _, dbURL := startStackOn(t, pg.URL("tongban"))
 	c := &client{t: t, base: s.GatewayURL()}
 	httpc := &http.Client{Timeout: 5 * time.Second}
 
@@ -50,7 +70,14 @@ func TestFaults(t *testing.T) {
 	codes := map[string]string{"demo-dayun": "330421102", "demo-xitang": "330421103", "demo-ganyao": "330421105", "demo-yaozhuang": "330421111"}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	workUntil := time.Now().Add(12 * time.Second)
+	// make loadtest runs a longer fault run (TONGBAN_FAULT_SECONDS).
+	workFor := 14 * time.Second
+	if v, err := strconv.Atoi(os.Getenv("TONGBAN_FAULT_SECONDS")); err == nil && v > 0 {
+		workFor = time.Duration(v) * time.Second
+		ctx, cancel = context.WithTimeout(context.Background(), workFor+2*time.Minute)
+		defer cancel()
+	}
+	workUntil := time.Now().Add(workFor)
 
 	var mu sync.Mutex
 	acked := map[string]string{} // idempotency key → case number
@@ -81,9 +108,23 @@ func TestFaults(t *testing.T) {
 			}
 		}()
 	}
-	// The faults, one service after another, while the workload runs.
-	for _, name := range []string{"intake", "assignment", "gateway", "scheduling", "reporting", "intake"} {
-		time.Sleep(1500 * time.Millisecond)
+	// The faults, one after another, while the workload runs: each service
+	// and the gateway killed and restarted, and PostgreSQL crashed
+	// (immediate stop: recovery from the WAL) and restarted on its port.
+	faults := []string{"intake", "assignment", "postgres", "gateway", "scheduling", "reporting", "intake"}
+	gap := workFor / time.Duration(len(faults)+1)
+	for _, name := range faults {
+		time.Sleep(gap)
+		if name == "postgres" {
+			if err := pg.Crash(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			if pg, err = pgcluster.Start(ctx, pg.Dir, pgcluster.Options{Port: pg.Port, Durable: true}); err != nil {
+				t.Fatalf("restart PostgreSQL: %v", err)
+			}
+			continue
+		}
 		if err := s.Crash(name); err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +141,7 @@ func TestFaults(t *testing.T) {
 	if len(acked) < 20 {
 		t.Fatalf("only %d cases acknowledged: the workload did not run", len(acked))
 	}
-	t.Logf("%d cases registered and referred up through 6 crashes", len(acked))
+	t.Logf("%d cases registered and referred up in %v through %d crashes", len(acked), workFor, len(faults))
 
 	// Every acknowledged case, exactly once, everywhere; every move once.
 	conn, err := pgx.Connect(ctx, dbURL)

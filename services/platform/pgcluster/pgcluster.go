@@ -121,6 +121,16 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, db)
 }
 
+// Crash stops the server the way a power cut would ("immediate": no
+// checkpoint; the next start recovers from the WAL).
+func (c *Cluster) Crash() error {
+	out, err := c.run(context.Background(), "pg_ctl", "-D", c.Dir, "-m", "immediate", "-w", "stop")
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %w\n%s", err, out)
+	}
+	return nil
+}
+
 // Stop shuts the server down (fast mode).
 func (c *Cluster) Stop() error {
 	out, err := c.run(context.Background(), "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "stop")
