@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // error details must resolve to be rendered
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -79,6 +81,7 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	)
 	for _, r := range regs {
 		conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(app.MaxMessage), grpc.MaxCallSendMsgSize(app.MaxMessage)))
 		if err != nil {
 			g.Close()
@@ -101,7 +104,10 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	})
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
 	root.HandleFunc("GET /readyz", g.ready)
-	g.Handler = root
+	// A span per request, continuing a caller's traceparent header.
+	g.Handler = otelhttp.NewHandler(root, "gateway", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return r.Method + " " + r.URL.Path
+	}))
 	return g, nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tongban/tongban/gateway"
 	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/tracing"
 )
 
 func main() {
@@ -36,6 +37,11 @@ func env(name, def string) string {
 }
 
 func realMain(ctx context.Context, logger *slog.Logger) error {
+	stopTracing, err := tracing.Setup(ctx, "gateway")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck
 	g, err := gateway.New(ctx, gateway.Backends{
 		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
 		Assignment: env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"),

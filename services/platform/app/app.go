@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -37,6 +38,7 @@ import (
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/serving"
+	"github.com/tongban/tongban/services/platform/tracing"
 )
 
 // MaxMessage bounds a gRPC message: room for a 10 MiB attachment.
@@ -121,6 +123,11 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return def
 	}
 	logger := logging.FromContext(ctx)
+	stopTracing, err := tracing.Setup(ctx, spec.Name)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck
 	dbURL := env("DATABASE_URL", "")
 	if dbURL == "" {
 		return errors.New("no database: set TONGBAN_DATABASE_URL (or " + spec.Env + "DATABASE_URL)")
@@ -166,6 +173,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	})
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessage),
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(
 			m.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(logger),
@@ -185,7 +193,8 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		Directory: dir,
 		Env:       env,
 		Dial: func(addr string) (*grpc.ClientConn, error) {
-			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken(serviceToken))
+			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken(serviceToken),
+				grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		},
 		Metrics: m,
 	}

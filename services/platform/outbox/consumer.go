@@ -9,10 +9,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/tracing"
 )
 
 // Consumer follows another service's feed. For each batch it applies every
@@ -111,7 +113,11 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 				return err
 			}
 			if tag.RowsAffected() == 1 {
-				if err := c.Apply(ctx, tx, ev); err != nil {
+				actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
+					attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
+				err := c.Apply(actx, tx, ev)
+				tracing.End(span, err)
+				if err != nil {
 					return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
 				}
 			}

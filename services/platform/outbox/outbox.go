@@ -31,11 +31,15 @@ import (
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/tracing"
 )
 
 // Append writes ev into the outbox of the transaction's schema. It fills in
 // event_id and occur_time when empty.
 func Append(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	if ev.GetTraceparent() == "" {
+		ev.Traceparent = tracing.Inject(ctx)
+	}
 	row, err := outboxRow(ev)
 	if err != nil {
 		return err
@@ -51,7 +55,11 @@ func Append(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 // in event ids and times like Append.
 func AppendAll(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) error {
 	rows := make([][]any, len(evs))
+	traceparent := tracing.Inject(ctx)
 	for i, ev := range evs {
+		if ev.GetTraceparent() == "" {
+			ev.Traceparent = traceparent
+		}
 		row, err := outboxRow(ev)
 		if err != nil {
 			return err

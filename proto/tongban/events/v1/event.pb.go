@@ -41,6 +41,9 @@ type Event struct {
 	// Opaque resume token: pass it as after_cursor to read the events that
 	// follow this one. Cursors of one feed are totally ordered.
 	Cursor string `protobuf:"bytes,5,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The W3C trace context of the change that wrote the event, so a
+	// consumer's work joins the same trace; empty when untraced.
+	Traceparent string `protobuf:"bytes,6,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	// The fact itself.
 	//
 	// Types that are valid to be assigned to Payload:
@@ -117,6 +120,13 @@ func (x *Event) GetCaseNumber() string {
 func (x *Event) GetCursor() string {
 	if x != nil {
 		return x.Cursor
+	}
+	return ""
+}
+
+func (x *Event) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -703,7 +713,7 @@ var File_tongban_events_v1_event_proto protoreflect.FileDescriptor
 
 const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\x99\x05\n" +
+	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\xbb\x05\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x03R\bposition\x129\n" +
@@ -711,7 +721,8 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"occur_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12\x1f\n" +
 	"\vcase_number\x18\x04 \x01(\tR\n" +
 	"caseNumber\x12\x16\n" +
-	"\x06cursor\x18\x05 \x01(\tR\x06cursor\x12L\n" +
+	"\x06cursor\x18\x05 \x01(\tR\x06cursor\x12 \n" +
+	"\vtraceparent\x18\x06 \x01(\tR\vtraceparent\x12L\n" +
 	"\x0fcase_registered\x18\n" +
 	" \x01(\v2!.tongban.events.v1.CaseRegisteredH\x00R\x0ecaseRegistered\x12=\n" +
 	"\n" +
