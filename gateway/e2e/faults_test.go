@@ -22,9 +22,10 @@ import (
 // them up, retrying every call with its idempotency key until it is
 // acknowledged, as a township system does) while intake, assignment,
 // scheduling, reporting and the gateway are each killed with SIGKILL and
-// restarted, and PostgreSQL is crashed and restarted. Afterwards every acknowledged case exists exactly once in
-// every service, each with exactly one registration and one referral, and
-// every event reached its consumers.
+// restarted, and PostgreSQL is crashed and restarted. Afterwards every
+// acknowledged case exists exactly once in every service, each with exactly
+// one registration and one referral, every event reached its consumers, and
+// every overdue deadline raised its 督办 exactly once.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the stack and kills it repeatedly")
@@ -81,6 +82,7 @@ func TestFaults(t *testing.T) {
 
 	var mu sync.Mutex
 	acked := map[string]string{} // idempotency key → case number
+	late := map[string]string{}  // letters received long ago, left at the township: their 督办 must fire once
 	var wg sync.WaitGroup
 	errs := make(chan error, len(townships))
 	for w, token := range townships {
@@ -89,6 +91,23 @@ func TestFaults(t *testing.T) {
 			defer wg.Done()
 			for i := 0; time.Now().Before(workUntil); i++ {
 				key := fmt.Sprintf("fault-%d-%d", w, i)
+				if i%4 == 3 {
+					// A letter received on 25 September: its routing deadline
+					// (9 October) is long past, so scheduling's job must raise
+					// 督办 for it, once, whatever crashes meanwhile.
+					reg, err := call(ctx, "POST", "/v1/cases", token, map[string]any{
+						"channel": "CHANNEL_LETTER", "township": codes[token], "caseClass": "CASE_CLASS_CLAIM", "anonymous": true,
+						"receiveTime": "2026-09-25T02:00:00Z", "subject": "故障演练（逾期） " + key, "content": "来信反映道路积水。",
+					}, key, 201)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					late[key] = reg.str("caseNumber")
+					mu.Unlock()
+					continue
+				}
 				reg, err := call(ctx, "POST", "/v1/cases", token, map[string]any{
 					"channel": "CHANNEL_PHONE", "township": codes[token], "caseClass": "CASE_CLASS_CLAIM", "anonymous": true,
 					"subject": "故障演练 " + key, "content": "电话反映道路积水，请求处理。",
@@ -141,7 +160,7 @@ func TestFaults(t *testing.T) {
 	if len(acked) < 20 {
 		t.Fatalf("only %d cases acknowledged: the workload did not run", len(acked))
 	}
-	t.Logf("%d cases registered and referred up in %v through %d crashes", len(acked), workFor, len(faults))
+	t.Logf("%d cases registered and referred up and %d overdue letters registered in %v through %d crashes", len(acked), len(late), workFor, len(faults))
 
 	// Every acknowledged case, exactly once, everywhere; every move once.
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -170,6 +189,26 @@ func TestFaults(t *testing.T) {
 	if n := count(`SELECT count(*) FROM intake.cases WHERE subject LIKE '故障演练 %' AND $1::text[] IS NOT NULL`); n != len(acked) {
 		t.Errorf("intake holds %d cases, %d were acknowledged", n, len(acked))
 	}
+	lateNumbers := make([]string, 0, len(late))
+	for _, n := range late {
+		lateNumbers = append(lateNumbers, n)
+	}
+	if len(late) < 5 {
+		t.Fatalf("only %d overdue letters", len(late))
+	}
+	c.eventually("督办 raised once for every overdue letter", func() string {
+		var raised, distinct, events int
+		err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT case_number) FROM scheduling.supervisions WHERE case_number = ANY ($1) AND kind = 1`,
+			lateNumbers).Scan(&raised, &distinct)
+		if err == nil {
+			err = conn.QueryRow(ctx, `SELECT count(*) FROM assignment.deadlines WHERE case_number = ANY ($1) AND kind = 1 AND deadline->>'overdue' = 'true'`,
+				lateNumbers).Scan(&events)
+		}
+		if err != nil || raised != len(late) || distinct != len(late) || events != len(late) {
+			return fmt.Sprintf("%d supervisions for %d cases, %d overdue deadlines shown, of %d letters (%v)", raised, distinct, events, len(late), err)
+		}
+		return ""
+	})
 	c.eventually("every event reached its consumers", func() string {
 		checks := map[string]string{
 			"assignment cases referred up once":     `SELECT count(*) FROM assignment.cases c WHERE c.case_number = ANY ($1) AND c.holder_office = '330421.xfj' AND (SELECT count(*) FROM assignment.case_history h WHERE h.case_number = c.case_number AND h.action = 2) = 1`,
