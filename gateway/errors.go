@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -25,9 +26,26 @@ var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 // field, a BadRequest naming it.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+		if strings.Contains(st.Message(), "request body too large") {
+			tooLarge(m, w)
+			return
+		}
 		err = decodeError(st.Message())
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// tooLarge answers 413 with a status body naming the limit.
+func tooLarge(m runtime.Marshaler, w http.ResponseWriter) {
+	st, _ := status.New(codes.InvalidArgument, "the request body is larger than "+strconv.Itoa(MaxBody>>20)+" MiB; send attachments one at a time").
+		WithDetails(&errdetails.ErrorInfo{Reason: "BODY_TOO_LARGE", Domain: rpcerr.Domain})
+	body, err := m.Marshal(st.Proto())
+	if err != nil {
+		body = []byte(`{"code":3,"message":"request body too large"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.Write(body) //nolint:errcheck
 }
 
 // decodeError turns a body-decoding message into a readable status.

@@ -95,7 +95,7 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	}
 
 	root := http.NewServeMux()
-	root.Handle("/v1/", mux)
+	root.Handle("/v1/", limitBody(mux))
 	root.Handle("GET /v1/events:watch", endless(mux))
 	root.Handle("POST /v1/cases:importCsv", &csvImport{client: intakev1.NewIntakeServiceClient(g.conns["intake"]), mux: mux, marshaler: marshaler})
 	root.HandleFunc("GET /openapi/tongban.swagger.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -109,6 +109,18 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		return r.Method + " " + r.URL.Path
 	}))
 	return g, nil
+}
+
+// MaxBody is the largest request body the gateway reads: a gRPC message's
+// bound, less room for the JSON's overhead over the protobuf.
+const MaxBody = app.MaxMessage - 1<<20
+
+// limitBody refuses bodies over MaxBody (errorHandler answers 413).
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // endless lifts the server's write timeout for a response that streams
