@@ -5,11 +5,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -52,12 +54,18 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer g.Close()
+	// Requests a second per caller (token, or address without one): a
+	// flood from one integrator cannot starve the county's offices.
+	perToken, err := strconv.ParseFloat(env("GATEWAY_RATE_PER_TOKEN", "1000"), 64)
+	if err != nil {
+		return fmt.Errorf("GATEWAY_RATE_PER_TOKEN: %w", err)
+	}
 	l, err := net.Listen("tcp", env("GATEWAY_HTTP_ADDR", "127.0.0.1:8080"))
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(logger, g),
+		Handler:           logRequests(logger, gateway.RateLimit(g, perToken)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
