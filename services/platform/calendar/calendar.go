@@ -153,8 +153,8 @@ func (c *Calendar) WithLocalRestDays(days map[string]string) (*Calendar, error) 
 // saving since 1991).
 var China = time.FixedZone("CST", 8*60*60)
 
-// date is t's calendar date in China, at midnight UTC (the calendar's key).
-func date(t time.Time) time.Time {
+// DateOf is t's calendar date in China, at midnight UTC (the calendar's key).
+func DateOf(t time.Time) time.Time {
 	t = t.In(China)
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
@@ -163,7 +163,7 @@ func date(t time.Time) time.Time {
 // China (t's own day is not counted: 民法典 第二百零一条), and whether any day
 // it passed was provisional (its year's notice is not in the data).
 func (c *Calendar) AddWorkingDays(t time.Time, n int) (due time.Time, provisional bool) {
-	d := date(t)
+	d := DateOf(t)
 	for n > 0 {
 		d = d.AddDate(0, 0, 1)
 		day := c.Day(d)
@@ -180,7 +180,7 @@ func (c *Calendar) AddWorkingDays(t time.Time, n int) (due time.Time, provisiona
 // which offices do not work moves to the next working day (民法典 第二百零三条;
 // whether petition work applies it is a setting of the rule set).
 func (c *Calendar) AddDays(t time.Time, n int, rollOver bool) (due time.Time, provisional bool) {
-	d := date(t).AddDate(0, 0, n)
+	d := DateOf(t).AddDate(0, 0, n)
 	day := c.Day(d)
 	provisional = day.Provisional
 	for rollOver && !day.Working() {

@@ -193,11 +193,11 @@ func FuzzArithmetic(f *testing.F) {
 		from := start.Add(time.Duration(offset) * time.Second)
 		days := int(n%90) + 1
 		due, _ := c.AddWorkingDays(from, days)
-		if !c.Day(due).Working() || !due.After(date(from)) {
+		if !c.Day(due).Working() || !due.After(DateOf(from)) {
 			t.Fatalf("AddWorkingDays(%v, %d) = %v: not a working day after the start", from, days, due)
 		}
 		count := 0
-		for d := date(from).AddDate(0, 0, 1); !d.After(due); d = d.AddDate(0, 0, 1) {
+		for d := DateOf(from).AddDate(0, 0, 1); !d.After(due); d = d.AddDate(0, 0, 1) {
 			if c.Day(d).Working() {
 				count++
 			}
@@ -206,7 +206,7 @@ func FuzzArithmetic(f *testing.F) {
 			t.Fatalf("AddWorkingDays(%v, %d) = %v spans %d working days", from, days, due, count)
 		}
 		plain, _ := c.AddDays(from, days, false)
-		if plain != date(from).AddDate(0, 0, days) {
+		if plain != DateOf(from).AddDate(0, 0, days) {
 			t.Fatalf("AddDays without roll-over = %v", plain)
 		}
 		rolled, _ := c.AddDays(from, days, true)

@@ -332,15 +332,7 @@ func (s *Server) AssignCaseDown(ctx context.Context, req *assignmentv1.AssignCas
 	var v rpcerr.Violations
 	requireText(&v, "instructions", req.GetInstructions(), maxAnswer)
 	to := s.target(&v, "to_office", req.GetToOffice(), directory.Township)
-	due, err := time.ParseInLocation(time.DateOnly, req.GetReportDue(), calendar.China)
-	switch {
-	case req.GetReportDue() == "":
-		v.Add("report_due", `is required: the last day for the report, "YYYY-MM-DD"`)
-	case err != nil:
-		v.Add("report_due", `must be a date "YYYY-MM-DD"`)
-	case calendar.EndOfDay(due).Before(s.Now()):
-		v.Add("report_due", "must not be in the past")
-	}
+	due := s.futureDate(&v, "report_due", req.GetReportDue())
 	c, err := s.transition(ctx, &v, move{
 		method: "AssignCaseDown", action: lifecycle.AssignDown, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetInstructions()),

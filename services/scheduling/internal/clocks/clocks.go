@@ -131,8 +131,8 @@ func Supervised(k Kind) bool { return k != ReviewRequest && k != ReReviewRequest
 // when set. It reports whether the date rests on a provisional year.
 func Due(cal *calendar.Calendar, rules *ruleset.RuleSet, kind Kind, start time.Time, extension int, fixed time.Time) (due time.Time, provisional bool, rule string) {
 	if !fixed.IsZero() {
-		f := fixed.In(calendar.China)
-		return time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, time.UTC), cal.Day(f).Provisional, "交办机关确定的期限 (信访工作条例 第二十二条第三项)"
+		d := calendar.DateOf(fixed)
+		return d, cal.Day(d).Provisional, "交办机关确定的期限 (信访工作条例 第二十二条第三项)"
 	}
 	r, ok := rules.Clocks[kind]
 	if !ok {

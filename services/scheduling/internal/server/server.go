@@ -247,11 +247,7 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 
 // daysBetween counts the calendar days from a's date to b's date in China.
 func daysBetween(a, b time.Time) int {
-	day := func(t time.Time) time.Time {
-		t = t.In(calendar.China)
-		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	}
-	return int(day(b).Sub(day(a)).Hours() / 24)
+	return int(calendar.DateOf(b).Sub(calendar.DateOf(a)).Hours() / 24)
 }
 
 // timeOf is t's time, or the zero time when t is unset.
@@ -286,10 +282,7 @@ func deadline(c *store.Clock) *assignmentv1.Deadline {
 }
 
 // today is the date in China now, at midnight UTC.
-func (s *Server) today() time.Time {
-	t := s.Now().In(calendar.China)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
+func (s *Server) today() time.Time { return calendar.DateOf(s.Now()) }
 
 // supervisor is the office above o: the county (its petition bureau) above
 // its townships and departments, the prefecture above the bureau.
