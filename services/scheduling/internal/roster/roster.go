@@ -56,8 +56,8 @@ func (p Pattern) Occurrences(cal *calendar.Calendar, from, to time.Time) []Occur
 		day := cal.Day(s)
 		o := Occurrence{Scheduled: s, Date: s, Provisional: day.Provisional}
 		if !day.Working() {
-			// 节假日顺推: the next working day (in China, the day itself not counted).
-			next, prov := cal.AddWorkingDays(time.Date(s.Year(), s.Month(), s.Day(), 12, 0, 0, 0, calendar.China), 1)
+			// 节假日顺推: the next working day.
+			next, prov := cal.NextWorkingDay(s)
 			o.Date, o.Provisional = next, o.Provisional || prov
 			if i+1 < len(dates) && !o.Date.Before(dates[i+1]) {
 				continue // held with the next one
