@@ -1,15 +1,17 @@
 # Tongban: `make run` starts everything, `make test` runs every test.
 SHELL := /bin/bash
 BUF   := go tool -modfile=tools/buf.mod buf
+## DEMO_CASES: cases of the generated demo year make run loads on a fresh .data/ (0: none)
+DEMO_CASES ?= 12000
 GOTEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=20m
 
-.PHONY: all run test generate lint check-generated vet build unit clean-data bench-intake loadtest
+.PHONY: all run test generate lint check-generated vet build unit clean-data bench-intake bench-reporting loadtest
 
 all: build
 
 ## run: start PostgreSQL, the four services and the gateway with the demo county
 run:
-	go run ./tools/devstack
+	go run ./tools/devstack -demo-cases $(DEMO_CASES)
 
 ## generate: regenerate Go code and the merged OpenAPI file from proto/ (offline)
 generate: lint
@@ -40,7 +42,8 @@ build:
 
 ## test: vet, lint, stale-generation check, then every Go test on a throwaway PostgreSQL
 test: vet check-generated
-	go run ./tools/devstack -test -- go test $(GOTEST_FLAGS) ./...
+	mkdir -p out/test-artifacts
+	go run ./tools/devstack -test -- go test $(GOTEST_FLAGS) -artifacts -outputdir=$(CURDIR)/out/test-artifacts ./...
 
 clean-data:
 	rm -rf .data
@@ -48,6 +51,12 @@ clean-data:
 ## bench-intake: registration throughput against the raw SQL ceiling (see docs/benchmarks.md)
 bench-intake:
 	go run ./tools/benchintake
+
+## bench-reporting: the dashboard's API calls on a read model of BENCH_CASES cases
+## (default 1 million; 10000000 needs a few GB and several minutes), raw SQL beside them
+BENCH_CASES ?= 1000000
+bench-reporting:
+	go run ./services/reporting/cmd/benchreporting -cases $(BENCH_CASES)
 
 ## loadtest: the mixed workload (figures appended to out/loadtest.md) and a
 ## 2-minute fault run (every service and PostgreSQL killed and restarted)

@@ -22,12 +22,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tongban/tongban/gateway/openapi"
+	"github.com/tongban/tongban/gateway/web"
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/app"
+	"github.com/tongban/tongban/services/platform/democlock"
 )
 
 // Backends are the services' gRPC addresses.
@@ -74,7 +76,7 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
-		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }), // no internal metadata in responses
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader), // no internal metadata in responses
 		runtime.WithForwardResponseOption(createdStatus),
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithErrorHandler(errorHandler),
@@ -102,6 +104,8 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.Spec) //nolint:errcheck
 	})
+	root.Handle("GET /dashboard/", http.StripPrefix("/dashboard", web.Dashboard()))
+	root.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusFound))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
 	root.HandleFunc("GET /readyz", g.ready)
 	// A span per request, continuing a caller's traceparent header.
@@ -140,8 +144,20 @@ func headerMatcher(key string) (string, bool) {
 		return "idempotency-key", true
 	case "x-request-id":
 		return "x-request-id", true
+	case democlock.Header:
+		// Honoured only by services started with TONGBAN_DEMO_CLOCK=true.
+		return democlock.Header, true
 	}
 	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader passes on the one piece of response metadata meant for
+// HTTP clients, an export's file name; nothing else internal leaves.
+func outgoingHeader(key string) (string, bool) {
+	if key == "content-disposition" {
+		return "Content-Disposition", true
+	}
+	return "", false
 }
 
 // creates are the methods that create a resource.

@@ -277,8 +277,15 @@ func startStack(t *testing.T) (*stack.Stack, string, string) {
 	return startStackOn(t, testDB.NewEmptyDatabaseURL(t))
 }
 
+// startStackEnv starts the stack on a fresh database with extra settings
+// ("NAME=value") for every process.
+func startStackEnv(t *testing.T, env ...string) (*stack.Stack, string, string) {
+	t.Helper()
+	return startStackOn(t, testDB.NewEmptyDatabaseURL(t), env...)
+}
+
 // startStackOn starts the stack on the database at dbURL.
-func startStackOn(t *testing.T, dbURL string) (*stack.Stack, string, string) {
+func startStackOn(t *testing.T, dbURL string, env ...string) (*stack.Stack, string, string) {
 	t.Helper()
 	ports, err := stack.FreePorts()
 	if err != nil {
@@ -287,7 +294,7 @@ func startStackOn(t *testing.T, dbURL string) (*stack.Stack, string, string) {
 	logDir := t.TempDir()
 	s, err := stack.Start(context.Background(), stack.Options{
 		BinDir: binDir, DatabaseURL: dbURL, Ports: ports, LogDir: logDir, BlobDir: t.TempDir(),
-		ExtraEnv: append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms"),
+		ExtraEnv: append(append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms"), env...),
 	})
 	if err != nil {
 		t.Fatal(err)

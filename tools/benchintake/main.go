@@ -29,10 +29,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +41,7 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/pgcluster"
+	"github.com/tongban/tongban/tools/loadgen"
 	"github.com/tongban/tongban/tools/stack"
 )
 
@@ -69,43 +68,12 @@ func main() {
 }
 
 func run(ctx context.Context, dur time.Duration, clients []int, importRows int) error {
-	if err := stack.EnsurePostgres(ctx, os.Stderr); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "tongban-bench-")
+	b, err := stack.StartBench(ctx, logf, "INTAKE_PPROF=true")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	cluster, err := pgcluster.Start(ctx, filepath.Join(tmp, "pg"), pgcluster.Options{Durable: true})
-	if err != nil {
-		return err
-	}
-	defer cluster.Stop() //nolint:errcheck
-	if err := stack.EnsureDatabase(ctx, cluster, "bench"); err != nil {
-		return err
-	}
-	root, err := stack.Root()
-	if err != nil {
-		return err
-	}
-	bin := filepath.Join(tmp, "bin")
-	logf("building…")
-	if err := stack.Build(ctx, root, bin); err != nil {
-		return err
-	}
-	ports, err := stack.FreePorts()
-	if err != nil {
-		return err
-	}
-	s, err := stack.Start(ctx, stack.Options{
-		BinDir: bin, DatabaseURL: cluster.URL("bench"), Ports: ports, LogDir: filepath.Join(tmp, "logs"),
-		BlobDir: filepath.Join(tmp, "blobs"), ExtraEnv: append(stack.NewSecrets(), "LOG_LEVEL=warn", "INTAKE_PPROF=true"),
-	})
-	if err != nil {
-		return err
-	}
-	defer s.Stop()
+	defer b.Close()
+	s, cluster, tmp := b.Stack, b.Cluster, b.Dir
 
 	conn, err := grpc.NewClient(s.IntakeAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken("demo-dayun"))
 	if err != nil {
@@ -130,7 +98,7 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		logf("REST registrations, %d clients…", c)
 		if profileTo != "" && c == clients[0] {
 			// At most 8 s: the side server's write timeout is 10 s.
-			go profile(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", ports.IntakeHTTP, min(int(dur.Seconds()*3/4), 8)), profileTo)
+			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.SideURL("intake"), min(int(dur.Seconds()*3/4), 8)), profileTo)
 		}
 		rest := load(ctx, c, dur, func(ctx context.Context, i int) error { return restCreate(ctx, httpClient, s.GatewayURL(), i) })
 		fmt.Fprintf(out, "| REST POST /v1/cases (gateway → intake) | %d | %.0f | %.2f | %.2f | %.2f |\n", c, rest.rate, rest.p50, rest.p99, rest.rate/ceiling.rate)
@@ -168,58 +136,17 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 	return nil
 }
 
+// result is a measured run: requests per second and latency percentiles
+// in milliseconds (avgMS for pgbench, which reports an average).
 type result struct{ rate, p50, p99, avgMS float64 }
 
-// load runs fn from n workers for dur, closed loop, and measures it. Errors
-// are counted out of the rate and reported.
+// load runs fn closed loop from n workers for dur (see loadgen.Run).
 func load(ctx context.Context, n int, dur time.Duration, fn func(ctx context.Context, i int) error) result {
-	ctx, cancel := context.WithTimeout(ctx, dur)
-	defer cancel()
-	var mu sync.Mutex
-	var all []time.Duration
-	var errs int
-	var firstErr error
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			bad := 0
-			var e error
-			for i := w; ctx.Err() == nil; i += n {
-				t := time.Now()
-				if err := fn(ctx, i); err != nil {
-					if ctx.Err() == nil {
-						bad++
-						e = err
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t))
-			}
-			mu.Lock()
-			all, errs = append(all, lat...), errs+bad
-			if firstErr == nil {
-				firstErr = e
-			}
-			mu.Unlock()
-		}()
+	r := loadgen.Run(ctx, n, dur, fn)
+	if r.Errors > 0 {
+		logf("  %d errors, e.g. %v", r.Errors, r.FirstError)
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if errs > 0 {
-		logf("  %d errors, e.g. %v", errs, firstErr)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
-	}
-	return result{rate: float64(len(all)) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+	return result{rate: r.Rate, p50: r.P50, p99: r.P99}
 }
 
 func restCreate(ctx context.Context, c *http.Client, base string, _ int) error {

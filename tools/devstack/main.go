@@ -20,15 +20,19 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/pgcluster"
+	"github.com/tongban/tongban/tools/demodata"
 	"github.com/tongban/tongban/tools/stack"
 )
 
 func main() {
 	test := flag.Bool("test", false, "start a throwaway PostgreSQL, run the command after --, and remove it")
 	pgPort := flag.Int("pg-port", 54329, "PostgreSQL port for make run")
+	demoCases := flag.Int("demo-cases", 12000, "make run: cases of the generated demo year to load in the background (0: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -36,7 +40,7 @@ func main() {
 	if *test {
 		err = runTests(ctx, flag.Args())
 	} else {
-		err = run(ctx, *pgPort)
+		err = run(ctx, *pgPort, *demoCases)
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -53,6 +57,10 @@ func runTests(ctx context.Context, args []string) error {
 		return errors.New("-test needs a command after --")
 	}
 	if err := stack.EnsurePostgres(ctx, os.Stderr); err != nil {
+		return err
+	}
+	// The dashboard's browser test drives Debian's Chromium.
+	if err := stack.EnsureChromium(ctx, os.Stderr); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "tongban-test-pg-")
@@ -72,7 +80,7 @@ func runTests(ctx context.Context, args []string) error {
 	return cmd.Run()
 }
 
-func run(ctx context.Context, pgPort int) error {
+func run(ctx context.Context, pgPort, demoCases int) error {
 	root, err := stack.Root()
 	if err != nil {
 		return err
@@ -102,13 +110,19 @@ func run(ctx context.Context, pgPort int) error {
 	fmt.Println("starting the services (each applies its migrations)…")
 	s, err := stack.Start(ctx, stack.Options{
 		BinDir: bin, DatabaseURL: c.URL("tongban"), Ports: stack.DefaultPorts,
-		LogDir: filepath.Join(data, "logs"), BlobDir: filepath.Join(data, "blobs"), Progress: os.Stdout, ExtraEnv: secrets,
+		LogDir: filepath.Join(data, "logs"), BlobDir: filepath.Join(data, "blobs"), Progress: os.Stdout,
+		// The demo year is loaded with backdated moves (democlock); a
+		// deployment never sets this.
+		ExtraEnv: append(secrets, democlock.Env+"=true"),
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
 	printWelcome(s, c, data)
+	if demoCases > 0 {
+		go loadDemoYear(ctx, s.GatewayURL(), data, demoCases)
+	}
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	return nil
@@ -133,7 +147,53 @@ Demo tokens (send "Authorization: Bearer <token>"):
 		o, _ := dir.Office(t.Office)
 		fmt.Printf("  %-16s %-8s offices/%-14s %s\n", t.Token, t.Role, o.ID, o.Name)
 	}
-	fmt.Println("\nThe README has a curl walk-through. Ctrl-C stops everything; data stays in .data/.")
+	fmt.Printf("\nCounty dashboard: %s/dashboard/#token=demo-bureau   (a township's: #token=demo-xitang)\n", s.GatewayURL())
+	fmt.Println("The README has a curl walk-through. Ctrl-C stops everything; data stays in .data/.")
+}
+
+// loadDemoYear pushes a generated year of cases through the services once
+// per data directory, printing its progress; the dashboard fills as it
+// goes. Interrupted, it resumes on the next make run (every call carries an
+// idempotency key).
+func loadDemoYear(ctx context.Context, gateway, data string, n int) {
+	const seed = 2026
+	marker := filepath.Join(data, fmt.Sprintf("demo-year-%d-%d.done", seed, n))
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	fmt.Printf("\nLoading a demo year of %d cases through the services (make run DEMO_CASES=0 skips it)…\n", n)
+	start := time.Now()
+	last := time.Time{}
+	res, err := demodata.Load(ctx, demodata.Options{
+		Gateway: gateway, Cases: n, Seed: seed,
+		Progress: func(done, failed int) {
+			if time.Since(last) < 5*time.Second && done < n {
+				return
+			}
+			last = time.Now()
+			rate := float64(done) / time.Since(start).Seconds()
+			left := time.Duration(float64(n-done)/max(rate, 0.1)) * time.Second
+			fmt.Printf("  demo year: %d/%d cases (%d%%), %.0f cases/s, about %s left%s\n", done, n, done*100/n, rate, left.Round(time.Second), failedNote(failed))
+		},
+	})
+	if err != nil {
+		return // stopped; the next make run resumes
+	}
+	fmt.Printf("Demo year loaded: %d cases, %d API calls in %s%s. The dashboard shows it once reporting has read the feeds.\n",
+		res.Cases, res.Calls, time.Since(start).Round(time.Second), failedNote(res.Failed))
+	for _, e := range res.Errors {
+		fmt.Println("  failed:", e)
+	}
+	if res.Failed == 0 {
+		_ = os.WriteFile(marker, []byte(time.Now().Format(time.RFC3339)+"\n"), 0o644)
+	}
+}
+
+func failedNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d failed", n)
 }
 
 // loadSecrets reads the stack's secrets (identity keys) from path, creating

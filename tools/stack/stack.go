@@ -326,7 +326,29 @@ func EnsurePostgres(ctx context.Context, w io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(w, "PostgreSQL server not found: installing it with apt-get (Debian package postgresql)…")
-	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql"}} {
+	if err := aptInstall(ctx, w, "postgresql"); err != nil {
+		return err
+	}
+	_, err := pgcluster.BinDir()
+	return err
+}
+
+// Chromium is where Debian's chromium package puts the browser the
+// dashboard's browser test drives.
+const Chromium = "/usr/bin/chromium"
+
+// EnsureChromium installs Debian's headless-capable Chromium (and CJK fonts,
+// so screenshots show the Chinese) when the browser is missing.
+func EnsureChromium(ctx context.Context, w io.Writer) error {
+	if _, err := os.Stat(Chromium); err == nil {
+		return nil
+	}
+	fmt.Fprintln(w, "Chromium not found: installing it with apt-get (Debian packages chromium, fonts-noto-cjk)…")
+	return aptInstall(ctx, w, "chromium", "fonts-noto-cjk")
+}
+
+func aptInstall(ctx context.Context, w io.Writer, packages ...string) error {
+	for _, args := range [][]string{{"update"}, append([]string{"install", "-y", "--no-install-recommends"}, packages...)} {
 		cmd := exec.CommandContext(ctx, "apt-get", args...)
 		if os.Geteuid() != 0 {
 			cmd = exec.CommandContext(ctx, "sudo", append([]string{"apt-get"}, args...)...)
@@ -337,8 +359,7 @@ func EnsurePostgres(ctx context.Context, w io.Writer) error {
 			return fmt.Errorf("apt-get %v: %w", args, err)
 		}
 	}
-	_, err := pgcluster.BinDir()
-	return err
+	return nil
 }
 
 // EnsureDatabase creates database name on the cluster if it is missing.
@@ -356,4 +377,65 @@ func EnsureDatabase(ctx context.Context, c *pgcluster.Cluster, name string) erro
 		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	}
 	return err
+}
+
+// Bench is a durable PostgreSQL cluster in a temporary directory with a
+// freshly built stack on its database "bench": what a benchmark measures.
+type Bench struct {
+	Cluster *pgcluster.Cluster
+	*Stack
+	// Dir is the temporary directory (the cluster, binaries, logs).
+	Dir string
+}
+
+// StartBench builds and starts a stack for a benchmark on a new durable
+// cluster (synchronous_commit on), with extra settings for every process;
+// logf hears of the slow steps. Close removes everything.
+func StartBench(ctx context.Context, logf func(string, ...any), env ...string) (*Bench, error) {
+	if err := EnsurePostgres(ctx, os.Stderr); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "tongban-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &Bench{Dir: tmp}
+	if b.Cluster, err = pgcluster.Start(ctx, filepath.Join(tmp, "pg"), pgcluster.Options{Durable: true}); err != nil {
+		b.Close()
+		return nil, err
+	}
+	root, err := Root()
+	if err == nil {
+		err = EnsureDatabase(ctx, b.Cluster, "bench")
+	}
+	if err == nil {
+		logf("building…")
+		err = Build(ctx, root, filepath.Join(tmp, "bin"))
+	}
+	var ports Ports
+	if err == nil {
+		ports, err = FreePorts()
+	}
+	if err == nil {
+		b.Stack, err = Start(ctx, Options{
+			BinDir: filepath.Join(tmp, "bin"), DatabaseURL: b.Cluster.URL("bench"), Ports: ports, LogDir: filepath.Join(tmp, "logs"),
+			BlobDir: filepath.Join(tmp, "blobs"), ExtraEnv: append(append(NewSecrets(), "LOG_LEVEL=warn"), env...),
+		})
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Close stops the stack and the cluster and removes the directory.
+func (b *Bench) Close() {
+	if b.Stack != nil {
+		b.Stack.Stop()
+	}
+	if b.Cluster != nil {
+		_ = b.Cluster.Stop()
+	}
+	_ = os.RemoveAll(b.Dir)
 }

@@ -32,6 +32,7 @@ import (
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/metrics"
@@ -171,15 +172,20 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		_ = pool.QueryRow(ctx, `SELECT COALESCE(max(position), 0) FROM outbox`).Scan(&n)
 		return float64(n)
 	})
+	unary := []grpc.UnaryServerInterceptor{
+		m.UnaryServerInterceptor(),
+		logging.UnaryServerInterceptor(logger),
+		recoverUnary,
+		authn.UnaryServerInterceptor(),
+	}
+	if getenv(democlock.Env) == "true" {
+		logger.WarnContext(ctx, "DEMO CLOCK ON: callers may backdate moves with the "+democlock.Header+" header; never in production")
+		unary = append(unary, democlock.UnaryServerInterceptor())
+	}
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessage),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(
-			m.UnaryServerInterceptor(),
-			logging.UnaryServerInterceptor(logger),
-			recoverUnary,
-			authn.UnaryServerInterceptor(),
-		),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(m.StreamServerInterceptor(), logging.StreamServerInterceptor(logger), authn.StreamServerInterceptor()),
 	)
 	hs := health.NewServer()

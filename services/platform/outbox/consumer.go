@@ -52,7 +52,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil
 		case err != nil:
 			logger.WarnContext(ctx, "feed step failed; retrying", slog.String("error", err.Error()), slog.Duration("backoff", backoff))
-			backoff = min(backoff*2, 5*time.Second)
+			backoff = min(max(backoff*2, pollDelay), 5*time.Second)
 		case n == 0:
 			backoff = pollDelay
 		default:

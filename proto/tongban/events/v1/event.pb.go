@@ -24,6 +24,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LeaderMeetingKind says how a leader met a petitioner.
+type LeaderMeetingKind int32
+
+const (
+	// Not set.
+	LeaderMeetingKind_LEADER_MEETING_KIND_UNSPECIFIED LeaderMeetingKind = 0
+	// 接访: on a reception day (the meeting was recorded).
+	LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION LeaderMeetingKind = 1
+	// 约访: an appointment the leader made.
+	LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT LeaderMeetingKind = 2
+)
+
+// Enum value maps for LeaderMeetingKind.
+var (
+	LeaderMeetingKind_name = map[int32]string{
+		0: "LEADER_MEETING_KIND_UNSPECIFIED",
+		1: "LEADER_MEETING_KIND_RECEPTION",
+		2: "LEADER_MEETING_KIND_APPOINTMENT",
+	}
+	LeaderMeetingKind_value = map[string]int32{
+		"LEADER_MEETING_KIND_UNSPECIFIED": 0,
+		"LEADER_MEETING_KIND_RECEPTION":   1,
+		"LEADER_MEETING_KIND_APPOINTMENT": 2,
+	}
+)
+
+func (x LeaderMeetingKind) Enum() *LeaderMeetingKind {
+	p := new(LeaderMeetingKind)
+	*p = x
+	return p
+}
+
+func (x LeaderMeetingKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LeaderMeetingKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_events_v1_event_proto_enumTypes[0].Descriptor()
+}
+
+func (LeaderMeetingKind) Type() protoreflect.EnumType {
+	return &file_tongban_events_v1_event_proto_enumTypes[0]
+}
+
+func (x LeaderMeetingKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LeaderMeetingKind.Descriptor instead.
+func (LeaderMeetingKind) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_events_v1_event_proto_rawDescGZIP(), []int{0}
+}
+
 // Event is one fact a service published through its transactional outbox:
 // it exists exactly when the change that caused it committed. Events carry
 // no petitioner identity.
@@ -54,6 +107,7 @@ type Event struct {
 	//	*Event_CaseCorrected
 	//	*Event_ClockChanged
 	//	*Event_HolidayNoticeImported
+	//	*Event_LeaderMeeting
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -192,6 +246,15 @@ func (x *Event) GetHolidayNoticeImported() *HolidayNoticeImported {
 	return nil
 }
 
+func (x *Event) GetLeaderMeeting() *LeaderMeeting {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_LeaderMeeting); ok {
+			return x.LeaderMeeting
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -226,6 +289,11 @@ type Event_HolidayNoticeImported struct {
 	HolidayNoticeImported *HolidayNoticeImported `protobuf:"bytes,15,opt,name=holiday_notice_imported,json=holidayNoticeImported,proto3,oneof"`
 }
 
+type Event_LeaderMeeting struct {
+	// Scheduling recorded a leader's meeting with a petitioner.
+	LeaderMeeting *LeaderMeeting `protobuf:"bytes,16,opt,name=leader_meeting,json=leaderMeeting,proto3,oneof"`
+}
+
 func (*Event_CaseRegistered) isEvent_Payload() {}
 
 func (*Event_CaseMoved) isEvent_Payload() {}
@@ -237,6 +305,8 @@ func (*Event_CaseCorrected) isEvent_Payload() {}
 func (*Event_ClockChanged) isEvent_Payload() {}
 
 func (*Event_HolidayNoticeImported) isEvent_Payload() {}
+
+func (*Event_LeaderMeeting) isEvent_Payload() {}
 
 // CaseRegistered says a case entered the pipeline.
 type CaseRegistered struct {
@@ -261,6 +331,10 @@ type CaseRegistered struct {
 	HeadCount int32 `protobuf:"varint,9,opt,name=head_count,json=headCount,proto3" json:"head_count,omitempty"`
 	// For an accusation: the accused office id, which must never receive it.
 	AccusedOffice string `protobuf:"bytes,10,opt,name=accused_office,json=accusedOffice,proto3" json:"accused_office,omitempty"`
+	// The topic (问题类别), e.g. "城乡建设/物业管理"; may be empty.
+	Topic string `protobuf:"bytes,11,opt,name=topic,proto3" json:"topic,omitempty"`
+	// A group petition (集体访): five or more people.
+	Group         bool `protobuf:"varint,12,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -365,6 +439,20 @@ func (x *CaseRegistered) GetAccusedOffice() string {
 	return ""
 }
 
+func (x *CaseRegistered) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *CaseRegistered) GetGroup() bool {
+	if x != nil {
+		return x.Group
+	}
+	return false
+}
+
 // CaseRepeatChanged says a clerk linked a case as a repeat, or removed the
 // link.
 type CaseRepeatChanged struct {
@@ -439,7 +527,9 @@ type CaseMoved struct {
 	ExtensionDays int32 `protobuf:"varint,6,opt,name=extension_days,json=extensionDays,proto3" json:"extension_days,omitempty"`
 	// For an assignment down: the last day of the report, a date in China at
 	// 00:00 +08:00.
-	ReportDue     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=report_due,json=reportDue,proto3" json:"report_due,omitempty"`
+	ReportDue *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=report_due,json=reportDue,proto3" json:"report_due,omitempty"`
+	// For an evaluation: the petitioner's rating.
+	Rating        v11.Rating `protobuf:"varint,8,opt,name=rating,proto3,enum=tongban.assignment.v1.Rating" json:"rating,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -523,6 +613,13 @@ func (x *CaseMoved) GetReportDue() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CaseMoved) GetRating() v11.Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return v11.Rating(0)
+}
+
 // ClockChanged says scheduling started, recomputed, stopped or found overdue
 // a statutory clock of a case.
 type ClockChanged struct {
@@ -590,7 +687,11 @@ type CaseCorrected struct {
 	// The receive time after the correction.
 	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
 	// The head count after the correction.
-	HeadCount     int32 `protobuf:"varint,4,opt,name=head_count,json=headCount,proto3" json:"head_count,omitempty"`
+	HeadCount int32 `protobuf:"varint,4,opt,name=head_count,json=headCount,proto3" json:"head_count,omitempty"`
+	// The topic after the correction.
+	Topic string `protobuf:"bytes,5,opt,name=topic,proto3" json:"topic,omitempty"`
+	// Whether it is a group petition after the correction.
+	Group         bool `protobuf:"varint,6,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +754,20 @@ func (x *CaseCorrected) GetHeadCount() int32 {
 	return 0
 }
 
+func (x *CaseCorrected) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *CaseCorrected) GetGroup() bool {
+	if x != nil {
+		return x.Group
+	}
+	return false
+}
+
 // HolidayNoticeImported says the county loaded a year's State Council
 // holiday notice; every service computing with the calendar adds it.
 type HolidayNoticeImported struct {
@@ -709,11 +824,95 @@ func (x *HolidayNoticeImported) GetText() string {
 	return ""
 }
 
+// LeaderMeeting says a leader met, or made an appointment to meet, the
+// petitioner of a case. It names the leader, never the petitioner.
+type LeaderMeeting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 6-digit county code.
+	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
+	// How they met.
+	Kind LeaderMeetingKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tongban.events.v1.LeaderMeetingKind" json:"kind,omitempty"`
+	// The leader's name.
+	Leader string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The office that holds the reception or made the appointment,
+	// "offices/{id}".
+	Office string `protobuf:"bytes,4,opt,name=office,proto3" json:"office,omitempty"`
+	// The day of the meeting, in China, at 00:00 +08:00.
+	Date          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=date,proto3" json:"date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderMeeting) Reset() {
+	*x = LeaderMeeting{}
+	mi := &file_tongban_events_v1_event_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderMeeting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderMeeting) ProtoMessage() {}
+
+func (x *LeaderMeeting) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_events_v1_event_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderMeeting.ProtoReflect.Descriptor instead.
+func (*LeaderMeeting) Descriptor() ([]byte, []int) {
+	return file_tongban_events_v1_event_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LeaderMeeting) GetCounty() string {
+	if x != nil {
+		return x.County
+	}
+	return ""
+}
+
+func (x *LeaderMeeting) GetKind() LeaderMeetingKind {
+	if x != nil {
+		return x.Kind
+	}
+	return LeaderMeetingKind_LEADER_MEETING_KIND_UNSPECIFIED
+}
+
+func (x *LeaderMeeting) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *LeaderMeeting) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *LeaderMeeting) GetDate() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Date
+	}
+	return nil
+}
+
 var File_tongban_events_v1_event_proto protoreflect.FileDescriptor
 
 const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\xbb\x05\n" +
+	"\x1dtongban/events/v1/event.proto\x12\x11tongban.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\x1ctongban/intake/v1/case.proto\"\x86\x06\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x03R\bposition\x129\n" +
@@ -730,8 +929,9 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\x13case_repeat_changed\x18\f \x01(\v2$.tongban.events.v1.CaseRepeatChangedH\x00R\x11caseRepeatChanged\x12I\n" +
 	"\x0ecase_corrected\x18\r \x01(\v2 .tongban.events.v1.CaseCorrectedH\x00R\rcaseCorrected\x12F\n" +
 	"\rclock_changed\x18\x0e \x01(\v2\x1f.tongban.events.v1.ClockChangedH\x00R\fclockChanged\x12b\n" +
-	"\x17holiday_notice_imported\x18\x0f \x01(\v2(.tongban.events.v1.HolidayNoticeImportedH\x00R\x15holidayNoticeImportedB\t\n" +
-	"\apayload\"\xa7\x03\n" +
+	"\x17holiday_notice_imported\x18\x0f \x01(\v2(.tongban.events.v1.HolidayNoticeImportedH\x00R\x15holidayNoticeImported\x12I\n" +
+	"\x0eleader_meeting\x18\x10 \x01(\v2 .tongban.events.v1.LeaderMeetingH\x00R\rleaderMeetingB\t\n" +
+	"\apayload\"\xd3\x03\n" +
 	"\x0eCaseRegistered\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
 	"\btownship\x18\x02 \x01(\tR\btownship\x12#\n" +
@@ -745,10 +945,12 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"head_count\x18\t \x01(\x05R\theadCount\x12%\n" +
 	"\x0eaccused_office\x18\n" +
-	" \x01(\tR\raccusedOffice\"S\n" +
+	" \x01(\tR\raccusedOffice\x12\x14\n" +
+	"\x05topic\x18\v \x01(\tR\x05topic\x12\x14\n" +
+	"\x05group\x18\f \x01(\bR\x05group\"S\n" +
 	"\x11CaseRepeatChanged\x12\x1b\n" +
 	"\trepeat_of\x18\x01 \x01(\tR\brepeatOf\x12!\n" +
-	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"\xd8\x02\n" +
+	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"\x8f\x03\n" +
 	"\tCaseMoved\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
 	"\btownship\x18\x02 \x01(\tR\btownship\x129\n" +
@@ -758,19 +960,32 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\freceive_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12%\n" +
 	"\x0eextension_days\x18\x06 \x01(\x05R\rextensionDays\x129\n" +
 	"\n" +
-	"report_due\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\"c\n" +
+	"report_due\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\x125\n" +
+	"\x06rating\x18\b \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\"c\n" +
 	"\fClockChanged\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12;\n" +
-	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\"\xa8\x01\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\"\xd4\x01\n" +
 	"\rCaseCorrected\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12!\n" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\x12=\n" +
 	"\freceive_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x1d\n" +
 	"\n" +
-	"head_count\x18\x04 \x01(\x05R\theadCount\"?\n" +
+	"head_count\x18\x04 \x01(\x05R\theadCount\x12\x14\n" +
+	"\x05topic\x18\x05 \x01(\tR\x05topic\x12\x14\n" +
+	"\x05group\x18\x06 \x01(\bR\x05group\"?\n" +
 	"\x15HolidayNoticeImported\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04textB\xc6\x01\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\xc1\x01\n" +
+	"\rLeaderMeeting\x12\x16\n" +
+	"\x06county\x18\x01 \x01(\tR\x06county\x128\n" +
+	"\x04kind\x18\x02 \x01(\x0e2$.tongban.events.v1.LeaderMeetingKindR\x04kind\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12\x16\n" +
+	"\x06office\x18\x04 \x01(\tR\x06office\x12.\n" +
+	"\x04date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04date*\x80\x01\n" +
+	"\x11LeaderMeetingKind\x12#\n" +
+	"\x1fLEADER_MEETING_KIND_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dLEADER_MEETING_KIND_RECEPTION\x10\x01\x12#\n" +
+	"\x1fLEADER_MEETING_KIND_APPOINTMENT\x10\x02B\xc6\x01\n" +
 	"\x15com.tongban.events.v1B\n" +
 	"EventProtoP\x01Z;github.com/tongban/tongban/proto/tongban/events/v1;eventsv1\xa2\x02\x03TEX\xaa\x02\x11Tongban.Events.V1\xca\x02\x11Tongban\\Events\\V1\xe2\x02\x1dTongban\\Events\\V1\\GPBMetadata\xea\x02\x13Tongban::Events::V1b\x06proto3"
 
@@ -786,43 +1001,51 @@ func file_tongban_events_v1_event_proto_rawDescGZIP() []byte {
 	return file_tongban_events_v1_event_proto_rawDescData
 }
 
-var file_tongban_events_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_tongban_events_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_tongban_events_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_tongban_events_v1_event_proto_goTypes = []any{
-	(*Event)(nil),                 // 0: tongban.events.v1.Event
-	(*CaseRegistered)(nil),        // 1: tongban.events.v1.CaseRegistered
-	(*CaseRepeatChanged)(nil),     // 2: tongban.events.v1.CaseRepeatChanged
-	(*CaseMoved)(nil),             // 3: tongban.events.v1.CaseMoved
-	(*ClockChanged)(nil),          // 4: tongban.events.v1.ClockChanged
-	(*CaseCorrected)(nil),         // 5: tongban.events.v1.CaseCorrected
-	(*HolidayNoticeImported)(nil), // 6: tongban.events.v1.HolidayNoticeImported
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(v1.Channel)(0),               // 8: tongban.intake.v1.Channel
-	(v1.CaseClass)(0),             // 9: tongban.intake.v1.CaseClass
-	(*v11.HistoryEntry)(nil),      // 10: tongban.assignment.v1.HistoryEntry
-	(*v11.Deadline)(nil),          // 11: tongban.assignment.v1.Deadline
+	(LeaderMeetingKind)(0),        // 0: tongban.events.v1.LeaderMeetingKind
+	(*Event)(nil),                 // 1: tongban.events.v1.Event
+	(*CaseRegistered)(nil),        // 2: tongban.events.v1.CaseRegistered
+	(*CaseRepeatChanged)(nil),     // 3: tongban.events.v1.CaseRepeatChanged
+	(*CaseMoved)(nil),             // 4: tongban.events.v1.CaseMoved
+	(*ClockChanged)(nil),          // 5: tongban.events.v1.ClockChanged
+	(*CaseCorrected)(nil),         // 6: tongban.events.v1.CaseCorrected
+	(*HolidayNoticeImported)(nil), // 7: tongban.events.v1.HolidayNoticeImported
+	(*LeaderMeeting)(nil),         // 8: tongban.events.v1.LeaderMeeting
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(v1.Channel)(0),               // 10: tongban.intake.v1.Channel
+	(v1.CaseClass)(0),             // 11: tongban.intake.v1.CaseClass
+	(*v11.HistoryEntry)(nil),      // 12: tongban.assignment.v1.HistoryEntry
+	(v11.Rating)(0),               // 13: tongban.assignment.v1.Rating
+	(*v11.Deadline)(nil),          // 14: tongban.assignment.v1.Deadline
 }
 var file_tongban_events_v1_event_proto_depIdxs = []int32{
-	7,  // 0: tongban.events.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
-	1,  // 1: tongban.events.v1.Event.case_registered:type_name -> tongban.events.v1.CaseRegistered
-	3,  // 2: tongban.events.v1.Event.case_moved:type_name -> tongban.events.v1.CaseMoved
-	2,  // 3: tongban.events.v1.Event.case_repeat_changed:type_name -> tongban.events.v1.CaseRepeatChanged
-	5,  // 4: tongban.events.v1.Event.case_corrected:type_name -> tongban.events.v1.CaseCorrected
-	4,  // 5: tongban.events.v1.Event.clock_changed:type_name -> tongban.events.v1.ClockChanged
-	6,  // 6: tongban.events.v1.Event.holiday_notice_imported:type_name -> tongban.events.v1.HolidayNoticeImported
-	8,  // 7: tongban.events.v1.CaseRegistered.channel:type_name -> tongban.intake.v1.Channel
-	9,  // 8: tongban.events.v1.CaseRegistered.case_class:type_name -> tongban.intake.v1.CaseClass
-	7,  // 9: tongban.events.v1.CaseRegistered.receive_time:type_name -> google.protobuf.Timestamp
-	10, // 10: tongban.events.v1.CaseMoved.entry:type_name -> tongban.assignment.v1.HistoryEntry
-	9,  // 11: tongban.events.v1.CaseMoved.case_class:type_name -> tongban.intake.v1.CaseClass
-	7,  // 12: tongban.events.v1.CaseMoved.receive_time:type_name -> google.protobuf.Timestamp
-	7,  // 13: tongban.events.v1.CaseMoved.report_due:type_name -> google.protobuf.Timestamp
-	11, // 14: tongban.events.v1.ClockChanged.deadline:type_name -> tongban.assignment.v1.Deadline
-	7,  // 15: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 0: tongban.events.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
+	2,  // 1: tongban.events.v1.Event.case_registered:type_name -> tongban.events.v1.CaseRegistered
+	4,  // 2: tongban.events.v1.Event.case_moved:type_name -> tongban.events.v1.CaseMoved
+	3,  // 3: tongban.events.v1.Event.case_repeat_changed:type_name -> tongban.events.v1.CaseRepeatChanged
+	6,  // 4: tongban.events.v1.Event.case_corrected:type_name -> tongban.events.v1.CaseCorrected
+	5,  // 5: tongban.events.v1.Event.clock_changed:type_name -> tongban.events.v1.ClockChanged
+	7,  // 6: tongban.events.v1.Event.holiday_notice_imported:type_name -> tongban.events.v1.HolidayNoticeImported
+	8,  // 7: tongban.events.v1.Event.leader_meeting:type_name -> tongban.events.v1.LeaderMeeting
+	10, // 8: tongban.events.v1.CaseRegistered.channel:type_name -> tongban.intake.v1.Channel
+	11, // 9: tongban.events.v1.CaseRegistered.case_class:type_name -> tongban.intake.v1.CaseClass
+	9,  // 10: tongban.events.v1.CaseRegistered.receive_time:type_name -> google.protobuf.Timestamp
+	12, // 11: tongban.events.v1.CaseMoved.entry:type_name -> tongban.assignment.v1.HistoryEntry
+	11, // 12: tongban.events.v1.CaseMoved.case_class:type_name -> tongban.intake.v1.CaseClass
+	9,  // 13: tongban.events.v1.CaseMoved.receive_time:type_name -> google.protobuf.Timestamp
+	9,  // 14: tongban.events.v1.CaseMoved.report_due:type_name -> google.protobuf.Timestamp
+	13, // 15: tongban.events.v1.CaseMoved.rating:type_name -> tongban.assignment.v1.Rating
+	14, // 16: tongban.events.v1.ClockChanged.deadline:type_name -> tongban.assignment.v1.Deadline
+	9,  // 17: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 18: tongban.events.v1.LeaderMeeting.kind:type_name -> tongban.events.v1.LeaderMeetingKind
+	9,  // 19: tongban.events.v1.LeaderMeeting.date:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_tongban_events_v1_event_proto_init() }
@@ -837,19 +1060,21 @@ func file_tongban_events_v1_event_proto_init() {
 		(*Event_CaseCorrected)(nil),
 		(*Event_ClockChanged)(nil),
 		(*Event_HolidayNoticeImported)(nil),
+		(*Event_LeaderMeeting)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_events_v1_event_proto_rawDesc), len(file_tongban_events_v1_event_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   7,
+			NumEnums:      1,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_tongban_events_v1_event_proto_goTypes,
 		DependencyIndexes: file_tongban_events_v1_event_proto_depIdxs,
+		EnumInfos:         file_tongban_events_v1_event_proto_enumTypes,
 		MessageInfos:      file_tongban_events_v1_event_proto_msgTypes,
 	}.Build()
 	File_tongban_events_v1_event_proto = out.File

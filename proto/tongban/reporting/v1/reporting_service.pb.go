@@ -7,9 +7,12 @@
 package reportingv1
 
 import (
+	v1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +24,113 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// DeadlineStatus selects running clocks by how near their due time is.
+type DeadlineStatus int32
+
+const (
+	// Not set; refused.
+	DeadlineStatus_DEADLINE_STATUS_UNSPECIFIED DeadlineStatus = 0
+	// The due time has passed and the clock still runs (超期).
+	DeadlineStatus_DEADLINE_STATUS_OVERDUE DeadlineStatus = 1
+	// Due within the reminder window (临期), not yet overdue.
+	DeadlineStatus_DEADLINE_STATUS_AT_RISK DeadlineStatus = 2
+)
+
+// Enum value maps for DeadlineStatus.
+var (
+	DeadlineStatus_name = map[int32]string{
+		0: "DEADLINE_STATUS_UNSPECIFIED",
+		1: "DEADLINE_STATUS_OVERDUE",
+		2: "DEADLINE_STATUS_AT_RISK",
+	}
+	DeadlineStatus_value = map[string]int32{
+		"DEADLINE_STATUS_UNSPECIFIED": 0,
+		"DEADLINE_STATUS_OVERDUE":     1,
+		"DEADLINE_STATUS_AT_RISK":     2,
+	}
+)
+
+func (x DeadlineStatus) Enum() *DeadlineStatus {
+	p := new(DeadlineStatus)
+	*p = x
+	return p
+}
+
+func (x DeadlineStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeadlineStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_reporting_v1_reporting_service_proto_enumTypes[0].Descriptor()
+}
+
+func (DeadlineStatus) Type() protoreflect.EnumType {
+	return &file_tongban_reporting_v1_reporting_service_proto_enumTypes[0]
+}
+
+func (x DeadlineStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeadlineStatus.Descriptor instead.
+func (DeadlineStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{0}
+}
+
+// ExportFormat is the file format of an export.
+type ExportFormat int32
+
+const (
+	// Not set: XLSX.
+	ExportFormat_EXPORT_FORMAT_UNSPECIFIED ExportFormat = 0
+	// Office Open XML workbook (.xlsx).
+	ExportFormat_EXPORT_FORMAT_XLSX ExportFormat = 1
+	// Comma-separated values, UTF-8 with a byte-order mark so that
+	// spreadsheet programs read the Chinese right.
+	ExportFormat_EXPORT_FORMAT_CSV ExportFormat = 2
+)
+
+// Enum value maps for ExportFormat.
+var (
+	ExportFormat_name = map[int32]string{
+		0: "EXPORT_FORMAT_UNSPECIFIED",
+		1: "EXPORT_FORMAT_XLSX",
+		2: "EXPORT_FORMAT_CSV",
+	}
+	ExportFormat_value = map[string]int32{
+		"EXPORT_FORMAT_UNSPECIFIED": 0,
+		"EXPORT_FORMAT_XLSX":        1,
+		"EXPORT_FORMAT_CSV":         2,
+	}
+)
+
+func (x ExportFormat) Enum() *ExportFormat {
+	p := new(ExportFormat)
+	*p = x
+	return p
+}
+
+func (x ExportFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_tongban_reporting_v1_reporting_service_proto_enumTypes[1].Descriptor()
+}
+
+func (ExportFormat) Type() protoreflect.EnumType {
+	return &file_tongban_reporting_v1_reporting_service_proto_enumTypes[1]
+}
+
+func (x ExportFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportFormat.Descriptor instead.
+func (ExportFormat) EnumDescriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{1}
+}
 
 // TownshipFigures are the figures of one township.
 type TownshipFigures struct {
@@ -196,6 +306,805 @@ func (x *Summary) GetTownships() []*TownshipFigures {
 	return nil
 }
 
+// Figures are the counts and rates of a set of cases: the cases received
+// (by receive time, in China) in a period, for a county, a township or a
+// department. Every figure of a period is about the cases received in it
+// (a cohort): "answered" is how many of them have been answered by now,
+// whenever that was. docs/reporting.md repeats these definitions.
+type Figures struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 批次: cases registered. A group petition is one case.
+	Cases int64 `protobuf:"varint,1,opt,name=cases,proto3" json:"cases,omitempty"`
+	// 人次: persons the cases speak for (the sum of head counts).
+	Persons int64 `protobuf:"varint,2,opt,name=persons,proto3" json:"persons,omitempty"`
+	// 集体访: cases of five or more people (intake's group petitions).
+	GroupCases int64 `protobuf:"varint,3,opt,name=group_cases,json=groupCases,proto3" json:"group_cases,omitempty"`
+	// 上报: cases a township referred up to the county at least once.
+	ReferredUp int64 `protobuf:"varint,4,opt,name=referred_up,json=referredUp,proto3" json:"referred_up,omitempty"`
+	// 重信重访: cases linked as a repeat of an earlier case.
+	Repeats int64 `protobuf:"varint,5,opt,name=repeats,proto3" json:"repeats,omitempty"`
+	// Cases answered in writing (an opinion or a mediation agreement).
+	Answered int64 `protobuf:"varint,6,opt,name=answered,proto3" json:"answered,omitempty"`
+	// 办结: cases closed (no review asked in time, or the petitioner
+	// satisfied) or finally decided after re-review (三级终结).
+	Closed int64 `protobuf:"varint,7,opt,name=closed,proto3" json:"closed,omitempty"`
+	// 不予受理: cases declined with a written notice naming the statutory
+	// channel.
+	Declined int64 `protobuf:"varint,8,opt,name=declined,proto3" json:"declined,omitempty"`
+	// Answered cases whose evaluation was recorded.
+	Evaluated int64 `protobuf:"varint,9,opt,name=evaluated,proto3" json:"evaluated,omitempty"`
+	// Evaluations 满意.
+	Satisfied int64 `protobuf:"varint,10,opt,name=satisfied,proto3" json:"satisfied,omitempty"`
+	// Evaluations 基本满意.
+	BasicallySatisfied int64 `protobuf:"varint,11,opt,name=basically_satisfied,json=basicallySatisfied,proto3" json:"basically_satisfied,omitempty"`
+	// Evaluations 不满意.
+	Unsatisfied int64 `protobuf:"varint,12,opt,name=unsatisfied,proto3" json:"unsatisfied,omitempty"`
+	// 复查: cases whose petitioner asked for review.
+	Reviews int64 `protobuf:"varint,13,opt,name=reviews,proto3" json:"reviews,omitempty"`
+	// 复核: cases whose petitioner asked for re-review.
+	ReReviews int64 `protobuf:"varint,14,opt,name=re_reviews,json=reReviews,proto3" json:"re_reviews,omitempty"`
+	// Cases whose routing clock (受理/分类处理) stopped by its due time.
+	RoutingOnTime int64 `protobuf:"varint,15,opt,name=routing_on_time,json=routingOnTime,proto3" json:"routing_on_time,omitempty"`
+	// Cases whose routing clock ran past its due time (stopped late or still
+	// running). Clocks still running before their due time count in neither.
+	RoutingLate int64 `protobuf:"varint,16,opt,name=routing_late,json=routingLate,proto3" json:"routing_late,omitempty"`
+	// Cases whose acceptance-notice clock (告知受理) stopped by its due time.
+	AcceptanceOnTime int64 `protobuf:"varint,17,opt,name=acceptance_on_time,json=acceptanceOnTime,proto3" json:"acceptance_on_time,omitempty"`
+	// Cases whose acceptance-notice clock ran past its due time.
+	AcceptanceLate int64 `protobuf:"varint,18,opt,name=acceptance_late,json=acceptanceLate,proto3" json:"acceptance_late,omitempty"`
+	// Claims answered within the handling period (办理, extension included).
+	HandlingOnTime int64 `protobuf:"varint,19,opt,name=handling_on_time,json=handlingOnTime,proto3" json:"handling_on_time,omitempty"`
+	// Claims whose handling period passed before the answer.
+	HandlingLate int64 `protobuf:"varint,20,opt,name=handling_late,json=handlingLate,proto3" json:"handling_late,omitempty"`
+	// 及时受理率 of routing: routing_on_time / (routing_on_time +
+	// routing_late); unset when both are zero.
+	TimelyRoutingRate *float64 `protobuf:"fixed64,21,opt,name=timely_routing_rate,json=timelyRoutingRate,proto3,oneof" json:"timely_routing_rate,omitempty"`
+	// 及时受理率 (告知): acceptance_on_time / (acceptance_on_time +
+	// acceptance_late); unset when both are zero.
+	TimelyAcceptanceRate *float64 `protobuf:"fixed64,22,opt,name=timely_acceptance_rate,json=timelyAcceptanceRate,proto3,oneof" json:"timely_acceptance_rate,omitempty"`
+	// 按期办结率: handling_on_time / (handling_on_time + handling_late); unset
+	// when both are zero.
+	OnTimeAnswerRate *float64 `protobuf:"fixed64,23,opt,name=on_time_answer_rate,json=onTimeAnswerRate,proto3,oneof" json:"on_time_answer_rate,omitempty"`
+	// 结案率: (closed + declined) / cases; unset when there are no cases.
+	ClosedRate *float64 `protobuf:"fixed64,24,opt,name=closed_rate,json=closedRate,proto3,oneof" json:"closed_rate,omitempty"`
+	// 参评率: evaluated / answered; unset when nothing was answered.
+	EvaluationRate *float64 `protobuf:"fixed64,25,opt,name=evaluation_rate,json=evaluationRate,proto3,oneof" json:"evaluation_rate,omitempty"`
+	// 满意率: (satisfied + basically_satisfied) / evaluated; unset when
+	// nothing was evaluated.
+	SatisfactionRate *float64 `protobuf:"fixed64,26,opt,name=satisfaction_rate,json=satisfactionRate,proto3,oneof" json:"satisfaction_rate,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Figures) Reset() {
+	*x = Figures{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Figures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Figures) ProtoMessage() {}
+
+func (x *Figures) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Figures.ProtoReflect.Descriptor instead.
+func (*Figures) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Figures) GetCases() int64 {
+	if x != nil {
+		return x.Cases
+	}
+	return 0
+}
+
+func (x *Figures) GetPersons() int64 {
+	if x != nil {
+		return x.Persons
+	}
+	return 0
+}
+
+func (x *Figures) GetGroupCases() int64 {
+	if x != nil {
+		return x.GroupCases
+	}
+	return 0
+}
+
+func (x *Figures) GetReferredUp() int64 {
+	if x != nil {
+		return x.ReferredUp
+	}
+	return 0
+}
+
+func (x *Figures) GetRepeats() int64 {
+	if x != nil {
+		return x.Repeats
+	}
+	return 0
+}
+
+func (x *Figures) GetAnswered() int64 {
+	if x != nil {
+		return x.Answered
+	}
+	return 0
+}
+
+func (x *Figures) GetClosed() int64 {
+	if x != nil {
+		return x.Closed
+	}
+	return 0
+}
+
+func (x *Figures) GetDeclined() int64 {
+	if x != nil {
+		return x.Declined
+	}
+	return 0
+}
+
+func (x *Figures) GetEvaluated() int64 {
+	if x != nil {
+		return x.Evaluated
+	}
+	return 0
+}
+
+func (x *Figures) GetSatisfied() int64 {
+	if x != nil {
+		return x.Satisfied
+	}
+	return 0
+}
+
+func (x *Figures) GetBasicallySatisfied() int64 {
+	if x != nil {
+		return x.BasicallySatisfied
+	}
+	return 0
+}
+
+func (x *Figures) GetUnsatisfied() int64 {
+	if x != nil {
+		return x.Unsatisfied
+	}
+	return 0
+}
+
+func (x *Figures) GetReviews() int64 {
+	if x != nil {
+		return x.Reviews
+	}
+	return 0
+}
+
+func (x *Figures) GetReReviews() int64 {
+	if x != nil {
+		return x.ReReviews
+	}
+	return 0
+}
+
+func (x *Figures) GetRoutingOnTime() int64 {
+	if x != nil {
+		return x.RoutingOnTime
+	}
+	return 0
+}
+
+func (x *Figures) GetRoutingLate() int64 {
+	if x != nil {
+		return x.RoutingLate
+	}
+	return 0
+}
+
+func (x *Figures) GetAcceptanceOnTime() int64 {
+	if x != nil {
+		return x.AcceptanceOnTime
+	}
+	return 0
+}
+
+func (x *Figures) GetAcceptanceLate() int64 {
+	if x != nil {
+		return x.AcceptanceLate
+	}
+	return 0
+}
+
+func (x *Figures) GetHandlingOnTime() int64 {
+	if x != nil {
+		return x.HandlingOnTime
+	}
+	return 0
+}
+
+func (x *Figures) GetHandlingLate() int64 {
+	if x != nil {
+		return x.HandlingLate
+	}
+	return 0
+}
+
+func (x *Figures) GetTimelyRoutingRate() float64 {
+	if x != nil && x.TimelyRoutingRate != nil {
+		return *x.TimelyRoutingRate
+	}
+	return 0
+}
+
+func (x *Figures) GetTimelyAcceptanceRate() float64 {
+	if x != nil && x.TimelyAcceptanceRate != nil {
+		return *x.TimelyAcceptanceRate
+	}
+	return 0
+}
+
+func (x *Figures) GetOnTimeAnswerRate() float64 {
+	if x != nil && x.OnTimeAnswerRate != nil {
+		return *x.OnTimeAnswerRate
+	}
+	return 0
+}
+
+func (x *Figures) GetClosedRate() float64 {
+	if x != nil && x.ClosedRate != nil {
+		return *x.ClosedRate
+	}
+	return 0
+}
+
+func (x *Figures) GetEvaluationRate() float64 {
+	if x != nil && x.EvaluationRate != nil {
+		return *x.EvaluationRate
+	}
+	return 0
+}
+
+func (x *Figures) GetSatisfactionRate() float64 {
+	if x != nil && x.SatisfactionRate != nil {
+		return *x.SatisfactionRate
+	}
+	return 0
+}
+
+// Count is one slice of a breakdown.
+type Count struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the slice is: a channel or class enum name (e.g. "CHANNEL_VISIT"),
+	// a topic, or a month "2026-03".
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Its label in Chinese, e.g. "走访".
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// Cases in it.
+	Cases int64 `protobuf:"varint,3,opt,name=cases,proto3" json:"cases,omitempty"`
+	// Persons in it.
+	Persons       int64 `protobuf:"varint,4,opt,name=persons,proto3" json:"persons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Count) Reset() {
+	*x = Count{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Count) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Count) ProtoMessage() {}
+
+func (x *Count) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Count.ProtoReflect.Descriptor instead.
+func (*Count) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Count) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Count) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Count) GetCases() int64 {
+	if x != nil {
+		return x.Cases
+	}
+	return 0
+}
+
+func (x *Count) GetPersons() int64 {
+	if x != nil {
+		return x.Persons
+	}
+	return 0
+}
+
+// UnitFigures are the figures of one township or department, for rankings.
+type UnitFigures struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The office, "offices/{id}"; for a township, the office of its 9-digit
+	// code.
+	Office string `protobuf:"bytes,1,opt,name=office,proto3" json:"office,omitempty"`
+	// The office's name, e.g. "大云镇".
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Its figures. For a department: the cases it held last (the county
+	// department that signed for or was routed the case most recently).
+	Figures       *Figures `protobuf:"bytes,3,opt,name=figures,proto3" json:"figures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitFigures) Reset() {
+	*x = UnitFigures{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitFigures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitFigures) ProtoMessage() {}
+
+func (x *UnitFigures) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitFigures.ProtoReflect.Descriptor instead.
+func (*UnitFigures) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UnitFigures) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *UnitFigures) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *UnitFigures) GetFigures() *Figures {
+	if x != nil {
+		return x.Figures
+	}
+	return nil
+}
+
+// LeaderFigures are one leader's reception work in the period.
+type LeaderFigures struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader's name as the roster or appointment gives it.
+	Leader string `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The office the leader received petitioners for.
+	Office string `protobuf:"bytes,2,opt,name=office,proto3" json:"office,omitempty"`
+	// Petitioners met on reception days (接访), by the meeting's date.
+	ReceptionMeetings int64 `protobuf:"varint,3,opt,name=reception_meetings,json=receptionMeetings,proto3" json:"reception_meetings,omitempty"`
+	// Appointments made (约访), by the appointment's date.
+	Appointments  int64 `protobuf:"varint,4,opt,name=appointments,proto3" json:"appointments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderFigures) Reset() {
+	*x = LeaderFigures{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderFigures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderFigures) ProtoMessage() {}
+
+func (x *LeaderFigures) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderFigures.ProtoReflect.Descriptor instead.
+func (*LeaderFigures) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LeaderFigures) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *LeaderFigures) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *LeaderFigures) GetReceptionMeetings() int64 {
+	if x != nil {
+		return x.ReceptionMeetings
+	}
+	return 0
+}
+
+func (x *LeaderFigures) GetAppointments() int64 {
+	if x != nil {
+		return x.Appointments
+	}
+	return 0
+}
+
+// Report is the dashboard of a county (or of one township or department)
+// for a period of whole months.
+type Report struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 6-digit county code.
+	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
+	// First month of the period, "YYYY-MM".
+	StartMonth string `protobuf:"bytes,2,opt,name=start_month,json=startMonth,proto3" json:"start_month,omitempty"`
+	// Last month of the period, "YYYY-MM" (inclusive).
+	EndMonth string `protobuf:"bytes,3,opt,name=end_month,json=endMonth,proto3" json:"end_month,omitempty"`
+	// The township the report is limited to, or empty for the county.
+	Township string `protobuf:"bytes,4,opt,name=township,proto3" json:"township,omitempty"`
+	// The department the report is limited to, "offices/{id}", or empty.
+	Department string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
+	// The period's figures.
+	Figures *Figures `protobuf:"bytes,6,opt,name=figures,proto3" json:"figures,omitempty"`
+	// The same months a year earlier (同比).
+	YearAgo *Figures `protobuf:"bytes,7,opt,name=year_ago,json=yearAgo,proto3" json:"year_ago,omitempty"`
+	// The period of the same length just before (环比).
+	Previous *Figures `protobuf:"bytes,8,opt,name=previous,proto3" json:"previous,omitempty"`
+	// Change of cases against year_ago, (cases - year_ago.cases) /
+	// year_ago.cases; unset when year_ago has none.
+	CasesChangeYearOnYear *float64 `protobuf:"fixed64,9,opt,name=cases_change_year_on_year,json=casesChangeYearOnYear,proto3,oneof" json:"cases_change_year_on_year,omitempty"`
+	// Change of cases against previous; unset when previous has none.
+	CasesChangePeriodOnPeriod *float64 `protobuf:"fixed64,10,opt,name=cases_change_period_on_period,json=casesChangePeriodOnPeriod,proto3,oneof" json:"cases_change_period_on_period,omitempty"`
+	// Cases and persons per month of the period, in order.
+	Months []*Count `protobuf:"bytes,11,rep,name=months,proto3" json:"months,omitempty"`
+	// The same per month a year earlier, aligned with months.
+	MonthsYearAgo []*Count `protobuf:"bytes,12,rep,name=months_year_ago,json=monthsYearAgo,proto3" json:"months_year_ago,omitempty"`
+	// By channel, in enum order (omitted in a department's report).
+	Channels []*Count `protobuf:"bytes,13,rep,name=channels,proto3" json:"channels,omitempty"`
+	// By class, in enum order (omitted in a department's report).
+	Classes []*Count `protobuf:"bytes,14,rep,name=classes,proto3" json:"classes,omitempty"`
+	// The ten most frequent topics, most cases first (omitted in a
+	// department's report).
+	Topics []*Count `protobuf:"bytes,15,rep,name=topics,proto3" json:"topics,omitempty"`
+	// Townships with cases, by cases, most first (the ranking).
+	Townships []*UnitFigures `protobuf:"bytes,16,rep,name=townships,proto3" json:"townships,omitempty"`
+	// Departments with cases, by cases, most first.
+	Departments []*UnitFigures `protobuf:"bytes,17,rep,name=departments,proto3" json:"departments,omitempty"`
+	// Leaders' reception days and appointments, most meetings first.
+	Leaders []*LeaderFigures `protobuf:"bytes,18,rep,name=leaders,proto3" json:"leaders,omitempty"`
+	// Running clocks past their due time now (a count; ListDeadlines lists
+	// them).
+	OverdueNow int64 `protobuf:"varint,19,opt,name=overdue_now,json=overdueNow,proto3" json:"overdue_now,omitempty"`
+	// Running clocks due within the reminder window now.
+	AtRiskNow int64 `protobuf:"varint,20,opt,name=at_risk_now,json=atRiskNow,proto3" json:"at_risk_now,omitempty"`
+	// When the newest event the read model has applied happened: the figures
+	// are as of then.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Report) Reset() {
+	*x = Report{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Report) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Report) ProtoMessage() {}
+
+func (x *Report) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Report.ProtoReflect.Descriptor instead.
+func (*Report) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Report) GetCounty() string {
+	if x != nil {
+		return x.County
+	}
+	return ""
+}
+
+func (x *Report) GetStartMonth() string {
+	if x != nil {
+		return x.StartMonth
+	}
+	return ""
+}
+
+func (x *Report) GetEndMonth() string {
+	if x != nil {
+		return x.EndMonth
+	}
+	return ""
+}
+
+func (x *Report) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *Report) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Report) GetFigures() *Figures {
+	if x != nil {
+		return x.Figures
+	}
+	return nil
+}
+
+func (x *Report) GetYearAgo() *Figures {
+	if x != nil {
+		return x.YearAgo
+	}
+	return nil
+}
+
+func (x *Report) GetPrevious() *Figures {
+	if x != nil {
+		return x.Previous
+	}
+	return nil
+}
+
+func (x *Report) GetCasesChangeYearOnYear() float64 {
+	if x != nil && x.CasesChangeYearOnYear != nil {
+		return *x.CasesChangeYearOnYear
+	}
+	return 0
+}
+
+func (x *Report) GetCasesChangePeriodOnPeriod() float64 {
+	if x != nil && x.CasesChangePeriodOnPeriod != nil {
+		return *x.CasesChangePeriodOnPeriod
+	}
+	return 0
+}
+
+func (x *Report) GetMonths() []*Count {
+	if x != nil {
+		return x.Months
+	}
+	return nil
+}
+
+func (x *Report) GetMonthsYearAgo() []*Count {
+	if x != nil {
+		return x.MonthsYearAgo
+	}
+	return nil
+}
+
+func (x *Report) GetChannels() []*Count {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *Report) GetClasses() []*Count {
+	if x != nil {
+		return x.Classes
+	}
+	return nil
+}
+
+func (x *Report) GetTopics() []*Count {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *Report) GetTownships() []*UnitFigures {
+	if x != nil {
+		return x.Townships
+	}
+	return nil
+}
+
+func (x *Report) GetDepartments() []*UnitFigures {
+	if x != nil {
+		return x.Departments
+	}
+	return nil
+}
+
+func (x *Report) GetLeaders() []*LeaderFigures {
+	if x != nil {
+		return x.Leaders
+	}
+	return nil
+}
+
+func (x *Report) GetOverdueNow() int64 {
+	if x != nil {
+		return x.OverdueNow
+	}
+	return 0
+}
+
+func (x *Report) GetAtRiskNow() int64 {
+	if x != nil {
+		return x.AtRiskNow
+	}
+	return 0
+}
+
+func (x *Report) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// RunningDeadline is a running duty clock of a case.
+type RunningDeadline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// The township the case concerns.
+	Township string `protobuf:"bytes,2,opt,name=township,proto3" json:"township,omitempty"`
+	// The clock.
+	Deadline *v1.Deadline `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// Whole days past the due date (0 when not yet overdue).
+	DaysOverdue   int32 `protobuf:"varint,4,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunningDeadline) Reset() {
+	*x = RunningDeadline{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunningDeadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunningDeadline) ProtoMessage() {}
+
+func (x *RunningDeadline) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunningDeadline.ProtoReflect.Descriptor instead.
+func (*RunningDeadline) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RunningDeadline) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *RunningDeadline) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *RunningDeadline) GetDeadline() *v1.Deadline {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *RunningDeadline) GetDaysOverdue() int32 {
+	if x != nil {
+		return x.DaysOverdue
+	}
+	return 0
+}
+
 // The request of GetSummary.
 type GetSummaryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -207,7 +1116,7 @@ type GetSummaryRequest struct {
 
 func (x *GetSummaryRequest) Reset() {
 	*x = GetSummaryRequest{}
-	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[2]
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +1128,7 @@ func (x *GetSummaryRequest) String() string {
 func (*GetSummaryRequest) ProtoMessage() {}
 
 func (x *GetSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[2]
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +1141,7 @@ func (x *GetSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{2}
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetSummaryRequest) GetName() string {
@@ -253,7 +1162,7 @@ type GetSummaryResponse struct {
 
 func (x *GetSummaryResponse) Reset() {
 	*x = GetSummaryResponse{}
-	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[3]
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +1174,7 @@ func (x *GetSummaryResponse) String() string {
 func (*GetSummaryResponse) ProtoMessage() {}
 
 func (x *GetSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[3]
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +1187,7 @@ func (x *GetSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{3}
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetSummaryResponse) GetSummary() *Summary {
@@ -288,11 +1197,364 @@ func (x *GetSummaryResponse) GetSummary() *Summary {
 	return nil
 }
 
+// The request of GetReport.
+type GetReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "counties/{county}", or "counties/-" for the county this deployment
+	// serves.
+	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
+	// First month, "YYYY-MM"; default January of end_month's year.
+	StartMonth string `protobuf:"bytes,2,opt,name=start_month,json=startMonth,proto3" json:"start_month,omitempty"`
+	// Last month, "YYYY-MM"; default this month (China time). At most 36
+	// months after start_month.
+	EndMonth string `protobuf:"bytes,3,opt,name=end_month,json=endMonth,proto3" json:"end_month,omitempty"`
+	// Limit to one township (9-digit code); a township caller is always
+	// limited to its own.
+	Township string `protobuf:"bytes,4,opt,name=township,proto3" json:"township,omitempty"`
+	// Limit to one department, "offices/{id}"; a department caller is always
+	// limited to itself.
+	Department    string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReportRequest) Reset() {
+	*x = GetReportRequest{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReportRequest) ProtoMessage() {}
+
+func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReportRequest.ProtoReflect.Descriptor instead.
+func (*GetReportRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetReportRequest) GetCounty() string {
+	if x != nil {
+		return x.County
+	}
+	return ""
+}
+
+func (x *GetReportRequest) GetStartMonth() string {
+	if x != nil {
+		return x.StartMonth
+	}
+	return ""
+}
+
+func (x *GetReportRequest) GetEndMonth() string {
+	if x != nil {
+		return x.EndMonth
+	}
+	return ""
+}
+
+func (x *GetReportRequest) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *GetReportRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+// The response of GetReport.
+type GetReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report.
+	Report        *Report `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReportResponse) Reset() {
+	*x = GetReportResponse{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReportResponse) ProtoMessage() {}
+
+func (x *GetReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReportResponse.ProtoReflect.Descriptor instead.
+func (*GetReportResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetReportResponse) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+// The request of ListDeadlines.
+type ListDeadlinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "counties/{county}", or "counties/-" for the county this deployment
+	// serves.
+	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
+	// Overdue or at risk.
+	Status DeadlineStatus `protobuf:"varint,2,opt,name=status,proto3,enum=tongban.reporting.v1.DeadlineStatus" json:"status,omitempty"`
+	// Limit to one township (9-digit code).
+	Township string `protobuf:"bytes,3,opt,name=township,proto3" json:"township,omitempty"`
+	// Limit to the clocks of one office, "offices/{id}".
+	Office string `protobuf:"bytes,4,opt,name=office,proto3" json:"office,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadlinesRequest) Reset() {
+	*x = ListDeadlinesRequest{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadlinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadlinesRequest) ProtoMessage() {}
+
+func (x *ListDeadlinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadlinesRequest.ProtoReflect.Descriptor instead.
+func (*ListDeadlinesRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListDeadlinesRequest) GetCounty() string {
+	if x != nil {
+		return x.County
+	}
+	return ""
+}
+
+func (x *ListDeadlinesRequest) GetStatus() DeadlineStatus {
+	if x != nil {
+		return x.Status
+	}
+	return DeadlineStatus_DEADLINE_STATUS_UNSPECIFIED
+}
+
+func (x *ListDeadlinesRequest) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *ListDeadlinesRequest) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *ListDeadlinesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeadlinesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// The response of ListDeadlines.
+type ListDeadlinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The clocks, earliest due first.
+	Deadlines []*RunningDeadline `protobuf:"bytes,1,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadlinesResponse) Reset() {
+	*x = ListDeadlinesResponse{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadlinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadlinesResponse) ProtoMessage() {}
+
+func (x *ListDeadlinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadlinesResponse.ProtoReflect.Descriptor instead.
+func (*ListDeadlinesResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListDeadlinesResponse) GetDeadlines() []*RunningDeadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+func (x *ListDeadlinesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The request of ExportMonthlyReport.
+type ExportMonthlyReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "counties/{county}", or "counties/-" for the county this deployment
+	// serves.
+	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
+	// The month, "YYYY-MM".
+	Month string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	// The file format.
+	Format ExportFormat `protobuf:"varint,3,opt,name=format,proto3,enum=tongban.reporting.v1.ExportFormat" json:"format,omitempty"`
+	// Limit to one township, as in GetReport.
+	Township      string `protobuf:"bytes,4,opt,name=township,proto3" json:"township,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportMonthlyReportRequest) Reset() {
+	*x = ExportMonthlyReportRequest{}
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportMonthlyReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportMonthlyReportRequest) ProtoMessage() {}
+
+func (x *ExportMonthlyReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_reporting_v1_reporting_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportMonthlyReportRequest.ProtoReflect.Descriptor instead.
+func (*ExportMonthlyReportRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ExportMonthlyReportRequest) GetCounty() string {
+	if x != nil {
+		return x.County
+	}
+	return ""
+}
+
+func (x *ExportMonthlyReportRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *ExportMonthlyReportRequest) GetFormat() ExportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ExportFormat_EXPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportMonthlyReportRequest) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
 var File_tongban_reporting_v1_reporting_service_proto protoreflect.FileDescriptor
 
 const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\n" +
-	",tongban/reporting/v1/reporting_service.proto\x12\x14tongban.reporting.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"\x8a\x01\n" +
+	",tongban/reporting/v1/reporting_service.proto\x12\x14tongban.reporting.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\"\x8a\x01\n" +
 	"\x0fTownshipFigures\x12\x1a\n" +
 	"\btownship\x18\x01 \x01(\tR\btownship\x12\x1e\n" +
 	"\n" +
@@ -311,14 +1573,138 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\vtransferred\x18\x04 \x01(\x03B\x03\xe0A\x03R\vtransferred\x12\x1f\n" +
 	"\banswered\x18\x05 \x01(\x03B\x03\xe0A\x03R\banswered\x12\x17\n" +
 	"\x04open\x18\x06 \x01(\x03B\x03\xe0A\x03R\x04open\x12H\n" +
-	"\ttownships\x18\a \x03(\v2%.tongban.reporting.v1.TownshipFiguresB\x03\xe0A\x03R\ttownships\",\n" +
+	"\ttownships\x18\a \x03(\v2%.tongban.reporting.v1.TownshipFiguresB\x03\xe0A\x03R\ttownships\"\xcd\b\n" +
+	"\aFigures\x12\x14\n" +
+	"\x05cases\x18\x01 \x01(\x03R\x05cases\x12\x18\n" +
+	"\apersons\x18\x02 \x01(\x03R\apersons\x12\x1f\n" +
+	"\vgroup_cases\x18\x03 \x01(\x03R\n" +
+	"groupCases\x12\x1f\n" +
+	"\vreferred_up\x18\x04 \x01(\x03R\n" +
+	"referredUp\x12\x18\n" +
+	"\arepeats\x18\x05 \x01(\x03R\arepeats\x12\x1a\n" +
+	"\banswered\x18\x06 \x01(\x03R\banswered\x12\x16\n" +
+	"\x06closed\x18\a \x01(\x03R\x06closed\x12\x1a\n" +
+	"\bdeclined\x18\b \x01(\x03R\bdeclined\x12\x1c\n" +
+	"\tevaluated\x18\t \x01(\x03R\tevaluated\x12\x1c\n" +
+	"\tsatisfied\x18\n" +
+	" \x01(\x03R\tsatisfied\x12/\n" +
+	"\x13basically_satisfied\x18\v \x01(\x03R\x12basicallySatisfied\x12 \n" +
+	"\vunsatisfied\x18\f \x01(\x03R\vunsatisfied\x12\x18\n" +
+	"\areviews\x18\r \x01(\x03R\areviews\x12\x1d\n" +
+	"\n" +
+	"re_reviews\x18\x0e \x01(\x03R\treReviews\x12&\n" +
+	"\x0frouting_on_time\x18\x0f \x01(\x03R\rroutingOnTime\x12!\n" +
+	"\frouting_late\x18\x10 \x01(\x03R\vroutingLate\x12,\n" +
+	"\x12acceptance_on_time\x18\x11 \x01(\x03R\x10acceptanceOnTime\x12'\n" +
+	"\x0facceptance_late\x18\x12 \x01(\x03R\x0eacceptanceLate\x12(\n" +
+	"\x10handling_on_time\x18\x13 \x01(\x03R\x0ehandlingOnTime\x12#\n" +
+	"\rhandling_late\x18\x14 \x01(\x03R\fhandlingLate\x123\n" +
+	"\x13timely_routing_rate\x18\x15 \x01(\x01H\x00R\x11timelyRoutingRate\x88\x01\x01\x129\n" +
+	"\x16timely_acceptance_rate\x18\x16 \x01(\x01H\x01R\x14timelyAcceptanceRate\x88\x01\x01\x122\n" +
+	"\x13on_time_answer_rate\x18\x17 \x01(\x01H\x02R\x10onTimeAnswerRate\x88\x01\x01\x12$\n" +
+	"\vclosed_rate\x18\x18 \x01(\x01H\x03R\n" +
+	"closedRate\x88\x01\x01\x12,\n" +
+	"\x0fevaluation_rate\x18\x19 \x01(\x01H\x04R\x0eevaluationRate\x88\x01\x01\x120\n" +
+	"\x11satisfaction_rate\x18\x1a \x01(\x01H\x05R\x10satisfactionRate\x88\x01\x01B\x16\n" +
+	"\x14_timely_routing_rateB\x19\n" +
+	"\x17_timely_acceptance_rateB\x16\n" +
+	"\x14_on_time_answer_rateB\x0e\n" +
+	"\f_closed_rateB\x12\n" +
+	"\x10_evaluation_rateB\x14\n" +
+	"\x12_satisfaction_rate\"_\n" +
+	"\x05Count\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x14\n" +
+	"\x05cases\x18\x03 \x01(\x03R\x05cases\x12\x18\n" +
+	"\apersons\x18\x04 \x01(\x03R\apersons\"t\n" +
+	"\vUnitFigures\x12\x16\n" +
+	"\x06office\x18\x01 \x01(\tR\x06office\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x127\n" +
+	"\afigures\x18\x03 \x01(\v2\x1d.tongban.reporting.v1.FiguresR\afigures\"\x92\x01\n" +
+	"\rLeaderFigures\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\x12\x16\n" +
+	"\x06office\x18\x02 \x01(\tR\x06office\x12-\n" +
+	"\x12reception_meetings\x18\x03 \x01(\x03R\x11receptionMeetings\x12\"\n" +
+	"\fappointments\x18\x04 \x01(\x03R\fappointments\"\xe4\b\n" +
+	"\x06Report\x12\x16\n" +
+	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1f\n" +
+	"\vstart_month\x18\x02 \x01(\tR\n" +
+	"startMonth\x12\x1b\n" +
+	"\tend_month\x18\x03 \x01(\tR\bendMonth\x12\x1a\n" +
+	"\btownship\x18\x04 \x01(\tR\btownship\x12\x1e\n" +
+	"\n" +
+	"department\x18\x05 \x01(\tR\n" +
+	"department\x127\n" +
+	"\afigures\x18\x06 \x01(\v2\x1d.tongban.reporting.v1.FiguresR\afigures\x128\n" +
+	"\byear_ago\x18\a \x01(\v2\x1d.tongban.reporting.v1.FiguresR\ayearAgo\x129\n" +
+	"\bprevious\x18\b \x01(\v2\x1d.tongban.reporting.v1.FiguresR\bprevious\x12=\n" +
+	"\x19cases_change_year_on_year\x18\t \x01(\x01H\x00R\x15casesChangeYearOnYear\x88\x01\x01\x12E\n" +
+	"\x1dcases_change_period_on_period\x18\n" +
+	" \x01(\x01H\x01R\x19casesChangePeriodOnPeriod\x88\x01\x01\x123\n" +
+	"\x06months\x18\v \x03(\v2\x1b.tongban.reporting.v1.CountR\x06months\x12C\n" +
+	"\x0fmonths_year_ago\x18\f \x03(\v2\x1b.tongban.reporting.v1.CountR\rmonthsYearAgo\x127\n" +
+	"\bchannels\x18\r \x03(\v2\x1b.tongban.reporting.v1.CountR\bchannels\x125\n" +
+	"\aclasses\x18\x0e \x03(\v2\x1b.tongban.reporting.v1.CountR\aclasses\x123\n" +
+	"\x06topics\x18\x0f \x03(\v2\x1b.tongban.reporting.v1.CountR\x06topics\x12?\n" +
+	"\ttownships\x18\x10 \x03(\v2!.tongban.reporting.v1.UnitFiguresR\ttownships\x12C\n" +
+	"\vdepartments\x18\x11 \x03(\v2!.tongban.reporting.v1.UnitFiguresR\vdepartments\x12=\n" +
+	"\aleaders\x18\x12 \x03(\v2#.tongban.reporting.v1.LeaderFiguresR\aleaders\x12\x1f\n" +
+	"\voverdue_now\x18\x13 \x01(\x03R\n" +
+	"overdueNow\x12\x1e\n" +
+	"\vat_risk_now\x18\x14 \x01(\x03R\tatRiskNow\x12/\n" +
+	"\x05as_of\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOfB\x1c\n" +
+	"\x1a_cases_change_year_on_yearB \n" +
+	"\x1e_cases_change_period_on_period\"\xa1\x01\n" +
+	"\x0fRunningDeadline\x12\x12\n" +
+	"\x04case\x18\x01 \x01(\tR\x04case\x12\x1a\n" +
+	"\btownship\x18\x02 \x01(\tR\btownship\x12;\n" +
+	"\bdeadline\x18\x03 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\x12!\n" +
+	"\fdays_overdue\x18\x04 \x01(\x05R\vdaysOverdue\",\n" +
 	"\x11GetSummaryRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"M\n" +
 	"\x12GetSummaryResponse\x127\n" +
-	"\asummary\x18\x01 \x01(\v2\x1d.tongban.reporting.v1.SummaryR\asummary2\xa4\x01\n" +
+	"\asummary\x18\x01 \x01(\v2\x1d.tongban.reporting.v1.SummaryR\asummary\"\xbd\x01\n" +
+	"\x10GetReportRequest\x12\x1b\n" +
+	"\x06county\x18\x01 \x01(\tB\x03\xe0A\x02R\x06county\x12$\n" +
+	"\vstart_month\x18\x02 \x01(\tB\x03\xe0A\x01R\n" +
+	"startMonth\x12 \n" +
+	"\tend_month\x18\x03 \x01(\tB\x03\xe0A\x01R\bendMonth\x12\x1f\n" +
+	"\btownship\x18\x04 \x01(\tB\x03\xe0A\x01R\btownship\x12#\n" +
+	"\n" +
+	"department\x18\x05 \x01(\tB\x03\xe0A\x01R\n" +
+	"department\"I\n" +
+	"\x11GetReportResponse\x124\n" +
+	"\x06report\x18\x01 \x01(\v2\x1c.tongban.reporting.v1.ReportR\x06report\"\xfa\x01\n" +
+	"\x14ListDeadlinesRequest\x12\x1b\n" +
+	"\x06county\x18\x01 \x01(\tB\x03\xe0A\x02R\x06county\x12A\n" +
+	"\x06status\x18\x02 \x01(\x0e2$.tongban.reporting.v1.DeadlineStatusB\x03\xe0A\x02R\x06status\x12\x1f\n" +
+	"\btownship\x18\x03 \x01(\tB\x03\xe0A\x01R\btownship\x12\x1b\n" +
+	"\x06office\x18\x04 \x01(\tB\x03\xe0A\x01R\x06office\x12 \n" +
+	"\tpage_size\x18\x05 \x01(\x05B\x03\xe0A\x01R\bpageSize\x12\"\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tB\x03\xe0A\x01R\tpageToken\"\x84\x01\n" +
+	"\x15ListDeadlinesResponse\x12C\n" +
+	"\tdeadlines\x18\x01 \x03(\v2%.tongban.reporting.v1.RunningDeadlineR\tdeadlines\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x01\n" +
+	"\x1aExportMonthlyReportRequest\x12\x1b\n" +
+	"\x06county\x18\x01 \x01(\tB\x03\xe0A\x02R\x06county\x12\x19\n" +
+	"\x05month\x18\x02 \x01(\tB\x03\xe0A\x02R\x05month\x12?\n" +
+	"\x06format\x18\x03 \x01(\x0e2\".tongban.reporting.v1.ExportFormatB\x03\xe0A\x01R\x06format\x12\x1f\n" +
+	"\btownship\x18\x04 \x01(\tB\x03\xe0A\x01R\btownship*k\n" +
+	"\x0eDeadlineStatus\x12\x1f\n" +
+	"\x1bDEADLINE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17DEADLINE_STATUS_OVERDUE\x10\x01\x12\x1b\n" +
+	"\x17DEADLINE_STATUS_AT_RISK\x10\x02*\\\n" +
+	"\fExportFormat\x12\x1d\n" +
+	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x022\xe1\x04\n" +
 	"\x10ReportingService\x12\x8f\x01\n" +
 	"\n" +
-	"GetSummary\x12'.tongban.reporting.v1.GetSummaryRequest\x1a(.tongban.reporting.v1.GetSummaryResponse\".\x82\xd3\xe4\x93\x02(b\asummary\x12\x1d/v1/{name=counties/*/summary}B\xe6\x01\n" +
+	"GetSummary\x12'.tongban.reporting.v1.GetSummaryRequest\x1a(.tongban.reporting.v1.GetSummaryResponse\".\x82\xd3\xe4\x93\x02(b\asummary\x12\x1d/v1/{name=counties/*/summary}\x12\x8c\x01\n" +
+	"\tGetReport\x12&.tongban.reporting.v1.GetReportRequest\x1a'.tongban.reporting.v1.GetReportResponse\".\x82\xd3\xe4\x93\x02(b\x06report\x12\x1e/v1/{county=counties/*}/report\x12\x93\x01\n" +
+	"\rListDeadlines\x12*.tongban.reporting.v1.ListDeadlinesRequest\x1a+.tongban.reporting.v1.ListDeadlinesResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/{county=counties/*}/deadlines\x12\x95\x01\n" +
+	"\x13ExportMonthlyReport\x120.tongban.reporting.v1.ExportMonthlyReportRequest\x1a\x14.google.api.HttpBody\"6\x82\xd3\xe4\x93\x020\x12./v1/{county=counties/*}/reports/{month}:exportB\xe6\x01\n" +
 	"\x18com.tongban.reporting.v1B\x15ReportingServiceProtoP\x01ZAgithub.com/tongban/tongban/proto/tongban/reporting/v1;reportingv1\xa2\x02\x03TRX\xaa\x02\x14Tongban.Reporting.V1\xca\x02\x14Tongban\\Reporting\\V1\xe2\x02 Tongban\\Reporting\\V1\\GPBMetadata\xea\x02\x16Tongban::Reporting::V1b\x06proto3"
 
 var (
@@ -333,23 +1719,64 @@ func file_tongban_reporting_v1_reporting_service_proto_rawDescGZIP() []byte {
 	return file_tongban_reporting_v1_reporting_service_proto_rawDescData
 }
 
-var file_tongban_reporting_v1_reporting_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_tongban_reporting_v1_reporting_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_tongban_reporting_v1_reporting_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_tongban_reporting_v1_reporting_service_proto_goTypes = []any{
-	(*TownshipFigures)(nil),    // 0: tongban.reporting.v1.TownshipFigures
-	(*Summary)(nil),            // 1: tongban.reporting.v1.Summary
-	(*GetSummaryRequest)(nil),  // 2: tongban.reporting.v1.GetSummaryRequest
-	(*GetSummaryResponse)(nil), // 3: tongban.reporting.v1.GetSummaryResponse
+	(DeadlineStatus)(0),                // 0: tongban.reporting.v1.DeadlineStatus
+	(ExportFormat)(0),                  // 1: tongban.reporting.v1.ExportFormat
+	(*TownshipFigures)(nil),            // 2: tongban.reporting.v1.TownshipFigures
+	(*Summary)(nil),                    // 3: tongban.reporting.v1.Summary
+	(*Figures)(nil),                    // 4: tongban.reporting.v1.Figures
+	(*Count)(nil),                      // 5: tongban.reporting.v1.Count
+	(*UnitFigures)(nil),                // 6: tongban.reporting.v1.UnitFigures
+	(*LeaderFigures)(nil),              // 7: tongban.reporting.v1.LeaderFigures
+	(*Report)(nil),                     // 8: tongban.reporting.v1.Report
+	(*RunningDeadline)(nil),            // 9: tongban.reporting.v1.RunningDeadline
+	(*GetSummaryRequest)(nil),          // 10: tongban.reporting.v1.GetSummaryRequest
+	(*GetSummaryResponse)(nil),         // 11: tongban.reporting.v1.GetSummaryResponse
+	(*GetReportRequest)(nil),           // 12: tongban.reporting.v1.GetReportRequest
+	(*GetReportResponse)(nil),          // 13: tongban.reporting.v1.GetReportResponse
+	(*ListDeadlinesRequest)(nil),       // 14: tongban.reporting.v1.ListDeadlinesRequest
+	(*ListDeadlinesResponse)(nil),      // 15: tongban.reporting.v1.ListDeadlinesResponse
+	(*ExportMonthlyReportRequest)(nil), // 16: tongban.reporting.v1.ExportMonthlyReportRequest
+	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
+	(*v1.Deadline)(nil),                // 18: tongban.assignment.v1.Deadline
+	(*httpbody.HttpBody)(nil),          // 19: google.api.HttpBody
 }
 var file_tongban_reporting_v1_reporting_service_proto_depIdxs = []int32{
-	0, // 0: tongban.reporting.v1.Summary.townships:type_name -> tongban.reporting.v1.TownshipFigures
-	1, // 1: tongban.reporting.v1.GetSummaryResponse.summary:type_name -> tongban.reporting.v1.Summary
-	2, // 2: tongban.reporting.v1.ReportingService.GetSummary:input_type -> tongban.reporting.v1.GetSummaryRequest
-	3, // 3: tongban.reporting.v1.ReportingService.GetSummary:output_type -> tongban.reporting.v1.GetSummaryResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: tongban.reporting.v1.Summary.townships:type_name -> tongban.reporting.v1.TownshipFigures
+	4,  // 1: tongban.reporting.v1.UnitFigures.figures:type_name -> tongban.reporting.v1.Figures
+	4,  // 2: tongban.reporting.v1.Report.figures:type_name -> tongban.reporting.v1.Figures
+	4,  // 3: tongban.reporting.v1.Report.year_ago:type_name -> tongban.reporting.v1.Figures
+	4,  // 4: tongban.reporting.v1.Report.previous:type_name -> tongban.reporting.v1.Figures
+	5,  // 5: tongban.reporting.v1.Report.months:type_name -> tongban.reporting.v1.Count
+	5,  // 6: tongban.reporting.v1.Report.months_year_ago:type_name -> tongban.reporting.v1.Count
+	5,  // 7: tongban.reporting.v1.Report.channels:type_name -> tongban.reporting.v1.Count
+	5,  // 8: tongban.reporting.v1.Report.classes:type_name -> tongban.reporting.v1.Count
+	5,  // 9: tongban.reporting.v1.Report.topics:type_name -> tongban.reporting.v1.Count
+	6,  // 10: tongban.reporting.v1.Report.townships:type_name -> tongban.reporting.v1.UnitFigures
+	6,  // 11: tongban.reporting.v1.Report.departments:type_name -> tongban.reporting.v1.UnitFigures
+	7,  // 12: tongban.reporting.v1.Report.leaders:type_name -> tongban.reporting.v1.LeaderFigures
+	17, // 13: tongban.reporting.v1.Report.as_of:type_name -> google.protobuf.Timestamp
+	18, // 14: tongban.reporting.v1.RunningDeadline.deadline:type_name -> tongban.assignment.v1.Deadline
+	3,  // 15: tongban.reporting.v1.GetSummaryResponse.summary:type_name -> tongban.reporting.v1.Summary
+	8,  // 16: tongban.reporting.v1.GetReportResponse.report:type_name -> tongban.reporting.v1.Report
+	0,  // 17: tongban.reporting.v1.ListDeadlinesRequest.status:type_name -> tongban.reporting.v1.DeadlineStatus
+	9,  // 18: tongban.reporting.v1.ListDeadlinesResponse.deadlines:type_name -> tongban.reporting.v1.RunningDeadline
+	1,  // 19: tongban.reporting.v1.ExportMonthlyReportRequest.format:type_name -> tongban.reporting.v1.ExportFormat
+	10, // 20: tongban.reporting.v1.ReportingService.GetSummary:input_type -> tongban.reporting.v1.GetSummaryRequest
+	12, // 21: tongban.reporting.v1.ReportingService.GetReport:input_type -> tongban.reporting.v1.GetReportRequest
+	14, // 22: tongban.reporting.v1.ReportingService.ListDeadlines:input_type -> tongban.reporting.v1.ListDeadlinesRequest
+	16, // 23: tongban.reporting.v1.ReportingService.ExportMonthlyReport:input_type -> tongban.reporting.v1.ExportMonthlyReportRequest
+	11, // 24: tongban.reporting.v1.ReportingService.GetSummary:output_type -> tongban.reporting.v1.GetSummaryResponse
+	13, // 25: tongban.reporting.v1.ReportingService.GetReport:output_type -> tongban.reporting.v1.GetReportResponse
+	15, // 26: tongban.reporting.v1.ReportingService.ListDeadlines:output_type -> tongban.reporting.v1.ListDeadlinesResponse
+	19, // 27: tongban.reporting.v1.ReportingService.ExportMonthlyReport:output_type -> google.api.HttpBody
+	24, // [24:28] is the sub-list for method output_type
+	20, // [20:24] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_tongban_reporting_v1_reporting_service_proto_init() }
@@ -357,18 +1784,21 @@ func file_tongban_reporting_v1_reporting_service_proto_init() {
 	if File_tongban_reporting_v1_reporting_service_proto != nil {
 		return
 	}
+	file_tongban_reporting_v1_reporting_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_tongban_reporting_v1_reporting_service_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_reporting_v1_reporting_service_proto_rawDesc), len(file_tongban_reporting_v1_reporting_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   4,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_tongban_reporting_v1_reporting_service_proto_goTypes,
 		DependencyIndexes: file_tongban_reporting_v1_reporting_service_proto_depIdxs,
+		EnumInfos:         file_tongban_reporting_v1_reporting_service_proto_enumTypes,
 		MessageInfos:      file_tongban_reporting_v1_reporting_service_proto_msgTypes,
 	}.Build()
 	File_tongban_reporting_v1_reporting_service_proto = out.File

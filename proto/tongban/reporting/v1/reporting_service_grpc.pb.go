@@ -8,6 +8,7 @@ package reportingv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -19,7 +20,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportingService_GetSummary_FullMethodName = "/tongban.reporting.v1.ReportingService/GetSummary"
+	ReportingService_GetSummary_FullMethodName          = "/tongban.reporting.v1.ReportingService/GetSummary"
+	ReportingService_GetReport_FullMethodName           = "/tongban.reporting.v1.ReportingService/GetReport"
+	ReportingService_ListDeadlines_FullMethodName       = "/tongban.reporting.v1.ReportingService/ListDeadlines"
+	ReportingService_ExportMonthlyReport_FullMethodName = "/tongban.reporting.v1.ReportingService/ExportMonthlyReport"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -29,9 +33,20 @@ const (
 // ReportingService answers "how is the county doing" from a read model fed
 // by the other services' events.
 type ReportingServiceClient interface {
-	// Gets the headline figures of a county. A township caller gets the
-	// figures of its own township only.
+	// Gets the headline figures of a county, all time. A township caller gets
+	// the figures of its own township only.
 	GetSummary(ctx context.Context, in *GetSummaryRequest, opts ...grpc.CallOption) (*GetSummaryResponse, error)
+	// Gets the dashboard of a period: figures with year-on-year and
+	// period-on-period change, breakdowns, rankings and leaders' receptions.
+	// The petition bureau sees the county (or any township or department);
+	// a township its own township only; a department its own figures only.
+	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*GetReportResponse, error)
+	// Lists running duty clocks that are overdue or at risk, the most urgent
+	// first, with the same visibility as GetReport.
+	ListDeadlines(ctx context.Context, in *ListDeadlinesRequest, opts ...grpc.CallOption) (*ListDeadlinesResponse, error)
+	// Exports a month's statistics (the report due on the 4th of the next
+	// month) as XLSX or CSV: the same figures as GetReport for that month.
+	ExportMonthlyReport(ctx context.Context, in *ExportMonthlyReportRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
 
 type reportingServiceClient struct {
@@ -52,6 +67,36 @@ func (c *reportingServiceClient) GetSummary(ctx context.Context, in *GetSummaryR
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*GetReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReportResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ListDeadlines(ctx context.Context, in *ListDeadlinesRequest, opts ...grpc.CallOption) (*ListDeadlinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeadlinesResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListDeadlines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ExportMonthlyReport(ctx context.Context, in *ExportMonthlyReportRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, ReportingService_ExportMonthlyReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -59,9 +104,20 @@ func (c *reportingServiceClient) GetSummary(ctx context.Context, in *GetSummaryR
 // ReportingService answers "how is the county doing" from a read model fed
 // by the other services' events.
 type ReportingServiceServer interface {
-	// Gets the headline figures of a county. A township caller gets the
-	// figures of its own township only.
+	// Gets the headline figures of a county, all time. A township caller gets
+	// the figures of its own township only.
 	GetSummary(context.Context, *GetSummaryRequest) (*GetSummaryResponse, error)
+	// Gets the dashboard of a period: figures with year-on-year and
+	// period-on-period change, breakdowns, rankings and leaders' receptions.
+	// The petition bureau sees the county (or any township or department);
+	// a township its own township only; a department its own figures only.
+	GetReport(context.Context, *GetReportRequest) (*GetReportResponse, error)
+	// Lists running duty clocks that are overdue or at risk, the most urgent
+	// first, with the same visibility as GetReport.
+	ListDeadlines(context.Context, *ListDeadlinesRequest) (*ListDeadlinesResponse, error)
+	// Exports a month's statistics (the report due on the 4th of the next
+	// month) as XLSX or CSV: the same figures as GetReport for that month.
+	ExportMonthlyReport(context.Context, *ExportMonthlyReportRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -74,6 +130,15 @@ type UnimplementedReportingServiceServer struct{}
 
 func (UnimplementedReportingServiceServer) GetSummary(context.Context, *GetSummaryRequest) (*GetSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSummary not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReport(context.Context, *GetReportRequest) (*GetReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReport not implemented")
+}
+func (UnimplementedReportingServiceServer) ListDeadlines(context.Context, *ListDeadlinesRequest) (*ListDeadlinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeadlines not implemented")
+}
+func (UnimplementedReportingServiceServer) ExportMonthlyReport(context.Context, *ExportMonthlyReportRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportMonthlyReport not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -114,6 +179,60 @@ func _ReportingService_GetSummary_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetReport(ctx, req.(*GetReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ListDeadlines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeadlinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListDeadlines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListDeadlines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListDeadlines(ctx, req.(*ListDeadlinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ExportMonthlyReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportMonthlyReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ExportMonthlyReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ExportMonthlyReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ExportMonthlyReport(ctx, req.(*ExportMonthlyReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +243,18 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSummary",
 			Handler:    _ReportingService_GetSummary_Handler,
+		},
+		{
+			MethodName: "GetReport",
+			Handler:    _ReportingService_GetReport_Handler,
+		},
+		{
+			MethodName: "ListDeadlines",
+			Handler:    _ReportingService_ListDeadlines_Handler,
+		},
+		{
+			MethodName: "ExportMonthlyReport",
+			Handler:    _ReportingService_ExportMonthlyReport_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

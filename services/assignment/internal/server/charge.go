@@ -94,7 +94,7 @@ func (s *Server) ContributeToCase(ctx context.Context, req *assignmentv1.Contrib
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: kind.String() + "：" + summary(req.GetText()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
 			c.Docs.Contributions = append(c.Docs.Contributions, &assignmentv1.Contribution{
-				Office: caller.Office.Resource(), Kind: kind, Text: req.GetText(), CreateTime: timestamppb.New(s.Now()),
+				Office: caller.Office.Resource(), Kind: kind, Text: req.GetText(), CreateTime: timestamppb.New(s.now(ctx)),
 			})
 			e.Target = c.Holder
 			return nil
@@ -159,7 +159,7 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 	requireText(&v, "leader_title", req.GetLeaderTitle(), 50)
 	requireText(&v, "person", req.GetPerson(), 50)
 	unit := s.target(&v, "unit", req.GetUnit(), directory.Department, directory.Township, directory.Bureau)
-	due := s.futureDate(&v, "due_date", req.GetDueDate())
+	due := s.futureDate(&v, "due_date", req.GetDueDate(), s.now(ctx))
 	c, err := s.transition(ctx, &v, move{
 		method: "LeadCase", action: lifecycle.TakeLead, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
@@ -173,7 +173,7 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 			}
 			c.Docs.Lead = &assignmentv1.Lead{
 				Leader: req.GetLeader(), LeaderTitle: req.GetLeaderTitle(), Unit: unit.Resource(), Person: req.GetPerson(),
-				DueDate: timestamppb.New(due), LeadTime: timestamppb.New(s.Now()),
+				DueDate: timestamppb.New(due), LeadTime: timestamppb.New(s.now(ctx)),
 			}
 			involve(c, unit.ID)
 			e.Target = unit.ID
@@ -187,14 +187,14 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 }
 
 // futureDate parses a "YYYY-MM-DD" date in China that is not in the past.
-func (s *Server) futureDate(v *rpcerr.Violations, field, val string) time.Time {
+func (s *Server) futureDate(v *rpcerr.Violations, field, val string, now time.Time) time.Time {
 	d, err := time.ParseInLocation(time.DateOnly, val, calendar.China)
 	switch {
 	case val == "":
 		v.Add(field, `is required: a date "YYYY-MM-DD"`)
 	case err != nil:
 		v.Add(field, `must be a date "YYYY-MM-DD"`)
-	case calendar.EndOfDay(d).Before(s.Now()):
+	case calendar.EndOfDay(d).Before(now):
 		v.Add(field, "must not be in the past")
 	}
 	return d
@@ -219,7 +219,7 @@ func (s *Server) RecordCaseProgress(ctx context.Context, req *assignmentv1.Recor
 			}
 			c.Docs.Progress = append(c.Docs.Progress, &assignmentv1.Progress{
 				Office: caller.Office.Resource(), Steps: req.GetSteps(), Progress: req.GetProgress(), Measures: req.GetMeasures(),
-				RecordTime: timestamppb.New(s.Now()),
+				RecordTime: timestamppb.New(s.now(ctx)),
 			})
 			return nil
 		},
@@ -259,7 +259,7 @@ func (s *Server) GetCaseCard(ctx context.Context, req *assignmentv1.GetCaseCardR
 	card := &assignmentv1.CaseCard{
 		Name: req.GetName(), State: assignmentv1.CaseState(c.State), HolderOffice: names.Office(c.Holder),
 		Lead: lead, Progress: c.Docs.GetProgress(), Answer: c.Docs.GetAnswer(),
-		Overdue: c.Docs.GetAnswer() == nil && lifecycle.Open(lifecycle.State(c.State)) && s.Now().After(calendar.EndOfDay(lead.GetDueDate().AsTime())),
+		Overdue: c.Docs.GetAnswer() == nil && lifecycle.Open(lifecycle.State(c.State)) && s.now(ctx).After(calendar.EndOfDay(lead.GetDueDate().AsTime())),
 	}
 	if s.Subjects != nil {
 		if card.Subject, err = s.Subjects.Subject(ctx, num); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
@@ -160,7 +161,7 @@ func (s *Server) RouteCase(ctx context.Context, req *assignmentv1.RouteCaseReque
 				to = organs[0]
 			}
 			c.LitigationRelated = req.GetLitigationRelated()
-			return s.handOver(c, e, to, s.Now())
+			return s.handOver(c, e, to, s.now(ctx))
 		},
 	})
 	if err != nil {
@@ -196,7 +197,7 @@ func (s *Server) TransferCase(ctx context.Context, req *assignmentv1.TransferCas
 		method: "TransferCase", action: lifecycle.Transfer, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
-			return s.handOver(c, e, to, s.Now())
+			return s.handOver(c, e, to, s.now(ctx))
 		},
 	})
 	if err != nil {
@@ -238,7 +239,7 @@ func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCas
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
 		apply: func(ctx context.Context, tx pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
 			due := s.sendBackDue(c)
-			if s.Now().After(calendar.EndOfDay(due)) {
+			if s.now(ctx).After(calendar.EndOfDay(due)) {
 				return refuse("OBJECTION_PERIOD_OVER", "an objection to a transfer is due within "+strconv.Itoa(s.Rules.ObjectionWorkingDays)+
 					" working days, by "+due.Format(time.DateOnly)+" ("+s.Rules.ObjectionSource+"); sign for the case",
 					"send_back_due", due.Format(time.DateOnly))
@@ -291,7 +292,7 @@ func (s *Server) AcceptCase(ctx context.Context, req *assignmentv1.AcceptCaseReq
 		method: "AcceptCase", action: lifecycle.Accept, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetNotice()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
-			c.AcceptTime = s.Now()
+			c.AcceptTime = s.now(ctx)
 			return nil
 		},
 	})
@@ -332,7 +333,7 @@ func (s *Server) AssignCaseDown(ctx context.Context, req *assignmentv1.AssignCas
 	var v rpcerr.Violations
 	requireText(&v, "instructions", req.GetInstructions(), maxAnswer)
 	to := s.target(&v, "to_office", req.GetToOffice(), directory.Township)
-	due := s.futureDate(&v, "report_due", req.GetReportDue())
+	due := s.futureDate(&v, "report_due", req.GetReportDue(), s.now(ctx))
 	c, err := s.transition(ctx, &v, move{
 		method: "AssignCaseDown", action: lifecycle.AssignDown, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetInstructions()),
@@ -368,7 +369,7 @@ func (s *Server) ReportCase(ctx context.Context, req *assignmentv1.ReportCaseReq
 			case a.GetReportTime() != nil:
 				return refuse("ALREADY_REPORTED", "the report on this case was filed on "+a.GetReportTime().AsTime().In(calendar.China).Format(time.DateOnly))
 			}
-			a.Report, a.ReportTime = req.GetText(), timestamppb.New(s.Now())
+			a.Report, a.ReportTime = req.GetText(), timestamppb.New(s.now(ctx))
 			e.Target, _ = names.OfficeID(a.GetAssignedBy())
 			return nil
 		},
@@ -399,7 +400,7 @@ func (s *Server) ExtendCase(ctx context.Context, req *assignmentv1.ExtendCaseReq
 				return refuse("ALREADY_EXTENDED", "the handling period may be extended once ("+s.Rules.HandlingSource+")")
 			}
 			c.Docs.Extension = &assignmentv1.Extension{
-				Days: req.GetDays(), Reason: req.GetReason(), ApprovedBy: req.GetApprovedBy(), ExtendTime: timestamppb.New(s.Now()),
+				Days: req.GetDays(), Reason: req.GetReason(), ApprovedBy: req.GetApprovedBy(), ExtendTime: timestamppb.New(s.now(ctx)),
 			}
 			return nil
 		},
@@ -436,7 +437,7 @@ func (s *Server) AnswerCase(ctx context.Context, req *assignmentv1.AnswerCaseReq
 		method: "AnswerCase", action: lifecycle.Answer, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
-			now := s.Now()
+			now := s.now(ctx)
 			c.AnswerTime = now
 			c.Docs.Answer = &assignmentv1.Answer{
 				Outcome: req.GetOutcome(), Text: req.GetText(), Office: caller.Office.Resource(), AnswerTime: timestamppb.New(now),
@@ -477,7 +478,7 @@ func (s *Server) EvaluateCase(ctx context.Context, req *assignmentv1.EvaluateCas
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetRating().String(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
 			c.Docs.Evaluation = &assignmentv1.Evaluation{
-				Rating: req.GetRating(), Comment: req.GetComment(), Office: caller.Office.Resource(), EvaluateTime: timestamppb.New(s.Now()),
+				Rating: req.GetRating(), Comment: req.GetComment(), Office: caller.Office.Resource(), EvaluateTime: timestamppb.New(s.now(ctx)),
 			}
 			return nil
 		},
@@ -508,11 +509,11 @@ func (s *Server) higher(resource string) (directory.Office, error) {
 
 // nextInstance is a request for review or re-review: within the period,
 // to the organ above the one that decided.
-func (s *Server) nextInstance(c *store.Case, e *store.Entry, decidedBy, what string) error {
+func (s *Server) nextInstance(ctx context.Context, c *store.Case, e *store.Entry, decidedBy, what string) error {
 	if !reviewable(c) {
 		return refuse("NO_REVIEW_FOR_CLASS", "only a claim (申诉求决) handled as a petition has review and re-review (信访工作条例 第三十一条、第三十五条); suggestions and accusations do not")
 	}
-	if due := c.NextInstanceDue; s.Now().After(calendar.EndOfDay(due)) {
+	if due := c.NextInstanceDue; s.now(ctx).After(calendar.EndOfDay(due)) {
 		return refuse("PERIOD_OVER", what+" must be asked within "+strconv.Itoa(s.Rules.NextInstanceDays)+" days of the decision, by "+
 			due.Format(time.DateOnly)+" ("+s.Rules.NextInstanceSource+")", "due", due.Format(time.DateOnly))
 	}
@@ -532,7 +533,7 @@ func (s *Server) RequestCaseReview(ctx context.Context, req *assignmentv1.Reques
 		method: "RequestCaseReview", action: lifecycle.RequestReview, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetReason()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
-			return s.nextInstance(c, e, c.Docs.GetAnswer().GetOffice(), "review (复查)")
+			return s.nextInstance(ctx, c, e, c.Docs.GetAnswer().GetOffice(), "review (复查)")
 		},
 	})
 	if err != nil {
@@ -564,7 +565,7 @@ func (s *Server) ReviewCase(ctx context.Context, req *assignmentv1.ReviewCaseReq
 		method: "ReviewCase", action: lifecycle.Review, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
-			now := s.Now()
+			now := s.now(ctx)
 			c.Docs.Review = build(caller, now)
 			s.openNextInstance(c, now)
 			return nil
@@ -584,7 +585,7 @@ func (s *Server) RequestCaseReReview(ctx context.Context, req *assignmentv1.Requ
 		method: "RequestCaseReReview", action: lifecycle.RequestReReview, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetReason()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
-			return s.nextInstance(c, e, c.Docs.GetReview().GetOffice(), "re-review (复核)")
+			return s.nextInstance(ctx, c, e, c.Docs.GetReview().GetOffice(), "re-review (复核)")
 		},
 	})
 	if err != nil {
@@ -601,7 +602,7 @@ func (s *Server) ReReviewCase(ctx context.Context, req *assignmentv1.ReReviewCas
 		method: "ReReviewCase", action: lifecycle.ReReview, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
-			c.Docs.ReReview = build(caller, s.Now())
+			c.Docs.ReReview = build(caller, s.now(ctx))
 			c.NextInstanceDue = time.Time{}
 			return nil
 		},
@@ -623,7 +624,7 @@ func (s *Server) StartCaseHearing(ctx context.Context, req *assignmentv1.StartCa
 			if c.Docs.GetHearingStartTime() != nil {
 				return refuse("HEARING_OPEN", "a hearing is already being held since "+c.Docs.GetHearingStartTime().AsTime().In(calendar.China).Format(time.DateOnly))
 			}
-			c.Docs.HearingStartTime = timestamppb.New(s.Now())
+			c.Docs.HearingStartTime = timestamppb.New(s.now(ctx))
 			return nil
 		},
 	})
@@ -665,7 +666,7 @@ func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseReque
 			r := c.Docs.GetEvaluation().GetRating()
 			satisfied := lifecycle.State(e.FromState) == lifecycle.Evaluated &&
 				(r == assignmentv1.Rating_RATING_SATISFIED || r == assignmentv1.Rating_RATING_BASICALLY_SATISFIED)
-			if due := c.NextInstanceDue; reviewable(c) && !satisfied && !s.Now().After(calendar.EndOfDay(due)) {
+			if due := c.NextInstanceDue; reviewable(c) && !satisfied && !s.now(ctx).After(calendar.EndOfDay(due)) {
 				return refuse("NEXT_INSTANCE_PERIOD_OPEN", "the petitioner may still ask for the next instance until "+due.Format(time.DateOnly)+
 					" ("+s.Rules.NextInstanceSource+"); close after that, or once they are satisfied", "due", due.Format(time.DateOnly))
 			}
@@ -735,6 +736,9 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 				return err
 			}
 			e.Time, e.ToState, e.ToOffice = c.UpdateTime, c.State, c.Holder
+			if t, ok := democlock.From(ctx); ok {
+				e.Time = t // a demonstration load backdates the move
+			}
 			if err := s.Store.AddEntry(ctx, tx, e); err != nil {
 				return err
 			}
@@ -929,6 +933,8 @@ func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) 
 		mv.ExtensionDays = c.Docs.GetExtension().GetDays()
 	case lifecycle.AssignDown:
 		mv.ReportDue = c.Docs.GetAssignment().GetReportDue()
+	case lifecycle.Evaluate:
+		mv.Rating = c.Docs.GetEvaluation().GetRating()
 	}
 	return outbox.Append(ctx, tx, &eventsv1.Event{
 		CaseNumber: c.Number,
@@ -1039,3 +1045,12 @@ func stateError(err error, action lifecycle.Action, c *store.Case) error {
 // now is the wall clock at the database's precision, so documents and
 // columns carry the same instants.
 func now() time.Time { return time.Now().Truncate(time.Microsecond) }
+
+// now is the time of the call: Now, or the demo clock's time when a
+// demonstration load backdates the call (see democlock).
+func (s *Server) now(ctx context.Context) time.Time {
+	if t, ok := democlock.From(ctx); ok {
+		return t
+	}
+	return s.Now()
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/tongban/tongban/services/assignment/migrations"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
@@ -877,5 +878,31 @@ func TestHolidayNoticeFromScheduling(t *testing.T) {
 	}
 	if d := restarted.Calendar().Day(jan1); d.Kind != calendar.Holiday || d.Provisional {
 		t.Errorf("after a restart: %+v", d)
+	}
+}
+
+// TestDemoClock: a call made at a demo time (a demonstration load
+// backdating its moves) records the move at that time, and the periods
+// that depend on "now" count from it; a call without one uses the clock.
+func TestDemoClock(t *testing.T) {
+	t.Parallel()
+	s, _ := registered(t)
+	const name = "cases/330421-2026-000001"
+	at := time.Date(2026, 2, 10, 9, 30, 0, 0, calendar.China)
+	if _, err := referUp(democlock.With(authtest.As(t, "demo-dayun"), at), s, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer("offices/330421.zjj")(authtest.As(t, "demo-bureau"), s, name); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.ListCaseHistory(authtest.As(t, "demo-bureau"), &assignmentv1.ListCaseHistoryRequest{Parent: name})
+	if err != nil || len(h.GetEntries()) != 3 {
+		t.Fatalf("history: %v, %v", h, err)
+	}
+	if got := h.GetEntries()[1].GetTime().AsTime(); !got.Equal(at) {
+		t.Errorf("the referral is recorded at %v, want the demo time %v", got, at)
+	}
+	if got := h.GetEntries()[2].GetTime().AsTime(); time.Since(got).Abs() > time.Minute {
+		t.Errorf("the transfer without a demo time is recorded at %v, want about now", got)
 	}
 }

@@ -64,7 +64,7 @@ func (s *Server) bulkRegister(ctx context.Context, rows []*importRow, now time.T
 		}
 		events := make([]*eventsv1.Event, len(cases))
 		for i, c := range cases {
-			events[i] = registered(c)
+			events[i] = s.registered(c)
 		}
 		if err := s.Store.CopyCases(ctx, tx, cases); err != nil {
 			return err
@@ -90,7 +90,7 @@ func externalPairs(rows []*importRow) [][2]string {
 }
 
 // registered is the CaseRegistered event of c.
-func registered(c *store.Case) *eventsv1.Event {
+func (s *Server) registered(c *store.Case) *eventsv1.Event {
 	return &eventsv1.Event{
 		CaseNumber: c.Number,
 		OccurTime:  timestamppb.New(c.CreateTime),
@@ -105,6 +105,8 @@ func registered(c *store.Case) *eventsv1.Event {
 			RepeatOf:       caseName(c.RepeatOf),
 			HeadCount:      c.HeadCount,
 			AccusedOffice:  c.Accused,
+			Topic:          c.Topic,
+			Group:          int(c.HeadCount) >= s.Rules.GroupSize,
 		}},
 	}
 }

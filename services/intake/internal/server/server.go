@@ -27,6 +27,7 @@ import (
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/blob"
+	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
@@ -75,13 +76,22 @@ func New(st *store.Store, dir *directory.Directory, blobs blob.Store) (*Server, 
 	return &Server{Store: st, Dir: dir, Rules: rules, Blobs: blobs, RepeatWindow: DefaultRepeatWindow, Now: time.Now}, nil
 }
 
+// now is the time of the call, to the microsecond PostgreSQL stores: Now,
+// or the demo clock's time when a demonstration load backdates the call.
+func (s *Server) now(ctx context.Context) time.Time {
+	if t, ok := democlock.From(ctx); ok {
+		return t
+	}
+	return s.Now().Truncate(time.Microsecond)
+}
+
 // CreateCase registers a petition at the caller's office.
 func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest) (*intakev1.CreateCaseResponse, error) {
 	caller, err := registrar(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now().Truncate(time.Microsecond) // what PostgreSQL stores
+	now := s.now(ctx) // what PostgreSQL stores
 	if err := s.validate(caller.Office.ID, req, now); err != nil {
 		return nil, err
 	}
@@ -177,7 +187,7 @@ func (s *Server) register(ctx context.Context, tx pgx.Tx, key idempotency.Key, r
 		if err := s.Store.Insert(ctx, tx, c); err != nil {
 			return err
 		}
-		return outbox.Append(ctx, tx, registered(c))
+		return outbox.Append(ctx, tx, s.registered(c))
 	})
 	return receipt.GetCaseNumber(), err
 }

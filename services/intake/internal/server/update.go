@@ -113,6 +113,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 				Payload: &eventsv1.Event_CaseCorrected{CaseCorrected: &eventsv1.CaseCorrected{
 					Fields: fields, ActorOffice: names.Office(caller.Office.ID),
 					ReceiveTime: timestamppb.New(c.ReceiveTime), HeadCount: c.HeadCount,
+					Topic: c.Topic, Group: int(c.HeadCount) >= s.Rules.GroupSize,
 				}},
 			})
 		})

@@ -1,23 +1,30 @@
 package server
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"encoding/csv"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/xuri/excelize/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/pgtest"
@@ -34,64 +41,430 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestSummaryFixture feeds a hand-made set of moves (some replayed, some
-// out of order) and checks the figures against counts made by hand.
-func TestSummaryFixture(t *testing.T) {
-	t.Parallel()
-	s := &Server{Store: &store.Store{Pool: testDB.NewDatabase(t)}, Dir: directory.Demo()}
-	type mv struct {
-		n        int
-		township string
-		action   assignmentv1.Action
+// china is a time in China.
+func china(y int, m time.Month, d, h int) time.Time {
+	return time.Date(y, m, d, h, 0, 0, 0, calendar.China)
+}
+
+func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+type fixture struct {
+	t   *testing.T
+	s   *Server
+	seq map[string]int64
+	evs []*eventsv1.Event
+}
+
+func (f *fixture) add(num string, at time.Time, ev *eventsv1.Event) {
+	ev.CaseNumber, ev.OccurTime = num, ts(at)
+	f.evs = append(f.evs, ev)
+}
+
+func (f *fixture) register(num, township string, ch intakev1.Channel, class intakev1.CaseClass, topic string, heads int32, repeat bool, received time.Time) {
+	r := &eventsv1.CaseRegistered{
+		County: "330421", Township: township, Channel: ch, CaseClass: class, Topic: topic, HeadCount: heads,
+		Group: heads >= 5, ReceiveTime: ts(received), RegisteredBy: "offices/" + township,
 	}
-	const (
-		reg = assignmentv1.Action_ACTION_REGISTER
-		up  = assignmentv1.Action_ACTION_REFER_UP
-		tr  = assignmentv1.Action_ACTION_TRANSFER
-		ans = assignmentv1.Action_ACTION_ANSWER
-	)
-	moves := []mv{
-		// 大云镇: case 1 referred up, transferred, answered; case 2 answered locally; case 3 open.
-		{1, "330421102", reg}, {1, "330421102", up}, {1, "330421102", tr}, {1, "330421102", ans},
-		{2, "330421102", reg}, {2, "330421102", ans},
-		{3, "330421102", reg},
-		// 西塘镇: case 4 referred up (its answer arrives before its registration).
-		{4, "330421103", ans}, {4, "330421103", reg}, {4, "330421103", up},
-		// Replays change nothing.
-		{1, "330421102", up}, {2, "330421102", reg},
+	if repeat {
+		r.RepeatOf = "cases/330421-2025-000001"
 	}
+	f.add(num, received, &eventsv1.Event{Payload: &eventsv1.Event_CaseRegistered{CaseRegistered: r}})
+}
+
+func (f *fixture) move(num, township string, a assignmentv1.Action, to assignmentv1.CaseState, holder string, at time.Time, rating assignmentv1.Rating) {
+	f.seq[num]++
+	f.add(num, at, &eventsv1.Event{Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{
+		County: "330421", Township: township, Rating: rating,
+		Entry: &assignmentv1.HistoryEntry{Sequence: f.seq[num], Action: a, Time: ts(at), ToState: to, ToOffice: "offices/" + holder},
+	}}})
+}
+
+func (f *fixture) clock(num string, kind assignmentv1.ClockKind, office string, due time.Time, stop *time.Time, overdue bool) {
+	d := &assignmentv1.Deadline{Kind: kind, Office: "offices/" + office, StartTime: ts(due.AddDate(0, 0, -15)), DueTime: ts(due), Overdue: overdue, Rule: "test"}
+	at := due.AddDate(0, 0, -15)
+	if stop != nil {
+		d.StopTime, at = ts(*stop), *stop
+	}
+	f.add(num, at, &eventsv1.Event{Payload: &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: "330421", Deadline: d}}})
+}
+
+func (f *fixture) meeting(kind eventsv1.LeaderMeetingKind, leader, office string, day time.Time) {
+	f.add("330421-2026-000099", day, &eventsv1.Event{Payload: &eventsv1.Event_LeaderMeeting{LeaderMeeting: &eventsv1.LeaderMeeting{
+		County: "330421", Kind: kind, Leader: leader, Office: "offices/" + office, Date: ts(day),
+	}}})
+}
+
+func (f *fixture) apply(evs []*eventsv1.Event) {
 	ctx := context.Background()
-	for _, m := range moves {
-		ev := &eventsv1.Event{CaseNumber: fmt.Sprintf("330421-2026-%06d", m.n), Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{
-			County: "330421", Township: m.township,
-			Entry: &assignmentv1.HistoryEntry{Action: m.action, Time: timestamppb.New(time.Date(2026, 3, m.n, 8, 0, 0, 0, time.UTC))},
-		}}}
-		if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.Record(ctx, tx, ev) }); err != nil {
-			t.Fatal(err)
+	for _, ev := range evs {
+		if err := pgdb.InTx(ctx, f.s.Store.Pool, func(tx pgx.Tx) error { return f.s.Record(ctx, tx, ev) }); err != nil {
+			f.t.Fatal(err)
 		}
 	}
-	got, err := s.GetSummary(authtest.As(t, "demo-bureau"), &reportingv1.GetSummaryRequest{Name: "counties/330421/summary"})
+}
+
+const (
+	dayun  = "330421102"
+	xitang = "330421103"
+	zjj    = "330421.zjj"
+	rsj    = "330421.rsj"
+	bureau = "330421.xfj"
+)
+
+// newFixture builds the hand-made county of the figure tests (see
+// TestReportFixture for what each case adds up to) and applies its events
+// with each case's moves and clocks before its registration, as feeds read
+// at different speeds deliver them.
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, seq: map[string]int64{}, s: &Server{
+		Store: &store.Store{Pool: testDB.NewDatabase(t)}, Dir: directory.Demo(),
+		Now: func() time.Time { return china(2026, 3, 16, 10) },
+	}}
+	var (
+		cl                                       = intakev1.CaseClass_CASE_CLASS_CLAIM
+		A, B, C, D, E, F                         = "330421-2026-000001", "330421-2026-000002", "330421-2026-000003", "330421-2025-000004", "330421-2026-000005", "330421-2026-000006"
+		reg, up, route, sign, answer, eval, decl = assignmentv1.Action_ACTION_REGISTER, assignmentv1.Action_ACTION_REFER_UP, assignmentv1.Action_ACTION_ROUTE, assignmentv1.Action_ACTION_SIGN_FOR, assignmentv1.Action_ACTION_ANSWER, assignmentv1.Action_ACTION_EVALUATE, assignmentv1.Action_ACTION_DECLINE
+		closeA, review                           = assignmentv1.Action_ACTION_CLOSE, assignmentv1.Action_ACTION_REQUEST_REVIEW
+		none                                     = assignmentv1.Rating_RATING_UNSPECIFIED
+		st                                       = func(s assignmentv1.CaseState) assignmentv1.CaseState { return s }
+		stop                                     = func(t time.Time) *time.Time { return &t }
+	)
+	// A: 大云镇, visit, a claim about property management; referred up,
+	// routed to 住建局, answered on time, satisfied, closed.
+	f.move(A, dayun, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), dayun, china(2026, 2, 10, 9), none)
+	f.move(A, dayun, up, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), bureau, china(2026, 2, 10, 11), none)
+	f.move(A, dayun, route, st(assignmentv1.CaseState_CASE_STATE_ROUTED), bureau, china(2026, 2, 11, 9), none)
+	f.move(A, dayun, sign, st(assignmentv1.CaseState_CASE_STATE_IN_HANDLING), zjj, china(2026, 2, 12, 9), none)
+	f.move(A, dayun, answer, st(assignmentv1.CaseState_CASE_STATE_ANSWERED), zjj, china(2026, 2, 25, 9), none)
+	f.move(A, dayun, eval, st(assignmentv1.CaseState_CASE_STATE_EVALUATED), zjj, china(2026, 2, 26, 9), assignmentv1.Rating_RATING_SATISFIED)
+	f.move(A, dayun, closeA, st(assignmentv1.CaseState_CASE_STATE_CLOSED), zjj, china(2026, 3, 1, 9), none)
+	f.clock(A, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 2, 25, 23), stop(china(2026, 2, 11, 9)), false)
+	f.clock(A, assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE, zjj, china(2026, 2, 27, 23), stop(china(2026, 2, 12, 9)), false)
+	f.clock(A, assignmentv1.ClockKind_CLOCK_KIND_HANDLING, zjj, china(2026, 4, 13, 23), stop(china(2026, 2, 25, 9)), false)
+	f.register(A, dayun, intakev1.Channel_CHANNEL_VISIT, cl, "城乡建设/物业管理", 1, false, china(2026, 2, 10, 8))
+	// B: 西塘镇, a letter from six people about unpaid wages; routed late
+	// to 人社局, answered late, unsatisfied, review asked (its review is
+	// overdue now).
+	f.move(B, xitang, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), bureau, china(2026, 2, 20, 9), none)
+	f.move(B, xitang, route, st(assignmentv1.CaseState_CASE_STATE_ROUTED), bureau, china(2026, 2, 20, 10), none)
+	f.move(B, xitang, sign, st(assignmentv1.CaseState_CASE_STATE_IN_HANDLING), rsj, china(2026, 2, 21, 9), none)
+	f.move(B, xitang, answer, st(assignmentv1.CaseState_CASE_STATE_ANSWERED), rsj, china(2026, 2, 27, 9), none)
+	f.move(B, xitang, eval, st(assignmentv1.CaseState_CASE_STATE_EVALUATED), rsj, china(2026, 2, 28, 9), assignmentv1.Rating_RATING_UNSATISFIED)
+	f.move(B, xitang, review, st(assignmentv1.CaseState_CASE_STATE_REVIEW_REQUESTED), bureau, china(2026, 3, 1, 9), none)
+	f.clock(B, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 2, 19, 23), nil, true) // went overdue…
+	f.clock(B, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 2, 19, 23), stop(china(2026, 2, 20, 10)), true)
+	f.clock(B, assignmentv1.ClockKind_CLOCK_KIND_HANDLING, rsj, china(2026, 2, 26, 23), stop(china(2026, 2, 27, 9)), true)
+	f.clock(B, assignmentv1.ClockKind_CLOCK_KIND_REVIEW, bureau, china(2026, 3, 10, 23), nil, false)
+	f.register(B, xitang, intakev1.Channel_CHANNEL_LETTER, cl, "劳动社保/欠薪", 6, false, china(2026, 2, 20, 8))
+	// C: 大云镇, phone, a suggestion, a repeat; declined.
+	f.register(C, dayun, intakev1.Channel_CHANNEL_PHONE, intakev1.CaseClass_CASE_CLASS_SUGGESTION, "", 1, true, china(2026, 3, 2, 8))
+	f.move(C, dayun, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), dayun, china(2026, 3, 2, 9), none)
+	f.move(C, dayun, decl, st(assignmentv1.CaseState_CASE_STATE_DECLINED), dayun, china(2026, 3, 3, 9), none)
+	// D: a year earlier, answered. E: the month before the period.
+	f.register(D, dayun, intakev1.Channel_CHANNEL_VISIT, cl, "", 2, false, china(2025, 2, 5, 8))
+	f.move(D, dayun, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), dayun, china(2025, 2, 5, 9), none)
+	f.move(D, dayun, answer, st(assignmentv1.CaseState_CASE_STATE_ANSWERED), dayun, china(2025, 2, 15, 9), none)
+	f.register(E, xitang, intakev1.Channel_CHANNEL_WEB, intakev1.CaseClass_CASE_CLASS_ACCUSATION, "", 1, false, china(2026, 1, 15, 8))
+	// F: 西塘镇, a visit; its routing clock is due the day after tomorrow.
+	f.clock(F, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 3, 17, 23), nil, false)
+	f.register(F, xitang, intakev1.Channel_CHANNEL_VISIT, cl, "", 1, false, china(2026, 3, 12, 8))
+	f.move(F, xitang, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), bureau, china(2026, 3, 12, 9), none)
+	// Leaders: 张三 met two petitioners on reception days and made an
+	// appointment; 李四 made one; a meeting outside the period.
+	f.meeting(eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION, "张三", bureau, china(2026, 3, 2, 0))
+	f.meeting(eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION, "张三", bureau, china(2026, 3, 2, 0))
+	f.meeting(eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT, "张三", bureau, china(2026, 2, 9, 0))
+	f.meeting(eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT, "李四", xitang, china(2026, 2, 9, 0))
+	f.meeting(eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT, "李四", xitang, china(2026, 4, 1, 0))
+	f.apply(f.evs)
+	return f
+}
+
+// TestReportFixture checks every figure of a county's report against
+// counts made by hand from the fixture.
+func TestReportFixture(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	got, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330421", StartMonth: "2026-02", EndMonth: "2026-03"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &reportingv1.Summary{
-		Name: "counties/330421/summary", Registered: 4, ReferredUp: 2, Transferred: 1, Answered: 3, Open: 1,
-		Townships: []*reportingv1.TownshipFigures{
-			{Township: "330421102", Registered: 3, ReferredUp: 1, Answered: 2},
-			{Township: "330421103", Registered: 1, ReferredUp: 1, Answered: 1},
+	r := got.GetReport()
+	want := &reportingv1.Report{
+		County: "330421", StartMonth: "2026-02", EndMonth: "2026-03",
+		// A, B, C, F.
+		Figures: &reportingv1.Figures{
+			Cases: 4, Persons: 9, GroupCases: 1, ReferredUp: 1, Repeats: 1, Answered: 2, Closed: 1, Declined: 1,
+			Evaluated: 2, Satisfied: 1, Unsatisfied: 1, Reviews: 1,
+			RoutingOnTime: 1, RoutingLate: 1, AcceptanceOnTime: 1, HandlingOnTime: 1, HandlingLate: 1,
+			TimelyRoutingRate: proto.Float64(0.5), TimelyAcceptanceRate: proto.Float64(1), OnTimeAnswerRate: proto.Float64(0.5),
+			ClosedRate: proto.Float64(0.5), EvaluationRate: proto.Float64(1), SatisfactionRate: proto.Float64(0.5),
+		},
+		YearAgo:                   &reportingv1.Figures{Cases: 1, Persons: 2, Answered: 1, EvaluationRate: proto.Float64(0), ClosedRate: proto.Float64(0)},
+		Previous:                  &reportingv1.Figures{Cases: 1, Persons: 1, ClosedRate: proto.Float64(0)},
+		CasesChangeYearOnYear:     proto.Float64(3),
+		CasesChangePeriodOnPeriod: proto.Float64(3),
+		Months:                    []*reportingv1.Count{{Key: "2026-02", Label: "2026-02", Cases: 2, Persons: 7}, {Key: "2026-03", Label: "2026-03", Cases: 2, Persons: 2}},
+		MonthsYearAgo:             []*reportingv1.Count{{Key: "2025-02", Label: "2025-02", Cases: 1, Persons: 2}, {Key: "2025-03", Label: "2025-03"}},
+		Channels: []*reportingv1.Count{
+			{Key: "CHANNEL_VISIT", Label: "走访", Cases: 2, Persons: 2}, {Key: "CHANNEL_LETTER", Label: "来信", Cases: 1, Persons: 6},
+			{Key: "CHANNEL_PHONE", Label: "来电", Cases: 1, Persons: 1}, {Key: "CHANNEL_WEB", Label: "网上"}, {Key: "CHANNEL_REFERRAL", Label: "转入"},
+		},
+		Classes: []*reportingv1.Count{
+			{Key: "CASE_CLASS_SUGGESTION", Label: "建议意见", Cases: 1, Persons: 1}, {Key: "CASE_CLASS_ACCUSATION", Label: "检举控告"},
+			{Key: "CASE_CLASS_CLAIM", Label: "申诉求决", Cases: 3, Persons: 8},
+		},
+		Topics: []*reportingv1.Count{
+			{Key: "", Label: "未分类", Cases: 2, Persons: 2}, {Key: "劳动社保/欠薪", Label: "劳动社保/欠薪", Cases: 1, Persons: 6},
+			{Key: "城乡建设/物业管理", Label: "城乡建设/物业管理", Cases: 1, Persons: 1},
+		},
+		OverdueNow: 1, // B's review
+		AtRiskNow:  1, // F's routing
+		AsOf:       ts(china(2026, 4, 1, 0)),
+		Leaders: []*reportingv1.LeaderFigures{
+			{Leader: "张三", Office: "offices/330421.xfj", ReceptionMeetings: 2, Appointments: 1},
+			{Leader: "李四", Office: "offices/330421103", Appointments: 1},
 		},
 	}
-	if diff := cmp.Diff(want, got.GetSummary(), protocmp.Transform()); diff != "" {
-		t.Errorf("county summary (-want +got):\n%s", diff)
+	ignore := protocmp.IgnoreFields(&reportingv1.Report{}, "townships", "departments")
+	if diff := cmp.Diff(want, r, protocmp.Transform(), ignore); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
 	}
-	own, err := s.GetSummary(authtest.As(t, "demo-xitang"), &reportingv1.GetSummaryRequest{Name: "counties/330421/summary"})
-	if err != nil || own.GetSummary().GetRegistered() != 1 || len(own.GetSummary().GetTownships()) != 1 {
-		t.Fatalf("西塘镇's own summary: %v, %v", own, err)
+	// Rankings: two townships with two cases each (code order breaks the
+	// tie), and the departments that held A and B.
+	var towns, depts []string
+	for _, u := range r.GetTownships() {
+		towns = append(towns, u.GetTitle()+":"+u.GetFigures().String())
 	}
-	if _, err := s.GetSummary(authtest.As(t, "demo-zjj"), &reportingv1.GetSummaryRequest{Name: "counties/330421/summary"}); status.Code(err) != codes.PermissionDenied {
-		t.Errorf("department: %v", err)
+	for _, u := range r.GetDepartments() {
+		depts = append(depts, u.GetOffice())
 	}
-	if _, err := s.GetSummary(authtest.As(t, "demo-bureau"), &reportingv1.GetSummaryRequest{Name: "counties/330681/summary"}); status.Code(err) != codes.InvalidArgument {
+	if len(towns) != 2 || !strings.HasPrefix(towns[0], "大云镇:") || !strings.HasPrefix(towns[1], "西塘镇:") ||
+		r.GetTownships()[0].GetFigures().GetCases() != 2 || r.GetTownships()[1].GetFigures().GetPersons() != 7 {
+		t.Errorf("township ranking: %v", towns)
+	}
+	if !slices.Equal(depts, []string{"offices/330421.rsj", "offices/330421.zjj"}) || r.GetDepartments()[0].GetFigures().GetHandlingLate() != 1 {
+		t.Errorf("department ranking: %v", r.GetDepartments())
+	}
+
+	// The incremental aggregates equal a recomputation from the cases.
+	before := dumpAggregates(t, f.s.Store)
+	if err := pgdb.InTx(context.Background(), f.s.Store.Pool, func(tx pgx.Tx) error { return f.s.Store.RecomputeAggregates(context.Background(), tx) }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, dumpAggregates(t, f.s.Store)); diff != "" {
+		t.Errorf("incremental aggregates differ from recomputed (-incremental +recomputed):\n%s", diff)
+	}
+}
+
+// dumpAggregates lists the non-zero aggregate rows in a canonical order.
+func dumpAggregates(t *testing.T, s *store.Store) []string {
+	t.Helper()
+	var out []string
+	for _, q := range []string{
+		`SELECT format('%s', f) FROM monthly_figures f WHERE cases <> 0 ORDER BY 1`,
+		`SELECT format('%s', f) FROM monthly_departments f WHERE cases <> 0 ORDER BY 1`,
+		`SELECT format('%s', f) FROM monthly_topics f WHERE cases <> 0 ORDER BY 1`,
+	} {
+		rows, err := s.Pool.Query(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, lines...)
+	}
+	return out
+}
+
+// TestScopes checks who sees what: a township its own, a department its
+// own cases, and the refusals.
+func TestScopes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	get := func(token string, req *reportingv1.GetReportRequest) (*reportingv1.Report, error) {
+		req.County, req.StartMonth, req.EndMonth = "counties/330421", "2026-02", "2026-03"
+		r, err := f.s.GetReport(authtest.As(t, token), req)
+		return r.GetReport(), err
+	}
+	if r, err := get("demo-xitang", &reportingv1.GetReportRequest{}); err != nil || r.GetTownship() != xitang ||
+		r.GetFigures().GetCases() != 2 || r.GetFigures().GetPersons() != 7 || len(r.GetTownships()) != 1 || r.GetOverdueNow() != 1 {
+		t.Errorf("西塘镇 sees its own: %v, %v", r, err)
+	}
+	if r, err := get("demo-rsj", &reportingv1.GetReportRequest{}); err != nil || r.GetDepartment() != "offices/330421.rsj" ||
+		r.GetFigures().GetCases() != 1 || r.GetFigures().GetHandlingLate() != 1 || len(r.GetChannels()) != 0 {
+		t.Errorf("人社局 sees its own cases: %v, %v", r, err)
+	}
+	if r, err := get("demo-bureau", &reportingv1.GetReportRequest{Township: dayun}); err != nil || r.GetFigures().GetCases() != 2 {
+		t.Errorf("the bureau limits to 大云镇: %v, %v", r, err)
+	}
+	for _, c := range []struct {
+		name, token string
+		req         *reportingv1.GetReportRequest
+		code        codes.Code
+		reason      string
+	}{
+		{"a township asks for another", "demo-xitang", &reportingv1.GetReportRequest{Township: dayun}, codes.PermissionDenied, "OTHER_TOWNSHIP"},
+		{"a department asks for another", "demo-rsj", &reportingv1.GetReportRequest{Department: "offices/330421.zjj"}, codes.PermissionDenied, "OTHER_DEPARTMENT"},
+		{"an unknown township", "demo-bureau", &reportingv1.GetReportRequest{Township: "330421999"}, codes.InvalidArgument, ""},
+		{"a township as a department", "demo-bureau", &reportingv1.GetReportRequest{Department: "offices/330421102"}, codes.InvalidArgument, ""},
+	} {
+		if _, err := get(c.token, c.req); status.Code(err) != c.code {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	for _, c := range []struct{ start, end string }{{"2026-13", "2026-03"}, {"2026-03", "2026-02"}, {"2020-01", "2026-03"}, {"26-01", ""}} {
+		_, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330421", StartMonth: c.start, EndMonth: c.end})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("period %s..%s: %v", c.start, c.end, err)
+		}
+	}
+	if _, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330681"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("another county: %v", err)
+	}
+	// The all-time summary keeps its shape.
+	sum, err := f.s.GetSummary(authtest.As(t, "demo-bureau"), &reportingv1.GetSummaryRequest{Name: "counties/330421/summary"})
+	if err != nil || sum.GetSummary().GetRegistered() != 6 || sum.GetSummary().GetReferredUp() != 1 || sum.GetSummary().GetAnswered() != 3 ||
+		sum.GetSummary().GetTransferred() != 2 || sum.GetSummary().GetOpen() != 3 || len(sum.GetSummary().GetTownships()) != 2 {
+		t.Errorf("summary: %v, %v", sum, err)
+	}
+}
+
+// TestDeadlines pages through the overdue and at-risk lists.
+func TestDeadlines(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := authtest.As(t, "demo-bureau")
+	od, err := f.s.ListDeadlines(ctx, &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE})
+	if err != nil || len(od.GetDeadlines()) != 1 {
+		t.Fatalf("overdue: %v, %v", od, err)
+	}
+	if d := od.GetDeadlines()[0]; d.GetCase() != "cases/330421-2026-000002" || d.GetTownship() != xitang || d.GetDaysOverdue() != 6 ||
+		d.GetDeadline().GetKind() != assignmentv1.ClockKind_CLOCK_KIND_REVIEW || !d.GetDeadline().GetOverdue() {
+		t.Errorf("overdue entry: %v", d)
+	}
+	ar, err := f.s.ListDeadlines(ctx, &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_AT_RISK})
+	if err != nil || len(ar.GetDeadlines()) != 1 || ar.GetDeadlines()[0].GetCase() != "cases/330421-2026-000006" || ar.GetDeadlines()[0].GetTownship() != xitang {
+		t.Fatalf("at risk: %v, %v", ar, err)
+	}
+	// Add overdue clocks and page through them two at a time.
+	var more []*eventsv1.Event
+	for i := range 5 {
+		f.evs = nil
+		f.clock("330421-2026-00010"+string(rune('0'+i)), assignmentv1.ClockKind_CLOCK_KIND_HANDLING, zjj, china(2026, 3, 1+i, 23), nil, true)
+		more = append(more, f.evs...)
+	}
+	f.apply(more)
+	var seen []string
+	token := ""
+	for range 10 {
+		page, err := f.s.ListDeadlines(ctx, &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.GetDeadlines() {
+			seen = append(seen, d.GetCase())
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	want := []string{"cases/330421-2026-000100", "cases/330421-2026-000101", "cases/330421-2026-000102", "cases/330421-2026-000103", "cases/330421-2026-000104", "cases/330421-2026-000002"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("pages: %v, want %v", seen, want)
+	}
+	// A department sees its own; bad input is refused.
+	zj, err := f.s.ListDeadlines(authtest.As(t, "demo-zjj"), &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE})
+	if err != nil || len(zj.GetDeadlines()) != 5 {
+		t.Errorf("住建局's overdue: %v, %v", zj, err)
+	}
+	for _, req := range []*reportingv1.ListDeadlinesRequest{
+		{County: "counties/330421"},
+		{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, PageToken: "bogus"},
+		{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, Office: "offices/nowhere"},
+	} {
+		if _, err := f.s.ListDeadlines(ctx, req); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%v: %v", req, err)
+		}
+	}
+	if _, err := f.s.ListDeadlines(authtest.As(t, "demo-zjj"), &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, Office: "offices/330421.rsj"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a department asks for another's: %v", err)
+	}
+}
+
+// TestExport reads the XLSX and the CSV of February back and finds the
+// report's figures in both.
+func TestExport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := authtest.As(t, "demo-bureau")
+	x, err := f.s.ExportMonthlyReport(ctx, &reportingv1.ExportMonthlyReportRequest{County: "counties/330421", Month: "2026-02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book, err := excelize.OpenReader(bytes.NewReader(x.GetData()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrows, err := book.GetRows("月报")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.s.ExportMonthlyReport(ctx, &reportingv1.ExportMonthlyReportRequest{County: "counties/330421", Month: "2026-02", Format: reportingv1.ExportFormat_EXPORT_FORMAT_CSV})
+	if err != nil || c.GetContentType() != "text/csv; charset=utf-8" || !bytes.HasPrefix(c.GetData(), []byte("\ufeff")) {
+		t.Fatalf("csv: %v", err)
+	}
+	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(c.GetData(), []byte("\ufeff"))))
+	cr.FieldsPerRecord = -1
+	crows, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(rows [][]string, label string) []string {
+		for _, r := range rows {
+			if len(r) > 0 && r[0] == label {
+				return r
+			}
+		}
+		return nil
+	}
+	// February: A and B; a year earlier D; January E.
+	for _, want := range [][]string{
+		{"信访总量（批次）", "2", "1", "1"},
+		{"信访人次", "7", "2", "1"},
+		{"按期办结率", "50.0%", "—", "—"},
+		{"满意率", "50.0%", "—", "—"},
+		{"来信", "1", "6"},
+		{"张三", "offices/330421.xfj", "0", "1"},
+	} {
+		for name, rows := range map[string][][]string{"xlsx": xrows, "csv": crows} {
+			if got := find(rows, want[0]); !slices.Equal(got, want) {
+				t.Errorf("%s row %s: got %q, want %q", name, want[0], got, want)
+			}
+		}
+	}
+	if _, err := f.s.ExportMonthlyReport(ctx, &reportingv1.ExportMonthlyReportRequest{County: "counties/330421", Month: "2026-2"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad month: %v", err)
+	}
+}
+
+// TestDefinitionsDocumented fails when a figure lacks its definition in
+// docs/reporting.md or its column in the store.
+func TestDefinitionsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../../../docs/reporting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := (&reportingv1.Figures{}).ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		name := string(fields.Get(i).Name())
+		if !bytes.Contains(doc, []byte("`"+name+"`")) {
+			t.Errorf("docs/reporting.md does not define `%s`", name)
+		}
+		if !strings.HasSuffix(name, "_rate") && !slices.Contains(store.Measures, name) {
+			t.Errorf("Figures.%s is not a measure of the store", name)
+		}
 	}
 }

@@ -1,10 +1,21 @@
-// Package store is reporting's read model: one row of facts per case, and
-// the figures computed from them.
+// Package store is reporting's read model: one row of facts per case, the
+// latest clock of each kind of a case, and monthly aggregates that every
+// figure is read from.
+//
+// The figures are defined once, by the view case_contributions (migration
+// 000002): a case contributes to one row of each aggregate table. Applying
+// an event reads the case's contribution, changes the case, reads it
+// again and moves the difference into the aggregates, all in the event's
+// transaction; RecomputeAggregates rebuilds them from the cases, and the
+// tests check the two agree.
 package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,56 +25,264 @@ import (
 // Store wraps reporting's pool.
 type Store struct{ Pool *pgxpool.Pool }
 
-// Fact is what one move adds to a case's facts.
-type Fact struct {
-	CaseNumber, County, Township string
-	Registered, ReferredUp       bool
-	Transferred, Answered        bool
-	At                           time.Time
+// Measures are the summed columns of case_contributions, monthly_figures
+// and monthly_departments, in order: the field names of
+// tongban.reporting.v1.Figures.
+var Measures = []string{
+	"cases", "persons", "group_cases", "referred_up", "repeats", "answered", "closed", "declined",
+	"evaluated", "satisfied", "basically_satisfied", "unsatisfied", "reviews", "re_reviews",
+	"routing_on_time", "routing_late", "acceptance_on_time", "acceptance_late", "handling_on_time", "handling_late",
 }
 
-// Apply merges f into the case's row; facts only ever accumulate, so
-// applying a move twice, or moves out of order, gives the same row.
-func (s *Store) Apply(ctx context.Context, tx pgx.Tx, f Fact) error {
-	const q = `INSERT INTO case_facts AS c (case_number, county, township, registered_at, referred_up, transferred, answered_at)
-		VALUES ($1, $2, $3, CASE WHEN $4 THEN $8::timestamptz END, $5, $6, CASE WHEN $7 THEN $8::timestamptz END)
-		ON CONFLICT (case_number) DO UPDATE SET
-			registered_at = COALESCE(c.registered_at, EXCLUDED.registered_at),
-			referred_up   = c.referred_up OR EXCLUDED.referred_up,
-			transferred   = c.transferred OR EXCLUDED.transferred,
-			answered_at   = COALESCE(c.answered_at, EXCLUDED.answered_at)`
-	if _, err := tx.Exec(ctx, q, f.CaseNumber, f.County, f.Township, f.Registered, f.ReferredUp, f.Transferred, f.Answered, f.At); err != nil {
-		return fmt.Errorf("store.Apply: %w", err)
+// Sums are the values of Measures, in order.
+type Sums [20]int64
+
+// Get returns the sum of the measure named name (0 for an unknown name).
+func (s *Sums) Get(name string) int64 {
+	if i := slices.Index(Measures, name); i >= 0 {
+		return s[i]
+	}
+	return 0
+}
+
+// Add adds o to s.
+func (s *Sums) Add(o *Sums) {
+	for i := range s {
+		s[i] += o[i]
+	}
+}
+
+// Case is one case's row of facts. A zero field is a fact not yet known.
+type Case struct {
+	Number, County, Township, Topic string
+	ReceiveTime                     time.Time // zero until intake's registration arrives
+	Channel, Class                  int16
+	HeadCount                       int32
+	Group, Repeat                   bool
+	LastSeq                         int64
+	State                           int16
+	Department                      string
+	ReferredUp, Answered            bool
+	Rating                          int16
+	Reviewed, ReReviewed            bool
+	// Routing, Acceptance and Handling are the status of the case's clock
+	// of that kind: Pending, OnTime or Late.
+	Routing, Acceptance, Handling int16
+}
+
+// Clock status.
+const (
+	Pending int16 = 0
+	OnTime  int16 = 1
+	Late    int16 = 2
+)
+
+const caseColumns = `case_number, county, township, topic, receive_time, channel, class, head_count, grp, repeat,
+	last_seq, state, department, referred_up, answered, rating, reviewed, re_reviewed, routing, acceptance, handling`
+
+func (c *Case) fields() []any {
+	var rt *time.Time
+	if !c.ReceiveTime.IsZero() {
+		rt = &c.ReceiveTime
+	}
+	return []any{c.Number, c.County, c.Township, c.Topic, rt, c.Channel, c.Class, c.HeadCount, c.Group, c.Repeat,
+		c.LastSeq, c.State, c.Department, c.ReferredUp, c.Answered, c.Rating, c.Reviewed, c.ReReviewed, c.Routing, c.Acceptance, c.Handling}
+}
+
+// Serialize takes the transaction-scoped lock that orders every change of
+// the read model: the three feeds are applied one transaction at a time,
+// so the aggregate rows they share are never locked in opposite orders.
+func (s *Store) Serialize(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7401)`); err != nil {
+		return fmt.Errorf("store.Serialize: %w", err)
 	}
 	return nil
 }
 
-// Figures are the counts of one township (or of the county when Township
-// is empty).
-type Figures struct {
-	Township                                      string
-	Registered, ReferredUp, Transferred, Answered int64
+// Change loads case number (an empty row when new), lets fn change it,
+// saves it and moves the difference of its contribution into the
+// aggregates. Call Serialize first in the same transaction.
+func (s *Store) Change(ctx context.Context, tx pgx.Tx, number string, fn func(c *Case) error) error {
+	c := &Case{Number: number}
+	var rt *time.Time
+	err := tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number).Scan(
+		&c.Number, &c.County, &c.Township, &c.Topic, &rt, &c.Channel, &c.Class, &c.HeadCount, &c.Group, &c.Repeat,
+		&c.LastSeq, &c.State, &c.Department, &c.ReferredUp, &c.Answered, &c.Rating, &c.Reviewed, &c.ReReviewed,
+		&c.Routing, &c.Acceptance, &c.Handling)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("store.Change: %w", err)
+	}
+	if rt != nil {
+		c.ReceiveTime = *rt
+	}
+	before, err := contributionOf(ctx, tx, number)
+	if err != nil {
+		return err
+	}
+	if err := fn(c); err != nil {
+		return err
+	}
+	placeholders := make([]string, 21)
+	for i := range placeholders {
+		placeholders[i] = fmt.Sprintf("$%d", i+1)
+	}
+	var set []string
+	for _, col := range strings.Split(caseColumns, ",")[1:] {
+		col = strings.TrimSpace(col)
+		set = append(set, col+" = EXCLUDED."+col)
+	}
+	q := `INSERT INTO cases (` + caseColumns + `, month) VALUES (` + strings.Join(placeholders, ",") + `,
+		date_trunc('month', $5::timestamptz AT TIME ZONE 'Asia/Shanghai')::date)
+		ON CONFLICT (case_number) DO UPDATE SET ` + strings.Join(set, ", ") + `, month = EXCLUDED.month`
+	if _, err := tx.Exec(ctx, q, c.fields()...); err != nil {
+		return fmt.Errorf("store.Change: save %s: %w", number, err)
+	}
+	after, err := contributionOf(ctx, tx, number)
+	if err != nil {
+		return err
+	}
+	return moveContribution(ctx, tx, before, after)
 }
 
-// ByTownship returns the figures of each township of county that has
-// cases; with township set, of that township only. Only registered cases
-// count.
-func (s *Store) ByTownship(ctx context.Context, county, township string) ([]Figures, error) {
-	const q = `SELECT township, count(*), count(*) FILTER (WHERE referred_up), count(*) FILTER (WHERE transferred),
-		count(*) FILTER (WHERE answered_at IS NOT NULL)
-		FROM case_facts WHERE county = $1 AND ($2 = '' OR township = $2) AND registered_at IS NOT NULL
-		GROUP BY township ORDER BY township`
-	rows, err := s.Pool.Query(ctx, q, county, township)
-	if err != nil {
-		return nil, fmt.Errorf("store.ByTownship: %w", err)
+// contribution is a case's row of case_contributions.
+type contribution struct {
+	counted                             bool
+	county, township, department, topic string
+	month                               time.Time
+	channel, class                      int16
+	sums                                Sums
+}
+
+func contributionOf(ctx context.Context, tx pgx.Tx, number string) (contribution, error) {
+	c := contribution{counted: true}
+	dest := []any{&c.county, &c.month, &c.township, &c.department, &c.channel, &c.class, &c.topic}
+	for i := range c.sums {
+		dest = append(dest, &c.sums[i])
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Figures, error) {
-		var f Figures
-		err := r.Scan(&f.Township, &f.Registered, &f.ReferredUp, &f.Transferred, &f.Answered)
-		return f, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store.ByTownship: %w", err)
+	err := tx.QueryRow(ctx, `SELECT county, month, township, department, channel, class, topic, `+strings.Join(Measures, ", ")+`
+		FROM case_contributions WHERE case_number = $1`, number).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return contribution{}, nil
 	}
-	return out, nil
+	if err != nil {
+		return c, fmt.Errorf("store: contribution of %s: %w", number, err)
+	}
+	return c, nil
+}
+
+// moveContribution takes a case's old contribution out of the aggregates
+// and puts its new one in.
+func moveContribution(ctx context.Context, tx pgx.Tx, before, after contribution) error {
+	if before == after {
+		return nil
+	}
+	for _, d := range []struct {
+		c    contribution
+		sign int64
+	}{{before, -1}, {after, 1}} {
+		if !d.c.counted {
+			continue
+		}
+		args := []any{d.c.county, d.c.month, d.c.township}
+		var vals []any
+		for _, v := range d.c.sums {
+			vals = append(vals, d.sign*v)
+		}
+		if _, err := tx.Exec(ctx, addFigures, append(append(args, d.c.channel, d.c.class), vals...)...); err != nil {
+			return fmt.Errorf("store: monthly_figures: %w", err)
+		}
+		if d.c.department != "" {
+			if _, err := tx.Exec(ctx, addDepartment, append(append(args, d.c.department), vals...)...); err != nil {
+				return fmt.Errorf("store: monthly_departments: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO monthly_topics AS t (county, month, township, topic, cases, persons) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (county, month, township, topic) DO UPDATE SET cases = t.cases + EXCLUDED.cases, persons = t.persons + EXCLUDED.persons`,
+			d.c.county, d.c.month, d.c.township, d.c.topic, d.sign*d.c.sums[0], d.sign*d.c.sums[1]); err != nil {
+			return fmt.Errorf("store: monthly_topics: %w", err)
+		}
+	}
+	return nil
+}
+
+// addFigures and addDepartment add a contribution to an aggregate row.
+var (
+	addFigures    = upsertAdd("monthly_figures", []string{"county", "month", "township", "channel", "class"})
+	addDepartment = upsertAdd("monthly_departments", []string{"county", "month", "township", "department"})
+)
+
+func upsertAdd(table string, keys []string) string {
+	cols := append(slices.Clone(keys), Measures...)
+	ph := make([]string, len(cols))
+	for i := range cols {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	set := make([]string, len(Measures))
+	for i, m := range Measures {
+		set[i] = fmt.Sprintf("%s = a.%s + EXCLUDED.%s", m, m, m)
+	}
+	pk := slices.Clone(keys)
+	if table == "monthly_departments" {
+		pk = []string{"county", "month", "department", "township"}
+	}
+	return `INSERT INTO ` + table + ` AS a (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `)
+		ON CONFLICT (` + strings.Join(pk, ", ") + `) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// RecomputeAggregates rebuilds every aggregate of cases from the cases
+// themselves (the bulk path: after loading many rows at once, and the
+// tests' check of the incremental path).
+func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
+	sums := make([]string, len(Measures))
+	for i, m := range Measures {
+		sums[i] = "sum(" + m + ")"
+	}
+	ms, ss := strings.Join(Measures, ", "), strings.Join(sums, ", ")
+	for _, q := range []string{
+		`TRUNCATE monthly_figures, monthly_departments, monthly_topics`,
+		`INSERT INTO monthly_figures (county, month, township, channel, class, ` + ms + `)
+			SELECT county, month, township, channel, class, ` + ss + ` FROM case_contributions GROUP BY 1, 2, 3, 4, 5`,
+		`INSERT INTO monthly_departments (county, month, township, department, ` + ms + `)
+			SELECT county, month, township, department, ` + ss + ` FROM case_contributions WHERE department <> '' GROUP BY 1, 2, 3, 4`,
+		`INSERT INTO monthly_topics (county, month, township, topic, cases, persons)
+			SELECT county, month, township, topic, sum(cases), sum(persons) FROM case_contributions GROUP BY 1, 2, 3, 4`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("store.RecomputeAggregates: %w", err)
+		}
+	}
+	return nil
+}
+
+// Touch records that an event of occur time at was applied.
+func (s *Store) Touch(ctx context.Context, tx pgx.Tx, at time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE read_model SET as_of = greatest(coalesce(as_of, $1), $1)`, at); err != nil {
+		return fmt.Errorf("store.Touch: %w", err)
+	}
+	return nil
+}
+
+// AsOf returns the occur time of the newest event applied (zero if none).
+func (s *Store) AsOf(ctx context.Context) (time.Time, error) {
+	var at *time.Time
+	if err := s.Pool.QueryRow(ctx, `SELECT as_of FROM read_model`).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("store.AsOf: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return *at, nil
+}
+
+// Reset empties the read model and forgets the feeds' cursors, so the
+// followers rebuild it from the event history.
+func (s *Store) Reset(ctx context.Context) error {
+	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, monthly_figures, monthly_departments, monthly_topics, monthly_leaders,
+		processed_events, feed_cursors; UPDATE read_model SET as_of = NULL`)
+	if err != nil {
+		return fmt.Errorf("store.Reset: %w", err)
+	}
+	return nil
 }

@@ -15,12 +15,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/scheduling/internal/roster"
@@ -399,17 +401,28 @@ func (s *Server) RecordReceptionMeeting(ctx context.Context, req *schedulingv1.R
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	a, err := s.hosted(ctx, req.GetName(), func(_ pgx.Tx, _ *store.Roster, a *store.Application, _ int) error {
+	a, err := s.hosted(ctx, req.GetName(), func(tx pgx.Tx, r *store.Roster, a *store.Application, _ int) error {
 		if a.Status != int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION) {
 			return rpcerr.New(codes.FailedPrecondition, "NOT_BOOKED", "only an application booked for the reception has a meeting to record")
 		}
 		a.Status, a.MeetingRecord = int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_MET), req.GetMeetingRecord()
-		return nil
+		return s.publishMeeting(ctx, tx, eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION, a.CaseNumber, r.Leader, r.Office, a.HeldDate)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &schedulingv1.RecordReceptionMeetingResponse{Application: a}, nil
+}
+
+// publishMeeting writes the LeaderMeeting event of a reception meeting or
+// an appointment, for reporting's statistics per leader.
+func (s *Server) publishMeeting(ctx context.Context, tx pgx.Tx, kind eventsv1.LeaderMeetingKind, caseNumber, leader, office string, day time.Time) error {
+	return outbox.Append(ctx, tx, &eventsv1.Event{
+		CaseNumber: caseNumber,
+		Payload: &eventsv1.Event_LeaderMeeting{LeaderMeeting: &eventsv1.LeaderMeeting{
+			County: s.Dir.County.Code, Kind: kind, Leader: leader, Office: names.Office(office), Date: timestamppb.New(day),
+		}},
+	})
 }
 
 // sendNotices sends the notices that are due, once each across replicas.
@@ -498,6 +511,9 @@ func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.Create
 				Place: in.GetPlace(), Office: caller.Office.ID,
 			}
 			if err := s.Store.CreateAppointment(ctx, tx, a); err != nil {
+				return err
+			}
+			if err := s.publishMeeting(ctx, tx, eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT, num, a.Leader, a.Office, calendar.DateOf(a.StartTime)); err != nil {
 				return err
 			}
 			out.Appointment = appointmentProto(a)

@@ -1,0 +1,31 @@
+// Package web holds the pages the gateway serves beside the API: the
+// county dashboard, with its vendored chart library.
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed dashboard
+var files embed.FS
+
+// Dashboard serves the dashboard's files (mount it under /dashboard/).
+// The page talks to the API on the same origin only, and its headers say
+// so: nothing is loaded from, or framed by, another site.
+func Dashboard() http.Handler {
+	sub, err := fs.Sub(files, "dashboard")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	fileServer := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		fileServer.ServeHTTP(w, r)
+	})
+}

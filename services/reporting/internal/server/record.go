@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/reporting/internal/store"
+)
+
+// dutyKinds are the clocks by which an office must act; the others are
+// windows the petitioner or a receiving office may use, never overdue.
+var dutyKinds = map[assignmentv1.ClockKind]bool{
+	assignmentv1.ClockKind_CLOCK_KIND_ROUTING:    true,
+	assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE: true,
+	assignmentv1.ClockKind_CLOCK_KIND_HANDLING:   true,
+	assignmentv1.ClockKind_CLOCK_KIND_REVIEW:     true,
+	assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW:  true,
+	assignmentv1.ClockKind_CLOCK_KIND_REPORT:     true,
+}
+
+// Record applies one event of intake's, assignment's or scheduling's feed
+// to the read model. The consumer has deduplicated it by event id; apart
+// from that, events of different feeds arrive in any order, so every fact
+// is merged, never assumed to come after another.
+func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	if err := s.Store.Serialize(ctx, tx); err != nil {
+		return err
+	}
+	num := ev.GetCaseNumber()
+	var err error
+	switch p := ev.GetPayload().(type) {
+	case *eventsv1.Event_CaseRegistered:
+		r := p.CaseRegistered
+		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error {
+			c.County, c.Township, c.Topic = r.GetCounty(), r.GetTownship(), r.GetTopic()
+			c.ReceiveTime = r.GetReceiveTime().AsTime()
+			c.Channel, c.Class = int16(r.GetChannel()), int16(r.GetCaseClass())
+			c.HeadCount, c.Group, c.Repeat = r.GetHeadCount(), r.GetGroup(), r.GetRepeatOf() != ""
+			return nil
+		})
+		if err == nil {
+			err = s.Store.SetClocksTownship(ctx, tx, num, r.GetTownship())
+		}
+	case *eventsv1.Event_CaseCorrected:
+		r := p.CaseCorrected
+		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error {
+			if r.GetReceiveTime() != nil {
+				c.ReceiveTime = r.GetReceiveTime().AsTime()
+			}
+			c.HeadCount, c.Topic, c.Group = r.GetHeadCount(), r.GetTopic(), r.GetGroup()
+			return nil
+		})
+	case *eventsv1.Event_CaseRepeatChanged:
+		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error {
+			c.Repeat = p.CaseRepeatChanged.GetRepeatOf() != ""
+			return nil
+		})
+	case *eventsv1.Event_CaseMoved:
+		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error { s.move(c, p.CaseMoved); return nil })
+	case *eventsv1.Event_ClockChanged:
+		err = s.clock(ctx, tx, num, p.ClockChanged)
+	case *eventsv1.Event_LeaderMeeting:
+		m := p.LeaderMeeting
+		err = s.Store.AddLeaderMeeting(ctx, tx, m.GetCounty(), month(m.GetDate().AsTime()), m.GetOffice(), m.GetLeader(),
+			m.GetKind() == eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION)
+	default:
+		return nil // holiday notices and future kinds are not figures
+	}
+	if err != nil {
+		return err
+	}
+	return s.Store.Touch(ctx, tx, ev.GetOccurTime().AsTime())
+}
+
+// move merges one of assignment's moves into the case's facts. A feed is
+// ordered, so a move older than the last one applied (a replay that
+// escaped deduplication) leaves the state alone.
+func (s *Server) move(c *store.Case, mv *eventsv1.CaseMoved) {
+	if c.County == "" {
+		c.County, c.Township = mv.GetCounty(), mv.GetTownship()
+	}
+	e := mv.GetEntry()
+	switch e.GetAction() {
+	case assignmentv1.Action_ACTION_REFER_UP:
+		c.ReferredUp = true
+	case assignmentv1.Action_ACTION_ANSWER:
+		c.Answered = true
+	case assignmentv1.Action_ACTION_EVALUATE:
+		c.Rating = int16(mv.GetRating())
+	case assignmentv1.Action_ACTION_REQUEST_REVIEW:
+		c.Reviewed = true
+	case assignmentv1.Action_ACTION_REQUEST_RE_REVIEW:
+		c.ReReviewed = true
+	}
+	if e.GetSequence() <= c.LastSeq {
+		return
+	}
+	c.LastSeq, c.State = e.GetSequence(), int16(e.GetToState())
+	if o, ok := s.Dir.OfficeByResource(e.GetToOffice()); ok && o.Kind == directory.Department {
+		c.Department = o.ID
+	}
+}
+
+// clock stores a clock and updates the case's on-time status of its kind.
+// Late is final: a clock that ran past its due time keeps the case late
+// even when a later clock of the kind (after a return for rework, say)
+// is kept.
+func (s *Server) clock(ctx context.Context, tx pgx.Tx, num string, cc *eventsv1.ClockChanged) error {
+	d := cc.GetDeadline()
+	office, _ := names.OfficeID(d.GetOffice())
+	c := &store.Clock{
+		CaseNumber: num, Kind: int16(d.GetKind()), County: cc.GetCounty(), Office: office, Duty: dutyKinds[d.GetKind()],
+		StartTime: d.GetStartTime().AsTime(), DueTime: d.GetDueTime().AsTime(), Overdue: d.GetOverdue(),
+		Provisional: d.GetProvisional(), ExtensionDays: d.GetExtensionDays(), Rule: d.GetRule(),
+	}
+	if d.GetStopTime() != nil {
+		t := d.GetStopTime().AsTime()
+		c.StopTime = &t
+	}
+	if d.GetPauseTime() != nil {
+		t := d.GetPauseTime().AsTime()
+		c.PauseTime = &t
+	}
+	if err := s.Store.SaveClock(ctx, tx, c); err != nil {
+		return err
+	}
+	var field func(*store.Case) *int16
+	switch d.GetKind() {
+	case assignmentv1.ClockKind_CLOCK_KIND_ROUTING:
+		field = func(c *store.Case) *int16 { return &c.Routing }
+	case assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE:
+		field = func(c *store.Case) *int16 { return &c.Acceptance }
+	case assignmentv1.ClockKind_CLOCK_KIND_HANDLING:
+		field = func(c *store.Case) *int16 { return &c.Handling }
+	default:
+		return nil
+	}
+	return s.Store.Change(ctx, tx, num, func(k *store.Case) error {
+		if k.County == "" {
+			k.County = cc.GetCounty()
+		}
+		f := field(k)
+		switch {
+		case *f == store.Late, c.Overdue:
+			*f = store.Late
+		case c.StopTime != nil && !c.StopTime.After(c.DueTime):
+			*f = store.OnTime
+		case c.StopTime != nil:
+			*f = store.Late
+		default:
+			*f = store.Pending
+		}
+		return nil
+	})
+}
+
+// month is the first day of t's month in China.
+func month(t time.Time) time.Time {
+	t = t.In(calendar.China)
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}

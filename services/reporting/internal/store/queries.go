@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Filter selects the aggregate rows of a report.
+type Filter struct {
+	County string
+	// From and To are the first days of the first and last month.
+	From, To time.Time
+	// Township limits to one township when set.
+	Township string
+	// Department limits to one department's cases when set (read from
+	// monthly_departments, which has no channel or class).
+	Department string
+}
+
+// Dimensions a breakdown may group by.
+const (
+	ByTotal      = "''"
+	ByMonth      = "to_char(month, 'YYYY-MM')"
+	ByTownship   = "township"
+	ByChannel    = "channel::text"
+	ByClass      = "class::text"
+	ByDepartment = "department"
+)
+
+// Batch collects the queries of one report and sends them in one round
+// trip.
+type Batch struct {
+	b pgx.Batch
+}
+
+// Breakdown queues the sums of f's rows grouped by dim (one of the By
+// constants); into receives them by group key.
+func (b *Batch) Breakdown(f Filter, dim string, into map[string]*Sums) {
+	table := "monthly_figures"
+	if f.Department != "" || dim == ByDepartment {
+		table = "monthly_departments"
+	}
+	sums := make([]string, len(Measures))
+	for i, m := range Measures {
+		sums[i] = "sum(" + m + ")::bigint"
+	}
+	q := `SELECT ` + dim + `, ` + strings.Join(sums, ", ") + ` FROM ` + table + `
+		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)`
+	args := []any{f.County, f.From, f.To, f.Township}
+	if table == "monthly_departments" {
+		q += ` AND ($5 = '' OR department = $5)`
+		args = append(args, f.Department)
+	}
+	q += ` GROUP BY 1`
+	b.b.Queue(q, args...).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			s := new(Sums)
+			dest := []any{&key}
+			for i := range s {
+				dest = append(dest, &s[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			into[key] = s
+		}
+		return rows.Err()
+	})
+}
+
+// Topic is one topic's cases and persons.
+type Topic struct {
+	Topic          string
+	Cases, Persons int64
+}
+
+// Topics queues the n topics with the most cases.
+func (b *Batch) Topics(f Filter, n int, into *[]Topic) {
+	b.b.Queue(`SELECT topic, sum(cases)::bigint, sum(persons)::bigint FROM monthly_topics
+		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)
+		GROUP BY topic HAVING sum(cases) > 0 ORDER BY 2 DESC, topic COLLATE "C" LIMIT $5`, f.County, f.From, f.To, f.Township, n).Query(func(rows pgx.Rows) error {
+		var err error
+		*into, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Topic])
+		return err
+	})
+}
+
+// Leader is one leader's meetings.
+type Leader struct {
+	Leader, Office                  string
+	ReceptionMeetings, Appointments int64
+}
+
+// Leaders queues the leaders' meetings of the period; a township filter
+// keeps the leaders of that township's office.
+func (b *Batch) Leaders(f Filter, into *[]Leader) {
+	office := ""
+	if f.Township != "" {
+		office = "offices/" + f.Township
+	}
+	b.b.Queue(`SELECT leader, office, sum(reception_meetings)::bigint, sum(appointments)::bigint FROM monthly_leaders
+		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR office = $4)
+		GROUP BY leader, office ORDER BY sum(reception_meetings) + sum(appointments) DESC, leader, office`, f.County, f.From, f.To, office).Query(func(rows pgx.Rows) error {
+		var err error
+		*into, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Leader])
+		return err
+	})
+}
+
+// ClockFilter selects running duty clocks.
+type ClockFilter struct {
+	County, Township, Office string
+	// DueAfter and DueBefore bound the due time (exclusive, inclusive).
+	DueAfter, DueBefore time.Time
+}
+
+func (f ClockFilter) where() (string, []any) {
+	w := `county = $1 AND stop_time IS NULL AND duty AND pause_time IS NULL AND due_time > $2 AND due_time <= $3`
+	args := []any{f.County, f.DueAfter, f.DueBefore}
+	if f.Township != "" {
+		args = append(args, f.Township)
+		w += fmt.Sprintf(" AND township = $%d", len(args))
+	}
+	if f.Office != "" {
+		args = append(args, f.Office)
+		w += fmt.Sprintf(" AND office = $%d", len(args))
+	}
+	return w, args
+}
+
+// CountClocks queues the number of clocks f selects.
+func (b *Batch) CountClocks(f ClockFilter, into *int64) {
+	w, args := f.where()
+	b.b.Queue(`SELECT count(*) FROM case_clocks WHERE `+w, args...).QueryRow(func(r pgx.Row) error { return r.Scan(into) })
+}
+
+// Send runs the queued queries.
+func (b *Batch) Send(ctx context.Context, s *Store) error {
+	if err := s.Pool.SendBatch(ctx, &b.b).Close(); err != nil {
+		return fmt.Errorf("store: report queries: %w", err)
+	}
+	return nil
+}
+
+// Clock is a case's latest clock of one kind.
+type Clock struct {
+	CaseNumber               string
+	Kind                     int16
+	County, Township, Office string
+	Duty                     bool
+	StartTime, DueTime       time.Time
+	StopTime, PauseTime      *time.Time
+	Overdue, Provisional     bool
+	ExtensionDays            int32
+	Rule                     string
+}
+
+const clockColumns = `case_number, kind, county, township, office, duty, start_time, due_time, stop_time, pause_time,
+	overdue, provisional, extension_days, rule`
+
+// SaveClock stores c as the case's clock of its kind and fills its
+// township from the case when the case is known.
+func (s *Store) SaveClock(ctx context.Context, tx pgx.Tx, c *Clock) error {
+	_, err := tx.Exec(ctx, `INSERT INTO case_clocks (`+clockColumns+`)
+		VALUES ($1, $2, $3, coalesce((SELECT township FROM cases WHERE case_number = $1), ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (case_number, kind) DO UPDATE SET county = EXCLUDED.county, township = EXCLUDED.township, office = EXCLUDED.office,
+			duty = EXCLUDED.duty, start_time = EXCLUDED.start_time, due_time = EXCLUDED.due_time, stop_time = EXCLUDED.stop_time,
+			pause_time = EXCLUDED.pause_time, overdue = EXCLUDED.overdue, provisional = EXCLUDED.provisional,
+			extension_days = EXCLUDED.extension_days, rule = EXCLUDED.rule`,
+		c.CaseNumber, c.Kind, c.County, c.Office, c.Duty, c.StartTime, c.DueTime, c.StopTime, c.PauseTime,
+		c.Overdue, c.Provisional, c.ExtensionDays, c.Rule)
+	if err != nil {
+		return fmt.Errorf("store.SaveClock: %w", err)
+	}
+	return nil
+}
+
+// SetClocksTownship gives the clocks of a case its township (a clock can
+// arrive before the registration).
+func (s *Store) SetClocksTownship(ctx context.Context, tx pgx.Tx, number, township string) error {
+	if _, err := tx.Exec(ctx, `UPDATE case_clocks SET township = $2 WHERE case_number = $1 AND township <> $2`, number, township); err != nil {
+		return fmt.Errorf("store.SetClocksTownship: %w", err)
+	}
+	return nil
+}
+
+// ClockKey is the position of a clock in the lists (due time, case, kind).
+type ClockKey struct {
+	DueTime    time.Time
+	CaseNumber string
+	Kind       int16
+}
+
+// Clocks returns up to limit clocks of f after key (zero: from the start),
+// earliest due first.
+func (s *Store) Clocks(ctx context.Context, f ClockFilter, after ClockKey, limit int) ([]Clock, error) {
+	w, args := f.where()
+	if !after.DueTime.IsZero() {
+		n := len(args)
+		args = append(args, after.DueTime, after.CaseNumber, after.Kind)
+		w += fmt.Sprintf(" AND (due_time, case_number, kind) > ($%d, $%d, $%d)", n+1, n+2, n+3)
+	}
+	args = append(args, limit)
+	rows, err := s.Pool.Query(ctx, `SELECT `+clockColumns+` FROM case_clocks WHERE `+w+
+		fmt.Sprintf(` ORDER BY due_time, case_number, kind LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store.Clocks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Clock])
+	if err != nil {
+		return nil, fmt.Errorf("store.Clocks: %w", err)
+	}
+	return out, nil
+}
+
+// AddLeaderMeeting counts one meeting of a leader in month.
+func (s *Store) AddLeaderMeeting(ctx context.Context, tx pgx.Tx, county string, month time.Time, office, leader string, reception bool) error {
+	r, a := 0, 1
+	if reception {
+		r, a = 1, 0
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO monthly_leaders AS l (county, month, office, leader, reception_meetings, appointments)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (county, month, office, leader) DO UPDATE SET
+		reception_meetings = l.reception_meetings + EXCLUDED.reception_meetings, appointments = l.appointments + EXCLUDED.appointments`,
+		county, month, office, leader, r, a)
+	if err != nil {
+		return fmt.Errorf("store.AddLeaderMeeting: %w", err)
+	}
+	return nil
+}
