@@ -109,6 +109,12 @@ func run(ctx context.Context, n int, dur time.Duration) error {
 		b.Breakdown(thisYear, store.ByClass, map[string]*store.Sums{})
 		var topics []store.Topic
 		b.Topics(thisYear, 10, &topics)
+		var overdue, atRisk int64
+		today := calendar.DateOf(time.Now())
+		b.CountDue(store.ClockFilter{County: "330421"}, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), today.AddDate(0, 0, -1), &overdue)
+		b.CountDue(store.ClockFilter{County: "330421"}, today, today.AddDate(0, 0, 5), &atRisk)
+		var asOf time.Time
+		b.AsOf(&asOf)
 		return b.Send(ctx, st)
 	}
 	// What the aggregates replace: counting the cases themselves.
@@ -174,7 +180,7 @@ func fill(ctx context.Context, st *store.Store, n int, now time.Time) error {
 			(ARRAY['330421.zjj','330421.rsj','330421.zrzyj','330421.nyncj','330421.sthj','330421.scjgj','330421.jyj','330421.wjj','330421.mzj','',''])[1 + (i * 3) % 11],
 			i % 5 = 0, i % 10 < 8, ((i * 7) % 4)::smallint, i % 23 = 0, i % 97 = 0,
 			(1 + (i % 13 = 0)::int)::smallint, (1 + (i % 29 = 0)::int)::smallint, (CASE WHEN i % 4 = 0 THEN 0 ELSE 1 + (i % 19 = 0)::int END)::smallint
-		FROM generate_series($1::int, $2::int) i, LATERAL (SELECT $3::timestamp - make_interval(mins => (i * 104729) % (730 * 24 * 60)) AS r) x`,
+		FROM generate_series($1::bigint, $2::bigint) i, LATERAL (SELECT $3::timestamp - make_interval(mins => ((i * 104729) % (730 * 24 * 60))::int) AS r) x`,
 			from, to, now.Format("2006-01-02 15:04:05"))
 		if err != nil {
 			return fmt.Errorf("fill cases: %w", err)

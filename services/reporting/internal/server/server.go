@@ -262,15 +262,13 @@ func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.R
 		b.Topics(f, 10, &topics)
 		b.Leaders(f, &leaders)
 	}
-	now := s.now()
-	od, ar := s.clockFilters(sc, now)
-	b.CountClocks(od, &overdue)
-	b.CountClocks(ar, &atRisk)
+	today := calendar.DateOf(s.now())
+	base := store.ClockFilter{County: s.Dir.County.Code, Township: sc.township, Office: sc.department}
+	b.CountDue(base, allTime.from, today.AddDate(0, 0, -1), &overdue)
+	b.CountDue(base, today, s.atRiskHorizon(today), &atRisk)
+	var asOf time.Time
+	b.AsOf(&asOf)
 	if err := b.Send(ctx, s.Store); err != nil {
-		return nil, rpcerr.ToStatus(err)
-	}
-	asOf, err := s.Store.AsOf(ctx)
-	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
 	r := &reportingv1.Report{
@@ -393,13 +391,18 @@ func (s *Server) clockFilters(sc scope, now time.Time) (overdue, atRisk store.Cl
 	base := store.ClockFilter{County: s.Dir.County.Code, Township: sc.township, Office: sc.department}
 	overdue, atRisk = base, base
 	overdue.DueAfter, overdue.DueBefore = allTime.from, now
+	atRisk.DueAfter, atRisk.DueBefore = now, calendar.EndOfDay(s.atRiskHorizon(calendar.DateOf(now)))
+	return overdue, atRisk
+}
+
+// atRiskHorizon is the last day of the at-risk window that starts today.
+func (s *Server) atRiskHorizon(today time.Time) time.Time {
 	n := s.AtRiskWorkingDays
 	if n == 0 {
 		n = 3
 	}
-	horizon, _ := calendar.Official().AddWorkingDays(calendar.DateOf(now), n)
-	atRisk.DueAfter, atRisk.DueBefore = now, calendar.EndOfDay(horizon)
-	return overdue, atRisk
+	horizon, _ := calendar.Official().AddWorkingDays(today, n)
+	return horizon
 }
 
 // ListDeadlines lists running duty clocks that are overdue or at risk.

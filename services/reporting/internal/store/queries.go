@@ -134,10 +134,29 @@ func (f ClockFilter) where() (string, []any) {
 	return w, args
 }
 
-// CountClocks queues the number of clocks f selects.
-func (b *Batch) CountClocks(f ClockFilter, into *int64) {
-	w, args := f.where()
-	b.b.Queue(`SELECT count(*) FROM case_clocks WHERE `+w, args...).QueryRow(func(r pgx.Row) error { return r.Scan(into) })
+// CountDue queues the number of running duty clocks due from the date
+// from to the date to (inclusive, in China), in f's county, township and
+// office: a sum over running_clock_days, whose size is the backlog's
+// number of distinct due dates, not its number of clocks.
+func (b *Batch) CountDue(f ClockFilter, from, to time.Time, into *int64) {
+	b.b.Queue(`SELECT coalesce(sum(clocks), 0)::bigint FROM running_clock_days
+		WHERE county = $1 AND due_date BETWEEN $2 AND $3 AND ($4 = '' OR township = $4) AND ($5 = '' OR office = $5)`,
+		f.County, from, to, f.Township, f.Office).QueryRow(func(r pgx.Row) error { return r.Scan(into) })
+}
+
+// AsOf queues the occur time of the newest event applied (zero if none):
+// the figures are as of then.
+func (b *Batch) AsOf(into *time.Time) {
+	b.b.Queue(`SELECT as_of FROM read_model`).QueryRow(func(r pgx.Row) error {
+		var at *time.Time
+		if err := r.Scan(&at); err != nil {
+			return err
+		}
+		if at != nil {
+			*into = *at
+		}
+		return nil
+	})
 }
 
 // Send runs the queued queries.

@@ -231,7 +231,7 @@ func upsertAdd(table string, keys []string) string {
 		ON CONFLICT (` + strings.Join(pk, ", ") + `) DO UPDATE SET ` + strings.Join(set, ", ")
 }
 
-// RecomputeAggregates rebuilds every aggregate of cases from the cases
+// RecomputeAggregates rebuilds every aggregate from the cases and clocks
 // themselves (the bulk path: after loading many rows at once, and the
 // tests' check of the incremental path).
 func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
@@ -248,6 +248,10 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 			SELECT county, month, township, department, ` + ss + ` FROM case_contributions WHERE department <> '' GROUP BY 1, 2, 3, 4`,
 		`INSERT INTO monthly_topics (county, month, township, topic, cases, persons)
 			SELECT county, month, township, topic, sum(cases), sum(persons) FROM case_contributions GROUP BY 1, 2, 3, 4`,
+		`TRUNCATE running_clock_days`,
+		`INSERT INTO running_clock_days (county, due_date, township, office, clocks)
+			SELECT county, (due_time AT TIME ZONE 'Asia/Shanghai')::date, township, office, count(*)
+			FROM case_clocks WHERE stop_time IS NULL AND duty AND pause_time IS NULL GROUP BY 1, 2, 3, 4`,
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("store.RecomputeAggregates: %w", err)
@@ -264,22 +268,10 @@ func (s *Store) Touch(ctx context.Context, tx pgx.Tx, at time.Time) error {
 	return nil
 }
 
-// AsOf returns the occur time of the newest event applied (zero if none).
-func (s *Store) AsOf(ctx context.Context) (time.Time, error) {
-	var at *time.Time
-	if err := s.Pool.QueryRow(ctx, `SELECT as_of FROM read_model`).Scan(&at); err != nil {
-		return time.Time{}, fmt.Errorf("store.AsOf: %w", err)
-	}
-	if at == nil {
-		return time.Time{}, nil
-	}
-	return *at, nil
-}
-
 // Reset empties the read model and forgets the feeds' cursors, so the
 // followers rebuild it from the event history.
 func (s *Store) Reset(ctx context.Context) error {
-	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, monthly_figures, monthly_departments, monthly_topics, monthly_leaders,
+	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, running_clock_days, monthly_figures, monthly_departments, monthly_topics, monthly_leaders,
 		processed_events, feed_cursors; UPDATE read_model SET as_of = NULL`)
 	if err != nil {
 		return fmt.Errorf("store.Reset: %w", err)
