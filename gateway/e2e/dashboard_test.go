@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/democlock"
@@ -149,6 +150,25 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("%s export: %d %q %q", format, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
 		}
 	}
+	// The read model rebuilt from the feeds' whole history gives the same
+	// report.
+	if err := s.Kill("reporting"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(ctx, "reporting", "REPORTING_REBUILD=true"); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("the rebuilt read model gives the same report", func() string {
+		r := c.do("GET", "/v1/counties/-/report?"+period, "demo-bureau", nil)
+		if r.status != 200 {
+			return r.raw
+		}
+		if diff := cmp.Diff(report, r.body); diff != "" {
+			return "differs (-before +rebuilt):\n" + diff
+		}
+		return ""
+	})
+
 	// The page's headers keep it same-origin.
 	resp, err := http.Get(c.base + "/dashboard/")
 	if err != nil {

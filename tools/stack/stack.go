@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -281,16 +282,18 @@ func (s *Stack) Crash(name string) error {
 	return nil
 }
 
-// Restart starts a stopped or crashed process again with its environment
-// and waits until it is ready.
-func (s *Stack) Restart(ctx context.Context, name string) error {
+// Restart starts a stopped or crashed process again with its environment,
+// plus any extra settings ("NAME=value", for this start only), and waits
+// until it is ready.
+func (s *Stack) Restart(ctx context.Context, name string, env ...string) error {
 	p := s.latest(name)
 	if p == nil {
 		return fmt.Errorf("no process %q", name)
 	}
-	if err := s.spawn(name, p.env, p.ready); err != nil {
+	if err := s.spawn(name, append(slices.Clone(p.env), env...), p.ready); err != nil {
 		return err
 	}
+	s.latest(name).env = p.env // the extra settings were for this start only
 	return s.waitReady(ctx, name, p.ready)
 }
 
