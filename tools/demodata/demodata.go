@@ -328,7 +328,9 @@ func (s *story) move(ctx context.Context, token, action string, delay time.Durat
 		return errFuture
 	}
 	s.step++
-	key := fmt.Sprintf("demo-%d-%d-%d", s.l.opts.Seed, s.p.index, s.step)
+	// Named by the action (each is taken at most once in a story), so a
+	// rerun after a change of the story keeps its keys apart.
+	key := fmt.Sprintf("demo-%d-%d-%s", s.l.opts.Seed, s.p.index, action)
 	path := "/v1/cases/" + s.number + ":" + action
 	for attempt := 0; ; attempt++ {
 		err := s.l.call(ctx, "POST", path, token, s.at, key, body, nil)
@@ -486,8 +488,8 @@ func (s *story) walk(ctx context.Context, registrar string) error {
 	if err := s.move(ctx, holderToken, "accept", wait(2, 6), map[string]any{"notice": "已受理，将在法定期限内答复。"}); err != nil {
 		return err
 	}
-	handling := 30.0 // Zhejiang: 30 days
-	if r.IntN(100) < 5 {
+	handling := 30.0                                      // Zhejiang: 30 days
+	if p.class == "CASE_CLASS_CLAIM" && r.IntN(100) < 5 { // only a claim's handling period is extended
 		if err := s.move(ctx, holderToken, "extend", days(20), map[string]any{"days": 30, "reason": "需多部门会商", "approvedBy": "局长"}); err != nil {
 			return err
 		}

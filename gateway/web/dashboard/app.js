@@ -96,6 +96,8 @@ function render(r, overdue, atRisk) {
   const f = r.figures || {};
   for (const t of r.townships || []) titles[t.office] = t.title;
   for (const d of r.departments || []) titles[d.office] = d.title;
+  for (const l of r.leaders || []) titles[l.office] = l.officeTitle;
+  for (const d of [...(overdue.deadlines || []), ...(atRisk.deadlines || [])]) titles[d.deadline.office] = d.officeTitle;
   let scope = "全县";
   if (r.township) scope = titles["offices/" + r.township] || r.township;
   if (r.department) scope = titles[r.department] || r.department;
@@ -123,7 +125,7 @@ function render(r, overdue, atRisk) {
   $("#overdue-more").textContent = overdue.nextPageToken ? `仅显示最早到期的 20 件，共 ${num(r.overdueNow)} 件` : "";
   $("#at-risk-more").textContent = atRisk.nextPageToken ? `仅显示最早到期的 20 件，共 ${num(r.atRiskNow)} 件` : "";
   $("#leaders").innerHTML = "<thead><tr><th>领导</th><th>单位</th><th class=num>接访（人次）</th><th class=num>约访（次）</th></tr></thead><tbody>" +
-    (r.leaders || []).map((l) => `<tr><td>${esc(l.leader)}</td><td>${esc(titles[l.office] || l.office)}</td><td class=num>${num(l.receptionMeetings)}</td><td class=num>${num(l.appointments)}</td></tr>`).join("") +
+    (r.leaders || []).map((l) => `<tr><td>${esc(l.leader)}</td><td>${esc(l.officeTitle || l.office)}</td><td class=num>${num(l.receptionMeetings)}</td><td class=num>${num(l.appointments)}</td></tr>`).join("") +
     "</tbody>";
   $("#asof").textContent = r.asOf ? "数据截至 " + new Date(r.asOf).toLocaleString("zh-CN") : "暂无数据";
 }
@@ -174,7 +176,7 @@ function deadlineTable(table, list, overdue) {
       const n = d.case.replace("cases/", "");
       const dl = d.deadline || {};
       return `<tr><td><a class="case" data-case="${esc(n)}" tabindex="0">${esc(n)}</a></td><td title="${esc(dl.rule)}">${esc(CLOCKS[dl.kind] || dl.kind)}</td>` +
-        `<td>${esc(titles[dl.office] || dl.office)}</td><td>${new Date(dl.dueTime).toLocaleDateString("zh-CN")}</td>${overdue ? `<td class=num>${d.daysOverdue || 0}</td>` : ""}</tr>`;
+        `<td>${esc(d.officeTitle || dl.office)}</td><td>${new Date(dl.dueTime).toLocaleDateString("zh-CN")}</td>${overdue ? `<td class=num>${d.daysOverdue || 0}</td>` : ""}</tr>`;
     }).join("") + "</tbody>";
 }
 
@@ -187,7 +189,7 @@ function drawCharts(r) {
   const months = r.months || [];
   const ago = r.monthsYearAgo || [];
   chart("chart-trend").setOption({
-    animation: false, tooltip: { trigger: "axis" }, legend: { data: ["本期", "去年同期"] },
+    animation: false, tooltip: { trigger: "axis" }, legend: { top: 0, data: ["本期", "去年同期"] },
     grid: { left: 50, right: 20, top: 40, bottom: 30 },
     xAxis: { type: "category", data: months.map((m) => m.key.slice(2)) }, yAxis: { type: "value", minInterval: 1 },
     series: [

@@ -627,7 +627,11 @@ type ClockChanged struct {
 	// 6-digit county code.
 	County string `protobuf:"bytes,1,opt,name=county,proto3" json:"county,omitempty"`
 	// The clock as it stands now.
-	Deadline      *v11.Deadline `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Deadline *v11.Deadline `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// The clock's version, which grows with every change of the clock. The
+	// feed orders events by the transaction that wrote them, which is not
+	// always the order the clock changed in: keep the highest version.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -674,6 +678,13 @@ func (x *ClockChanged) GetDeadline() *v11.Deadline {
 		return x.Deadline
 	}
 	return nil
+}
+
+func (x *ClockChanged) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 // CaseCorrected says the registering office corrected a registration. It
@@ -961,10 +972,11 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\x0eextension_days\x18\x06 \x01(\x05R\rextensionDays\x129\n" +
 	"\n" +
 	"report_due\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\x125\n" +
-	"\x06rating\x18\b \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\"c\n" +
+	"\x06rating\x18\b \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\"}\n" +
 	"\fClockChanged\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12;\n" +
-	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\"\xd4\x01\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\"\xd4\x01\n" +
 	"\rCaseCorrected\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12!\n" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\x12=\n" +

@@ -738,7 +738,9 @@ type LeaderFigures struct {
 	// Petitioners met on reception days (接访), by the meeting's date.
 	ReceptionMeetings int64 `protobuf:"varint,3,opt,name=reception_meetings,json=receptionMeetings,proto3" json:"reception_meetings,omitempty"`
 	// Appointments made (约访), by the appointment's date.
-	Appointments  int64 `protobuf:"varint,4,opt,name=appointments,proto3" json:"appointments,omitempty"`
+	Appointments int64 `protobuf:"varint,4,opt,name=appointments,proto3" json:"appointments,omitempty"`
+	// The office's name, e.g. "嘉善县信访局".
+	OfficeTitle   string `protobuf:"bytes,5,opt,name=office_title,json=officeTitle,proto3" json:"office_title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -799,6 +801,13 @@ func (x *LeaderFigures) GetAppointments() int64 {
 		return x.Appointments
 	}
 	return 0
+}
+
+func (x *LeaderFigures) GetOfficeTitle() string {
+	if x != nil {
+		return x.OfficeTitle
+	}
+	return ""
 }
 
 // Report is the dashboard of a county (or of one township or department)
@@ -1042,7 +1051,9 @@ type RunningDeadline struct {
 	// The clock.
 	Deadline *v1.Deadline `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// Whole days past the due date (0 when not yet overdue).
-	DaysOverdue   int32 `protobuf:"varint,4,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	DaysOverdue int32 `protobuf:"varint,4,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	// The name of the office that must act, e.g. "嘉善县住房和城乡建设局".
+	OfficeTitle   string `protobuf:"bytes,5,opt,name=office_title,json=officeTitle,proto3" json:"office_title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1103,6 +1114,13 @@ func (x *RunningDeadline) GetDaysOverdue() int32 {
 		return x.DaysOverdue
 	}
 	return 0
+}
+
+func (x *RunningDeadline) GetOfficeTitle() string {
+	if x != nil {
+		return x.OfficeTitle
+	}
+	return ""
 }
 
 // The request of GetSummary.
@@ -1620,12 +1638,13 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\vUnitFigures\x12\x16\n" +
 	"\x06office\x18\x01 \x01(\tR\x06office\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x127\n" +
-	"\afigures\x18\x03 \x01(\v2\x1d.tongban.reporting.v1.FiguresR\afigures\"\x92\x01\n" +
+	"\afigures\x18\x03 \x01(\v2\x1d.tongban.reporting.v1.FiguresR\afigures\"\xb5\x01\n" +
 	"\rLeaderFigures\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12\x16\n" +
 	"\x06office\x18\x02 \x01(\tR\x06office\x12-\n" +
 	"\x12reception_meetings\x18\x03 \x01(\x03R\x11receptionMeetings\x12\"\n" +
-	"\fappointments\x18\x04 \x01(\x03R\fappointments\"\xe4\b\n" +
+	"\fappointments\x18\x04 \x01(\x03R\fappointments\x12!\n" +
+	"\foffice_title\x18\x05 \x01(\tR\vofficeTitle\"\xe4\b\n" +
 	"\x06Report\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1f\n" +
 	"\vstart_month\x18\x02 \x01(\tR\n" +
@@ -1654,12 +1673,13 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\vat_risk_now\x18\x14 \x01(\x03R\tatRiskNow\x12/\n" +
 	"\x05as_of\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOfB\x1c\n" +
 	"\x1a_cases_change_year_on_yearB \n" +
-	"\x1e_cases_change_period_on_period\"\xa1\x01\n" +
+	"\x1e_cases_change_period_on_period\"\xc4\x01\n" +
 	"\x0fRunningDeadline\x12\x12\n" +
 	"\x04case\x18\x01 \x01(\tR\x04case\x12\x1a\n" +
 	"\btownship\x18\x02 \x01(\tR\btownship\x12;\n" +
 	"\bdeadline\x18\x03 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\x12!\n" +
-	"\fdays_overdue\x18\x04 \x01(\x05R\vdaysOverdue\",\n" +
+	"\fdays_overdue\x18\x04 \x01(\x05R\vdaysOverdue\x12!\n" +
+	"\foffice_title\x18\x05 \x01(\tR\vofficeTitle\",\n" +
 	"\x11GetSummaryRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"M\n" +
 	"\x12GetSummaryResponse\x127\n" +

@@ -316,17 +316,20 @@ func (s *Store) Involved(ctx context.Context, numbers []string) (map[string]Invo
 	return out, rows.Err()
 }
 
-// PutDeadline stores the clock scheduling published for a case; it reports
-// false when assignment does not know the case.
-func (s *Store) PutDeadline(ctx context.Context, tx pgx.Tx, number string, d *assignmentv1.Deadline) (bool, error) {
+// PutDeadline stores the clock scheduling published for a case at version
+// (ClockChanged.version; 0 from events older than versions, always
+// applied); an older state than the one stored is ignored. It reports
+// false when assignment does not know the case or the state was older.
+func (s *Store) PutDeadline(ctx context.Context, tx pgx.Tx, number string, d *assignmentv1.Deadline, version int64) (bool, error) {
 	b, err := protojson.Marshal(d)
 	if err != nil {
 		return false, fmt.Errorf("store.PutDeadline: %w", err)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO deadlines (case_number, kind, running, deadline)
-		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM cases WHERE case_number = $1)
-		ON CONFLICT (case_number, kind) DO UPDATE SET running = EXCLUDED.running, deadline = EXCLUDED.deadline`,
-		number, int16(d.GetKind()), d.GetStopTime() == nil, b)
+	tag, err := tx.Exec(ctx, `INSERT INTO deadlines (case_number, kind, running, deadline, version)
+		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cases WHERE case_number = $1)
+		ON CONFLICT (case_number, kind) DO UPDATE SET running = EXCLUDED.running, deadline = EXCLUDED.deadline, version = EXCLUDED.version
+		WHERE EXCLUDED.version = 0 OR deadlines.version < EXCLUDED.version`,
+		number, int16(d.GetKind()), d.GetStopTime() == nil, b, version)
 	if err != nil {
 		return false, fmt.Errorf("store.PutDeadline: %w", err)
 	}

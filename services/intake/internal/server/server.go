@@ -101,6 +101,9 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 		return nil, err
 	}
 	c := s.newCase(caller, req.GetCase(), now)
+	if _, ok := democlock.From(ctx); ok {
+		c.CreateTime = now // registered "at" the demo time
+	}
 	if c.SourceSystem != "" {
 		// A system sending a case again gets the first registration.
 		if prior, err := s.existingReferral(ctx, caller, c); !errors.Is(err, store.ErrNotFound) {

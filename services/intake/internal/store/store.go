@@ -184,16 +184,22 @@ func sequenceName(county string, year int) (string, error) {
 }
 
 // Insert stores a new case with its petitioners; CreateTime is set from
-// the database clock.
+// the database clock unless it is set already (a demonstration load's
+// backdated registration).
 func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	const q = `INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content,
 		anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices,
-		source_system, external_id, repeat_of, accused_office)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''),NULLIF($20,''))
+		source_system, external_id, repeat_of, accused_office, create_time)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''),NULLIF($20,''),
+			COALESCE($21::timestamptz, now()))
 		RETURNING create_time, update_time, version`
+	var at any
+	if !c.CreateTime.IsZero() {
+		at = c.CreateTime
+	}
 	err := tx.QueryRow(ctx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
-		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused).Scan(&c.CreateTime, &c.UpdateTime, &c.Version)
+		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, at).Scan(&c.CreateTime, &c.UpdateTime, &c.Version)
 	if isUniqueViolation(err, "cases_external") {
 		return ErrDuplicateExternal
 	}

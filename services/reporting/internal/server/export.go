@@ -100,7 +100,7 @@ func ExportRows(r *reportingv1.Report) [][]string {
 	}
 	rows = append(rows, []string{}, []string{"领导接访约访", "单位", "接访（人次）", "约访（次）"})
 	for _, l := range r.GetLeaders() {
-		rows = append(rows, []string{l.GetLeader(), l.GetOffice(), strconv.FormatInt(l.GetReceptionMeetings(), 10), strconv.FormatInt(l.GetAppointments(), 10)})
+		rows = append(rows, []string{l.GetLeader(), l.GetOfficeTitle(), strconv.FormatInt(l.GetReceptionMeetings(), 10), strconv.FormatInt(l.GetAppointments(), 10)})
 	}
 	return rows
 }

@@ -118,7 +118,7 @@ func (s *Server) clock(ctx context.Context, tx pgx.Tx, num string, cc *eventsv1.
 	c := &store.Clock{
 		CaseNumber: num, Kind: int16(d.GetKind()), County: cc.GetCounty(), Office: office, Duty: dutyKinds[d.GetKind()],
 		StartTime: d.GetStartTime().AsTime(), DueTime: d.GetDueTime().AsTime(), Overdue: d.GetOverdue(),
-		Provisional: d.GetProvisional(), ExtensionDays: d.GetExtensionDays(), Rule: d.GetRule(),
+		Provisional: d.GetProvisional(), ExtensionDays: d.GetExtensionDays(), Rule: d.GetRule(), Version: cc.GetVersion(),
 	}
 	if d.GetStopTime() != nil {
 		t := d.GetStopTime().AsTime()
@@ -128,8 +128,9 @@ func (s *Server) clock(ctx context.Context, tx pgx.Tx, num string, cc *eventsv1.
 		t := d.GetPauseTime().AsTime()
 		c.PauseTime = &t
 	}
-	if err := s.Store.SaveClock(ctx, tx, c); err != nil {
-		return err
+	saved, err := s.Store.SaveClock(ctx, tx, c)
+	if err != nil || !saved {
+		return err // an older state of the clock than the one kept changes nothing
 	}
 	var field func(*store.Case) *int16
 	switch d.GetKind() {

@@ -305,9 +305,20 @@ func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.R
 	r.Townships = s.units(townships)
 	r.Departments = s.units(depts)
 	for _, l := range leaders {
-		r.Leaders = append(r.Leaders, &reportingv1.LeaderFigures{Leader: l.Leader, Office: l.Office, ReceptionMeetings: l.ReceptionMeetings, Appointments: l.Appointments})
+		r.Leaders = append(r.Leaders, &reportingv1.LeaderFigures{
+			Leader: l.Leader, Office: l.Office, OfficeTitle: s.title(l.Office), ReceptionMeetings: l.ReceptionMeetings, Appointments: l.Appointments,
+		})
 	}
 	return r, nil
+}
+
+// title is the name of the office of resource name "offices/{id}" (the
+// name itself when the directory does not know it).
+func (s *Server) title(resource string) string {
+	if o, ok := s.Dir.OfficeByResource(resource); ok {
+		return o.Name
+	}
+	return resource
 }
 
 func officeName(id string) string {
@@ -324,11 +335,7 @@ func (s *Server) units(m map[string]*store.Sums) []*reportingv1.UnitFigures {
 		if sums.Get("cases") == 0 {
 			continue
 		}
-		title := id
-		if o, ok := s.Dir.Office(id); ok {
-			title = o.Name
-		}
-		out = append(out, &reportingv1.UnitFigures{Office: names.Office(id), Title: title, Figures: figures(sums)})
+		out = append(out, &reportingv1.UnitFigures{Office: names.Office(id), Title: s.title(names.Office(id)), Figures: figures(sums)})
 	}
 	slices.SortFunc(out, func(a, b *reportingv1.UnitFigures) int {
 		return cmp.Or(cmp.Compare(b.GetFigures().GetCases(), a.GetFigures().GetCases()), cmp.Compare(a.GetOffice(), b.GetOffice()))
@@ -471,7 +478,7 @@ func (s *Server) ListDeadlines(ctx context.Context, req *reportingv1.ListDeadlin
 			days = int(today.Sub(calendar.DateOf(c.DueTime)).Hours() / 24)
 		}
 		out.Deadlines = append(out.Deadlines, &reportingv1.RunningDeadline{
-			Case: names.Case(c.CaseNumber), Township: c.Township, Deadline: d, DaysOverdue: int32(days),
+			Case: names.Case(c.CaseNumber), Township: c.Township, Deadline: d, DaysOverdue: int32(days), OfficeTitle: s.title(d.GetOffice()),
 		})
 	}
 	return out, nil

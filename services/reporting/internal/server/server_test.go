@@ -222,8 +222,8 @@ func TestReportFixture(t *testing.T) {
 		AtRiskNow:  1, // F's routing
 		AsOf:       ts(china(2026, 4, 1, 0)),
 		Leaders: []*reportingv1.LeaderFigures{
-			{Leader: "张三", Office: "offices/330421.xfj", ReceptionMeetings: 2, Appointments: 1},
-			{Leader: "李四", Office: "offices/330421103", Appointments: 1},
+			{Leader: "张三", Office: "offices/330421.xfj", OfficeTitle: "嘉善县信访局", ReceptionMeetings: 2, Appointments: 1},
+			{Leader: "李四", Office: "offices/330421103", OfficeTitle: "西塘镇", Appointments: 1},
 		},
 	}
 	ignore := protocmp.IgnoreFields(&reportingv1.Report{}, "townships", "departments")
@@ -438,7 +438,7 @@ func TestExport(t *testing.T) {
 		{"按期办结率", "50.0%", "—", "—"},
 		{"满意率", "50.0%", "—", "—"},
 		{"来信", "1", "6"},
-		{"张三", "offices/330421.xfj", "0", "1"},
+		{"张三", "嘉善县信访局", "0", "1"},
 	} {
 		for name, rows := range map[string][][]string{"xlsx": xrows, "csv": crows} {
 			if got := find(rows, want[0]); !slices.Equal(got, want) {
@@ -467,5 +467,31 @@ func TestDefinitionsDocumented(t *testing.T) {
 		if !strings.HasSuffix(name, "_rate") && !slices.Contains(store.Measures, name) {
 			t.Errorf("Figures.%s is not a measure of the store", name)
 		}
+	}
+}
+
+// TestClockVersions: the feed may deliver an older state of a clock after
+// a newer one (it is ordered by transaction id, not commit order); the
+// read model keeps the newest version, and the stale state neither lists
+// the clock as overdue nor makes the case late.
+func TestClockVersions(t *testing.T) {
+	t.Parallel()
+	f := &fixture{t: t, seq: map[string]int64{}, s: &Server{
+		Store: &store.Store{Pool: testDB.NewDatabase(t)}, Dir: directory.Demo(),
+		Now: func() time.Time { return china(2026, 3, 16, 10) },
+	}}
+	const n = "330421-2026-000001"
+	f.register(n, dayun, intakev1.Channel_CHANNEL_VISIT, intakev1.CaseClass_CASE_CLASS_CLAIM, "", 1, false, china(2026, 3, 2, 8))
+	stopped := china(2026, 3, 4, 9)
+	f.clock(n, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 3, 6, 23), &stopped, false) // version 3: stopped in time
+	f.clock(n, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 3, 6, 23), nil, true)       // version 2: overdue, delivered late
+	f.evs[1].GetClockChanged().Version, f.evs[2].GetClockChanged().Version = 3, 2
+	f.apply(f.evs)
+	r, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/-", StartMonth: "2026-03", EndMonth: "2026-03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.GetReport(); got.GetFigures().GetRoutingOnTime() != 1 || got.GetFigures().GetRoutingLate() != 0 || got.GetOverdueNow() != 0 {
+		t.Errorf("after a stale clock state: %v", got)
 	}
 }

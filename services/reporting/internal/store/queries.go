@@ -178,26 +178,30 @@ type Clock struct {
 	Overdue, Provisional     bool
 	ExtensionDays            int32
 	Rule                     string
+	// Version is ClockChanged.version (0 from events older than versions).
+	Version int64
 }
 
 const clockColumns = `case_number, kind, county, township, office, duty, start_time, due_time, stop_time, pause_time,
-	overdue, provisional, extension_days, rule`
+	overdue, provisional, extension_days, rule, version`
 
-// SaveClock stores c as the case's clock of its kind and fills its
-// township from the case when the case is known.
-func (s *Store) SaveClock(ctx context.Context, tx pgx.Tx, c *Clock) error {
-	_, err := tx.Exec(ctx, `INSERT INTO case_clocks (`+clockColumns+`)
-		VALUES ($1, $2, $3, coalesce((SELECT township FROM cases WHERE case_number = $1), ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+// SaveClock stores c as the case's clock of its kind, filling its township
+// from the case when the case is known, unless a newer version of the
+// clock is stored already; it reports whether it stored c.
+func (s *Store) SaveClock(ctx context.Context, tx pgx.Tx, c *Clock) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO case_clocks (`+clockColumns+`)
+		VALUES ($1, $2, $3, coalesce((SELECT township FROM cases WHERE case_number = $1), ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (case_number, kind) DO UPDATE SET county = EXCLUDED.county, township = EXCLUDED.township, office = EXCLUDED.office,
 			duty = EXCLUDED.duty, start_time = EXCLUDED.start_time, due_time = EXCLUDED.due_time, stop_time = EXCLUDED.stop_time,
 			pause_time = EXCLUDED.pause_time, overdue = EXCLUDED.overdue, provisional = EXCLUDED.provisional,
-			extension_days = EXCLUDED.extension_days, rule = EXCLUDED.rule`,
+			extension_days = EXCLUDED.extension_days, rule = EXCLUDED.rule, version = EXCLUDED.version
+		WHERE EXCLUDED.version = 0 OR case_clocks.version < EXCLUDED.version`,
 		c.CaseNumber, c.Kind, c.County, c.Office, c.Duty, c.StartTime, c.DueTime, c.StopTime, c.PauseTime,
-		c.Overdue, c.Provisional, c.ExtensionDays, c.Rule)
+		c.Overdue, c.Provisional, c.ExtensionDays, c.Rule, c.Version)
 	if err != nil {
-		return fmt.Errorf("store.SaveClock: %w", err)
+		return false, fmt.Errorf("store.SaveClock: %w", err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // SetClocksTownship gives the clocks of a case its township (a clock can

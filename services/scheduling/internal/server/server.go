@@ -260,9 +260,13 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 
 // publish writes ClockChanged for c.
 func (s *Server) publish(ctx context.Context, tx pgx.Tx, c *store.Clock) error {
+	version, err := s.Store.Version(ctx, tx, c.CaseNumber, c.Kind)
+	if err != nil {
+		return err
+	}
 	return outbox.Append(ctx, tx, &eventsv1.Event{
 		CaseNumber: c.CaseNumber,
-		Payload:    &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: c.County, Deadline: deadline(c)}},
+		Payload:    &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: c.County, Deadline: deadline(c), Version: version}},
 	})
 }
 

@@ -96,6 +96,15 @@ func (s *Store) Start(ctx context.Context, tx pgx.Tx, c *Clock) error {
 	return nil
 }
 
+// Version returns the version of a clock as this transaction wrote it.
+func (s *Store) Version(ctx context.Context, tx pgx.Tx, number string, kind int16) (int64, error) {
+	var v int64
+	if err := tx.QueryRow(ctx, `SELECT version FROM clocks WHERE case_number = $1 AND kind = $2`, number, kind).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store.Version: %w", err)
+	}
+	return v, nil
+}
+
 // Lock returns the clocks of a case locked FOR UPDATE.
 func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) ([]*Clock, error) {
 	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE case_number = $1 ORDER BY kind FOR UPDATE`, number)
