@@ -25,10 +25,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/pgtest"
 	"github.com/tongban/tongban/tools/stack"
@@ -309,6 +311,24 @@ func startStackOn(t *testing.T, dbURL string, env ...string) (*stack.Stack, stri
 		}
 	})
 	return s, logDir, dbURL
+}
+
+// verifyAudit checks the audit chain of a service's schema.
+func verifyAudit(t *testing.T, dbURL, schema string) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if n, err := audit.Verify(context.Background(), pool); err != nil || n == 0 {
+		t.Errorf("%s audit chain: %d entries, %v", schema, n, err)
+	}
 }
 
 // scanDatabase reads every row of every Tongban table (bytea as hex) and
@@ -606,6 +626,33 @@ func TestWalkingSkeleton(t *testing.T) {
 
 	// Reflection works on a service (grpcurl uses it).
 	checkReflection(t, s)
+
+	// The audit log: the registration, the correction and the reads that
+	// showed identity are recorded with who, the request id and from where;
+	// only the bureau may list it; the chain verifies.
+	al := c.do("GET", "/v1/auditEntries?pageSize=100&case=cases/"+num, "demo-bureau", nil).must(t, 200, "audit entries")
+	seen := map[string]map[string]any{}
+	entries, _ := al.body["auditEntries"].([]any)
+	for _, e := range entries {
+		m := e.(map[string]any)
+		if _, ok := seen[m["action"].(string)]; !ok {
+			seen[m["action"].(string)] = m
+		}
+	}
+	if r := seen["case.register"]; r == nil || r["requestId"] != "dayun-2026-0001" || r["office"] != "offices/330421102" || r["peer"] == "" {
+		t.Errorf("registration audit entry: %v", r)
+	}
+	if r := seen["case.correct"]; r == nil || !strings.Contains(fmt.Sprint(r["detail"]), "subject") {
+		t.Errorf("correction audit entry: %v", r)
+	}
+	if r := seen["identity.read"]; r == nil || r["office"] != "offices/330421102" {
+		t.Errorf("identity read audit entry: %v (all: %s)", r, al.raw)
+	}
+	if strings.Contains(al.raw, idNumber) || strings.Contains(al.raw, phone) {
+		t.Errorf("the audit log shows identity: %s", al.raw)
+	}
+	c.do("GET", "/v1/auditEntries", "demo-dayun", nil).must(t, 403, "the audit log for a township")
+	verifyAudit(t, dbURL, "intake")
 
 	// Every process stops gracefully on SIGTERM.
 	for i := len(stack.Services) - 1; i >= 0; i-- {

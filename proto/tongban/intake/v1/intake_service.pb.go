@@ -89,6 +89,264 @@ func (ImportOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{0}
 }
 
+// AuditEntry is one entry of the append-only, hash-chained audit log. It
+// names the case and the fields or counts involved, never identity.
+type AuditEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position in the chain, from 1, without gaps.
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// When it happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The office of the caller, "offices/{id}".
+	Office string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
+	// The caller's role in that office.
+	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	// What happened: case.register, case.correct, case.link_repeat,
+	// case.unlink_repeat, attachment.create, attachment.read, identity.read.
+	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,6,opt,name=case,proto3" json:"case,omitempty"`
+	// The request id (request_id, Idempotency-Key or X-Request-Id), if any.
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The client's address as the gateway saw it.
+	Peer string `protobuf:"bytes,8,opt,name=peer,proto3" json:"peer,omitempty"`
+	// Details without identity, e.g. "fields=subject,topic".
+	Detail string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The entry's chain hash (hex): SHA-256 over the previous hash and the
+	// fields.
+	Hash          string `protobuf:"bytes,10,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AuditEntry) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+// The request of ListAuditEntries.
+type ListAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only the entries of this case, "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// Only the entries of this office's callers, "offices/{id}".
+	Office string `protobuf:"bytes,2,opt,name=office,proto3" json:"office,omitempty"`
+	// At most this many (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesRequest) Reset() {
+	*x = ListAuditEntriesRequest{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListAuditEntriesRequest) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *ListAuditEntriesRequest) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *ListAuditEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// The response of ListAuditEntries.
+type ListAuditEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries, newest first.
+	AuditEntries []*AuditEntry `protobuf:"bytes,1,rep,name=audit_entries,json=auditEntries,proto3" json:"audit_entries,omitempty"`
+	// Token of the next (older) page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesResponse) Reset() {
+	*x = ListAuditEntriesResponse{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesResponse) ProtoMessage() {}
+
+func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListAuditEntriesResponse) GetAuditEntries() []*AuditEntry {
+	if x != nil {
+		return x.AuditEntries
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // The request of CreateCase.
 type CreateCaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -104,7 +362,7 @@ type CreateCaseRequest struct {
 
 func (x *CreateCaseRequest) Reset() {
 	*x = CreateCaseRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[0]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -116,7 +374,7 @@ func (x *CreateCaseRequest) String() string {
 func (*CreateCaseRequest) ProtoMessage() {}
 
 func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[0]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -129,7 +387,7 @@ func (x *CreateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{0}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateCaseRequest) GetCase() *Case {
@@ -157,7 +415,7 @@ type CreateCaseResponse struct {
 
 func (x *CreateCaseResponse) Reset() {
 	*x = CreateCaseResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[1]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -169,7 +427,7 @@ func (x *CreateCaseResponse) String() string {
 func (*CreateCaseResponse) ProtoMessage() {}
 
 func (x *CreateCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[1]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -182,7 +440,7 @@ func (x *CreateCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateCaseResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{1}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateCaseResponse) GetCase() *Case {
@@ -205,7 +463,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[2]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +475,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[2]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +488,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{2}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetCaseRequest) GetName() string {
@@ -258,7 +516,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[3]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +528,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[3]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +541,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{3}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -310,7 +568,7 @@ type UpdateCaseRequest struct {
 
 func (x *UpdateCaseRequest) Reset() {
 	*x = UpdateCaseRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[4]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +580,7 @@ func (x *UpdateCaseRequest) String() string {
 func (*UpdateCaseRequest) ProtoMessage() {}
 
 func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[4]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +593,7 @@ func (x *UpdateCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCaseRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{4}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateCaseRequest) GetCase() *Case {
@@ -370,7 +628,7 @@ type UpdateCaseResponse struct {
 
 func (x *UpdateCaseResponse) Reset() {
 	*x = UpdateCaseResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[5]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +640,7 @@ func (x *UpdateCaseResponse) String() string {
 func (*UpdateCaseResponse) ProtoMessage() {}
 
 func (x *UpdateCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[5]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +653,7 @@ func (x *UpdateCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCaseResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCaseResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{5}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateCaseResponse) GetCase() *Case {
@@ -437,7 +695,7 @@ type ListCasesRequest struct {
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[6]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +707,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[6]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +720,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{6}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListCasesRequest) GetPageSize() int32 {
@@ -555,7 +813,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[7]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +825,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[7]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +838,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{7}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -613,7 +871,7 @@ type LinkRepeatRequest struct {
 
 func (x *LinkRepeatRequest) Reset() {
 	*x = LinkRepeatRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[8]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +883,7 @@ func (x *LinkRepeatRequest) String() string {
 func (*LinkRepeatRequest) ProtoMessage() {}
 
 func (x *LinkRepeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[8]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +896,7 @@ func (x *LinkRepeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkRepeatRequest.ProtoReflect.Descriptor instead.
 func (*LinkRepeatRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{8}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LinkRepeatRequest) GetName() string {
@@ -673,7 +931,7 @@ type LinkRepeatResponse struct {
 
 func (x *LinkRepeatResponse) Reset() {
 	*x = LinkRepeatResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[9]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +943,7 @@ func (x *LinkRepeatResponse) String() string {
 func (*LinkRepeatResponse) ProtoMessage() {}
 
 func (x *LinkRepeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[9]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +956,7 @@ func (x *LinkRepeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkRepeatResponse.ProtoReflect.Descriptor instead.
 func (*LinkRepeatResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{9}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LinkRepeatResponse) GetCase() *Case {
@@ -721,7 +979,7 @@ type UnlinkRepeatRequest struct {
 
 func (x *UnlinkRepeatRequest) Reset() {
 	*x = UnlinkRepeatRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[10]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +991,7 @@ func (x *UnlinkRepeatRequest) String() string {
 func (*UnlinkRepeatRequest) ProtoMessage() {}
 
 func (x *UnlinkRepeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[10]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1004,7 @@ func (x *UnlinkRepeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRepeatRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRepeatRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{10}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnlinkRepeatRequest) GetName() string {
@@ -774,7 +1032,7 @@ type UnlinkRepeatResponse struct {
 
 func (x *UnlinkRepeatResponse) Reset() {
 	*x = UnlinkRepeatResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[11]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +1044,7 @@ func (x *UnlinkRepeatResponse) String() string {
 func (*UnlinkRepeatResponse) ProtoMessage() {}
 
 func (x *UnlinkRepeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[11]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +1057,7 @@ func (x *UnlinkRepeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRepeatResponse.ProtoReflect.Descriptor instead.
 func (*UnlinkRepeatResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{11}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UnlinkRepeatResponse) GetCase() *Case {
@@ -826,7 +1084,7 @@ type CreateAttachmentRequest struct {
 
 func (x *CreateAttachmentRequest) Reset() {
 	*x = CreateAttachmentRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[12]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +1096,7 @@ func (x *CreateAttachmentRequest) String() string {
 func (*CreateAttachmentRequest) ProtoMessage() {}
 
 func (x *CreateAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[12]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +1109,7 @@ func (x *CreateAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{12}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateAttachmentRequest) GetParent() string {
@@ -893,7 +1151,7 @@ type CreateAttachmentResponse struct {
 
 func (x *CreateAttachmentResponse) Reset() {
 	*x = CreateAttachmentResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[13]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1163,7 @@ func (x *CreateAttachmentResponse) String() string {
 func (*CreateAttachmentResponse) ProtoMessage() {}
 
 func (x *CreateAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[13]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1176,7 @@ func (x *CreateAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{13}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateAttachmentResponse) GetAttachment() *Attachment {
@@ -939,7 +1197,7 @@ type ListAttachmentsRequest struct {
 
 func (x *ListAttachmentsRequest) Reset() {
 	*x = ListAttachmentsRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[14]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1209,7 @@ func (x *ListAttachmentsRequest) String() string {
 func (*ListAttachmentsRequest) ProtoMessage() {}
 
 func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[14]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1222,7 @@ func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{14}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAttachmentsRequest) GetParent() string {
@@ -985,7 +1243,7 @@ type ListAttachmentsResponse struct {
 
 func (x *ListAttachmentsResponse) Reset() {
 	*x = ListAttachmentsResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[15]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1255,7 @@ func (x *ListAttachmentsResponse) String() string {
 func (*ListAttachmentsResponse) ProtoMessage() {}
 
 func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[15]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1268,7 @@ func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{15}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListAttachmentsResponse) GetAttachments() []*Attachment {
@@ -1031,7 +1289,7 @@ type GetAttachmentContentRequest struct {
 
 func (x *GetAttachmentContentRequest) Reset() {
 	*x = GetAttachmentContentRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[16]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1301,7 @@ func (x *GetAttachmentContentRequest) String() string {
 func (*GetAttachmentContentRequest) ProtoMessage() {}
 
 func (x *GetAttachmentContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[16]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1314,7 @@ func (x *GetAttachmentContentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttachmentContentRequest.ProtoReflect.Descriptor instead.
 func (*GetAttachmentContentRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{16}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetAttachmentContentRequest) GetName() string {
@@ -1084,7 +1342,7 @@ type ImportCasesRequest struct {
 
 func (x *ImportCasesRequest) Reset() {
 	*x = ImportCasesRequest{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[17]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1354,7 @@ func (x *ImportCasesRequest) String() string {
 func (*ImportCasesRequest) ProtoMessage() {}
 
 func (x *ImportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[17]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1367,7 @@ func (x *ImportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ImportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{17}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ImportCasesRequest) GetCase() *Case {
@@ -1153,7 +1411,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[18]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1423,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[18]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1436,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{18}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -1214,7 +1472,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[19]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1484,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[19]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1497,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{19}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportResult) GetLine() int32 {
@@ -1296,7 +1554,7 @@ type ImportCasesResponse struct {
 
 func (x *ImportCasesResponse) Reset() {
 	*x = ImportCasesResponse{}
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[20]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1566,7 @@ func (x *ImportCasesResponse) String() string {
 func (*ImportCasesResponse) ProtoMessage() {}
 
 func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[20]
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1579,7 @@ func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ImportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{20}
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportCasesResponse) GetResults() []*ImportResult {
@@ -1363,7 +1621,30 @@ var File_tongban_intake_v1_intake_service_proto protoreflect.FileDescriptor
 
 const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\n" +
-	"&tongban/intake/v1/intake_service.proto\x12\x11tongban.intake.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\"tongban/intake/v1/attachment.proto\x1a\x1ctongban/intake/v1/case.proto\"i\n" +
+	"&tongban/intake/v1/intake_service.proto\x12\x11tongban.intake.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a tongban/assignment/v1/case.proto\x1a\"tongban/intake/v1/attachment.proto\x1a\x1ctongban/intake/v1/case.proto\"\x8f\x02\n" +
+	"\n" +
+	"AuditEntry\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06office\x18\x03 \x01(\tR\x06office\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x16\n" +
+	"\x06action\x18\x05 \x01(\tR\x06action\x12\x12\n" +
+	"\x04case\x18\x06 \x01(\tR\x04case\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12\x12\n" +
+	"\x04peer\x18\b \x01(\tR\x04peer\x12\x16\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x12\n" +
+	"\x04hash\x18\n" +
+	" \x01(\tR\x04hash\"\x95\x01\n" +
+	"\x17ListAuditEntriesRequest\x12\x17\n" +
+	"\x04case\x18\x01 \x01(\tB\x03\xe0A\x01R\x04case\x12\x1b\n" +
+	"\x06office\x18\x02 \x01(\tB\x03\xe0A\x01R\x06office\x12 \n" +
+	"\tpage_size\x18\x03 \x01(\x05B\x03\xe0A\x01R\bpageSize\x12\"\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\x03\xe0A\x01R\tpageToken\"\x86\x01\n" +
+	"\x18ListAuditEntriesResponse\x12B\n" +
+	"\raudit_entries\x18\x01 \x03(\v2\x1d.tongban.intake.v1.AuditEntryR\fauditEntries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"i\n" +
 	"\x11CreateCaseRequest\x120\n" +
 	"\x04case\x18\x01 \x01(\v2\x17.tongban.intake.v1.CaseB\x03\xe0A\x02R\x04case\x12\"\n" +
 	"\n" +
@@ -1462,8 +1743,7 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\x19IMPORT_OUTCOME_REGISTERED\x10\x01\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_EXISTING\x10\x02\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_REJECTED\x10\x03\x12!\n" +
-	"\x1dIMPORT_OUTCOME_NOT_REGISTERED\x10\x042\xdc\n" +
-	"\n" +
+	"\x1dIMPORT_OUTCOME_NOT_REGISTERED\x10\x042\xe4\v\n" +
 	"\rIntakeService\x12x\n" +
 	"\n" +
 	"CreateCase\x12$.tongban.intake.v1.CreateCaseRequest\x1a%.tongban.intake.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12r\n" +
@@ -1478,7 +1758,8 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\x14GetAttachmentContent\x12..tongban.intake.v1.GetAttachmentContentRequest\x1a\x14.google.api.HttpBody\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{name=cases/*/attachments/*}:download\x12\x89\x01\n" +
 	"\n" +
 	"LinkRepeat\x12$.tongban.intake.v1.LinkRepeatRequest\x1a%.tongban.intake.v1.LinkRepeatResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:linkRepeat\x12\x91\x01\n" +
-	"\fUnlinkRepeat\x12&.tongban.intake.v1.UnlinkRepeatRequest\x1a'.tongban.intake.v1.UnlinkRepeatResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:unlinkRepeatB\xce\x01\n" +
+	"\fUnlinkRepeat\x12&.tongban.intake.v1.UnlinkRepeatRequest\x1a'.tongban.intake.v1.UnlinkRepeatResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:unlinkRepeat\x12\x85\x01\n" +
+	"\x10ListAuditEntries\x12*.tongban.intake.v1.ListAuditEntriesRequest\x1a+.tongban.intake.v1.ListAuditEntriesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditEntriesB\xce\x01\n" +
 	"\x15com.tongban.intake.v1B\x12IntakeServiceProtoP\x01Z;github.com/tongban/tongban/proto/tongban/intake/v1;intakev1\xa2\x02\x03TIX\xaa\x02\x11Tongban.Intake.V1\xca\x02\x11Tongban\\Intake\\V1\xe2\x02\x1dTongban\\Intake\\V1\\GPBMetadata\xea\x02\x13Tongban::Intake::V1b\x06proto3"
 
 var (
@@ -1494,89 +1775,96 @@ func file_tongban_intake_v1_intake_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tongban_intake_v1_intake_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tongban_intake_v1_intake_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tongban_intake_v1_intake_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_tongban_intake_v1_intake_service_proto_goTypes = []any{
 	(ImportOutcome)(0),                  // 0: tongban.intake.v1.ImportOutcome
-	(*CreateCaseRequest)(nil),           // 1: tongban.intake.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),          // 2: tongban.intake.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),              // 3: tongban.intake.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),             // 4: tongban.intake.v1.GetCaseResponse
-	(*UpdateCaseRequest)(nil),           // 5: tongban.intake.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),          // 6: tongban.intake.v1.UpdateCaseResponse
-	(*ListCasesRequest)(nil),            // 7: tongban.intake.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),           // 8: tongban.intake.v1.ListCasesResponse
-	(*LinkRepeatRequest)(nil),           // 9: tongban.intake.v1.LinkRepeatRequest
-	(*LinkRepeatResponse)(nil),          // 10: tongban.intake.v1.LinkRepeatResponse
-	(*UnlinkRepeatRequest)(nil),         // 11: tongban.intake.v1.UnlinkRepeatRequest
-	(*UnlinkRepeatResponse)(nil),        // 12: tongban.intake.v1.UnlinkRepeatResponse
-	(*CreateAttachmentRequest)(nil),     // 13: tongban.intake.v1.CreateAttachmentRequest
-	(*CreateAttachmentResponse)(nil),    // 14: tongban.intake.v1.CreateAttachmentResponse
-	(*ListAttachmentsRequest)(nil),      // 15: tongban.intake.v1.ListAttachmentsRequest
-	(*ListAttachmentsResponse)(nil),     // 16: tongban.intake.v1.ListAttachmentsResponse
-	(*GetAttachmentContentRequest)(nil), // 17: tongban.intake.v1.GetAttachmentContentRequest
-	(*ImportCasesRequest)(nil),          // 18: tongban.intake.v1.ImportCasesRequest
-	(*FieldViolation)(nil),              // 19: tongban.intake.v1.FieldViolation
-	(*ImportResult)(nil),                // 20: tongban.intake.v1.ImportResult
-	(*ImportCasesResponse)(nil),         // 21: tongban.intake.v1.ImportCasesResponse
-	(*Case)(nil),                        // 22: tongban.intake.v1.Case
-	(CaseView)(0),                       // 23: tongban.intake.v1.CaseView
-	(*fieldmaskpb.FieldMask)(nil),       // 24: google.protobuf.FieldMask
-	(v1.CaseState)(0),                   // 25: tongban.assignment.v1.CaseState
-	(Channel)(0),                        // 26: tongban.intake.v1.Channel
-	(CaseClass)(0),                      // 27: tongban.intake.v1.CaseClass
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*Attachment)(nil),                  // 29: tongban.intake.v1.Attachment
-	(*httpbody.HttpBody)(nil),           // 30: google.api.HttpBody
+	(*AuditEntry)(nil),                  // 1: tongban.intake.v1.AuditEntry
+	(*ListAuditEntriesRequest)(nil),     // 2: tongban.intake.v1.ListAuditEntriesRequest
+	(*ListAuditEntriesResponse)(nil),    // 3: tongban.intake.v1.ListAuditEntriesResponse
+	(*CreateCaseRequest)(nil),           // 4: tongban.intake.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),          // 5: tongban.intake.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),              // 6: tongban.intake.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 7: tongban.intake.v1.GetCaseResponse
+	(*UpdateCaseRequest)(nil),           // 8: tongban.intake.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),          // 9: tongban.intake.v1.UpdateCaseResponse
+	(*ListCasesRequest)(nil),            // 10: tongban.intake.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),           // 11: tongban.intake.v1.ListCasesResponse
+	(*LinkRepeatRequest)(nil),           // 12: tongban.intake.v1.LinkRepeatRequest
+	(*LinkRepeatResponse)(nil),          // 13: tongban.intake.v1.LinkRepeatResponse
+	(*UnlinkRepeatRequest)(nil),         // 14: tongban.intake.v1.UnlinkRepeatRequest
+	(*UnlinkRepeatResponse)(nil),        // 15: tongban.intake.v1.UnlinkRepeatResponse
+	(*CreateAttachmentRequest)(nil),     // 16: tongban.intake.v1.CreateAttachmentRequest
+	(*CreateAttachmentResponse)(nil),    // 17: tongban.intake.v1.CreateAttachmentResponse
+	(*ListAttachmentsRequest)(nil),      // 18: tongban.intake.v1.ListAttachmentsRequest
+	(*ListAttachmentsResponse)(nil),     // 19: tongban.intake.v1.ListAttachmentsResponse
+	(*GetAttachmentContentRequest)(nil), // 20: tongban.intake.v1.GetAttachmentContentRequest
+	(*ImportCasesRequest)(nil),          // 21: tongban.intake.v1.ImportCasesRequest
+	(*FieldViolation)(nil),              // 22: tongban.intake.v1.FieldViolation
+	(*ImportResult)(nil),                // 23: tongban.intake.v1.ImportResult
+	(*ImportCasesResponse)(nil),         // 24: tongban.intake.v1.ImportCasesResponse
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(*Case)(nil),                        // 26: tongban.intake.v1.Case
+	(CaseView)(0),                       // 27: tongban.intake.v1.CaseView
+	(*fieldmaskpb.FieldMask)(nil),       // 28: google.protobuf.FieldMask
+	(v1.CaseState)(0),                   // 29: tongban.assignment.v1.CaseState
+	(Channel)(0),                        // 30: tongban.intake.v1.Channel
+	(CaseClass)(0),                      // 31: tongban.intake.v1.CaseClass
+	(*Attachment)(nil),                  // 32: tongban.intake.v1.Attachment
+	(*httpbody.HttpBody)(nil),           // 33: google.api.HttpBody
 }
 var file_tongban_intake_v1_intake_service_proto_depIdxs = []int32{
-	22, // 0: tongban.intake.v1.CreateCaseRequest.case:type_name -> tongban.intake.v1.Case
-	22, // 1: tongban.intake.v1.CreateCaseResponse.case:type_name -> tongban.intake.v1.Case
-	23, // 2: tongban.intake.v1.GetCaseRequest.view:type_name -> tongban.intake.v1.CaseView
-	22, // 3: tongban.intake.v1.GetCaseResponse.case:type_name -> tongban.intake.v1.Case
-	22, // 4: tongban.intake.v1.UpdateCaseRequest.case:type_name -> tongban.intake.v1.Case
-	24, // 5: tongban.intake.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	22, // 6: tongban.intake.v1.UpdateCaseResponse.case:type_name -> tongban.intake.v1.Case
-	25, // 7: tongban.intake.v1.ListCasesRequest.state:type_name -> tongban.assignment.v1.CaseState
-	26, // 8: tongban.intake.v1.ListCasesRequest.channel:type_name -> tongban.intake.v1.Channel
-	27, // 9: tongban.intake.v1.ListCasesRequest.case_class:type_name -> tongban.intake.v1.CaseClass
-	28, // 10: tongban.intake.v1.ListCasesRequest.receive_time_from:type_name -> google.protobuf.Timestamp
-	28, // 11: tongban.intake.v1.ListCasesRequest.receive_time_to:type_name -> google.protobuf.Timestamp
-	23, // 12: tongban.intake.v1.ListCasesRequest.view:type_name -> tongban.intake.v1.CaseView
-	22, // 13: tongban.intake.v1.ListCasesResponse.cases:type_name -> tongban.intake.v1.Case
-	22, // 14: tongban.intake.v1.LinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
-	22, // 15: tongban.intake.v1.UnlinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
-	29, // 16: tongban.intake.v1.CreateAttachmentRequest.attachment:type_name -> tongban.intake.v1.Attachment
-	29, // 17: tongban.intake.v1.CreateAttachmentResponse.attachment:type_name -> tongban.intake.v1.Attachment
-	29, // 18: tongban.intake.v1.ListAttachmentsResponse.attachments:type_name -> tongban.intake.v1.Attachment
-	22, // 19: tongban.intake.v1.ImportCasesRequest.case:type_name -> tongban.intake.v1.Case
-	0,  // 20: tongban.intake.v1.ImportResult.outcome:type_name -> tongban.intake.v1.ImportOutcome
-	19, // 21: tongban.intake.v1.ImportResult.violations:type_name -> tongban.intake.v1.FieldViolation
-	20, // 22: tongban.intake.v1.ImportCasesResponse.results:type_name -> tongban.intake.v1.ImportResult
-	1,  // 23: tongban.intake.v1.IntakeService.CreateCase:input_type -> tongban.intake.v1.CreateCaseRequest
-	3,  // 24: tongban.intake.v1.IntakeService.GetCase:input_type -> tongban.intake.v1.GetCaseRequest
-	7,  // 25: tongban.intake.v1.IntakeService.ListCases:input_type -> tongban.intake.v1.ListCasesRequest
-	5,  // 26: tongban.intake.v1.IntakeService.UpdateCase:input_type -> tongban.intake.v1.UpdateCaseRequest
-	18, // 27: tongban.intake.v1.IntakeService.ImportCases:input_type -> tongban.intake.v1.ImportCasesRequest
-	13, // 28: tongban.intake.v1.IntakeService.CreateAttachment:input_type -> tongban.intake.v1.CreateAttachmentRequest
-	15, // 29: tongban.intake.v1.IntakeService.ListAttachments:input_type -> tongban.intake.v1.ListAttachmentsRequest
-	17, // 30: tongban.intake.v1.IntakeService.GetAttachmentContent:input_type -> tongban.intake.v1.GetAttachmentContentRequest
-	9,  // 31: tongban.intake.v1.IntakeService.LinkRepeat:input_type -> tongban.intake.v1.LinkRepeatRequest
-	11, // 32: tongban.intake.v1.IntakeService.UnlinkRepeat:input_type -> tongban.intake.v1.UnlinkRepeatRequest
-	2,  // 33: tongban.intake.v1.IntakeService.CreateCase:output_type -> tongban.intake.v1.CreateCaseResponse
-	4,  // 34: tongban.intake.v1.IntakeService.GetCase:output_type -> tongban.intake.v1.GetCaseResponse
-	8,  // 35: tongban.intake.v1.IntakeService.ListCases:output_type -> tongban.intake.v1.ListCasesResponse
-	6,  // 36: tongban.intake.v1.IntakeService.UpdateCase:output_type -> tongban.intake.v1.UpdateCaseResponse
-	21, // 37: tongban.intake.v1.IntakeService.ImportCases:output_type -> tongban.intake.v1.ImportCasesResponse
-	14, // 38: tongban.intake.v1.IntakeService.CreateAttachment:output_type -> tongban.intake.v1.CreateAttachmentResponse
-	16, // 39: tongban.intake.v1.IntakeService.ListAttachments:output_type -> tongban.intake.v1.ListAttachmentsResponse
-	30, // 40: tongban.intake.v1.IntakeService.GetAttachmentContent:output_type -> google.api.HttpBody
-	10, // 41: tongban.intake.v1.IntakeService.LinkRepeat:output_type -> tongban.intake.v1.LinkRepeatResponse
-	12, // 42: tongban.intake.v1.IntakeService.UnlinkRepeat:output_type -> tongban.intake.v1.UnlinkRepeatResponse
-	33, // [33:43] is the sub-list for method output_type
-	23, // [23:33] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	25, // 0: tongban.intake.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	1,  // 1: tongban.intake.v1.ListAuditEntriesResponse.audit_entries:type_name -> tongban.intake.v1.AuditEntry
+	26, // 2: tongban.intake.v1.CreateCaseRequest.case:type_name -> tongban.intake.v1.Case
+	26, // 3: tongban.intake.v1.CreateCaseResponse.case:type_name -> tongban.intake.v1.Case
+	27, // 4: tongban.intake.v1.GetCaseRequest.view:type_name -> tongban.intake.v1.CaseView
+	26, // 5: tongban.intake.v1.GetCaseResponse.case:type_name -> tongban.intake.v1.Case
+	26, // 6: tongban.intake.v1.UpdateCaseRequest.case:type_name -> tongban.intake.v1.Case
+	28, // 7: tongban.intake.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 8: tongban.intake.v1.UpdateCaseResponse.case:type_name -> tongban.intake.v1.Case
+	29, // 9: tongban.intake.v1.ListCasesRequest.state:type_name -> tongban.assignment.v1.CaseState
+	30, // 10: tongban.intake.v1.ListCasesRequest.channel:type_name -> tongban.intake.v1.Channel
+	31, // 11: tongban.intake.v1.ListCasesRequest.case_class:type_name -> tongban.intake.v1.CaseClass
+	25, // 12: tongban.intake.v1.ListCasesRequest.receive_time_from:type_name -> google.protobuf.Timestamp
+	25, // 13: tongban.intake.v1.ListCasesRequest.receive_time_to:type_name -> google.protobuf.Timestamp
+	27, // 14: tongban.intake.v1.ListCasesRequest.view:type_name -> tongban.intake.v1.CaseView
+	26, // 15: tongban.intake.v1.ListCasesResponse.cases:type_name -> tongban.intake.v1.Case
+	26, // 16: tongban.intake.v1.LinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
+	26, // 17: tongban.intake.v1.UnlinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
+	32, // 18: tongban.intake.v1.CreateAttachmentRequest.attachment:type_name -> tongban.intake.v1.Attachment
+	32, // 19: tongban.intake.v1.CreateAttachmentResponse.attachment:type_name -> tongban.intake.v1.Attachment
+	32, // 20: tongban.intake.v1.ListAttachmentsResponse.attachments:type_name -> tongban.intake.v1.Attachment
+	26, // 21: tongban.intake.v1.ImportCasesRequest.case:type_name -> tongban.intake.v1.Case
+	0,  // 22: tongban.intake.v1.ImportResult.outcome:type_name -> tongban.intake.v1.ImportOutcome
+	22, // 23: tongban.intake.v1.ImportResult.violations:type_name -> tongban.intake.v1.FieldViolation
+	23, // 24: tongban.intake.v1.ImportCasesResponse.results:type_name -> tongban.intake.v1.ImportResult
+	4,  // 25: tongban.intake.v1.IntakeService.CreateCase:input_type -> tongban.intake.v1.CreateCaseRequest
+	6,  // 26: tongban.intake.v1.IntakeService.GetCase:input_type -> tongban.intake.v1.GetCaseRequest
+	10, // 27: tongban.intake.v1.IntakeService.ListCases:input_type -> tongban.intake.v1.ListCasesRequest
+	8,  // 28: tongban.intake.v1.IntakeService.UpdateCase:input_type -> tongban.intake.v1.UpdateCaseRequest
+	21, // 29: tongban.intake.v1.IntakeService.ImportCases:input_type -> tongban.intake.v1.ImportCasesRequest
+	16, // 30: tongban.intake.v1.IntakeService.CreateAttachment:input_type -> tongban.intake.v1.CreateAttachmentRequest
+	18, // 31: tongban.intake.v1.IntakeService.ListAttachments:input_type -> tongban.intake.v1.ListAttachmentsRequest
+	20, // 32: tongban.intake.v1.IntakeService.GetAttachmentContent:input_type -> tongban.intake.v1.GetAttachmentContentRequest
+	12, // 33: tongban.intake.v1.IntakeService.LinkRepeat:input_type -> tongban.intake.v1.LinkRepeatRequest
+	14, // 34: tongban.intake.v1.IntakeService.UnlinkRepeat:input_type -> tongban.intake.v1.UnlinkRepeatRequest
+	2,  // 35: tongban.intake.v1.IntakeService.ListAuditEntries:input_type -> tongban.intake.v1.ListAuditEntriesRequest
+	5,  // 36: tongban.intake.v1.IntakeService.CreateCase:output_type -> tongban.intake.v1.CreateCaseResponse
+	7,  // 37: tongban.intake.v1.IntakeService.GetCase:output_type -> tongban.intake.v1.GetCaseResponse
+	11, // 38: tongban.intake.v1.IntakeService.ListCases:output_type -> tongban.intake.v1.ListCasesResponse
+	9,  // 39: tongban.intake.v1.IntakeService.UpdateCase:output_type -> tongban.intake.v1.UpdateCaseResponse
+	24, // 40: tongban.intake.v1.IntakeService.ImportCases:output_type -> tongban.intake.v1.ImportCasesResponse
+	17, // 41: tongban.intake.v1.IntakeService.CreateAttachment:output_type -> tongban.intake.v1.CreateAttachmentResponse
+	19, // 42: tongban.intake.v1.IntakeService.ListAttachments:output_type -> tongban.intake.v1.ListAttachmentsResponse
+	33, // 43: tongban.intake.v1.IntakeService.GetAttachmentContent:output_type -> google.api.HttpBody
+	13, // 44: tongban.intake.v1.IntakeService.LinkRepeat:output_type -> tongban.intake.v1.LinkRepeatResponse
+	15, // 45: tongban.intake.v1.IntakeService.UnlinkRepeat:output_type -> tongban.intake.v1.UnlinkRepeatResponse
+	3,  // 46: tongban.intake.v1.IntakeService.ListAuditEntries:output_type -> tongban.intake.v1.ListAuditEntriesResponse
+	36, // [36:47] is the sub-list for method output_type
+	25, // [25:36] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_tongban_intake_v1_intake_service_proto_init() }
@@ -1592,7 +1880,7 @@ func file_tongban_intake_v1_intake_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_intake_v1_intake_service_proto_rawDesc), len(file_tongban_intake_v1_intake_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

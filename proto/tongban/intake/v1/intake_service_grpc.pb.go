@@ -30,6 +30,7 @@ const (
 	IntakeService_GetAttachmentContent_FullMethodName = "/tongban.intake.v1.IntakeService/GetAttachmentContent"
 	IntakeService_LinkRepeat_FullMethodName           = "/tongban.intake.v1.IntakeService/LinkRepeat"
 	IntakeService_UnlinkRepeat_FullMethodName         = "/tongban.intake.v1.IntakeService/UnlinkRepeat"
+	IntakeService_ListAuditEntries_FullMethodName     = "/tongban.intake.v1.IntakeService/ListAuditEntries"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -83,6 +84,11 @@ type IntakeServiceClient interface {
 	LinkRepeat(ctx context.Context, in *LinkRepeatRequest, opts ...grpc.CallOption) (*LinkRepeatResponse, error)
 	// Removes a repeat link the detection or a clerk made in error.
 	UnlinkRepeat(ctx context.Context, in *UnlinkRepeatRequest, opts ...grpc.CallOption) (*UnlinkRepeatResponse, error)
+	// Lists intake's audit log, newest first: every registration, correction,
+	// repeat link, attachment, and every read that showed a petitioner's
+	// identity, with who, office, when, request id and from where. For the
+	// county petition bureau. `go run ./tools/auditverify` checks its chain.
+	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
 }
 
 type intakeServiceClient struct {
@@ -196,6 +202,16 @@ func (c *intakeServiceClient) UnlinkRepeat(ctx context.Context, in *UnlinkRepeat
 	return out, nil
 }
 
+func (c *intakeServiceClient) ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEntriesResponse)
+	err := c.cc.Invoke(ctx, IntakeService_ListAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -247,6 +263,11 @@ type IntakeServiceServer interface {
 	LinkRepeat(context.Context, *LinkRepeatRequest) (*LinkRepeatResponse, error)
 	// Removes a repeat link the detection or a clerk made in error.
 	UnlinkRepeat(context.Context, *UnlinkRepeatRequest) (*UnlinkRepeatResponse, error)
+	// Lists intake's audit log, newest first: every registration, correction,
+	// repeat link, attachment, and every read that showed a petitioner's
+	// identity, with who, office, when, request id and from where. For the
+	// county petition bureau. `go run ./tools/auditverify` checks its chain.
+	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -286,6 +307,9 @@ func (UnimplementedIntakeServiceServer) LinkRepeat(context.Context, *LinkRepeatR
 }
 func (UnimplementedIntakeServiceServer) UnlinkRepeat(context.Context, *UnlinkRepeatRequest) (*UnlinkRepeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnlinkRepeat not implemented")
+}
+func (UnimplementedIntakeServiceServer) ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEntries not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -477,6 +501,24 @@ func _IntakeService_UnlinkRepeat_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_ListAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).ListAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_ListAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).ListAuditEntries(ctx, req.(*ListAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -519,6 +561,10 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnlinkRepeat",
 			Handler:    _IntakeService_UnlinkRepeat_Handler,
+		},
+		{
+			MethodName: "ListAuditEntries",
+			Handler:    _IntakeService_ListAuditEntries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
@@ -83,6 +85,10 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 			if err := s.Store.AddAttachment(ctx, tx, row); err != nil {
 				return err
 			}
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Attach, num, rid,
+				fmt.Sprintf("ordinal=%d size=%d contains_identity=%t", row.Ordinal, row.Size, row.ContainsIdentity))); err != nil {
+				return err
+			}
 			out.Attachment = attachmentProto(row)
 			return nil
 		})
@@ -145,6 +151,12 @@ func (s *Server) GetAttachmentContent(ctx context.Context, req *intakev1.GetAtta
 	}
 	defer r.Close()
 	data, err := io.ReadAll(io.LimitReader(r, MaxAttachment+1))
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		return audit.Append(ctx, tx, audit.FromCall(ctx, audit.ReadFile, num, "", fmt.Sprintf("ordinal=%d contains_identity=%t", ordinal, a.ContainsIdentity)))
+	})
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}

@@ -10,6 +10,7 @@ import (
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
@@ -70,6 +71,13 @@ func (s *Server) bulkRegister(ctx context.Context, rows []*importRow, now time.T
 			return err
 		}
 		if err := outbox.AppendAll(ctx, tx, events); err != nil {
+			return err
+		}
+		entries := make([]audit.Entry, len(cases))
+		for i, c := range cases {
+			entries[i] = audit.FromCall(ctx, audit.Register, c.Number, "", "import "+registerDetail(c))
+		}
+		if err := audit.Append(ctx, tx, entries...); err != nil {
 			return err
 		}
 		for i, r := range todo {

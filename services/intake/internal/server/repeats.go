@@ -10,6 +10,7 @@ import (
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
@@ -99,6 +100,13 @@ func (s *Server) changeRepeat(ctx context.Context, v *rpcerr.Violations, method 
 				return nil // nothing changes, nothing to tell
 			}
 			if err := s.Store.SetRepeat(ctx, tx, num, root); err != nil {
+				return err
+			}
+			act, detail := audit.LinkRepeat, "repeat_of="+root
+			if root == "" {
+				act, detail = audit.UnlinkRepeat, "was_repeat_of="+c.RepeatOf
+			}
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, act, num, rid, detail)); err != nil {
 				return err
 			}
 			return outbox.Append(ctx, tx, &eventsv1.Event{

@@ -25,6 +25,7 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/identity"
 	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/blob"
 	"github.com/tongban/tongban/services/platform/democlock"
@@ -190,6 +191,9 @@ func (s *Server) register(ctx context.Context, tx pgx.Tx, key idempotency.Key, r
 		if err := s.Store.Insert(ctx, tx, c); err != nil {
 			return err
 		}
+		if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Register, num, key.RequestID, registerDetail(c))); err != nil {
+			return err
+		}
 		return outbox.Append(ctx, tx, s.registered(c))
 	})
 	return receipt.GetCaseNumber(), err
@@ -243,12 +247,53 @@ func (s *Server) GetCase(ctx context.Context, req *intakev1.GetCaseRequest) (*in
 	if err != nil {
 		return nil, rpcerr.ToStatus(err, "name", req.GetName())
 	}
-	return one(s, ctx, caller, c, func(pc *intakev1.Case) *intakev1.GetCaseResponse {
+	resp, err := one(s, ctx, caller, c, func(pc *intakev1.Case) *intakev1.GetCaseResponse {
 		if req.GetView() == intakev1.CaseView_CASE_VIEW_BASIC {
 			pc.Content, pc.Petitioners, pc.History = "", nil, nil
 		}
 		return &intakev1.GetCaseResponse{Case: pc}
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.auditReads(ctx, resp.GetCase()); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// auditReads records, before the answer leaves, every case whose
+// petitioner identity (an ID or phone number in clear) it shows.
+func (s *Server) auditReads(ctx context.Context, cases ...*intakev1.Case) error {
+	var entries []audit.Entry
+	for _, c := range cases {
+		shown := 0
+		for _, p := range c.GetPetitioners() {
+			if clear(p.GetIdNumber()) || clear(p.GetPhone()) {
+				shown++
+			}
+		}
+		if shown > 0 {
+			entries = append(entries, audit.FromCall(ctx, audit.ReadIdentity, c.GetCaseNumber(), "", fmt.Sprintf("petitioners=%d", shown)))
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return audit.Append(ctx, tx, entries...) })
+	if err != nil {
+		return rpcerr.ToStatus(err) // no identity leaves unrecorded
+	}
+	return nil
+}
+
+// clear says whether an ID or phone number is shown unmasked.
+func clear(v string) bool { return v != "" && !strings.Contains(v, "*") }
+
+// registerDetail describes a registration for the audit log without
+// identity: channel, class and how many petitioners.
+func registerDetail(c *store.Case) string {
+	return fmt.Sprintf("channel=%s class=%s petitioners=%d", intakev1.Channel(c.Channel), intakev1.CaseClass(c.Class), len(c.Petitioners))
 }
 
 // ListCases lists the cases the caller may see.

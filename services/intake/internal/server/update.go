@@ -13,6 +13,7 @@ import (
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
@@ -107,6 +108,9 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 				return err
 			}
 			receipt.Name, receipt.CaseNumber = names.Case(num), num
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Correct, num, rid, "fields="+strings.Join(fields, ","))); err != nil {
+				return err
+			}
 			return outbox.Append(ctx, tx, &eventsv1.Event{
 				CaseNumber: num,
 				OccurTime:  timestamppb.New(c.UpdateTime),

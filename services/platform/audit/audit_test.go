@@ -1,0 +1,98 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongban/tongban/services/platform/audit"
+	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/pgtest"
+)
+
+var testDB *pgtest.Instance
+
+func TestMain(m *testing.M) {
+	testDB = pgtest.MustStart("audited", pgdb.Migrations{}) // the platform tables only
+	code := m.Run()
+	testDB.MustClose()
+	os.Exit(code)
+}
+
+func appendN(t *testing.T, pool *pgxpool.Pool, n int, office string) {
+	t.Helper()
+	for i := range n {
+		err := pgdb.InTx(context.Background(), pool, func(tx pgx.Tx) error {
+			return audit.Append(context.Background(), tx, audit.Entry{
+				Office: office, Role: "clerk", Action: audit.ReadIdentity, CaseNumber: "330421-2026-000001", RequestID: "r" + string(rune('a'+i%26)), Peer: "127.0.0.1",
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestChain appends from concurrent writers, verifies, lists, and then
+// shows that each way of tampering is caught.
+func TestChain(t *testing.T) {
+	ctx := context.Background()
+	pool := testDB.NewDatabase(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			appendN(t, pool, 25, []string{"330421.xfj", "330421102", "330421103", "330421.zjj"}[w])
+		}()
+	}
+	wg.Wait()
+	if n, err := audit.Verify(ctx, pool); err != nil || n != 100 {
+		t.Fatalf("verify: %d, %v", n, err)
+	}
+	page, err := audit.List(ctx, pool, audit.Filter{Office: "330421102", Limit: 10})
+	if err != nil || len(page) != 10 || page[0].Office != "330421102" || page[0].Seq < page[9].Seq {
+		t.Fatalf("list: %v, %v", page, err)
+	}
+
+	// The log refuses changes, removals and truncation.
+	for _, q := range []string{`UPDATE audit_log SET office = 'x' WHERE seq = 5`, `DELETE FROM audit_log WHERE seq = 5`, `TRUNCATE audit_log`} {
+		if _, err := pool.Exec(ctx, q); err == nil {
+			t.Errorf("%s: allowed", q)
+		}
+	}
+	// Someone who switches the guard off is still caught by the chain
+	// (each tampering on a log of its own).
+	tamper := func(q string) error {
+		pool := testDB.NewDatabase(t)
+		appendN(t, pool, 100, "330421.xfj")
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Release()
+		for _, s := range []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`, q, `ALTER TABLE audit_log ENABLE TRIGGER USER`} {
+			if _, err := conn.Exec(ctx, s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		_, err = audit.Verify(ctx, pool)
+		return err
+	}
+	for _, c := range []struct{ q, want string }{
+		{`UPDATE audit_log SET office = '330421105' WHERE seq = 40`, "entry 40 was changed"},
+		{`DELETE FROM audit_log WHERE seq = 30`, "entry 30 is missing"},
+		{`DELETE FROM audit_log WHERE seq > 90`, "the log ends at"},
+	} {
+		err := tamper(c.q)
+		if !errors.Is(err, audit.ErrBroken) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: verify says %v, want %q", c.q, err, c.want)
+		}
+	}
+}
