@@ -46,6 +46,7 @@ const (
 	Attach       = "attachment.create"
 	ReadIdentity = "identity.read"
 	ReadFile     = "attachment.read"
+	Anonymise    = "case.anonymise"
 )
 
 // FromCall fills who, when and from where from a call's context: the

@@ -44,9 +44,19 @@ func main() {
 			}
 			srv.RepeatWindow = time.Duration(days) * 24 * time.Hour
 			intakev1.RegisterIntakeServiceServer(s, srv)
+			// Retention: the petitioners' identity of a case that ended this
+			// many days ago is anonymised (0 keeps it for ever).
+			retain, err := strconv.Atoi(d.Env("RETENTION_DAYS", "1826"))
+			if err != nil || retain < 0 {
+				return nil, fmt.Errorf("INTAKE_RETENTION_DAYS must be a number of days (0: keep for ever)")
+			}
 			// State, holder and history of each case, projected from assignment.
 			moves, err := d.Follow("assignment", "127.0.0.1:7201", srv.ProjectMove)
-			return []func(context.Context) error{moves}, err
+			workers := []func(context.Context) error{moves}
+			if retain > 0 {
+				workers = append(workers, srv.RetentionJob(time.Duration(retain)*24*time.Hour, time.Hour))
+			}
+			return workers, err
 		},
 	})
 }

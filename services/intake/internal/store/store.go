@@ -508,6 +508,9 @@ type Move struct {
 	ToOffice   string // office id
 	Target     string // office id the move addresses (a transfer's receiver), if any
 	Entry      []byte // serialized HistoryEntry
+	// Ends says the move ended the case (closed, final, declined) at Time.
+	Ends bool
+	Time time.Time
 }
 
 // ApplyMove projects a move: it records the history entry, and when the
@@ -530,13 +533,39 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 	_, err = tx.Exec(ctx, `UPDATE cases SET
 			state = CASE WHEN history_seq < $2 THEN $3 ELSE state END,
 			holder_office = CASE WHEN history_seq < $2 THEN $4 ELSE holder_office END,
+			end_time = CASE WHEN history_seq < $2 THEN (CASE WHEN $6 THEN $7::timestamptz END) ELSE end_time END,
 			history_seq = GREATEST(history_seq, $2),
 			involved_offices = involved_offices
 				|| CASE WHEN $4 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$4] END
 				|| CASE WHEN $5 = '' OR $5 = $4 OR $5 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$5::text] END
-		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target)
+		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time)
 	if err != nil {
 		return fmt.Errorf("store.ApplyMove: %w", err)
 	}
 	return nil
+}
+
+// Anonymise removes the identity of up to limit cases that ended before
+// cutoff and are not anonymised yet: the petitioners' sealed names, ID and
+// phone numbers and their lookup hashes, and the free-text content (which
+// may name people). It claims the cases with SKIP LOCKED, so replicas
+// share the work, and returns the case numbers it anonymised.
+func (s *Store) Anonymise(ctx context.Context, tx pgx.Tx, cutoff time.Time, limit int) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT case_number FROM cases WHERE end_time < $1 AND anonymised_time IS NULL
+		ORDER BY end_time LIMIT $2 FOR UPDATE SKIP LOCKED`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store.Anonymise: %w", err)
+	}
+	numbers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(numbers) == 0 {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE petitioners SET name_enc = NULL, id_number_enc = NULL, phone_enc = NULL, id_number_hash = NULL, phone_hash = NULL
+		WHERE case_number = ANY ($1)`, numbers)
+	b.Queue(`UPDATE cases SET content = '（保存期满，内容已删除）', anonymised_time = now() WHERE case_number = ANY ($1)`, numbers)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("store.Anonymise: %w", err)
+	}
+	return numbers, nil
 }
