@@ -120,7 +120,9 @@ func checkPod(t *testing.T, what string, spec corev1.PodSpec, probes bool) {
 			t.Errorf("%s: container may escalate privileges or write its root filesystem", name)
 		}
 		for _, e := range c.Env {
-			secretish := strings.Contains(e.Name, "DATABASE_URL") || strings.Contains(e.Name, "KEY") || strings.Contains(e.Name, "TOKEN")
+			// (a *_FILE setting is the path of a mounted Secret, not a secret)
+			secretish := (strings.Contains(e.Name, "DATABASE_URL") || strings.Contains(e.Name, "KEY") || strings.Contains(e.Name, "TOKEN")) &&
+				!strings.HasSuffix(e.Name, "_FILE")
 			if secretish && (e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
 				t.Errorf("%s: %s must come from a Secret, by reference", name, e.Name)
 			}
@@ -149,6 +151,27 @@ func TestManifests(t *testing.T) {
 				}
 				if !covered {
 					t.Errorf("Deployment %s has no PodDisruptionBudget", d.Name)
+				}
+				// Services talk mutual TLS with the certificate of tongban-tls;
+				// no deployment runs the demo clock.
+				env := map[string]string{}
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					env[e.Name] = e.Value
+				}
+				if env["TONGBAN_TLS_CERT_FILE"] == "" || env["TONGBAN_TLS_KEY_FILE"] == "" || env["TONGBAN_TLS_CA_FILE"] == "" || env["TONGBAN_TLS_CLIENT_AUTH"] != "require" {
+					t.Errorf("Deployment %s does not run mutual TLS: %v", d.Name, env)
+				}
+				if _, ok := env["TONGBAN_DEMO_CLOCK"]; ok {
+					t.Errorf("Deployment %s sets the demo clock", d.Name)
+				}
+				tlsVolume := false
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Secret != nil && v.Secret.SecretName == "tongban-tls" {
+						tlsVolume = true
+					}
+				}
+				if !tlsVolume {
+					t.Errorf("Deployment %s does not mount the tongban-tls secret", d.Name)
 				}
 				if dir == "overlays/production" {
 					if img := d.Spec.Template.Spec.Containers[0].Image; strings.HasSuffix(img, ":latest") || !strings.Contains(img, ":") {

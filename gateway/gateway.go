@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // error details must resolve to be rendered
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -32,9 +33,12 @@ import (
 	"github.com/tongban/tongban/services/platform/democlock"
 )
 
-// Backends are the services' gRPC addresses.
+// Backends are the services' gRPC addresses and how to reach them.
 type Backends struct {
 	Intake, Assignment, Scheduling, Reporting string
+	// Transport is the connections' security (plaintext when nil; TLS or
+	// mutual TLS from tlsconf).
+	Transport credentials.TransportCredentials
 }
 
 // Gateway is the HTTP handler plus the connections it owns.
@@ -82,7 +86,11 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		runtime.WithErrorHandler(errorHandler),
 	)
 	for _, r := range regs {
-		conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		transport := b.Transport
+		if transport == nil {
+			transport = insecure.NewCredentials()
+		}
+		conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(transport),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(app.MaxMessage), grpc.MaxCallSendMsgSize(app.MaxMessage)))
 		if err != nil {

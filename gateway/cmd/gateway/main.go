@@ -17,6 +17,7 @@ import (
 
 	"github.com/tongban/tongban/gateway"
 	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/tlsconf"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
@@ -44,11 +45,18 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck
+	// TLS to the services (mutual when they require it), from
+	// TONGBAN_TLS_CERT_FILE, _KEY_FILE and _CA_FILE.
+	tlsConf, err := tlsconf.FromEnv(func(name, def string) string { return env("TONGBAN_"+name, def) })
+	if err != nil {
+		return err
+	}
 	g, err := gateway.New(ctx, gateway.Backends{
 		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
 		Assignment: env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"),
 		Scheduling: env("TONGBAN_SCHEDULING_ADDR", "127.0.0.1:7301"),
 		Reporting:  env("TONGBAN_REPORTING_ADDR", "127.0.0.1:7401"),
+		Transport:  tlsConf.Client(),
 	})
 	if err != nil {
 		return err

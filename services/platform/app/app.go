@@ -24,7 +24,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -39,6 +38,7 @@ import (
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/serving"
+	"github.com/tongban/tongban/services/platform/tlsconf"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
@@ -182,7 +182,12 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		logger.WarnContext(ctx, "DEMO CLOCK ON: callers may backdate moves with the "+democlock.Header+" header; never in production")
 		unary = append(unary, democlock.UnaryServerInterceptor())
 	}
+	tlsConf, err := tlsconf.FromEnv(env)
+	if err != nil {
+		return err
+	}
 	srv := grpc.NewServer(
+		grpc.Creds(tlsConf.Server()),
 		grpc.MaxRecvMsgSize(MaxMessage),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(unary...),
@@ -199,7 +204,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		Directory: dir,
 		Env:       env,
 		Dial: func(addr string) (*grpc.ClientConn, error) {
-			return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken(serviceToken),
+			return grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()), auth.DialToken(serviceToken),
 				grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		},
 		Metrics: m,
