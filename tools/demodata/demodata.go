@@ -209,7 +209,6 @@ func generate(opts Options) []*plan {
 	r := rand.New(rand.NewPCG(opts.Seed, 0x7042))
 	start := opts.End.AddDate(-1, 0, 0)
 	span := opts.End.Sub(start)
-	var petitioners []map[string]any // for repeats
 	var out []*plan
 	for i := range opts.Cases {
 		// Spread over the year, by working hours, fewer on weekends.
@@ -230,7 +229,7 @@ func generate(opts Options) []*plan {
 		case n < 9:
 			p.heads = 2 + r.IntN(3)
 		}
-		if len(petitioners) > 20 && r.IntN(100) < 6 {
+		if len(out) > 20 && r.IntN(100) < 6 {
 			// The same person comes again about the same matter (重复信访).
 			prev := out[r.IntN(len(out))]
 			if prev.heads == 1 {
@@ -250,7 +249,6 @@ func generate(opts Options) []*plan {
 				}
 				p.petition = append(p.petition, pet)
 			}
-			petitioners = append(petitioners, p.petition[0])
 		}
 		out = append(out, p)
 	}

@@ -149,7 +149,8 @@ type Querier interface {
 // Filter selects entries of List.
 type Filter struct {
 	CaseNumber, Office string
-	// AfterSeq starts after this sequence number (0: from the newest).
+	// BeforeSeq lists the entries older than this sequence number (0:
+	// from the newest).
 	BeforeSeq int64
 	Limit     int
 }

@@ -5,6 +5,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -132,7 +133,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 		return nil, rpcerr.ToStatus(err)
 	}
 	sum := &reportingv1.Summary{Name: want}
-	for _, t := range slices.Sorted(mapsKeys(byTownship)) {
+	for _, t := range slices.Sorted(maps.Keys(byTownship)) {
 		m := byTownship[t]
 		if m.Get("cases") == 0 {
 			continue
@@ -149,16 +150,6 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 	}
 	sum.Open = sum.Registered - sum.Answered
 	return &reportingv1.GetSummaryResponse{Summary: sum}, nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 var monthPattern = regexp.MustCompile(`^(\d{4})-(0[1-9]|1[0-2])$`)

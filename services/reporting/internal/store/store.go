@@ -89,6 +89,23 @@ func (c *Case) fields() []any {
 		c.LastSeq, c.State, c.Department, c.ReferredUp, c.Answered, c.Rating, c.Reviewed, c.ReReviewed, c.Routing, c.Acceptance, c.Handling}
 }
 
+// saveCase upserts a case's row (the columns of caseColumns in order) and
+// its month, the China month of its receive time.
+var saveCase = func() string {
+	cols := strings.Split(caseColumns, ",")
+	ph := make([]string, len(cols))
+	var set []string
+	for i, col := range cols {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+		if col = strings.TrimSpace(col); i > 0 {
+			set = append(set, col+" = EXCLUDED."+col)
+		}
+	}
+	return `INSERT INTO cases (` + caseColumns + `, month) VALUES (` + strings.Join(ph, ",") + `,
+		date_trunc('month', $5::timestamptz AT TIME ZONE 'Asia/Shanghai')::date)
+		ON CONFLICT (case_number) DO UPDATE SET ` + strings.Join(set, ", ") + `, month = EXCLUDED.month`
+}()
+
 // Serialize takes the transaction-scoped lock that orders every change of
 // the read model: the three feeds are applied one transaction at a time,
 // so the aggregate rows they share are never locked in opposite orders.
@@ -124,19 +141,7 @@ func (s *Store) Change(ctx context.Context, tx pgx.Tx, number string, fn func(c 
 	if err := fn(c); err != nil {
 		return err
 	}
-	placeholders := make([]string, 21)
-	for i := range placeholders {
-		placeholders[i] = fmt.Sprintf("$%d", i+1)
-	}
-	var set []string
-	for _, col := range strings.Split(caseColumns, ",")[1:] {
-		col = strings.TrimSpace(col)
-		set = append(set, col+" = EXCLUDED."+col)
-	}
-	q := `INSERT INTO cases (` + caseColumns + `, month) VALUES (` + strings.Join(placeholders, ",") + `,
-		date_trunc('month', $5::timestamptz AT TIME ZONE 'Asia/Shanghai')::date)
-		ON CONFLICT (case_number) DO UPDATE SET ` + strings.Join(set, ", ") + `, month = EXCLUDED.month`
-	if _, err := tx.Exec(ctx, q, c.fields()...); err != nil {
+	if _, err := tx.Exec(ctx, saveCase, c.fields()...); err != nil {
 		return fmt.Errorf("store.Change: save %s: %w", number, err)
 	}
 	after, err := contributionOf(ctx, tx, number)
