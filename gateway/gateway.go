@@ -22,8 +22,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tongban/tongban/gateway/accounts"
 	"github.com/tongban/tongban/gateway/openapi"
 	"github.com/tongban/tongban/gateway/web"
+	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
@@ -39,6 +41,9 @@ type Backends struct {
 	// Transport is the connections' security (plaintext when nil; TLS or
 	// mutual TLS from tlsconf).
 	Transport credentials.TransportCredentials
+	// Accounts, when set, serves sign-in and account administration and
+	// checks access tokens and API keys before requests reach a service.
+	Accounts *accounts.Service
 }
 
 // Gateway is the HTTP handler plus the connections it owns.
@@ -104,10 +109,22 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		}
 	}
 
+	guard := func(h http.Handler) http.Handler { return h }
+	if b.Accounts != nil {
+		if err := accountsv1.RegisterAccountServiceHandlerServer(ctx, mux, b.Accounts); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("register accounts: %w", err)
+		}
+		guard = func(h http.Handler) http.Handler {
+			return b.Accounts.Middleware(h, func(w http.ResponseWriter, r *http.Request, err error) {
+				errorHandler(r.Context(), mux, marshaler, w, r, err)
+			})
+		}
+	}
 	root := http.NewServeMux()
-	root.Handle("/v1/", limitBody(mux))
-	root.Handle("GET /v1/events:watch", endless(mux))
-	root.Handle("POST /v1/cases:importCsv", &csvImport{client: intakev1.NewIntakeServiceClient(g.conns["intake"]), mux: mux, marshaler: marshaler})
+	root.Handle("/v1/", guard(limitBody(mux)))
+	root.Handle("GET /v1/events:watch", guard(endless(mux)))
+	root.Handle("POST /v1/cases:importCsv", guard(&csvImport{client: intakev1.NewIntakeServiceClient(g.conns["intake"]), mux: mux, marshaler: marshaler}))
 	root.HandleFunc("GET /openapi/tongban.swagger.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.Spec) //nolint:errcheck
@@ -172,6 +189,8 @@ func outgoingHeader(key string) (string, bool) {
 var creates = map[string]bool{
 	"/tongban.intake.v1.IntakeService/CreateCase":       true,
 	"/tongban.intake.v1.IntakeService/CreateAttachment": true,
+	"/tongban.accounts.v1.AccountService/CreateAccount": true,
+	"/tongban.accounts.v1.AccountService/CreateApiKey":  true,
 }
 
 // createdStatus answers 201 to a POST that creates a resource, as REST

@@ -136,7 +136,16 @@ func readReply(resp *http.Response) reply {
 // second or so) or fails with f's last complaint.
 func (c *client) eventually(what string, f func() string) {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	c.eventuallyWithin(15*time.Second, what, f)
+}
+
+// eventuallyWithin is eventually with its own patience: after crashes the
+// consumers back off (up to 5 s) and, with every test package sharing one
+// PostgreSQL cluster under make test, feeds wait for other databases' long
+// transactions too.
+func (c *client) eventuallyWithin(patience time.Duration, what string, f func() string) {
+	c.t.Helper()
+	deadline := time.Now().Add(patience)
 	for {
 		msg := f()
 		if msg == "" {

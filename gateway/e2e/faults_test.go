@@ -196,7 +196,7 @@ func TestFaults(t *testing.T) {
 	if len(late) < 5 {
 		t.Fatalf("only %d overdue letters", len(late))
 	}
-	c.eventually("督办 raised once for every overdue letter", func() string {
+	c.eventuallyWithin(time.Minute, "督办 raised once for every overdue letter", func() string {
 		var raised, distinct, events int
 		err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT case_number) FROM scheduling.supervisions WHERE case_number = ANY ($1) AND kind = 1`,
 			lateNumbers).Scan(&raised, &distinct)
@@ -209,7 +209,7 @@ func TestFaults(t *testing.T) {
 		}
 		return ""
 	})
-	c.eventually("every event reached its consumers", func() string {
+	c.eventuallyWithin(time.Minute, "every event reached its consumers", func() string {
 		checks := map[string]string{
 			"assignment cases referred up once":     `SELECT count(*) FROM assignment.cases c WHERE c.case_number = ANY ($1) AND c.holder_office = '330421.xfj' AND (SELECT count(*) FROM assignment.case_history h WHERE h.case_number = c.case_number AND h.action = 2) = 1`,
 			"assignment histories of two moves":     `SELECT count(*) FROM (SELECT case_number FROM assignment.case_history WHERE case_number = ANY ($1) GROUP BY case_number HAVING count(*) = 2) x`,
@@ -229,7 +229,7 @@ func TestFaults(t *testing.T) {
 	})
 	// Through every crash, the reporting aggregates stayed exactly the sums
 	// of the cases' contributions: nothing applied twice, nothing lost.
-	c.eventually("reporting aggregates equal the cases' contributions", func() string {
+	c.eventuallyWithin(time.Minute, "reporting aggregates equal the cases' contributions", func() string {
 		agg := count(`SELECT coalesce(sum(cases) * 1000000 + sum(referred_up) * 1000 + sum(routing_on_time + routing_late), 0)::bigint FROM reporting.monthly_figures WHERE cardinality($1::text[]) >= 0`)
 		cases := count(`SELECT coalesce(sum(cases) * 1000000 + sum(referred_up) * 1000 + sum(routing_on_time + routing_late), 0)::bigint FROM reporting.case_contributions WHERE cardinality($1::text[]) >= 0`)
 		if agg != cases || agg == 0 {

@@ -119,7 +119,7 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 		return err
 	}
 	defer s.Stop()
-	printWelcome(s, c, data)
+	printWelcome(s, c, data, secrets)
 	if demoCases > 0 {
 		go loadDemoYear(ctx, s.GatewayURL(), data, demoCases)
 	}
@@ -128,7 +128,7 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 	return nil
 }
 
-func printWelcome(s *stack.Stack, c *pgcluster.Cluster, data string) {
+func printWelcome(s *stack.Stack, c *pgcluster.Cluster, data string, secrets []string) {
 	dir := directory.Demo()
 	p := stack.DefaultPorts
 	fmt.Printf(`
@@ -146,6 +146,15 @@ Demo tokens (send "Authorization: Bearer <token>"):
 	for _, t := range dir.Tokens {
 		o, _ := dir.Office(t.Office)
 		fmt.Printf("  %-16s %-8s offices/%-14s %s\n", t.Token, t.Role, o.ID, o.Name)
+	}
+	for _, l := range secrets {
+		if admin, ok := strings.CutPrefix(l, "TONGBAN_BOOTSTRAP_ADMIN="); ok {
+			user, password, _ := strings.Cut(admin, ":")
+			fmt.Printf("\nAccounts: the bureau's first administrator is %q, password %q (in .data/secrets.env). Sign in:\n"+
+				"  curl -s -X POST %s/v1/sessions -d '{\"username\":\"%s\",\"password\":\"%s\"}'\n"+
+				"then create accounts (POST /v1/accounts) and API keys for township systems (POST /v1/accounts/{name}/apiKeys).\n",
+				user, password, s.GatewayURL(), user, password)
+		}
 	}
 	fmt.Printf("\nCounty dashboard: %s/dashboard/#token=demo-bureau   (a township's: #token=demo-xitang)\n", s.GatewayURL())
 	fmt.Println("The README has a curl walk-through. Ctrl-C stops everything; data stays in .data/.")
@@ -216,6 +225,14 @@ func loadSecrets(path string) ([]string, error) {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			lines = append(lines, l)
 		}
+	}
+	if !strings.Contains(string(b), "TONGBAN_TOKEN_SIGNING_KEYS=") {
+		// A data directory from before accounts: add their keys once.
+		more := stack.NewTokenSecrets()
+		if err := os.WriteFile(path, []byte(strings.Join(append(lines, more...), "\n")+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		lines = append(lines, more...)
 	}
 	return lines, nil
 }

@@ -6,6 +6,8 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/tongban/tongban/services/platform/pgcluster"
 	"github.com/tongban/tongban/services/platform/protect"
+	"github.com/tongban/tongban/services/platform/token"
 )
 
 // Services are the binaries in start order (the gateway last).
@@ -111,10 +114,33 @@ func FreePorts() (Ports, error) {
 // NewSecrets returns the environment holding fresh secrets a stack needs
 // (intake's identity sealing and hash keys), one "NAME=value" per entry.
 func NewSecrets() []string {
-	return []string{
+	return append([]string{
 		"INTAKE_IDENTITY_KEYS=k1:" + protect.NewKey(),
 		"INTAKE_IDENTITY_KEY_ID=k1",
 		"INTAKE_IDENTITY_HASH_KEY=" + protect.NewKey(),
+	}, NewTokenSecrets()...)
+}
+
+// BootstrapAdmin is the first administrator's username in a stack's
+// secrets; its password is in TONGBAN_BOOTSTRAP_ADMIN.
+const BootstrapAdmin = "admin"
+
+// NewTokenSecrets are the settings of accounts: a fresh Ed25519 signing
+// key for the gateway, its public half for the services, and the first
+// administrator with a random password.
+func NewTokenSecrets() []string {
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		panic(err)
+	}
+	keys := token.NewKey("t1", seed)
+	public, err := token.PublicKeys(keys)
+	if err != nil {
+		panic(err)
+	}
+	return []string{
+		"TONGBAN_TOKEN_SIGNING_KEYS=" + keys, "TONGBAN_TOKEN_KEY_ID=t1", "TONGBAN_TOKEN_PUBLIC_KEYS=" + public,
+		"TONGBAN_BOOTSTRAP_ADMIN=" + BootstrapAdmin + ":" + base64.RawURLEncoding.EncodeToString(seed[:12]),
 	}
 }
 

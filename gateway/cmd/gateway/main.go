@@ -16,8 +16,13 @@ import (
 	"time"
 
 	"github.com/tongban/tongban/gateway"
+	"github.com/tongban/tongban/gateway/accounts"
+	"github.com/tongban/tongban/gateway/accounts/migrations"
+	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/tlsconf"
+	"github.com/tongban/tongban/services/platform/token"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
@@ -51,12 +56,18 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	accts, closeAccounts, err := accountService(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAccounts()
 	g, err := gateway.New(ctx, gateway.Backends{
 		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
 		Assignment: env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"),
 		Scheduling: env("TONGBAN_SCHEDULING_ADDR", "127.0.0.1:7301"),
 		Reporting:  env("TONGBAN_REPORTING_ADDR", "127.0.0.1:7401"),
 		Transport:  tlsConf.Client(),
+		Accounts:   accts,
 	})
 	if err != nil {
 		return err
@@ -127,3 +138,50 @@ func (s *statusRecorder) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection (deadlines).
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accountService opens the accounts schema and the token keys when
+// TONGBAN_TOKEN_SIGNING_KEYS is set (sign-in, accounts, API keys); without
+// it the gateway serves the directory's static tokens only.
+func accountService(ctx context.Context, logger *slog.Logger) (*accounts.Service, func(), error) {
+	keys := env("TONGBAN_TOKEN_SIGNING_KEYS", "")
+	if keys == "" {
+		logger.WarnContext(ctx, "accounts are off: set TONGBAN_TOKEN_SIGNING_KEYS (and TONGBAN_TOKEN_KEY_ID) to sign people in")
+		return nil, func() {}, nil
+	}
+	ttl, err := time.ParseDuration(env("TONGBAN_TOKEN_TTL", "15m"))
+	if err != nil || ttl <= 0 {
+		return nil, nil, fmt.Errorf("TONGBAN_TOKEN_TTL: want a duration such as 15m")
+	}
+	signer, err := token.NewSigner(keys, env("TONGBAN_TOKEN_KEY_ID", ""), ttl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TONGBAN_TOKEN_SIGNING_KEYS / TONGBAN_TOKEN_KEY_ID: %w", err)
+	}
+	public, err := token.PublicKeys(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier, err := token.NewVerifier(public)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := directory.Load(env("TONGBAN_DIRECTORY", ""))
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgdb.Open(ctx, env("TONGBAN_DATABASE_URL", ""), "accounts")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := pgdb.Migrate(ctx, pool, "accounts", migrations.Set); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	svc := &accounts.Service{Pool: pool, Dir: dir, Signer: signer, Verifier: verifier}
+	if spec := env("TONGBAN_BOOTSTRAP_ADMIN", ""); spec != "" {
+		if err := svc.Bootstrap(ctx, spec); err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+	}
+	return svc, pool.Close, nil
+}

@@ -39,6 +39,7 @@ import (
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/serving"
 	"github.com/tongban/tongban/services/platform/tlsconf"
+	"github.com/tongban/tongban/services/platform/token"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
@@ -164,6 +165,15 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	}
 
 	authn := auth.New(dir)
+	// Accounts' access tokens, signed by the gateway, verified here with
+	// the public keys alone.
+	if keys := env("TOKEN_PUBLIC_KEYS", ""); keys != "" {
+		v, err := token.NewVerifier(keys)
+		if err != nil {
+			return fmt.Errorf("TONGBAN_TOKEN_PUBLIC_KEYS: %w", err)
+		}
+		authn.WithTokens(v)
+	}
 	m := metrics.New(spec.Name)
 	m.Gauge("tongban_outbox_events", "Events this service has written to its outbox (the feed's newest position).", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -21,6 +22,7 @@ import (
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/token"
 )
 
 // Role names.
@@ -35,6 +37,8 @@ type Caller struct {
 	Office directory.Office
 	Role   string
 	County string
+	// Account is the signed-in account (empty for a static token).
+	Account string
 }
 
 type ctxKey struct{}
@@ -52,8 +56,16 @@ func FromContext(ctx context.Context) (Caller, bool) {
 
 // Authenticator resolves tokens against a directory.
 type Authenticator struct {
-	dir    *directory.Directory
-	tokens map[[32]byte]directory.Token
+	dir      *directory.Directory
+	tokens   map[[32]byte]directory.Token
+	verifier *token.Verifier
+}
+
+// WithTokens makes a also accept the access tokens v verifies (the
+// gateway signs them for accounts and API keys).
+func (a *Authenticator) WithTokens(v *token.Verifier) *Authenticator {
+	a.verifier = v
+	return a
 }
 
 // New builds an authenticator over the directory's tokens.
@@ -66,8 +78,19 @@ func New(dir *directory.Directory) *Authenticator {
 }
 
 // Authenticate resolves a bearer token.
-func (a *Authenticator) Authenticate(token string) (Caller, bool) {
-	t, ok := a.tokens[sha256.Sum256([]byte(token))]
+func (a *Authenticator) Authenticate(tok string) (Caller, bool) {
+	if a.verifier != nil && token.Looks(tok) {
+		c, err := a.verifier.Verify(tok, time.Now())
+		if err != nil || c.Role == RoleService {
+			return Caller{}, false // no account carries the internal services' role
+		}
+		o, ok := a.dir.Office(c.Office)
+		if !ok {
+			return Caller{}, false
+		}
+		return Caller{Office: o, Role: c.Role, County: a.dir.County.Code, Account: c.Account}, true
+	}
+	t, ok := a.tokens[sha256.Sum256([]byte(tok))]
 	if !ok {
 		return Caller{}, false
 	}

@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// TestAccounts signs people in through the gateway and has the services
+// verify their tokens: the bootstrap administrator creates a township clerk
+// and a township system's account with an API key; the clerk registers a
+// case as 大云镇; the system registers one with its key; revoking the
+// clerk's sessions and the system's key stops both at the edge; a clerk
+// cannot administer accounts; failed sign-ins lock the username.
+func TestAccounts(t *testing.T) {
+	s, _, _ := startStackEnv(t, "TONGBAN_BOOTSTRAP_ADMIN=admin:e2e-admin-password")
+	c := &client{t: t, base: s.GatewayURL()}
+	signIn := func(user, password string) string {
+		t.Helper()
+		r := c.do("POST", "/v1/sessions", "", map[string]any{"username": user, "password": password}).must(t, 200, "sign in "+user)
+		return r.str("accessToken")
+	}
+	admin := signIn("admin", "e2e-admin-password")
+	c.do("POST", "/v1/accounts", admin, map[string]any{"account": map[string]any{"name": "accounts/wang.fang", "kind": "ACCOUNT_KIND_PERSON",
+		"office": "offices/330421102", "role": "clerk", "displayName": "王芳"}, "password": "dayun-clerk-2026"}).must(t, 201, "create a clerk")
+	c.do("POST", "/v1/accounts", admin, map[string]any{"account": map[string]any{"name": "accounts/dayun-system", "kind": "ACCOUNT_KIND_SERVICE",
+		"office": "offices/330421102", "role": "system"}}).must(t, 201, "create a system account")
+	key := c.do("POST", "/v1/accounts/dayun-system/apiKeys", admin, map[string]any{}).must(t, 201, "an API key")
+	clerk := signIn("wang.fang", "dayun-clerk-2026")
+
+	newCase := map[string]any{"channel": "CHANNEL_VISIT", "township": "330421102", "caseClass": "CASE_CLASS_CLAIM",
+		"subject": "路灯损坏", "content": "村口路灯损坏一个月。", "petitioners": []any{map[string]any{"displayName": "王五"}}}
+	made := c.do("POST", "/v1/cases", clerk, newCase).must(t, 201, "the clerk registers")
+	if made.str("registeredBy") != "offices/330421102" {
+		t.Errorf("registered by %q", made.str("registeredBy"))
+	}
+	c.do("GET", "/v1/cases/"+made.str("caseNumber"), clerk, nil).must(t, 200, "the clerk reads it")
+	bySystem := c.do("POST", "/v1/cases", key.str("key"), newCase).must(t, 201, "the system registers with its key")
+	if bySystem.str("registeredBy") != "offices/330421102" {
+		t.Errorf("the system registered for %q", bySystem.str("registeredBy"))
+	}
+	c.do("GET", "/v1/accounts", clerk, nil).must(t, 403, "a clerk lists accounts")
+	c.do("GET", "/v1/events", key.str("key"), nil).must(t, 200, "the system follows its township's events")
+
+	// Revocations stop at the edge.
+	c.do("POST", "/v1/accounts/wang.fang:revokeSessions", admin, map[string]any{}).must(t, 200, "revoke the clerk's sessions")
+	c.do("GET", "/v1/cases/"+made.str("caseNumber"), clerk, nil).must(t, 401, "a revoked token")
+	c.do("POST", "/v1/"+key.str("name")+":revoke", admin, map[string]any{}).must(t, 200, "revoke the key")
+	c.eventually("the revoked key stops working", func() string {
+		if r := c.do("POST", "/v1/cases", key.str("key"), newCase); r.status != 401 {
+			return r.raw
+		}
+		return ""
+	})
+	time.Sleep(1100 * time.Millisecond) // tokens are stamped in whole seconds
+	c.do("GET", "/v1/cases/"+made.str("caseNumber"), signIn("wang.fang", "dayun-clerk-2026"), nil).must(t, 200, "a new sign-in")
+
+	// Throttling, and forged credentials.
+	for range 5 {
+		c.do("POST", "/v1/sessions", "", map[string]any{"username": "wang.fang", "password": "guess"}).must(t, 401, "a wrong password")
+	}
+	c.do("POST", "/v1/sessions", "", map[string]any{"username": "wang.fang", "password": "dayun-clerk-2026"}).must(t, 429, "locked")
+	forged := "eyJhbGciOiJFZERTQSIsImtpZCI6InQxIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4Iiwib2ZmaWNlIjoiMzMwNDIxLnhmaiIsInJvbGUiOiJhZG1pbiIsImlzcyI6InRvbmdiYW4ifQ.AAAA"
+	c.do("GET", "/v1/counties/330421/summary", forged, nil).must(t, 401, "a forged token")
+}
