@@ -31,7 +31,7 @@ func TestDashboard(t *testing.T) {
 	if _, err := os.Stat(stack.Chromium); err != nil {
 		t.Fatalf("Chromium is needed at %s (make test installs it: apt-get install chromium): %v", stack.Chromium, err)
 	}
-	s, _, _ := startStackEnv(t, democlock.Env+"=true")
+	s, _, _ := startStackEnv(t, democlock.Env+"=true", "TONGBAN_BOOTSTRAP_ADMIN=admin:dashboard-admin-password")
 	c := &client{t: t, base: s.GatewayURL()}
 	ctx := context.Background()
 
@@ -150,6 +150,14 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("%s export: %d %q %q", format, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
 		}
 	}
+	// Signing in with an account at the page's sign-in box shows the county.
+	b.do(chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#signin-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"), chromedp.SendKeys(chromedp.CSS(`#password`), "dashboard-admin-password"),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)))
+	if got := run(b, chromedp.Evaluate[map[string]string](figuresJS)); got["cases"] != shown["cases"] {
+		t.Errorf("signed in with an account, the page shows %v cases, want %v", got["cases"], shown["cases"])
+	}
+
 	// The read model rebuilt from the feeds' whole history gives the same
 	// report.
 	if err := s.Kill("reporting"); err != nil {

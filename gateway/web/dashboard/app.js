@@ -254,6 +254,34 @@ async function download(format, ext) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+// signIn uses the account's username and password (POST /v1/sessions) or,
+// without them, a token typed in.
+async function signIn() {
+  const user = $("#username").value.trim();
+  if (!user) {
+    const t = $("#token").value.trim();
+    if (!t) {
+      $("#signin-error").textContent = "请输入用户名和密码，或访问令牌。";
+      return;
+    }
+    signedIn(t);
+    load();
+    return;
+  }
+  const resp = await fetch("/v1/sessions", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: user, password: $("#password").value }),
+  });
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    $("#signin-error").textContent = resp.status === 429 ? "失败次数过多，请稍后再试。" : "用户名或密码错误。";
+    return;
+  }
+  $("#password").value = "";
+  signedIn(body.accessToken);
+  load();
+}
+
 function signOut(msg) {
   localStorage.removeItem(TOKEN_KEY);
   token = "";
@@ -277,7 +305,7 @@ function init() {
   if (q.get("start")) $("#start").value = q.get("start");
   if (q.get("end")) $("#end").value = q.get("end");
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
-  $("#signin-form").addEventListener("submit", (e) => { e.preventDefault(); signedIn($("#token").value.trim()); load(); });
+  $("#signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn(); });
   $("#signout").addEventListener("click", (e) => { e.preventDefault(); signOut(); });
   $("#export-xlsx").addEventListener("click", () => download("EXPORT_FORMAT_XLSX", "xlsx"));
   $("#export-csv").addEventListener("click", () => download("EXPORT_FORMAT_CSV", "csv"));
