@@ -29,8 +29,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )
@@ -196,7 +198,7 @@ func (s *Service) admin(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o, ok := s.Dir.Office(c.Office); c.Role != "admin" || !ok || o.Kind != directory.Bureau {
+	if o, ok := s.Dir.Office(c.Office); !ok || !policy.May(auth.Caller{Office: o, Role: c.Role}, policy.Administer) {
 		return rpcerr.New(codes.PermissionDenied, "ADMIN_ONLY", "accounts are managed by the petition bureau's administrators")
 	}
 	return nil

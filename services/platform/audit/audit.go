@@ -47,6 +47,8 @@ const (
 	ReadIdentity = "identity.read"
 	ReadFile     = "attachment.read"
 	Anonymise    = "case.anonymise"
+	Move         = "case.move"
+	Schedule     = "schedule.change" // receptions, applications, appointments, the calendar
 )
 
 // FromCall fills who, when and from where from a call's context: the

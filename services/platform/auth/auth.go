@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -167,37 +166,6 @@ func Require(ctx context.Context) (Caller, error) {
 		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "missing credentials")
 	}
 	return c, nil
-}
-
-// RequireStaff is Require for what only people do, never a service account
-// (doing names it in the refusal, e.g. "register cases").
-func RequireStaff(ctx context.Context, doing string) (Caller, error) {
-	c, err := Require(ctx)
-	if err == nil && c.Role == RoleService {
-		err = rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "service accounts cannot "+doing)
-	}
-	return c, err
-}
-
-// ForOffice reports whether c may read an office's own lists (queue,
-// deadlines, reminders, notices, agenda): its own office's, or any office's
-// for the county petition bureau.
-func ForOffice(c Caller, office string) bool {
-	return c.Office.ID == office || c.Office.Kind == directory.Bureau
-}
-
-// CanSeeCase is the one visibility rule of the skeleton: the county petition
-// bureau sees every case of its county; any other office sees a case only
-// when it registered it or has held it (involved lists those offices'
-// ids). A township never sees another township's cases.
-func CanSeeCase(c Caller, county string, involved []string) bool {
-	if c.County != county {
-		return false
-	}
-	if c.Office.Kind == directory.Bureau {
-		return true
-	}
-	return slices.Contains(involved, c.Office.ID)
 }
 
 // DialToken returns per-RPC credentials that send token, for service-to-service

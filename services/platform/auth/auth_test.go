@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -10,39 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/token"
 )
-
-func TestCanSeeCase(t *testing.T) {
-	t.Parallel()
-	dir := directory.Demo()
-	a := New(dir)
-	caller := func(token string) Caller {
-		c, ok := a.Authenticate(token)
-		if !ok {
-			t.Fatalf("token %q unknown", token)
-		}
-		return c
-	}
-	involved := []string{"330421102", "330421.xfj", "330421.zjj"} // 大云镇 referred up, bureau sent to 住建局
-	tests := []struct {
-		token  string
-		county string
-		want   bool
-	}{
-		{"demo-dayun", "330421", true},   // registered it
-		{"demo-xitang", "330421", false}, // another township
-		{"demo-bureau", "330421", true},  // the county bureau sees the county
-		{"demo-zjj", "330421", true},     // holds it
-		{"demo-rsj", "330421", false},    // never held it
-		{"demo-bureau", "330681", false}, // another county
-	}
-	for _, tc := range tests {
-		if got := CanSeeCase(caller(tc.token), tc.county, involved); got != tc.want {
-			t.Errorf("CanSeeCase(%s, %s) = %v, want %v", tc.token, tc.county, got, tc.want)
-		}
-	}
-}
 
 func TestInterceptor(t *testing.T) {
 	t.Parallel()
@@ -79,36 +49,42 @@ func TestInterceptor(t *testing.T) {
 	}
 }
 
-func TestForOfficeAndStaff(t *testing.T) {
+// TestAccessTokens: an access token the gateway signed authenticates its
+// account's office and role; one claiming the internal services' role, or
+// signed by another key, does not.
+func TestAccessTokens(t *testing.T) {
 	t.Parallel()
-	a := New(directory.Demo())
-	caller := func(token string) Caller {
-		c, ok := a.Authenticate(token)
-		if !ok {
-			t.Fatalf("token %s", token)
+	seed := make([]byte, 32)
+	seed[0] = 7
+	keys := token.NewKey("t1", seed)
+	signer, err := token.NewSigner(keys, "t1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := token.PublicKeys(keys)
+	v, err := token.NewVerifier(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(directory.Demo()).WithTokens(v)
+	sign := func(c token.Claims) string {
+		s, _, err := signer.Sign(c, time.Now())
+		if err != nil {
+			t.Fatal(err)
 		}
-		return c
+		return s
 	}
-	for _, tc := range []struct {
-		token, office string
-		want          bool
-	}{
-		{"demo-dayun", "330421102", true},
-		{"demo-dayun", "330421103", false},
-		{"demo-zjj", "330421.rsj", false},
-		{"demo-bureau", "330421103", true},
-	} {
-		if got := ForOffice(caller(tc.token), tc.office); got != tc.want {
-			t.Errorf("ForOffice(%s, %s) = %v", tc.token, tc.office, got)
-		}
+	c, ok := a.Authenticate(sign(token.Claims{Account: "wang.fang", Office: "330421102", Role: "clerk"}))
+	if !ok || c.Office.ID != "330421102" || c.Role != "clerk" || c.Account != "wang.fang" || c.County != "330421" {
+		t.Errorf("a clerk's token: %+v %v", c, ok)
 	}
-	if _, err := RequireStaff(WithCaller(context.Background(), caller("demo-internal")), "move cases"); rpcerr.Reason(err) != "ROLE_NOT_ALLOWED" {
-		t.Errorf("service account: %v", err)
+	if _, ok := a.Authenticate(sign(token.Claims{Account: "x", Office: "330421.xfj", Role: RoleService})); ok {
+		t.Error("a token claiming the internal services' role")
 	}
-	if c, err := RequireStaff(WithCaller(context.Background(), caller("demo-dayun")), "move cases"); err != nil || c.Office.ID != "330421102" {
-		t.Errorf("clerk: %v, %v", c, err)
+	if _, ok := a.Authenticate(sign(token.Claims{Account: "x", Office: "330999999", Role: "clerk"})); ok {
+		t.Error("a token for an office the county does not have")
 	}
-	if _, err := RequireStaff(context.Background(), "move cases"); rpcerr.Reason(err) != "TOKEN_MISSING" {
-		t.Errorf("no caller: %v", err)
+	if _, ok := New(directory.Demo()).Authenticate(sign(token.Claims{Account: "x", Office: "330421102", Role: "clerk"})); ok {
+		t.Error("an authenticator without keys accepted a token")
 	}
 }

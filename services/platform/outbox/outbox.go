@@ -30,6 +30,7 @@ import (
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
@@ -202,7 +203,7 @@ type FeedServer struct {
 func (s *FeedServer) ListEvents(ctx context.Context, req *eventsv1.ListEventsRequest) (*eventsv1.ListEventsResponse, error) {
 	// Only Tongban's own services read feeds in the skeleton; outside
 	// integrators get filtered feeds with the access-control issue.
-	if c, ok := auth.FromContext(ctx); !ok || c.Role != auth.RoleService {
+	if c, ok := auth.FromContext(ctx); !ok || !policy.May(c, policy.ReadFeeds) {
 		return nil, rpcerr.New(codes.PermissionDenied, "FEED_NOT_ALLOWED", "event feeds are for Tongban services")
 	}
 	var v rpcerr.Violations

@@ -15,12 +15,13 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/assignment/internal/lifecycle"
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/lifecycle"
 	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -246,7 +247,7 @@ func (s *Server) GetCaseCard(ctx context.Context, req *assignmentv1.GetCaseCardR
 		return nil, err
 	}
 	c, err := s.Store.Get(ctx, num)
-	if err == nil && !auth.CanSeeCase(caller, c.County, c.Involved) {
+	if err == nil && !policy.CanSeeCase(caller, c.County, c.Involved) {
 		err = store.ErrNotFound
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -141,7 +142,7 @@ func (e *Events) visible(ctx context.Context, caller auth.Caller, evs []*eventsv
 	}
 	out := make(map[string]bool, len(cases))
 	for num, c := range cases {
-		out[num] = caller.Role == auth.RoleService && caller.County == c.County || auth.CanSeeCase(caller, c.County, c.Involved)
+		out[num] = policy.May(caller, policy.ReadFeeds) && caller.County == c.County || policy.CanSeeCase(caller, c.County, c.Involved)
 	}
 	return out, nil
 }

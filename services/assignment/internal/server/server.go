@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,17 +22,19 @@ import (
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/assignment/internal/lifecycle"
 	"github.com/tongban/tongban/services/assignment/internal/store"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
+	"github.com/tongban/tongban/services/platform/lifecycle"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/ruleset"
 )
@@ -686,7 +689,9 @@ func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseReque
 // checks and changes, the new row, the history entry and the CaseMoved
 // event.
 func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (*assignmentv1.Case, error) {
-	caller, err := auth.RequireStaff(ctx, "move cases")
+	// The role first: a caller whose role may never do this learns nothing
+	// of the case.
+	caller, err := policy.Require(ctx, policy.VerbOf(m.action))
 	if err != nil {
 		return nil, err
 	}
@@ -703,19 +708,23 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		_, err := idempotency.Do(ctx, tx, key, m.req, out, func() error {
 			c, err := s.Store.Lock(ctx, tx, num)
-			if err == nil && !auth.CanSeeCase(caller, c.County, c.Involved) {
-				err = store.ErrNotFound
-			}
 			if err != nil {
 				return err
+			}
+			var co []string
+			for _, r := range c.Docs.GetCoHandlers() {
+				id, _ := names.OfficeID(r)
+				co = append(co, id)
+			}
+			to, err := policy.Decide(caller, m.action, policy.Case{
+				County: c.County, Involved: c.Involved, State: lifecycle.State(c.State), Holder: c.Holder, Pending: c.Pending, CoHandlers: co,
+			})
+			if errors.Is(err, policy.ErrNotVisible) {
+				return store.ErrNotFound // the same answer as a missing case
 			}
 			if m.etag != "" && m.etag != etag(c) {
 				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c))
 			}
-			to, err := lifecycle.Check(m.action, lifecycle.State(c.State), lifecycle.Party{
-				Kind: caller.Office.Kind, Holder: caller.Office.ID == c.Holder, Receiver: c.Pending != "" && caller.Office.ID == c.Pending,
-				Co: slices.Contains(c.Docs.GetCoHandlers(), caller.Office.Resource()),
-			})
 			if err != nil {
 				return stateError(err, m.action, c)
 			}
@@ -740,6 +749,10 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 				e.Time = t // a demonstration load backdates the move
 			}
 			if err := s.Store.AddEntry(ctx, tx, e); err != nil {
+				return err
+			}
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Move, c.Number, rid, fmt.Sprintf("action=%s from=%s to=%s holder=%s",
+				lifecycle.Action(e.Action), lifecycle.State(e.FromState), lifecycle.State(e.ToState), e.ToOffice))); err != nil {
 				return err
 			}
 			proto.Reset(out)
@@ -770,7 +783,7 @@ func (s *Server) ListCaseHistory(ctx context.Context, req *assignmentv1.ListCase
 		return nil, err
 	}
 	c, err := s.Store.Get(ctx, num)
-	if err == nil && !auth.CanSeeCase(caller, c.County, c.Involved) {
+	if err == nil && !policy.CanSeeCase(caller, c.County, c.Involved) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
@@ -804,7 +817,7 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if !auth.ForOffice(caller, office.ID) {
+	if !policy.ForOffice(caller, office.ID) {
 		return nil, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE_QUEUE", "an office may list only its own queue", "parent", req.GetParent())
 	}
 	cases, err := s.Store.Queue(ctx, office.ID, queued, page.Offset, page.Size+1)

@@ -23,6 +23,7 @@ import (
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -180,7 +181,7 @@ func (s *Server) visibleCase(ctx context.Context, name, field string) (auth.Call
 		return caller, "", rpcerr.ToStatus(err)
 	}
 	root, exists := involved[num]
-	if !exists || !auth.CanSeeCase(caller, caller.County, root.Involved) {
+	if !exists || !policy.CanSeeCase(caller, caller.County, root.Involved) {
 		return caller, "", rpcerr.ToStatus(store.ErrNotFound, field, name)
 	}
 	return caller, num, nil

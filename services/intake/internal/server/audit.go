@@ -11,9 +11,9 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pagination"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -23,8 +23,8 @@ func (s *Server) ListAuditEntries(ctx context.Context, req *intakev1.ListAuditEn
 	if err != nil {
 		return nil, err
 	}
-	if caller.Office.Kind != directory.Bureau {
-		return nil, rpcerr.New(codes.PermissionDenied, "AUDIT_FOR_BUREAU", "the audit log is for the county petition bureau")
+	if !policy.May(caller, policy.ReadAudit) {
+		return nil, rpcerr.New(codes.PermissionDenied, "AUDIT_FOR_BUREAU", "the audit log is for the county petition bureau's clerks and administrators")
 	}
 	var v rpcerr.Violations
 	f := audit.Filter{}

@@ -37,6 +37,7 @@ import (
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/ruleset"
 )
@@ -139,7 +140,7 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 // registrar returns the caller of a registration: any office's clerk or
 // handler, not a service account.
 func registrar(ctx context.Context) (auth.Caller, error) {
-	return auth.RequireStaff(ctx, "register cases")
+	return policy.Require(ctx, policy.Register)
 }
 
 // newCase is the store row of a validated registration at caller's office.
@@ -216,7 +217,7 @@ func (s *Server) existingReferral(ctx context.Context, caller auth.Caller, c *st
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
-	if !auth.CanSeeCase(caller, prior.County, prior.Involved) {
+	if !policy.CanSeeCase(caller, prior.County, prior.Involved) {
 		return nil, rpcerr.New(codes.AlreadyExists, "EXTERNAL_ID_TAKEN",
 			"another office registered a case with this source_system and external_id",
 			"source_system", c.SourceSystem, "external_id", c.ExternalID)
@@ -243,7 +244,7 @@ func (s *Server) GetCase(ctx context.Context, req *intakev1.GetCaseRequest) (*in
 		return nil, err
 	}
 	c, err := s.Store.Get(ctx, num)
-	if err == nil && !auth.CanSeeCase(caller, c.County, c.Involved) {
+	if err == nil && !policy.CanSeeCase(caller, c.County, c.Involved) {
 		err = store.ErrNotFound // the same answer as a missing case: no existence leak
 	}
 	if err != nil {
@@ -449,7 +450,7 @@ func (s *Server) rootsVisible(ctx context.Context, caller auth.Caller, cases []*
 	visible := map[string]rootView{}
 	for _, r := range roots {
 		visible[r] = rootView{
-			visible: auth.CanSeeCase(caller, caller.County, involved[r].Involved),
+			visible: policy.CanSeeCase(caller, caller.County, involved[r].Involved),
 			final:   involved[r].State == int16(assignmentv1.CaseState_CASE_STATE_FINAL),
 		}
 	}
@@ -654,7 +655,7 @@ func (s *Server) lockVisible(ctx context.Context, tx pgx.Tx, caller auth.Caller,
 		lock = s.Store.LockFull
 	}
 	c, err := lock(ctx, tx, num)
-	if err == nil && !auth.CanSeeCase(caller, c.County, c.Involved) {
+	if err == nil && !policy.CanSeeCase(caller, c.County, c.Involved) {
 		err = store.ErrNotFound
 	}
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pagination"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 )
@@ -84,6 +85,9 @@ func (s *Server) scopeOf(ctx context.Context, v *rpcerr.Violations, county, town
 	}
 	if err := v.Err(); err != nil {
 		return scope{}, err
+	}
+	if !policy.May(caller, policy.SeeFigures) {
+		return scope{}, rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "a "+caller.Role+" may not see the figures")
 	}
 	switch caller.Office.Kind {
 	case directory.Bureau, directory.Prefecture:

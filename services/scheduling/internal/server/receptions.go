@@ -17,6 +17,7 @@ import (
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
@@ -24,6 +25,7 @@ import (
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/scheduling/internal/roster"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
@@ -100,7 +102,7 @@ func text(v *rpcerr.Violations, field, val string, max int) {
 
 // clerk refuses service accounts.
 func clerk(ctx context.Context) (auth.Caller, error) {
-	return auth.RequireStaff(ctx, "book receptions or appointments")
+	return policy.Require(ctx, policy.Register)
 }
 
 // CreateReceptionRoster publishes a roster for the caller's office.
@@ -139,6 +141,9 @@ func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.Cr
 	out := &schedulingv1.CreateReceptionRosterResponse{}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateReceptionRoster", RequestID: rid}, req, out, func() error {
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, "", rid, "method=CreateReceptionRoster")); err != nil {
+				return err
+			}
 			r := &store.Roster{
 				Title: in.GetTitle(), Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), Office: caller.Office.ID, Place: in.GetPlace(),
 				Monthly: monthly, Weekday: int16(in.GetWeekday()), WeekOfMonth: int16(in.GetWeekOfMonth()), StartDate: start, EndDate: end, Slots: in.GetSlots(),
@@ -230,7 +235,7 @@ func (s *Server) seeCase(ctx context.Context, caller auth.Caller, v *rpcerr.Viol
 		return "", nil
 	}
 	county, involved, err := s.Store.Involved(ctx, num)
-	if err != nil || !auth.CanSeeCase(caller, county, involved) {
+	if err != nil || !policy.CanSeeCase(caller, county, involved) {
 		return "", rpcerr.ToStatus(rpcerr.ErrCaseNotFound, field, name)
 	}
 	return num, nil
@@ -275,6 +280,9 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 	out := &schedulingv1.CreateReceptionApplicationResponse{}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateReceptionApplication", RequestID: rid}, req, out, func() error {
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, num, rid, "method=CreateReceptionApplication")); err != nil {
+				return err
+			}
 			a := &store.Application{
 				RosterID: r.ID, ScheduledDate: scheduled, HeldDate: held.Date, CaseNumber: num, Office: caller.Office.ID,
 				Status: int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED),
@@ -327,6 +335,9 @@ func (s *Server) hosted(ctx context.Context, name string, fn func(tx pgx.Tx, r *
 			return rpcerr.New(codes.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
 		}
 		if err := fn(tx, r, a, n); err != nil {
+			return err
+		}
+		if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, a.CaseNumber, "", "application="+name+" status="+schedulingv1.ApplicationStatus(a.Status).String())); err != nil {
 			return err
 		}
 		if err := s.Store.SaveApplication(ctx, tx, a); err != nil {
@@ -506,6 +517,9 @@ func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.Create
 	out := &schedulingv1.CreateAppointmentResponse{}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateAppointment", RequestID: rid}, req, out, func() error {
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, num, rid, "method=CreateAppointment")); err != nil {
+				return err
+			}
 			a := &store.Appointment{
 				Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), CaseNumber: num, StartTime: in.GetStartTime().AsTime(),
 				Place: in.GetPlace(), Office: caller.Office.ID,

@@ -20,6 +20,7 @@ import (
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
@@ -29,6 +30,7 @@ import (
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/ruleset"
 	"github.com/tongban/tongban/services/scheduling/internal/clocks"
@@ -447,7 +449,7 @@ func (s *Server) Jobs(interval time.Duration, logf func(msg string, args ...any)
 
 // ImportHolidayNotice loads a year's holiday notice at run time.
 func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.ImportHolidayNoticeRequest) (*schedulingv1.ImportHolidayNoticeResponse, error) {
-	caller, err := auth.RequireStaff(ctx, "load holiday notices")
+	caller, err := policy.Require(ctx, policy.Configure)
 	if err != nil {
 		return nil, err
 	}
@@ -474,6 +476,9 @@ func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.Impo
 	}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "ImportHolidayNotice", RequestID: rid}, req, out, func() error {
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, "", rid, "method=ImportHolidayNotice")); err != nil {
+				return err
+			}
 			added, err := s.Store.AddHolidayNotice(ctx, tx, n.Year, req.GetText(), n.Source, caller.Office.ID)
 			if err != nil {
 				return err
@@ -503,7 +508,7 @@ func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.Impo
 
 // CreateLocalRestDay adds a local day off and recomputes running clocks.
 func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.CreateLocalRestDayRequest) (*schedulingv1.CreateLocalRestDayResponse, error) {
-	caller, err := auth.RequireStaff(ctx, "add local days off")
+	caller, err := policy.Require(ctx, policy.Configure)
 	if err != nil {
 		return nil, err
 	}
@@ -525,6 +530,9 @@ func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.Creat
 	out := &schedulingv1.CreateLocalRestDayResponse{}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateLocalRestDay", RequestID: rid}, req, out, func() error {
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, "", rid, "method=CreateLocalRestDay")); err != nil {
+				return err
+			}
 			added, err := s.Store.AddLocalRestDay(ctx, tx, day, req.GetLocalRestDay().GetTitle(), caller.Office.ID)
 			if err != nil {
 				return err
@@ -564,7 +572,7 @@ func (s *Server) ListCaseDeadlines(ctx context.Context, req *schedulingv1.ListCa
 		return nil, v.Err()
 	}
 	county, involved, err := s.Store.Involved(ctx, num)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !auth.CanSeeCase(caller, county, involved) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !policy.CanSeeCase(caller, county, involved) {
 		return nil, rpcerr.ToStatus(rpcerr.ErrCaseNotFound, "parent", req.GetParent())
 	}
 	if err != nil {
@@ -589,7 +597,7 @@ func (s *Server) ownOffice(caller auth.Caller, v *rpcerr.Violations, parent stri
 		v.Add("parent", `must name an office of the county, e.g. "offices/330421102"`)
 		return o, nil
 	}
-	if !auth.ForOffice(caller, o.ID) {
+	if !policy.ForOffice(caller, o.ID) {
 		return o, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE", "an office reads only its own deadlines and reminders", "parent", parent)
 	}
 	return o, nil

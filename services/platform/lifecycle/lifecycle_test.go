@@ -82,7 +82,7 @@ func TestCheck(t *testing.T) {
 // transition appears there as "FROM --ACTION--> TO".
 func TestDocsMatchTable(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../../../../docs/lifecycle.md")
+	b, err := os.ReadFile("../../../docs/lifecycle.md")
 	if err != nil {
 		t.Fatal(err)
 	}
