@@ -29,9 +29,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
@@ -266,12 +268,12 @@ func (s *Service) Create(ctx context.Context, a *accountsv1.Account, password st
 	if err := v.Err(); err != nil {
 		return false, err
 	}
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO accounts (username, kind, office, role, display_name, password_hash)
+	n, err := s.change(ctx, "account.create", user, "role="+a.GetRole()+" office="+office, `INSERT INTO accounts (username, kind, office, role, display_name, password_hash)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, user, int16(a.GetKind()), office, a.GetRole(), a.GetDisplayName(), hash)
 	if err != nil {
 		return false, rpcerr.ToStatus(err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return false, rpcerr.New(codes.AlreadyExists, "ACCOUNT_EXISTS", "the username "+user+" is taken", "account.name", a.GetName())
 	}
 	return true, nil
@@ -305,12 +307,16 @@ func (s *Service) ListAccounts(ctx context.Context, req *accountsv1.ListAccounts
 // revoke ends the account's current tokens: those issued in this second or
 // before (token times are whole seconds).
 func (s *Service) revoke(ctx context.Context, user string, disable bool) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE accounts SET tokens_valid_after = date_trunc('second', $2::timestamptz) + interval '1 second',
+	action := "account.revoke_sessions"
+	if disable {
+		action = "account.disable"
+	}
+	n, err := s.change(ctx, action, user, "", `UPDATE accounts SET tokens_valid_after = date_trunc('second', $2::timestamptz) + interval '1 second',
 		disabled = disabled OR $3 WHERE username = $1`, user, s.now(), disable)
 	if err != nil {
 		return rpcerr.ToStatus(err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return rpcerr.New(codes.NotFound, "ACCOUNT_NOT_FOUND", "no such account: "+user)
 	}
 	s.mu.Lock()
@@ -378,7 +384,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 	}
 	kid, sec := hex.EncodeToString(id), base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(sec))
-	if _, err := s.Pool.Exec(ctx, `INSERT INTO api_keys (id, username, secret_hash) VALUES ($1, $2, $3)`, kid, user, sum[:]); err != nil {
+	if _, err := s.change(ctx, "api_key.create", user, "key="+kid, `INSERT INTO api_keys (id, username, secret_hash) VALUES ($1, $2, $3)`, kid, user, sum[:]); err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
 	return &accountsv1.CreateApiKeyResponse{Name: "accounts/" + user + "/apiKeys/" + kid, Key: keyPrefix + kid + "_" + sec}, nil
@@ -395,11 +401,11 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *accountsv1.RevokeApiKey
 		v.Add("name", `must be "accounts/{username}/apiKeys/{id}"`)
 		return nil, v.Err()
 	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE api_keys SET revoke_time = coalesce(revoke_time, $3) WHERE id = $2 AND username = $1`, parts[1], parts[3], s.now())
+	n, err := s.change(ctx, "api_key.revoke", parts[1], "key="+parts[3], `UPDATE api_keys SET revoke_time = coalesce(revoke_time, $3) WHERE id = $2 AND username = $1`, parts[1], parts[3], s.now())
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return nil, rpcerr.New(codes.NotFound, "API_KEY_NOT_FOUND", "no such API key: "+req.GetName())
 	}
 	s.mu.Lock()
@@ -409,6 +415,29 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *accountsv1.RevokeApiKey
 }
 
 const keyPrefix = "tbk_"
+
+// change runs one statement that changes accounts and records it in the
+// audit log in the same transaction (who: the signed-in administrator, or
+// the account itself; "bootstrap" at the first start). It returns the rows
+// the statement touched; nothing is recorded when it touched none.
+func (s *Service) change(ctx context.Context, action, subject, detail, sql string, args ...any) (int64, error) {
+	e := audit.FromCall(ctx, action, "", "", detail+" account="+subject)
+	if c, err := s.caller(ctx); err == nil {
+		e.Office, e.Role = c.Office, c.Role+":"+c.Account
+	} else {
+		e.Office, e.Role = s.Dir.Bureau().ID, "bootstrap"
+	}
+	var n int64
+	err := pgdb.InTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		n = tag.RowsAffected()
+		return audit.Append(ctx, tx, e)
+	})
+	return n, err
+}
 
 // cacheFor is how long an account's status or a key's check is reused: a
 // disabled account or a revoked key stops working within this time.

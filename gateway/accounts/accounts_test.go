@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tongban/tongban/gateway/accounts/migrations"
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/pgtest"
 	"github.com/tongban/tongban/services/platform/token"
@@ -151,6 +153,49 @@ func TestPeople(t *testing.T) {
 	}
 	if got := edge("not.a.token"); got != 400+int(codes.Unauthenticated) {
 		t.Errorf("a forged token at the edge: %d", got)
+	}
+}
+
+// TestAccountsAudited: every change of accounts and keys is in the
+// gateway's audit log, naming the administrator, and the chain verifies.
+func TestAccountsAudited(t *testing.T) {
+	s, _ := newService(t)
+	admin, err := login(t, s, "admin", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAccount(bearer(admin), &accountsv1.CreateAccountRequest{Account: &accountsv1.Account{
+		Name: "accounts/sys", Kind: accountsv1.AccountKind_ACCOUNT_KIND_SERVICE, Office: "offices/330421102", Role: "system",
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.CreateApiKey(bearer(admin), &accountsv1.CreateApiKeyRequest{Parent: "accounts/sys"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeApiKey(bearer(admin), &accountsv1.RevokeApiKeyRequest{Name: k.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DisableAccount(bearer(admin), &accountsv1.DisableAccountRequest{Name: "accounts/sys"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := audit.List(context.Background(), s.Pool, audit.Filter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Action+" "+e.Role)
+	}
+	want := []string{"account.disable admin:admin", "api_key.revoke admin:admin", "api_key.create admin:admin", "account.create admin:admin", "account.create bootstrap"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("audit log: %q, want %q", got, want)
+	}
+	if strings.Contains(fmt.Sprint(entries), strings.SplitN(k.GetKey(), "_", 3)[2]) {
+		t.Error("the audit log holds the key's secret")
+	}
+	if _, err := audit.Verify(context.Background(), s.Pool); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -662,6 +662,22 @@ func TestWalkingSkeleton(t *testing.T) {
 	}
 	c.do("GET", "/v1/auditEntries", "demo-dayun", nil).must(t, 403, "the audit log for a township")
 	verifyAudit(t, dbURL, "intake")
+	verifyAudit(t, dbURL, "assignment") // the moves
+
+	// No metric names the petitioner either.
+	for _, name := range []string{"intake", "assignment", "scheduling", "reporting"} {
+		resp, err := http.Get(s.SideURL(name) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, secret := range []string{idNumber, phone, "张三"} {
+			if resp.StatusCode != 200 || bytes.Contains(body, []byte(secret)) {
+				t.Errorf("%s metrics (%d) contain %q", name, resp.StatusCode, secret)
+			}
+		}
+	}
 
 	// Every process stops gracefully on SIGTERM.
 	for i := len(stack.Services) - 1; i >= 0; i-- {

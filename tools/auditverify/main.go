@@ -21,7 +21,7 @@ import (
 
 func main() {
 	db := flag.String("database", "postgres://postgres@127.0.0.1:54329/tongban?sslmode=disable", "the cluster's database (make run's by default)")
-	schemas := flag.String("schemas", "intake,assignment,scheduling,reporting", "the service schemas to check")
+	schemas := flag.String("schemas", "intake,assignment,scheduling,reporting,accounts", "the schemas to check (the services' and the gateway's accounts)")
 	flag.Parse()
 	broken, err := run(context.Background(), *db, strings.Split(*schemas, ","))
 	if err != nil {
