@@ -139,22 +139,16 @@ func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.Cr
 		return nil, err
 	}
 	out := &schedulingv1.CreateReceptionRosterResponse{}
-	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateReceptionRoster", RequestID: rid}, req, out, func() error {
-			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, "", rid, "method=CreateReceptionRoster")); err != nil {
-				return err
-			}
-			r := &store.Roster{
-				Title: in.GetTitle(), Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), Office: caller.Office.ID, Place: in.GetPlace(),
-				Monthly: monthly, Weekday: int16(in.GetWeekday()), WeekOfMonth: int16(in.GetWeekOfMonth()), StartDate: start, EndDate: end, Slots: in.GetSlots(),
-			}
-			if err := s.Store.CreateRoster(ctx, tx, r); err != nil {
-				return err
-			}
-			out.Roster = rosterProto(r)
-			return nil
-		})
-		return err
+	err = s.mutate(ctx, caller, "CreateReceptionRoster", rid, "", req, out, func(tx pgx.Tx) error {
+		r := &store.Roster{
+			Title: in.GetTitle(), Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), Office: caller.Office.ID, Place: in.GetPlace(),
+			Monthly: monthly, Weekday: int16(in.GetWeekday()), WeekOfMonth: int16(in.GetWeekOfMonth()), StartDate: start, EndDate: end, Slots: in.GetSlots(),
+		}
+		if err := s.Store.CreateRoster(ctx, tx, r); err != nil {
+			return err
+		}
+		out.Roster = rosterProto(r)
+		return nil
 	})
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
@@ -278,22 +272,16 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 		return nil, rpcerr.New(codes.FailedPrecondition, "RECEPTION_PAST", "that reception was held on "+held.Date.Format(time.DateOnly))
 	}
 	out := &schedulingv1.CreateReceptionApplicationResponse{}
-	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateReceptionApplication", RequestID: rid}, req, out, func() error {
-			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, num, rid, "method=CreateReceptionApplication")); err != nil {
-				return err
-			}
-			a := &store.Application{
-				RosterID: r.ID, ScheduledDate: scheduled, HeldDate: held.Date, CaseNumber: num, Office: caller.Office.ID,
-				Status: int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED),
-			}
-			if err := s.Store.CreateApplication(ctx, tx, a); err != nil {
-				return err
-			}
-			out.Application = applicationProto(a)
-			return nil
-		})
-		return err
+	err = s.mutate(ctx, caller, "CreateReceptionApplication", rid, num, req, out, func(tx pgx.Tx) error {
+		a := &store.Application{
+			RosterID: r.ID, ScheduledDate: scheduled, HeldDate: held.Date, CaseNumber: num, Office: caller.Office.ID,
+			Status: int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED),
+		}
+		if err := s.Store.CreateApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		out.Application = applicationProto(a)
+		return nil
 	})
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
@@ -515,25 +503,19 @@ func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.Create
 		return nil, seeErr
 	}
 	out := &schedulingv1.CreateAppointmentResponse{}
-	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateAppointment", RequestID: rid}, req, out, func() error {
-			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, num, rid, "method=CreateAppointment")); err != nil {
-				return err
-			}
-			a := &store.Appointment{
-				Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), CaseNumber: num, StartTime: in.GetStartTime().AsTime(),
-				Place: in.GetPlace(), Office: caller.Office.ID,
-			}
-			if err := s.Store.CreateAppointment(ctx, tx, a); err != nil {
-				return err
-			}
-			if err := s.publishMeeting(ctx, tx, eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT, num, a.Leader, a.Office, calendar.DateOf(a.StartTime)); err != nil {
-				return err
-			}
-			out.Appointment = appointmentProto(a)
-			return nil
-		})
-		return err
+	err = s.mutate(ctx, caller, "CreateAppointment", rid, num, req, out, func(tx pgx.Tx) error {
+		a := &store.Appointment{
+			Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), CaseNumber: num, StartTime: in.GetStartTime().AsTime(),
+			Place: in.GetPlace(), Office: caller.Office.ID,
+		}
+		if err := s.Store.CreateAppointment(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := s.publishMeeting(ctx, tx, eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_APPOINTMENT, num, a.Leader, a.Office, calendar.DateOf(a.StartTime)); err != nil {
+			return err
+		}
+		out.Appointment = appointmentProto(a)
+		return nil
 	})
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -260,6 +261,20 @@ func timeOf(t *timestamppb.Timestamp) time.Time {
 	return t.AsTime()
 }
 
+// mutate runs fn once per request id (a retry gets the first answer, out)
+// in a transaction that also records the change in the audit log.
+func (s *Server) mutate(ctx context.Context, caller auth.Caller, method, rid, caseNumber string, req, out proto.Message, fn func(tx pgx.Tx) error) error {
+	return pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: method, RequestID: rid}, req, out, func() error {
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, caseNumber, rid, "method="+method)); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+		return err
+	})
+}
+
 // publish writes ClockChanged for c.
 func (s *Server) publish(ctx context.Context, tx pgx.Tx, c *store.Clock) error {
 	version, err := s.Store.Version(ctx, tx, c.CaseNumber, c.Kind)
@@ -474,23 +489,17 @@ func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.Impo
 	for _, d := range n.Workdays {
 		out.Workdays += int32(len(d))
 	}
-	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "ImportHolidayNotice", RequestID: rid}, req, out, func() error {
-			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, "", rid, "method=ImportHolidayNotice")); err != nil {
-				return err
-			}
-			added, err := s.Store.AddHolidayNotice(ctx, tx, n.Year, req.GetText(), n.Source, caller.Office.ID)
-			if err != nil {
-				return err
-			}
-			if !added {
-				return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", strconv.Itoa(n.Year)+"'s notice is already loaded")
-			}
-			return outbox.Append(ctx, tx, &eventsv1.Event{Payload: &eventsv1.Event_HolidayNoticeImported{
-				HolidayNoticeImported: &eventsv1.HolidayNoticeImported{Year: int32(n.Year), Text: req.GetText()},
-			}})
-		})
-		return err
+	err = s.mutate(ctx, caller, "ImportHolidayNotice", rid, "", req, out, func(tx pgx.Tx) error {
+		added, err := s.Store.AddHolidayNotice(ctx, tx, n.Year, req.GetText(), n.Source, caller.Office.ID)
+		if err != nil {
+			return err
+		}
+		if !added {
+			return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", strconv.Itoa(n.Year)+"'s notice is already loaded")
+		}
+		return outbox.Append(ctx, tx, &eventsv1.Event{Payload: &eventsv1.Event_HolidayNoticeImported{
+			HolidayNoticeImported: &eventsv1.HolidayNoticeImported{Year: int32(n.Year), Text: req.GetText()},
+		}})
 	})
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
@@ -528,24 +537,18 @@ func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.Creat
 		return nil, err
 	}
 	out := &schedulingv1.CreateLocalRestDayResponse{}
-	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		_, err := idempotency.Do(ctx, tx, idempotency.Key{Scope: caller.Office.ID, Method: "CreateLocalRestDay", RequestID: rid}, req, out, func() error {
-			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Schedule, "", rid, "method=CreateLocalRestDay")); err != nil {
-				return err
-			}
-			added, err := s.Store.AddLocalRestDay(ctx, tx, day, req.GetLocalRestDay().GetTitle(), caller.Office.ID)
-			if err != nil {
-				return err
-			}
-			if !added {
-				return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", day.Format(time.DateOnly)+" is already a local day off")
-			}
-			out.LocalRestDay = &schedulingv1.LocalRestDay{
-				Name: "calendar/localRestDays/" + day.Format(time.DateOnly), Date: day.Format(time.DateOnly), Title: req.GetLocalRestDay().GetTitle(),
-			}
-			return nil
-		})
-		return err
+	err = s.mutate(ctx, caller, "CreateLocalRestDay", rid, "", req, out, func(tx pgx.Tx) error {
+		added, err := s.Store.AddLocalRestDay(ctx, tx, day, req.GetLocalRestDay().GetTitle(), caller.Office.ID)
+		if err != nil {
+			return err
+		}
+		if !added {
+			return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", day.Format(time.DateOnly)+" is already a local day off")
+		}
+		out.LocalRestDay = &schedulingv1.LocalRestDay{
+			Name: "calendar/localRestDays/" + day.Format(time.DateOnly), Date: day.Format(time.DateOnly), Title: req.GetLocalRestDay().GetTitle(),
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
