@@ -32,6 +32,8 @@ import (
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/app"
+	"github.com/tongban/tongban/services/platform/audit"
+	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/democlock"
 )
 
@@ -123,6 +125,12 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	}
 	root := http.NewServeMux()
 	root.Handle("/v1/", guard(limitBody(mux)))
+	logs := &auditLogs{conns: g.conns, mux: mux, marshaler: marshaler}
+	if b.Accounts != nil {
+		logs.local = &audit.Server{Pool: b.Accounts.Pool, Dir: b.Accounts.Dir,
+			Caller: callerFromMetadata(auth.New(b.Accounts.Dir).WithTokens(b.Accounts.Verifier))}
+	}
+	root.Handle("GET /v1/services/{service}/auditEntries", guard(logs))
 	root.Handle("GET /v1/events:watch", guard(endless(mux)))
 	root.Handle("POST /v1/cases:importCsv", guard(&csvImport{client: intakev1.NewIntakeServiceClient(g.conns["intake"]), mux: mux, marshaler: marshaler}))
 	root.HandleFunc("GET /openapi/tongban.swagger.json", func(w http.ResponseWriter, _ *http.Request) {

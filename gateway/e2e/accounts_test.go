@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,6 +41,16 @@ func TestAccounts(t *testing.T) {
 	}
 	c.do("GET", "/v1/accounts", clerk, nil).must(t, 403, "a clerk lists accounts")
 	c.do("GET", "/v1/events", key.str("key"), nil).must(t, 200, "the system follows its township's events")
+
+	// Each log through the gateway: the accounts' changes name the
+	// administrator; a clerk of a township may not read them.
+	logs := c.do("GET", "/v1/services/gateway/auditEntries", admin, nil).must(t, 200, "the gateway's audit log")
+	if !strings.Contains(logs.raw, `"account.create"`) || !strings.Contains(logs.raw, `"admin:admin"`) || !strings.Contains(logs.raw, `"api_key.create"`) {
+		t.Errorf("the gateway's audit log: %s", logs.raw)
+	}
+	c.do("GET", "/v1/services/gateway/auditEntries", clerk, nil).must(t, 403, "a township clerk reads the gateway's log")
+	c.do("GET", "/v1/services/intake/auditEntries", admin, nil).must(t, 200, "intake's log")
+	c.do("GET", "/v1/services/nowhere/auditEntries", admin, nil).must(t, 404, "an unknown log")
 
 	// Revocations stop at the edge.
 	c.do("POST", "/v1/accounts/wang.fang:revokeSessions", admin, map[string]any{}).must(t, 200, "revoke the clerk's sessions")

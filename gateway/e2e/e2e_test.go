@@ -663,6 +663,10 @@ func TestWalkingSkeleton(t *testing.T) {
 	c.do("GET", "/v1/auditEntries", "demo-dayun", nil).must(t, 403, "the audit log for a township")
 	verifyAudit(t, dbURL, "intake")
 	verifyAudit(t, dbURL, "assignment") // the moves
+	moveLog := c.do("GET", "/v1/services/assignment/auditEntries?case=cases/"+num, "demo-bureau", nil).must(t, 200, "assignment's audit log")
+	if !strings.Contains(moveLog.raw, `"case.move"`) || !strings.Contains(moveLog.raw, "ACTION_REFER_UP") {
+		t.Errorf("assignment's audit log lacks the moves: %s", moveLog.raw)
+	}
 
 	// No metric names the petitioner either.
 	for _, name := range []string{"intake", "assignment", "scheduling", "reporting"} {

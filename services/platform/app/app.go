@@ -29,7 +29,9 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	auditv1 "github.com/tongban/tongban/proto/tongban/audit/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
@@ -207,6 +209,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	eventsv1.RegisterEventFeedServiceServer(srv, &outbox.FeedServer{Pool: pool})
+	auditv1.RegisterAuditServiceServer(srv, &audit.Server{Pool: pool, Dir: dir})
 
 	serviceToken := env("SERVICE_TOKEN", "demo-internal")
 	deps := Deps{
