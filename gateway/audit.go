@@ -31,12 +31,7 @@ func (h *auditLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	size, _ := strconv.Atoi(q.Get("pageSize"))
 	req := &auditv1.ListEntriesRequest{Case: q.Get("case"), Office: q.Get("office"), PageSize: int32(size), PageToken: q.Get("pageToken")}
-	md := metadata.MD{}
-	for header, key := range map[string]string{"Authorization": "authorization", "X-Request-Id": "x-request-id"} {
-		if v := r.Header.Get(header); v != "" {
-			md.Set(key, v)
-		}
-	}
+	md := callMetadata(r)
 	var resp *auditv1.ListEntriesResponse
 	var err error
 	switch service := r.PathValue("service"); {

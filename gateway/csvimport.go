@@ -27,16 +27,23 @@ type csvImport struct {
 	marshaler runtime.Marshaler
 }
 
-func (h *csvImport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+// callMetadata is what a handler that calls a service itself (outside the
+// grpc-gateway mux) forwards of the request: the credentials and the
+// request id.
+func callMetadata(r *http.Request) metadata.MD {
 	md := metadata.MD{}
 	for header, key := range map[string]string{"Authorization": "authorization", "X-Request-Id": "x-request-id"} {
 		if v := r.Header.Get(header); v != "" {
 			md.Set(key, v)
 		}
 	}
-	ctx = metadata.NewOutgoingContext(ctx, md)
+	return md
+}
+
+func (h *csvImport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ctx = metadata.NewOutgoingContext(ctx, callMetadata(r))
 	stream, err := h.client.ImportCases(ctx)
 	if err != nil {
 		runtime.HTTPError(ctx, h.mux, h.marshaler, w, r, err)

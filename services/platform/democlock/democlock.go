@@ -30,6 +30,15 @@ func From(ctx context.Context) (time.Time, bool) {
 	return t, ok
 }
 
+// Now is the time of a call: the demo clock's when a demonstration load
+// set one, else clock's.
+func Now(ctx context.Context, clock func() time.Time) time.Time {
+	if t, ok := From(ctx); ok {
+		return t
+	}
+	return clock()
+}
+
 // With returns ctx made at t (for tests).
 func With(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, ctxKey{}, t)

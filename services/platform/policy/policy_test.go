@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -90,7 +91,7 @@ func matrix() string {
 					ok = append(ok, strings.ToLower(strings.TrimPrefix(a.String(), "ACTION_")))
 				}
 				var why []string
-				for _, r := range slices.Sorted(mapKeys(refused)) {
+				for _, r := range slices.Sorted(maps.Keys(refused)) {
 					why = append(why, fmt.Sprintf("%s %d", r, refused[r]))
 				}
 				if len(ok) == 0 {
@@ -101,16 +102,6 @@ func matrix() string {
 		}
 	}
 	return b.String()
-}
-
-func mapKeys(m map[string]int) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func reason(err error) string {

@@ -1061,9 +1061,4 @@ func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 // now is the time of the call: Now, or the demo clock's time when a
 // demonstration load backdates the call (see democlock).
-func (s *Server) now(ctx context.Context) time.Time {
-	if t, ok := democlock.From(ctx); ok {
-		return t
-	}
-	return s.Now()
-}
+func (s *Server) now(ctx context.Context) time.Time { return democlock.Now(ctx, s.Now) }

@@ -83,10 +83,7 @@ func New(st *store.Store, dir *directory.Directory, blobs blob.Store) (*Server, 
 // now is the time of the call, to the microsecond PostgreSQL stores: Now,
 // or the demo clock's time when a demonstration load backdates the call.
 func (s *Server) now(ctx context.Context) time.Time {
-	if t, ok := democlock.From(ctx); ok {
-		return t
-	}
-	return s.Now().Truncate(time.Microsecond)
+	return democlock.Now(ctx, s.Now).Truncate(time.Microsecond)
 }
 
 // CreateCase registers a petition at the caller's office.
@@ -272,7 +269,7 @@ func (s *Server) auditReads(ctx context.Context, cases ...*intakev1.Case) error 
 	for _, c := range cases {
 		shown := 0
 		for _, p := range c.GetPetitioners() {
-			if clear(p.GetIdNumber()) || clear(p.GetPhone()) {
+			if unmasked(p.GetIdNumber()) || unmasked(p.GetPhone()) {
 				shown++
 			}
 		}
@@ -290,8 +287,8 @@ func (s *Server) auditReads(ctx context.Context, cases ...*intakev1.Case) error 
 	return nil
 }
 
-// clear says whether an ID or phone number is shown unmasked.
-func clear(v string) bool { return v != "" && !strings.Contains(v, "*") }
+// unmasked says whether an ID or phone number is shown in clear.
+func unmasked(v string) bool { return v != "" && !strings.Contains(v, "*") }
 
 // registerDetail describes a registration for the audit log without
 // identity: channel, class and how many petitioners.
