@@ -27,6 +27,7 @@ import (
 	"github.com/tongban/tongban/gateway/web"
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
@@ -73,6 +74,9 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		{"intake", b.Intake, intakev1.RegisterIntakeServiceHandler},
 		{"assignment", b.Assignment, func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
 			if err := assignmentv1.RegisterAssignmentServiceHandler(ctx, mux, conn); err != nil {
+				return err
+			}
+			if err := directoryv1.RegisterOfficeServiceHandler(ctx, mux, conn); err != nil {
 				return err
 			}
 			return eventsv1.RegisterCaseEventServiceHandler(ctx, mux, conn)
@@ -199,6 +203,7 @@ var creates = map[string]bool{
 	"/tongban.intake.v1.IntakeService/CreateAttachment": true,
 	"/tongban.accounts.v1.AccountService/CreateAccount": true,
 	"/tongban.accounts.v1.AccountService/CreateApiKey":  true,
+	"/tongban.directory.v1.OfficeService/CreateOffice":  true,
 }
 
 // createdStatus answers 201 to a POST that creates a resource, as REST

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -94,8 +93,6 @@ func (s *Service) limits() (int, time.Duration) {
 	}
 	return n, d
 }
-
-var username = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{2,31}$`)
 
 // dummy is checked against when a username does not exist, so a failed
 // sign-in takes as long either way.
@@ -226,13 +223,16 @@ func (s *Service) CreateAccount(ctx context.Context, req *accountsv1.CreateAccou
 func (s *Service) Create(ctx context.Context, a *accountsv1.Account, password string) (bool, error) {
 	var v rpcerr.Violations
 	user, ok := strings.CutPrefix(a.GetName(), "accounts/")
-	if !ok || !username.MatchString(user) {
+	if !ok || !names.Username(user) {
 		v.Add("account.name", `must be "accounts/{username}", 3–32 lower-case letters, digits, dots or dashes`)
 	}
 	office, _ := names.OfficeID(a.GetOffice())
 	o, known := s.Dir.Office(office)
-	if !known {
+	switch {
+	case !known:
 		v.Add("account.office", `is not an office of the county ("offices/{id}")`)
+	case o.Closed:
+		v.Add("account.office", o.Name+" is closed")
 	}
 	switch {
 	case !roles[a.GetRole()]:

@@ -52,6 +52,59 @@ func TestAccounts(t *testing.T) {
 	c.do("GET", "/v1/services/intake/auditEntries", admin, nil).must(t, 200, "intake's log")
 	c.do("GET", "/v1/services/nowhere/auditEntries", admin, nil).must(t, 404, "an unknown log")
 
+	// Offices administered through the API reach every process: a new
+	// department gets an account (the gateway follows the directory), a case
+	// is routed to it (assignment), its handler signs for it and reads the
+	// registration (intake follows too); once closed, it takes no new
+	// accounts.
+	num := made.str("caseNumber")
+	yjj := map[string]any{"displayName": "嘉善县应急管理局", "kind": "OFFICE_KIND_DEPARTMENT"}
+	c.do("POST", "/v1/offices?officeId=330421.yjj", clerk, yjj).must(t, 403, "a clerk creates an office")
+	c.do("POST", "/v1/offices?officeId=330421.yjj", admin, map[string]any{"kind": "OFFICE_KIND_DEPARTMENT"}).must(t, 400, "an office without a name")
+	office := c.do("POST", "/v1/offices?officeId=330421.yjj", admin, yjj).must(t, 201, "create a department")
+	if office.str("name") != "offices/330421.yjj" || office.str("etag") == "" {
+		t.Errorf("created office: %s", office.raw)
+	}
+	handlerAccount := func(name string) map[string]any {
+		return map[string]any{"account": map[string]any{"name": "accounts/" + name, "kind": "ACCOUNT_KIND_PERSON",
+			"office": "offices/330421.yjj", "role": "handler", "displayName": "李明"}, "password": "yjj-handler-2026"}
+	}
+	c.eventually("the gateway knows the new department", func() string {
+		if r := c.do("POST", "/v1/accounts", admin, handlerAccount("li.ming")); r.status != 201 {
+			return r.raw
+		}
+		return ""
+	})
+	handler := signIn("li.ming", "yjj-handler-2026")
+	c.eventually("the case reaches assignment", func() string {
+		if r := c.do("POST", "/v1/cases/"+num+":referUp", clerk, map[string]any{"reason": "需县应急管理局处理", "requestId": "yjj-up"}); r.status != 200 {
+			return r.raw
+		}
+		return ""
+	})
+	c.do("POST", "/v1/cases/"+num+":route", "demo-bureau", map[string]any{"toOffice": "offices/330421.yjj", "reason": "按职责转送"}).must(t, 200, "route to the new department")
+	c.do("POST", "/v1/cases/"+num+":signFor", handler, map[string]any{}).must(t, 200, "the new department signs for it")
+	c.eventually("intake knows the new department", func() string {
+		if r := c.do("GET", "/v1/cases/"+num, handler, nil); r.status != 200 {
+			return r.raw
+		}
+		return ""
+	})
+	if list := c.do("GET", "/v1/offices", clerk, nil).must(t, 200, "list offices"); !strings.Contains(list.raw, `"offices/330421.yjj"`) {
+		t.Errorf("offices: %s", list.raw)
+	}
+	c.do("PATCH", "/v1/offices/330421.yjj?updateMask=closed", admin, map[string]any{"closed": true, "etag": `"1"`}).must(t, 409, "close with a stale etag")
+	c.do("PATCH", "/v1/offices/330421.yjj?updateMask=closed", admin, map[string]any{"closed": true}).must(t, 200, "close the department")
+	c.eventually("the gateway knows it is closed", func() string {
+		if r := c.do("POST", "/v1/accounts", admin, handlerAccount("zhao.lei")); r.status != 400 || !strings.Contains(r.raw, "closed") {
+			return r.raw
+		}
+		return ""
+	})
+	if logs := c.do("GET", "/v1/services/assignment/auditEntries", admin, nil).must(t, 200, "assignment's log"); !strings.Contains(logs.raw, `"directory.change"`) {
+		t.Errorf("assignment's audit log lacks the directory's changes: %s", logs.raw)
+	}
+
 	// Revocations stop at the edge.
 	c.do("POST", "/v1/accounts/wang.fang:revokeSessions", admin, map[string]any{}).must(t, 200, "revoke the clerk's sessions")
 	c.do("GET", "/v1/cases/"+made.str("caseNumber"), clerk, nil).must(t, 401, "a revoked token")

@@ -305,7 +305,8 @@ func startStackOn(t *testing.T, dbURL string, env ...string) (*stack.Stack, stri
 	logDir := t.TempDir()
 	s, err := stack.Start(context.Background(), stack.Options{
 		BinDir: binDir, DatabaseURL: dbURL, Ports: ports, LogDir: logDir, BlobDir: t.TempDir(),
-		ExtraEnv: append(append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms"), env...),
+		ExtraEnv: append(append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms",
+			"TONGBAN_DIRECTORY_REFRESH=250ms"), env...),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,9 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/tongban/tongban/gateway"
 	"github.com/tongban/tongban/gateway/accounts"
 	"github.com/tongban/tongban/gateway/accounts/migrations"
+	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
+	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/pgdb"
@@ -61,6 +65,15 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer closeAccounts()
+	if accts != nil {
+		// Accounts act for offices: follow the directory administrators
+		// change through assignment's OfficeService.
+		stopFollowing, err := followDirectory(ctx, accts.Dir, env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"), tlsConf)
+		if err != nil {
+			return err
+		}
+		defer stopFollowing()
+	}
 	g, err := gateway.New(ctx, gateway.Backends{
 		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
 		Assignment: env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"),
@@ -117,6 +130,32 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		logger.InfoContext(r.Context(), "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
 	})
+}
+
+// followDirectory keeps dir at assignment's revision of the offices until
+// the returned stop is called, asking as the internal service
+// (TONGBAN_SERVICE_TOKEN) every TONGBAN_DIRECTORY_REFRESH.
+func followDirectory(ctx context.Context, dir *directory.Directory, addr string, tlsConf *tlsconf.Config) (func(), error) {
+	every, err := time.ParseDuration(env("TONGBAN_DIRECTORY_REFRESH", "15s"))
+	if err != nil || every <= 0 {
+		return nil, fmt.Errorf("TONGBAN_DIRECTORY_REFRESH: want a positive duration, have %q", env("TONGBAN_DIRECTORY_REFRESH", ""))
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()),
+		auth.DialToken(env("TONGBAN_SERVICE_TOKEN", "demo-internal")))
+	if err != nil {
+		return nil, fmt.Errorf("dial the directory: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		directory.Follow(ctx, dir, directoryv1.NewOfficeServiceClient(conn), every) //nolint:errcheck // returns when ctx ends
+	}()
+	return func() {
+		cancel()
+		<-done
+		conn.Close()
+	}, nil
 }
 
 type statusRecorder struct {

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	auditv1 "github.com/tongban/tongban/proto/tongban/audit/v1"
+	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
@@ -61,6 +62,9 @@ type Spec struct {
 	// Register registers the service's gRPC servers on s and returns its
 	// background workers.
 	Register func(ctx context.Context, d Deps, s *grpc.Server) ([]func(context.Context) error, error)
+	// OwnsDirectory is set for the service that keeps the county's offices
+	// (assignment); every other one follows its revisions.
+	OwnsDirectory bool
 }
 
 // Deps are what a service's Register gets.
@@ -75,6 +79,9 @@ type Deps struct {
 	Dial func(addr string) (*grpc.ClientConn, error)
 	// Metrics is the process's registry, for the service's own gauges.
 	Metrics *metrics.Metrics
+	// DirectoryRefresh is how often the offices are reread
+	// (DIRECTORY_REFRESH).
+	DirectoryRefresh time.Duration
 }
 
 // Follow returns a background worker that consumes the event feed of the
@@ -143,6 +150,10 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	dir, err := directory.Load(env("DIRECTORY", ""))
 	if err != nil {
 		return err
+	}
+	refresh, err := time.ParseDuration(env("DIRECTORY_REFRESH", "15s"))
+	if err != nil || refresh <= 0 {
+		return fmt.Errorf("DIRECTORY_REFRESH: want a positive duration, have %q", env("DIRECTORY_REFRESH", "15s"))
 	}
 	grpcL, httpL, err := serving.Listen(env("GRPC_ADDR", spec.DefaultGRPC), env("HTTP_ADDR", spec.DefaultHTTP))
 	if err != nil {
@@ -220,11 +231,24 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 			return grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()), auth.DialToken(serviceToken),
 				grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		},
-		Metrics: m,
+		Metrics:          m,
+		DirectoryRefresh: refresh,
 	}
 	workers, err := spec.Register(ctx, deps, srv)
 	if err != nil {
 		return err
+	}
+	if !spec.OwnsDirectory {
+		// The offices administrators change through assignment's
+		// OfficeService reach this process within DIRECTORY_REFRESH.
+		conn, err := deps.Dial(env("ASSIGNMENT_ADDR", "127.0.0.1:7201"))
+		if err != nil {
+			return fmt.Errorf("dial the directory: %w", err)
+		}
+		workers = append(workers, func(ctx context.Context) error {
+			defer conn.Close()
+			return directory.Follow(ctx, dir, directoryv1.NewOfficeServiceClient(conn), refresh)
+		})
 	}
 	s := &serving.Server{
 		GRPC: srv, Health: hs, GRPCListener: grpcL, HTTPListener: httpL,

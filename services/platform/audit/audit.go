@@ -48,7 +48,8 @@ const (
 	ReadFile     = "attachment.read"
 	Anonymise    = "case.anonymise"
 	Move         = "case.move"
-	Schedule     = "schedule.change" // receptions, applications, appointments, the calendar
+	Schedule     = "schedule.change"  // receptions, applications, appointments, the calendar
+	Directory    = "directory.change" // an office created or changed
 )
 
 // FromCall fills who, when and from where from a call's context: the

@@ -1,8 +1,11 @@
 // Package directory holds the county's offices (the bureau, the townships
 // with their official division codes, the departments) and, for the demo,
-// the tokens that identify callers. It is reference data every service
-// loads from the same file; the access-control issue moves accounts and
-// tokens into a service of their own.
+// the static tokens that identify callers. Every process starts from the
+// same file; assignment keeps the offices in its database, where the
+// bureau's administrators change them through tongban.directory.v1, and
+// every other service and the gateway follow its revisions (Follow), so a
+// Directory's offices change while it is in use: read them through its
+// methods, which are safe for concurrent use.
 package directory
 
 import (
@@ -13,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 //go:embed jiashan.json
@@ -58,6 +62,8 @@ type Office struct {
 	Kind Kind   `json:"kind"`
 	// Duties are what routing rules ask of an office (DutyDiscipline, …).
 	Duties []string `json:"duties,omitempty"`
+	// Closed offices take no new cases and no new accounts.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // Has reports whether the office carries duty.
@@ -73,13 +79,22 @@ type Token struct {
 	Role   string `json:"role"`
 }
 
-// Directory is the loaded data.
+// Directory is the county, its offices and the demo tokens.
 type Directory struct {
+	County County
+	Tokens []Token
+
+	mu       sync.RWMutex
+	offices  []Office
+	byID     map[string]Office
+	revision int64
+}
+
+// file is the directory file's layout.
+type file struct {
 	County  County   `json:"county"`
 	Offices []Office `json:"offices"`
 	Tokens  []Token  `json:"tokens"`
-
-	byID map[string]Office
 }
 
 // Demo returns the built-in directory of 嘉善县 (330421).
@@ -104,42 +119,94 @@ func Load(path string) (*Directory, error) {
 }
 
 func parse(b []byte) (*Directory, error) {
-	var d Directory
-	if err := json.Unmarshal(b, &d); err != nil {
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("parse directory: %w", err)
 	}
-	d.byID = make(map[string]Office, len(d.Offices))
-	bureaus := 0
-	for _, o := range d.Offices {
-		if _, dup := d.byID[o.ID]; dup {
-			return nil, fmt.Errorf("directory: office %q listed twice", o.ID)
-		}
-		switch o.Kind {
-		case Bureau:
-			bureaus++
-		case Township:
-			if len(o.ID) != 9 || !strings.HasPrefix(o.ID, d.County.Code) {
-				return nil, fmt.Errorf("directory: township %q is not a 9-digit code of county %s", o.ID, d.County.Code)
-			}
-		case Department, Prefecture:
-		default:
-			return nil, fmt.Errorf("directory: office %q has unknown kind %q", o.ID, o.Kind)
-		}
-		d.byID[o.ID] = o
-	}
-	if bureaus != 1 {
-		return nil, fmt.Errorf("directory: want exactly one bureau, have %d", bureaus)
+	d := &Directory{County: f.County, Tokens: f.Tokens}
+	if err := d.Replace(f.Offices, 0); err != nil {
+		return nil, err
 	}
 	for _, t := range d.Tokens {
 		if _, ok := d.byID[t.Office]; !ok {
 			return nil, fmt.Errorf("directory: token for unknown office %q", t.Office)
 		}
 	}
-	return &d, nil
+	return d, nil
+}
+
+// Check says what is wrong with offices as a county's whole directory:
+// ids listed twice, unknown kinds, townships without a 9-digit code of the
+// county, not exactly one bureau.
+func Check(county string, offices []Office) error {
+	seen := make(map[string]bool, len(offices))
+	bureaus, prefectures := 0, 0
+	for _, o := range offices {
+		if seen[o.ID] {
+			return fmt.Errorf("directory: office %q listed twice", o.ID)
+		}
+		seen[o.ID] = true
+		switch o.Kind {
+		case Bureau:
+			bureaus++
+		case Township:
+			if len(o.ID) != 9 || !strings.HasPrefix(o.ID, county) {
+				return fmt.Errorf("directory: township %q is not a 9-digit code of county %s", o.ID, county)
+			}
+		case Prefecture:
+			prefectures++
+		case Department:
+		default:
+			return fmt.Errorf("directory: office %q has unknown kind %q", o.ID, o.Kind)
+		}
+	}
+	if bureaus != 1 {
+		return fmt.Errorf("directory: want exactly one bureau, have %d", bureaus)
+	}
+	if prefectures > 1 {
+		return fmt.Errorf("directory: want at most one prefecture bureau, have %d", prefectures)
+	}
+	return nil
+}
+
+// Replace makes offices the directory's offices as of revision, unless the
+// directory already holds that revision or a later one (revision 0, the
+// file's, always applies).
+func (d *Directory) Replace(offices []Office, revision int64) error {
+	if err := Check(d.County.Code, offices); err != nil {
+		return err
+	}
+	byID := make(map[string]Office, len(offices))
+	for _, o := range offices {
+		byID[o.ID] = o
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if revision != 0 && revision <= d.revision {
+		return nil
+	}
+	d.offices, d.byID, d.revision = slices.Clone(offices), byID, revision
+	return nil
+}
+
+// Revision is the revision of the offices held (0: the file's).
+func (d *Directory) Revision() int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.revision
+}
+
+// Offices returns every office, in directory order.
+func (d *Directory) Offices() []Office {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return slices.Clone(d.offices)
 }
 
 // Office returns the office with the given id.
 func (d *Directory) Office(id string) (Office, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	o, ok := d.byID[id]
 	return o, ok
 }
@@ -155,7 +222,7 @@ func (d *Directory) OfficeByResource(name string) (Office, bool) {
 
 // Bureau returns the county petition bureau.
 func (d *Directory) Bureau() Office {
-	for _, o := range d.Offices {
+	for _, o := range d.Offices() {
 		if o.Kind == Bureau {
 			return o
 		}
@@ -166,7 +233,7 @@ func (d *Directory) Bureau() Office {
 // Prefecture returns the prefecture's petition bureau above the county, if
 // the directory lists it.
 func (d *Directory) Prefecture() (Office, bool) {
-	for _, o := range d.Offices {
+	for _, o := range d.Offices() {
 		if o.Kind == Prefecture {
 			return o, true
 		}
@@ -174,11 +241,11 @@ func (d *Directory) Prefecture() (Office, bool) {
 	return Office{}, false
 }
 
-// WithDuty returns the offices carrying duty, in directory order.
+// WithDuty returns the open offices carrying duty, in directory order.
 func (d *Directory) WithDuty(duty string) []Office {
 	var out []Office
-	for _, o := range d.Offices {
-		if o.Has(duty) {
+	for _, o := range d.Offices() {
+		if o.Has(duty) && !o.Closed {
 			out = append(out, o)
 		}
 	}
@@ -188,7 +255,7 @@ func (d *Directory) WithDuty(duty string) []Office {
 // Townships returns the townships in division-code order.
 func (d *Directory) Townships() []Office {
 	var out []Office
-	for _, o := range d.Offices {
+	for _, o := range d.Offices() {
 		if o.Kind == Township {
 			out = append(out, o)
 		}

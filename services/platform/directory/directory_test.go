@@ -34,7 +34,7 @@ func TestDemo(t *testing.T) {
 		}
 		seen[tok.Token] = true
 	}
-	for _, o := range d.Offices {
+	for _, o := range d.Offices() {
 		found := false
 		for _, tok := range d.Tokens {
 			found = found || tok.Office == o.ID
@@ -58,5 +58,46 @@ func TestParseRejects(t *testing.T) {
 		if _, err := parse([]byte(js)); err == nil {
 			t.Errorf("%s: parsed, want an error", name)
 		}
+	}
+}
+
+// TestReplace: a newer revision replaces the offices, an older or equal one
+// is ignored (a follower's late answer), and a broken directory is refused
+// with the offices kept.
+func TestReplace(t *testing.T) {
+	t.Parallel()
+	d := Demo()
+	offices := append(d.Offices(), Office{ID: "330421.yjj", Name: "嘉善县应急管理局", Kind: Department})
+	if err := d.Replace(offices, 5); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := d.Office("330421.yjj"); !ok || d.Revision() != 5 || o.Name != "嘉善县应急管理局" {
+		t.Fatalf("after revision 5: %+v %v rev %d", o, ok, d.Revision())
+	}
+	if err := d.Replace(d.Offices()[:len(offices)-1], 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Office("330421.yjj"); !ok || d.Revision() != 5 {
+		t.Errorf("an older revision replaced the offices (rev %d)", d.Revision())
+	}
+	closed := d.Offices()
+	for i := range closed {
+		if closed[i].ID == "330421.jw" {
+			closed[i].Closed = true
+		}
+	}
+	if err := d.Replace(closed, 6); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.WithDuty(DutyDiscipline); len(got) != 0 {
+		t.Errorf("a closed office still carries its duty for routing: %v", got)
+	}
+	twoBureaus := append(d.Offices(), Office{ID: "330421.xfj2", Name: "x", Kind: Bureau})
+	if err := d.Replace(twoBureaus, 7); err == nil || d.Revision() != 6 {
+		t.Errorf("two bureaus: %v (rev %d)", err, d.Revision())
+	}
+	twoPrefectures := append(d.Offices(), Office{ID: "330499.xfj", Name: "x", Kind: Prefecture})
+	if err := d.Replace(twoPrefectures, 7); err == nil {
+		t.Error("two prefecture bureaus accepted")
 	}
 }

@@ -1,5 +1,5 @@
 // Package names parses and formats the resource names of the REST surface:
-// "cases/{case_number}" and "offices/{office}".
+// "cases/{case_number}", "offices/{office}" and "accounts/{username}".
 package names
 
 import (
@@ -38,3 +38,15 @@ func OfficeID(name string) (string, bool) {
 
 // CaseNumberHint is the sentence used when a case name is malformed.
 const CaseNumberHint = `must be "cases/{county}-{year}-{sequence}", e.g. "cases/330421-2026-000123"`
+
+var username = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{2,31}$`)
+
+// Username reports whether s is a valid username: 3–32 lower-case letters,
+// digits, dots or dashes, starting with a letter or digit.
+func Username(s string) bool { return username.MatchString(s) }
+
+// AccountUsername returns the username of "accounts/{username}".
+func AccountUsername(name string) (string, bool) {
+	u, ok := strings.CutPrefix(name, "accounts/")
+	return u, ok && Username(u)
+}

@@ -6,7 +6,8 @@
 //     a led case's progress, see figures, read the internal feeds, read the
 //     audit log, administer accounts);
 //   - visibility of a case (the bureau sees its county; any other office the
-//     cases it registered, holds or held, or is asked to take);
+//     cases it registered, holds or held, or is asked to take; a leader the
+//     cases they lead, 包案, and no others);
 //   - the moves of a case, from the lifecycle table (which kinds of office,
 //     and which of them: holder, receiver of a transfer, co-handler).
 //
@@ -53,7 +54,7 @@ var Roles = []string{"clerk", "handler", "leader", "admin", "system", auth.RoleS
 var roleVerbs = map[string][]Verb{
 	"clerk":          {Register, Move, Progress, SeeFigures, ReadAudit, Configure},
 	"handler":        {Register, Move, Progress, SeeFigures},
-	"leader":         {Progress, SeeFigures},
+	RoleLeader:       {Progress, SeeFigures},
 	"admin":          {Register, Move, Progress, SeeFigures, ReadAudit, Administer, Configure},
 	"system":         {Register, Move},
 	auth.RoleService: {ReadFeeds},
@@ -86,16 +87,46 @@ func Require(ctx context.Context, v Verb) (auth.Caller, error) {
 
 // CanSeeCase is the visibility rule: the county petition bureau sees every
 // case of its county; any other office sees a case only when it registered
-// it, holds or held it, or is asked to take it (involved lists those
-// offices' ids). A township never sees another township's cases.
+// it, holds or held it, or is asked to take it; a leader sees the cases
+// they lead, whatever their office. involved lists those parties as
+// Principal names them: offices' ids, and leaders' accounts. A township
+// never sees another township's cases.
 func CanSeeCase(c auth.Caller, county string, involved []string) bool {
 	if c.County != county {
 		return false
 	}
-	if c.Office.Kind == directory.Bureau {
+	if SeesCounty(c) {
 		return true
 	}
-	return slices.Contains(involved, c.Office.ID)
+	p := Principal(c)
+	return p != "" && slices.Contains(involved, p)
+}
+
+// RoleLeader is the role of leaders: they see the cases they lead (包案)
+// and the dashboards of their office.
+const RoleLeader = "leader"
+
+// Principal is the entry of a case's involved list that lets c see it:
+// the office's id, or for a leader "accounts/{username}" ("" for a leader
+// without an account, who sees no case).
+func Principal(c auth.Caller) string {
+	if c.Role == RoleLeader {
+		if c.Account == "" {
+			return ""
+		}
+		return AccountPrincipal(c.Account)
+	}
+	return c.Office.ID
+}
+
+// AccountPrincipal is how an account is listed among a case's involved
+// parties: "accounts/{username}".
+func AccountPrincipal(username string) string { return "accounts/" + username }
+
+// SeesCounty reports whether c sees every case of its county: the county
+// petition bureau's staff (not its leaders, who see what they lead).
+func SeesCounty(c auth.Caller) bool {
+	return c.Office.Kind == directory.Bureau && c.Role != RoleLeader
 }
 
 // ForOffice reports whether c may read an office's own lists (queue,

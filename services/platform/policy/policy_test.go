@@ -23,11 +23,12 @@ var update = flag.Bool("update", false, "rewrite testdata/matrix.txt")
 type relation string
 
 const (
-	holds      relation = "holds"
-	receives   relation = "receives"   // the transfer waits on it
-	coHandles  relation = "co-handles" // 协办
-	involved   relation = "involved"   // registered or held it before
-	uninvolved relation = "uninvolved"
+	holds      relation = "the office holds"
+	receives   relation = "the office receives"        // the transfer waits on it
+	coHandles  relation = "the office co-handles"      // 协办
+	involved   relation = "the office was involved in" // registered or held it before
+	uninvolved relation = "the office is not involved in"
+	leads      relation = "the caller leads" // 包案: the caller's account leads it
 )
 
 // matrix renders the whole policy: for each role, office and relation to
@@ -41,10 +42,10 @@ func matrix() string {
 		id    string
 		rels  []relation
 	}{
-		{"县信访局", "330421.xfj", []relation{holds, uninvolved}},
-		{"a township", "330421102", []relation{holds, involved, uninvolved}},
-		{"a department", "330421.zjj", []relation{holds, receives, coHandles, involved, uninvolved}},
-		{"市信访局", "330400.xfj", []relation{holds, uninvolved}},
+		{"县信访局", "330421.xfj", []relation{holds, uninvolved, leads}},
+		{"a township", "330421102", []relation{holds, involved, uninvolved, leads}},
+		{"a department", "330421.zjj", []relation{holds, receives, coHandles, involved, uninvolved, leads}},
+		{"市信访局", "330400.xfj", []relation{holds, uninvolved, leads}},
 	}
 	var actions []lifecycle.Action
 	for a := range lifecycle.Rules {
@@ -56,7 +57,7 @@ func matrix() string {
 	for _, role := range Roles {
 		for _, o := range offices {
 			office, _ := dir.Office(o.id)
-			c := auth.Caller{Office: office, Role: role, County: dir.County.Code}
+			c := auth.Caller{Office: office, Role: role, County: dir.County.Code, Account: "zhang.wei"}
 			var verbs []string
 			for _, v := range Verbs {
 				if May(c, v) {
@@ -79,6 +80,8 @@ func matrix() string {
 					k.CoHandlers = []string{o.id}
 				case uninvolved:
 					k.Involved = []string{other}
+				case leads:
+					k.Involved = []string{other, AccountPrincipal("zhang.wei")}
 				}
 				var ok []string
 				refused := map[string]int{}
@@ -97,7 +100,7 @@ func matrix() string {
 				if len(ok) == 0 {
 					ok = []string{"nothing"}
 				}
-				fmt.Fprintf(&b, "  case it %s: %s  (refused: %s)\n", rel, strings.Join(ok, " "), strings.Join(why, ", "))
+				fmt.Fprintf(&b, "  a case %s: %s  (refused: %s)\n", rel, strings.Join(ok, " "), strings.Join(why, ", "))
 			}
 		}
 	}
@@ -160,6 +163,29 @@ func TestInvariants(t *testing.T) {
 			if _, err := Decide(caller("330421.xfj", role), a, k); err == nil && a != lifecycle.RecordProgress {
 				t.Errorf("a %s at the bureau may %v", role, a)
 			}
+		}
+	}
+	// A leader sees the cases their account leads, and no others, not even
+	// at the bureau; a leader without an account sees none; an office does
+	// not see a case because someone's account leads it.
+	leader := caller("330421.xfj", RoleLeader)
+	leader.Account = "zhang.wei"
+	led := []string{"330421102", AccountPrincipal("zhang.wei")}
+	for _, tc := range []struct {
+		who      string
+		c        auth.Caller
+		involved []string
+		want     bool
+	}{
+		{"a leader, a case they lead", leader, led, true},
+		{"a leader at the bureau, a case they do not lead", leader, []string{"330421102", AccountPrincipal("li.na")}, false},
+		{"a leader without an account", caller("330421.xfj", RoleLeader), led, false},
+		{"a leader, the case of their office", func() auth.Caller { l := caller("330421102", RoleLeader); l.Account = "wang.qiang"; return l }(), led, false},
+		{"another township's clerk, a led case", caller("330421103", "clerk"), led, false},
+		{"the bureau's clerk", caller("330421.xfj", "clerk"), led, true},
+	} {
+		if got := CanSeeCase(tc.c, "330421", tc.involved); got != tc.want {
+			t.Errorf("%s: CanSeeCase = %v, want %v", tc.who, got, tc.want)
 		}
 	}
 	// Only the bureau reads the audit log and administers accounts.

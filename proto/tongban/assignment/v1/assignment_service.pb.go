@@ -3080,7 +3080,11 @@ type LeadCaseRequest struct {
 	// The case's etag; when set and stale, the call fails with ABORTED.
 	Etag string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
 	// A client-chosen id (e.g. a UUID) making retries safe.
-	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The leader's account, "accounts/{username}": the leader then sees the
+	// case, records on its card and follows it. Leaders see only the cases
+	// they lead.
+	LeaderAccount string `protobuf:"bytes,9,opt,name=leader_account,json=leaderAccount,proto3" json:"leader_account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3167,6 +3171,13 @@ func (x *LeadCaseRequest) GetEtag() string {
 func (x *LeadCaseRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *LeadCaseRequest) GetLeaderAccount() string {
+	if x != nil {
+		return x.LeaderAccount
 	}
 	return ""
 }
@@ -3905,7 +3916,7 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\x03\xe0A\x01R\trequestId\"I\n" +
 	"\x16SetCaseUrgencyResponse\x12/\n" +
-	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x82\x02\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xae\x02\n" +
 	"\x0fLeadCaseRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
 	"\x06leader\x18\x02 \x01(\tB\x03\xe0A\x02R\x06leader\x12&\n" +
@@ -3915,7 +3926,8 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\bdue_date\x18\x06 \x01(\tB\x03\xe0A\x02R\adueDate\x12\x17\n" +
 	"\x04etag\x18\a \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
 	"\n" +
-	"request_id\x18\b \x01(\tB\x03\xe0A\x01R\trequestId\"C\n" +
+	"request_id\x18\b \x01(\tB\x03\xe0A\x01R\trequestId\x12*\n" +
+	"\x0eleader_account\x18\t \x01(\tB\x03\xe0A\x01R\rleaderAccount\"C\n" +
 	"\x10LeadCaseResponse\x12/\n" +
 	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\xce\x01\n" +
 	"\x19RecordCaseProgressRequest\x12\x17\n" +

@@ -1512,7 +1512,10 @@ type Lead struct {
 	// 定办结时限: the completion date (a date in China, at 00:00 +08:00).
 	DueDate *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	// When the leader took charge.
-	LeadTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=lead_time,json=leadTime,proto3" json:"lead_time,omitempty"`
+	LeadTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=lead_time,json=leadTime,proto3" json:"lead_time,omitempty"`
+	// The leader's account, "accounts/{username}", when the leader has one:
+	// a leader sees the cases they lead (and only those).
+	LeaderAccount string `protobuf:"bytes,7,opt,name=leader_account,json=leaderAccount,proto3" json:"leader_account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1587,6 +1590,13 @@ func (x *Lead) GetLeadTime() *timestamppb.Timestamp {
 		return x.LeadTime
 	}
 	return nil
+}
+
+func (x *Lead) GetLeaderAccount() string {
+	if x != nil {
+		return x.LeaderAccount
+	}
+	return ""
 }
 
 // Case is assignment's authoritative view of a case: its state, who holds it
@@ -2110,14 +2120,15 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\bprogress\x18\x03 \x01(\tR\bprogress\x12\x1a\n" +
 	"\bmeasures\x18\x04 \x01(\tR\bmeasures\x12;\n" +
 	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\xdd\x01\n" +
+	"recordTime\"\x84\x02\n" +
 	"\x04Lead\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12!\n" +
 	"\fleader_title\x18\x02 \x01(\tR\vleaderTitle\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
 	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
-	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\"\xb1\r\n" +
+	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\x12%\n" +
+	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\xb1\r\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +

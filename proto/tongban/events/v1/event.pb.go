@@ -529,7 +529,10 @@ type CaseMoved struct {
 	// 00:00 +08:00.
 	ReportDue *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=report_due,json=reportDue,proto3" json:"report_due,omitempty"`
 	// For an evaluation: the petitioner's rating.
-	Rating        v11.Rating `protobuf:"varint,8,opt,name=rating,proto3,enum=tongban.assignment.v1.Rating" json:"rating,omitempty"`
+	Rating v11.Rating `protobuf:"varint,8,opt,name=rating,proto3,enum=tongban.assignment.v1.Rating" json:"rating,omitempty"`
+	// For a leader taking charge (包案): the leader's account,
+	// "accounts/{username}", which may see the case from then on.
+	LeadAccount   string `protobuf:"bytes,9,opt,name=lead_account,json=leadAccount,proto3" json:"lead_account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -618,6 +621,13 @@ func (x *CaseMoved) GetRating() v11.Rating {
 		return x.Rating
 	}
 	return v11.Rating(0)
+}
+
+func (x *CaseMoved) GetLeadAccount() string {
+	if x != nil {
+		return x.LeadAccount
+	}
+	return ""
 }
 
 // ClockChanged says scheduling started, recomputed, stopped or found overdue
@@ -961,7 +971,7 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\x05group\x18\f \x01(\bR\x05group\"S\n" +
 	"\x11CaseRepeatChanged\x12\x1b\n" +
 	"\trepeat_of\x18\x01 \x01(\tR\brepeatOf\x12!\n" +
-	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"\x8f\x03\n" +
+	"\factor_office\x18\x02 \x01(\tR\vactorOffice\"\xb2\x03\n" +
 	"\tCaseMoved\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1a\n" +
 	"\btownship\x18\x02 \x01(\tR\btownship\x129\n" +
@@ -972,7 +982,8 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\x0eextension_days\x18\x06 \x01(\x05R\rextensionDays\x129\n" +
 	"\n" +
 	"report_due\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\x125\n" +
-	"\x06rating\x18\b \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\"}\n" +
+	"\x06rating\x18\b \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\x12!\n" +
+	"\flead_account\x18\t \x01(\tR\vleadAccount\"}\n" +
 	"\fClockChanged\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12;\n" +
 	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\x12\x18\n" +

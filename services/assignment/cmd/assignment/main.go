@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/assignment/internal/server"
@@ -23,7 +24,7 @@ func main() {
 	app.Main(app.Spec{
 		Name: "assignment", Env: "ASSIGNMENT_",
 		DefaultGRPC: "127.0.0.1:7201", DefaultHTTP: "127.0.0.1:7202",
-		Migrations: migrations.Set,
+		Migrations: migrations.Set, OwnsDirectory: true,
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
 			srv, err := server.New(&store.Store{Pool: d.Pool}, d.Directory)
 			if err != nil {
@@ -38,6 +39,13 @@ func main() {
 				return nil, fmt.Errorf("ASSIGNMENT_MAX_BOUNCES: want a positive number, have %q", d.Env("MAX_BOUNCES", "2"))
 			}
 			assignmentv1.RegisterAssignmentServiceServer(s, srv)
+			// The county's offices: seeded from the directory file, changed
+			// by administrators, followed by the other services.
+			offices := &server.Offices{Store: srv.Store, Dir: d.Directory}
+			if err := offices.Load(ctx); err != nil {
+				return nil, err
+			}
+			directoryv1.RegisterOfficeServiceServer(s, offices)
 			eventsv1.RegisterCaseEventServiceServer(s, &server.Events{Store: srv.Store, Poll: 200 * time.Millisecond})
 			// Case cards show the subject, which is intake's.
 			intake, err := d.Dial(d.Env("INTAKE_ADDR", "127.0.0.1:7101"))
@@ -53,7 +61,8 @@ func main() {
 			// The statutory clocks, shown on the case, and holiday notices
 			// loaded at run time come from scheduling.
 			clocks, err := d.Follow("scheduling", "127.0.0.1:7301", srv.ApplyScheduling)
-			return []func(context.Context) error{registrations, clocks}, err
+			refresh := func(ctx context.Context) error { return offices.Run(ctx, d.DirectoryRefresh) }
+			return []func(context.Context) error{registrations, clocks, refresh}, err
 		},
 	})
 }

@@ -160,6 +160,9 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 	requireText(&v, "leader_title", req.GetLeaderTitle(), 50)
 	requireText(&v, "person", req.GetPerson(), 50)
 	unit := s.target(&v, "unit", req.GetUnit(), directory.Department, directory.Township, directory.Bureau)
+	if _, ok := names.AccountUsername(req.GetLeaderAccount()); req.GetLeaderAccount() != "" && !ok {
+		v.Add("leader_account", `must be "accounts/{username}", e.g. "accounts/zhang.wei"`)
+	}
 	due := s.futureDate(&v, "due_date", req.GetDueDate(), s.now(ctx))
 	c, err := s.transition(ctx, &v, move{
 		method: "LeadCase", action: lifecycle.TakeLead, req: req,
@@ -174,9 +177,12 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 			}
 			c.Docs.Lead = &assignmentv1.Lead{
 				Leader: req.GetLeader(), LeaderTitle: req.GetLeaderTitle(), Unit: unit.Resource(), Person: req.GetPerson(),
-				DueDate: timestamppb.New(due), LeadTime: timestamppb.New(s.now(ctx)),
+				DueDate: timestamppb.New(due), LeadTime: timestamppb.New(s.now(ctx)), LeaderAccount: req.GetLeaderAccount(),
 			}
 			involve(c, unit.ID)
+			if a := req.GetLeaderAccount(); a != "" {
+				involve(c, a) // the leader sees the case (policy.Principal)
+			}
 			e.Target = unit.ID
 			return nil
 		},
@@ -215,8 +221,10 @@ func (s *Server) RecordCaseProgress(ctx context.Context, req *assignmentv1.Recor
 			switch {
 			case lead == nil:
 				return refuse("NOT_LED", "no leader is in charge of this case (包案): there is no card to record on")
+			case caller.Role == policy.RoleLeader && caller.Account != "" && policy.AccountPrincipal(caller.Account) == lead.GetLeaderAccount():
+				// the leader in charge records on their own card
 			case caller.Office.ID != c.Holder && caller.Office.Resource() != lead.GetUnit() && caller.Office.Kind != directory.Bureau:
-				return rpcerr.New(codes.PermissionDenied, "NOT_IN_CHARGE", "only the holder, the unit in charge ("+lead.GetUnit()+") or the petition bureau records on the card")
+				return rpcerr.New(codes.PermissionDenied, "NOT_IN_CHARGE", "only the holder, the unit in charge ("+lead.GetUnit()+"), the leader in charge or the petition bureau records on the card")
 			}
 			c.Docs.Progress = append(c.Docs.Progress, &assignmentv1.Progress{
 				Office: caller.Office.Resource(), Steps: req.GetSteps(), Progress: req.GetProgress(), Measures: req.GetMeasures(),

@@ -122,6 +122,8 @@ func (s *Server) target(v *rpcerr.Violations, field, name string, kinds ...direc
 		v.Add(field, "is not an office of county "+s.Dir.County.Code)
 	case !slices.Contains(kinds, o.Kind):
 		v.Add(field, "must be a "+string(kinds[0])+" office, not "+o.Name)
+	case o.Closed:
+		v.Add(field, o.Name+" is closed and takes no new cases")
 	}
 	return o
 }
@@ -948,6 +950,8 @@ func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) 
 		mv.ReportDue = c.Docs.GetAssignment().GetReportDue()
 	case lifecycle.Evaluate:
 		mv.Rating = c.Docs.GetEvaluation().GetRating()
+	case lifecycle.TakeLead:
+		mv.LeadAccount = c.Docs.GetLead().GetLeaderAccount()
 	}
 	return outbox.Append(ctx, tx, &eventsv1.Event{
 		CaseNumber: c.Number,

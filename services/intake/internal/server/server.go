@@ -350,7 +350,7 @@ var orders = map[string]store.Order{
 func (s *Server) listFilter(caller auth.Caller, req *intakev1.ListCasesRequest) (store.ListFilter, listPage, error) {
 	var v rpcerr.Violations
 	f := store.ListFilter{
-		County: caller.County, AllOfCounty: caller.Office.Kind == directory.Bureau, Office: caller.Office.ID,
+		County: caller.County, AllOfCounty: policy.SeesCounty(caller), Office: policy.Principal(caller),
 		State: int16(req.GetState()), Township: req.GetTownship(), Channel: int16(req.GetChannel()), Class: int16(req.GetCaseClass()),
 		SubjectContains: req.GetSubjectContains(), WithPetitioners: req.GetView() == intakev1.CaseView_CASE_VIEW_FULL,
 	}
@@ -584,6 +584,7 @@ func (s *Server) ProjectMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event)
 	st := entry.GetToState()
 	return s.Store.ApplyMove(ctx, tx, store.Move{
 		Target:     target,
+		Lead:       mv.GetLeadAccount(),
 		CaseNumber: ev.GetCaseNumber(),
 		Sequence:   entry.GetSequence(),
 		ToState:    int16(st),

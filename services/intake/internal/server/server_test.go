@@ -39,6 +39,7 @@ import (
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/pgtest"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/protect"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
@@ -373,6 +374,40 @@ func TestProjectMove(t *testing.T) {
 	}
 	if r, err := s.GetCase(authtest.As(t, "demo-rsj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); err != nil || r.GetCase().GetHolderOffice() != "offices/330421.zjj" {
 		t.Fatalf("the receiver reads the case: %v, %v", r, err)
+	}
+
+	// 包案: the leader's account sees the case it leads, in Get and List,
+	// and no other; a leader of the same office without the lead sees none.
+	other, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := func(account string) context.Context {
+		return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: account})
+	}
+	if _, err := s.GetCase(leader("zhang.wei"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+		t.Fatalf("a bureau leader reads a case before leading it: %v", err)
+	}
+	led := &assignmentv1.HistoryEntry{Sequence: 5, Action: assignmentv1.Action_ACTION_TAKE_LEAD, ToState: assignmentv1.CaseState_CASE_STATE_TRANSFERRED,
+		ToOffice: "offices/330421.zjj", TargetOffice: "offices/330421.zjj"}
+	ev = &eventsv1.Event{CaseNumber: num, Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{Entry: led, LeadAccount: "accounts/zhang.wei"}}}
+	if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ProjectMove(ctx, tx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetCase(leader("zhang.wei"), &intakev1.GetCaseRequest{Name: "cases/" + num}); err != nil {
+		t.Errorf("the leader reads the case they lead: %v", err)
+	}
+	for _, who := range []string{"li.na", ""} {
+		if _, err := s.GetCase(leader(who), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+			t.Errorf("leader %q reads a case they do not lead: %v", who, err)
+		}
+	}
+	list, err := s.ListCases(leader("zhang.wei"), &intakev1.ListCasesRequest{})
+	if err != nil || len(list.GetCases()) != 1 || list.GetCases()[0].GetCaseNumber() != num {
+		t.Errorf("the leader's list: %v, %v (want only %s, not %s)", list, err, num, other.GetCase().GetCaseNumber())
+	}
+	if list, err := s.ListCases(leader(""), &intakev1.ListCasesRequest{}); err != nil || len(list.GetCases()) != 0 {
+		t.Errorf("a leader without an account lists %v, %v", list, err)
 	}
 }
 

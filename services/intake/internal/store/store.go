@@ -507,7 +507,10 @@ type Move struct {
 	ToState    int16
 	ToOffice   string // office id
 	Target     string // office id the move addresses (a transfer's receiver), if any
-	Entry      []byte // serialized HistoryEntry
+	// Lead is the account of a leader who took charge ("accounts/{username}"),
+	// who may see the case from then on.
+	Lead  string
+	Entry []byte // serialized HistoryEntry
 	// Ends says the move ended the case (closed, final, declined) at Time.
 	Ends bool
 	Time time.Time
@@ -538,7 +541,8 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 			involved_offices = involved_offices
 				|| CASE WHEN $4 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$4] END
 				|| CASE WHEN $5 = '' OR $5 = $4 OR $5 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$5::text] END
-		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time)
+				|| CASE WHEN $8 = '' OR $8 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$8::text] END
+		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time, m.Lead)
 	if err != nil {
 		return fmt.Errorf("store.ApplyMove: %w", err)
 	}

@@ -157,7 +157,8 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 	target, _ := names.OfficeID(e.GetTargetOffice())
 	actor, _ := names.OfficeID(e.GetActorOffice())
 	num := ev.GetCaseNumber()
-	if err := s.Store.Involve(ctx, tx, num, mv.GetCounty(), holder, target, actor); err != nil {
+	// A leader who takes charge (包案) sees the case by their account.
+	if err := s.Store.Involve(ctx, tx, num, mv.GetCounty(), holder, target, actor, mv.GetLeadAccount()); err != nil {
 		return err
 	}
 	eff := clocks.Of(clocks.Move{

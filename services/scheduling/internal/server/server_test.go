@@ -16,12 +16,14 @@ import (
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
+	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/pgtest"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
 	"github.com/tongban/tongban/services/scheduling/migrations"
 )
@@ -410,5 +412,31 @@ func TestImportHolidayNotice(t *testing.T) {
 	}
 	if d := other.Calendar().Day(time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)); d.Kind != calendar.MakeupWorkday {
 		t.Errorf("replica: %+v", d)
+	}
+}
+
+// TestLeaderSeesLedClocks: a leader's account sees the clocks of the case
+// it leads (CaseMoved.lead_account of the 包案), and no other leader does.
+func TestLeaderSeesLedClocks(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	leader := func(account string) context.Context {
+		return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: account})
+	}
+	list := func(account string) error {
+		_, err := s.ListCaseDeadlines(leader(account), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num})
+		return err
+	}
+	apply(t, s, 1, assignmentv1.Action_ACTION_REGISTER, cst("2026-11-23 09:00"), "330421102", "")
+	if err := list("zhang.wei"); status.Code(err) != codes.NotFound {
+		t.Fatalf("before the 包案 a bureau leader reads the clocks: %v", err)
+	}
+	apply(t, s, 2, assignmentv1.Action_ACTION_TAKE_LEAD, cst("2026-11-23 10:00"), "330421102", "offices/330421102",
+		func(mv *eventsv1.CaseMoved) { mv.LeadAccount = "accounts/zhang.wei" })
+	if err := list("zhang.wei"); err != nil {
+		t.Errorf("the leader in charge: %v", err)
+	}
+	if err := list("li.na"); status.Code(err) != codes.NotFound {
+		t.Errorf("another leader: %v", err)
 	}
 }

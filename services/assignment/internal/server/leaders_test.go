@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/policy"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+)
+
+// TestLeaderSeesLedCases: a leader's account sees the cases it leads (包案)
+// and no others, not even at the bureau, records on the card of its own
+// case, and the move tells the other services (CaseMoved.lead_account).
+func TestLeaderSeesLedCases(t *testing.T) {
+	t.Parallel()
+	s, _ := registered(t)
+	register(t, s, reg{number: "330421-2026-000002"})
+	leader := func(account string) context.Context {
+		return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: account})
+	}
+	card := func(ctx context.Context, number string) error {
+		_, err := s.GetCaseCard(ctx, &assignmentv1.GetCaseCardRequest{Name: "cases/" + number + "/card"})
+		return err
+	}
+	history := func(ctx context.Context, number string) error {
+		_, err := s.ListCaseHistory(ctx, &assignmentv1.ListCaseHistoryRequest{Parent: "cases/" + number})
+		return err
+	}
+	if err := history(leader("zhang.wei"), "330421-2026-000001"); status.Code(err) != codes.NotFound {
+		t.Fatalf("a bureau leader reads a case they do not lead: %v", err)
+	}
+	lead := func(account string) error {
+		_, err := s.LeadCase(authtest.As(t, "demo-bureau"), &assignmentv1.LeadCaseRequest{
+			Name: caseName, Leader: "张伟", LeaderTitle: "副县长", Unit: "offices/330421102", Person: "李某", DueDate: "2026-12-15",
+			LeaderAccount: account,
+		})
+		return err
+	}
+	for _, bad := range []string{"zhang.wei", "accounts/", "accounts/ZW", "accounts/a"} {
+		if err := lead(bad); status.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), "leader_account") {
+			t.Errorf("leader_account %q: %v", bad, err)
+		}
+	}
+	if err := lead("accounts/zhang.wei"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		who, number string
+		ctx         context.Context
+		want        codes.Code
+	}{
+		{"the leader in charge", "330421-2026-000001", leader("zhang.wei"), codes.OK},
+		{"the leader in charge, another case", "330421-2026-000002", leader("zhang.wei"), codes.NotFound},
+		{"another leader", "330421-2026-000001", leader("li.na"), codes.NotFound},
+		{"a leader without an account", "330421-2026-000001", leader(""), codes.NotFound},
+	} {
+		if err := history(tc.ctx, tc.number); status.Code(err) != tc.want {
+			t.Errorf("%s reads the history of %s: %v, want %v", tc.who, tc.number, err, tc.want)
+		}
+		if err := card(tc.ctx, tc.number); tc.want == codes.OK && err != nil {
+			t.Errorf("%s reads the card of %s: %v", tc.who, tc.number, err)
+		}
+	}
+	if _, err := recordProgress(leader("zhang.wei"), s, caseName); err != nil {
+		t.Errorf("the leader in charge records on the card: %v", err)
+	}
+	if _, err := recordProgress(leader("li.na"), s, caseName); status.Code(err) != codes.NotFound {
+		t.Errorf("another leader records on the card: %v", err)
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		if mv := ev.GetCaseMoved(); mv.GetEntry().GetAction() == assignmentv1.Action_ACTION_TAKE_LEAD {
+			found = mv.GetLeadAccount() == "accounts/zhang.wei"
+		}
+	}
+	if !found {
+		t.Error("no CaseMoved of the 包案 names the leader's account")
+	}
+}
