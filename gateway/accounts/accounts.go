@@ -423,7 +423,7 @@ const keyPrefix = "tbk_"
 func (s *Service) change(ctx context.Context, action, subject, detail, sql string, args ...any) (int64, error) {
 	e := audit.FromCall(ctx, action, "", "", detail+" account="+subject)
 	if c, err := s.caller(ctx); err == nil {
-		e.Office, e.Role = c.Office, c.Role+":"+c.Account
+		e.Office, e.Role, e.Account = c.Office, c.Role, c.Account
 	} else {
 		e.Office, e.Role = s.Dir.Bureau().ID, "bootstrap"
 	}

@@ -185,9 +185,9 @@ func TestAccountsAudited(t *testing.T) {
 	}
 	var got []string
 	for _, e := range entries {
-		got = append(got, e.Action+" "+e.Role)
+		got = append(got, strings.TrimSpace(e.Action+" "+e.Role+" "+e.Account))
 	}
-	want := []string{"account.disable admin:admin", "api_key.revoke admin:admin", "api_key.create admin:admin", "account.create admin:admin", "account.create bootstrap"}
+	want := []string{"account.disable admin admin", "api_key.revoke admin admin", "api_key.create admin admin", "account.create admin admin", "account.create bootstrap"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("audit log: %q, want %q", got, want)
 	}

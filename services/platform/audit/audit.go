@@ -30,6 +30,7 @@ type Entry struct {
 	Seq             int64
 	At              time.Time
 	Office, Role    string
+	Account         string // the signed-in account, "" for static tokens and jobs
 	Action          string // e.g. "case.register", "identity.read"
 	CaseNumber      string
 	RequestID, Peer string
@@ -59,7 +60,7 @@ const (
 func FromCall(ctx context.Context, action, caseNumber, requestID, detail string) Entry {
 	e := Entry{At: time.Now().UTC().Truncate(time.Microsecond), Action: action, CaseNumber: caseNumber, RequestID: requestID, Detail: detail}
 	if c, ok := auth.FromContext(ctx); ok {
-		e.Office, e.Role = c.Office.ID, c.Role
+		e.Office, e.Role, e.Account = c.Office.ID, c.Role, c.Account
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	first := func(k string) string {
@@ -82,15 +83,21 @@ func FromCall(ctx context.Context, action, caseNumber, requestID, detail string)
 	return e
 }
 
-// hash is the entry's chain hash over prev.
+// hash is the entry's chain hash over prev. The account, added later, is
+// hashed only when set, so the entries written before it verify as they
+// were.
 func hash(prev []byte, e *Entry) []byte {
 	h := sha256.New()
 	h.Write(prev)
 	var n [binary.MaxVarintLen64]byte
-	for _, f := range []string{
+	fields := []string{
 		strconv.FormatInt(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.Office, e.Role, e.Action,
 		e.CaseNumber, e.RequestID, e.Peer, e.Detail,
-	} {
+	}
+	if e.Account != "" {
+		fields = append(fields, "account", e.Account)
+	}
+	for _, f := range fields {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(f)))])
 		h.Write([]byte(f))
 	}
@@ -120,10 +127,10 @@ func Append(ctx context.Context, tx pgx.Tx, entries ...Entry) error {
 		e.At = e.At.UTC().Truncate(time.Microsecond)
 		e.Hash = hash(prev, e)
 		prev = e.Hash
-		rows[i] = []any{e.Seq, e.At, e.Office, e.Role, e.Action, e.CaseNumber, e.RequestID, e.Peer, e.Detail, e.PrevHash, e.Hash}
+		rows[i] = []any{e.Seq, e.At, e.Office, e.Role, e.Account, e.Action, e.CaseNumber, e.RequestID, e.Peer, e.Detail, e.PrevHash, e.Hash}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"},
-		[]string{"seq", "at", "office", "role", "action", "case_number", "request_id", "peer", "detail", "prev_hash", "hash"},
+		[]string{"seq", "at", "office", "role", "account", "action", "case_number", "request_id", "peer", "detail", "prev_hash", "hash"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
@@ -133,12 +140,12 @@ func Append(ctx context.Context, tx pgx.Tx, entries ...Entry) error {
 	return nil
 }
 
-const columns = `seq, at, office, role, action, case_number, request_id, peer, detail, prev_hash, hash`
+const columns = `seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash`
 
 func scan(rows pgx.Rows) ([]Entry, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 		var e Entry
-		err := r.Scan(&e.Seq, &e.At, &e.Office, &e.Role, &e.Action, &e.CaseNumber, &e.RequestID, &e.Peer, &e.Detail, &e.PrevHash, &e.Hash)
+		err := r.Scan(&e.Seq, &e.At, &e.Office, &e.Role, &e.Account, &e.Action, &e.CaseNumber, &e.RequestID, &e.Peer, &e.Detail, &e.PrevHash, &e.Hash)
 		return e, err
 	})
 }

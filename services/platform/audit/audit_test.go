@@ -28,9 +28,14 @@ func TestMain(m *testing.M) {
 func appendN(t *testing.T, pool *pgxpool.Pool, n int, office string) {
 	t.Helper()
 	for i := range n {
+		account := "" // every other entry by a static token (entries from before accounts had none)
+		if i%2 == 0 {
+			account = "wang.fang"
+		}
 		err := pgdb.InTx(context.Background(), pool, func(tx pgx.Tx) error {
 			return audit.Append(context.Background(), tx, audit.Entry{
-				Office: office, Role: "clerk", Action: audit.ReadIdentity, CaseNumber: "330421-2026-000001", RequestID: "r" + string(rune('a'+i%26)), Peer: "127.0.0.1",
+				Office: office, Role: "clerk", Account: account, Action: audit.ReadIdentity, CaseNumber: "330421-2026-000001",
+				RequestID: "r" + string(rune('a'+i%26)), Peer: "127.0.0.1",
 			})
 		})
 		if err != nil {
@@ -87,6 +92,8 @@ func TestChain(t *testing.T) {
 	}
 	for _, c := range []struct{ q, want string }{
 		{`UPDATE audit_log SET office = '330421105' WHERE seq = 40`, "entry 40 was changed"},
+		{`UPDATE audit_log SET account = 'li.na' WHERE seq = 42`, "entry 42 was changed"}, // blamed on someone
+		{`UPDATE audit_log SET account = '' WHERE seq = 41`, "entry 41 was changed"},      // made anonymous
 		{`DELETE FROM audit_log WHERE seq = 30`, "entry 30 is missing"},
 		{`DELETE FROM audit_log WHERE seq > 90`, "the log ends at"},
 	} {

@@ -89,9 +89,17 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 			c = names.Case(e.CaseNumber)
 		}
 		out.Entries = append(out.Entries, &auditv1.Entry{
-			Sequence: e.Seq, Time: timestamppb.New(e.At), Office: names.Office(e.Office), Role: e.Role, Action: e.Action,
+			Sequence: e.Seq, Time: timestamppb.New(e.At), Office: names.Office(e.Office), Role: e.Role, Account: account(e.Account), Action: e.Action,
 			Case: c, RequestId: e.RequestID, Peer: e.Peer, Detail: e.Detail, Hash: hex.EncodeToString(e.Hash),
 		})
 	}
 	return out, nil
+}
+
+// account is an entry's account as a resource name ("" for none).
+func account(username string) string {
+	if username == "" {
+		return ""
+	}
+	return "accounts/" + username
 }

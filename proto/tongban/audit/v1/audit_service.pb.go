@@ -33,8 +33,7 @@ type Entry struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// The office of the caller, "offices/{id}".
 	Office string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
-	// The caller's role in that office (for account changes,
-	// "role:username" of the administrator).
+	// The caller's role in that office.
 	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	// What happened, e.g. case.register, case.move, identity.read,
 	// schedule.change, account.create.
@@ -48,7 +47,10 @@ type Entry struct {
 	// Details without identity, e.g. "action=ACTION_ROUTE from=… to=…".
 	Detail string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
 	// The entry's chain hash (hex).
-	Hash          string `protobuf:"bytes,10,opt,name=hash,proto3" json:"hash,omitempty"`
+	Hash string `protobuf:"bytes,10,opt,name=hash,proto3" json:"hash,omitempty"`
+	// Who, by account: "accounts/{username}" of the person or system signed
+	// in; empty for static tokens, Tongban's own services and its jobs.
+	Account       string `protobuf:"bytes,11,opt,name=account,proto3" json:"account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -149,6 +151,13 @@ func (x *Entry) GetDetail() string {
 func (x *Entry) GetHash() string {
 	if x != nil {
 		return x.Hash
+	}
+	return ""
+}
+
+func (x *Entry) GetAccount() string {
+	if x != nil {
+		return x.Account
 	}
 	return ""
 }
@@ -285,7 +294,7 @@ var File_tongban_audit_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_tongban_audit_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"$tongban/audit/v1/audit_service.proto\x12\x10tongban.audit.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x02\n" +
+	"$tongban/audit/v1/audit_service.proto\x12\x10tongban.audit.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x02\n" +
 	"\x05Entry\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -298,7 +307,8 @@ const file_tongban_audit_v1_audit_service_proto_rawDesc = "" +
 	"\x04peer\x18\b \x01(\tR\x04peer\x12\x16\n" +
 	"\x06detail\x18\t \x01(\tR\x06detail\x12\x12\n" +
 	"\x04hash\x18\n" +
-	" \x01(\tR\x04hash\"\x90\x01\n" +
+	" \x01(\tR\x04hash\x12\x18\n" +
+	"\aaccount\x18\v \x01(\tR\aaccount\"\x90\x01\n" +
 	"\x12ListEntriesRequest\x12\x17\n" +
 	"\x04case\x18\x01 \x01(\tB\x03\xe0A\x01R\x04case\x12\x1b\n" +
 	"\x06office\x18\x02 \x01(\tB\x03\xe0A\x01R\x06office\x12 \n" +
