@@ -115,6 +115,9 @@ func TestHostileInput(t *testing.T) {
 		{"SQL in a page token", "GET", "/v1/cases?pageToken=" + url.QueryEscape(sqli), "demo-bureau", nil, 400},
 		{"SQL in a text filter is only text", "GET", "/v1/cases?subjectContains=" + url.QueryEscape(sqli), "demo-bureau", nil, 200},
 		{"SQL in an office", "POST", "/v1/cases/" + num + ":transfer", "demo-bureau", map[string]any{"toOffice": "offices/" + sqli, "reason": sqli}, 400},
+		{"SQL in an office id", "GET", "/v1/offices/" + esc(sqli), "demo-bureau", nil, 404},
+		{"SQL in a new office", "POST", "/v1/offices?officeId=" + url.QueryEscape(sqli), "demo-bureau", map[string]any{"displayName": sqli, "kind": "OFFICE_KIND_DEPARTMENT"}, 403},
+		{"unknown field in an office", "PATCH", "/v1/offices/330421.zjj", "demo-bureau", `{"displayName": "x", "kindd": 1}`, 400},
 		{"SQL in a cursor", "GET", "/v1/events?afterCursor=" + url.QueryEscape(sqli), "demo-bureau", nil, 400},
 		// A path that leaves its route matches none: 404, never a file.
 		{"path traversal in a case", "GET", "/v1/cases/" + esc("../../etc/passwd"), "demo-dayun", nil, 404},
