@@ -46,11 +46,13 @@ const (
 	UnlinkRepeat = "case.unlink_repeat"
 	Attach       = "attachment.create"
 	ReadIdentity = "identity.read"
-	ReadFile     = "attachment.read"
-	Anonymise    = "case.anonymise"
-	Move         = "case.move"
-	Schedule     = "schedule.change"  // receptions, applications, appointments, the calendar
-	Directory    = "directory.change" // an office created or changed
+	// LookupIdentity: cases looked up by a petitioner's ID or phone number.
+	LookupIdentity = "identity.lookup"
+	ReadFile       = "attachment.read"
+	Anonymise      = "case.anonymise"
+	Move           = "case.move"
+	Schedule       = "schedule.change"  // receptions, applications, appointments, the calendar
+	Directory      = "directory.change" // an office created or changed
 )
 
 // FromCall fills who, when and from where from a call's context: the

@@ -421,6 +421,10 @@ type Case struct {
 	// 三级终结: this case repeats a matter finally closed after re-review; it is
 	// not accepted again (信访工作条例 第三十六条第三款).
 	RepeatOfFinal bool `protobuf:"varint,27,opt,name=repeat_of_final,json=repeatOfFinal,proto3" json:"repeat_of_final,omitempty"`
+	// The query code printed on the receipt (受理凭证, 查询码): with the case
+	// number it identifies the petitioner's case when they ask about it.
+	// Shown to the registering office only.
+	QueryCode     string `protobuf:"bytes,28,opt,name=query_code,json=queryCode,proto3" json:"query_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -644,6 +648,13 @@ func (x *Case) GetRepeatOfFinal() bool {
 	return false
 }
 
+func (x *Case) GetQueryCode() string {
+	if x != nil {
+		return x.QueryCode
+	}
+	return ""
+}
+
 var File_tongban_intake_v1_case_proto protoreflect.FileDescriptor
 
 const file_tongban_intake_v1_case_proto_rawDesc = "" +
@@ -655,7 +666,7 @@ const file_tongban_intake_v1_case_proto_rawDesc = "" +
 	"\tid_number\x18\x02 \x01(\tB\x03\xe0A\x01R\bidNumber\x12\x19\n" +
 	"\x05phone\x18\x03 \x01(\tB\x03\xe0A\x01R\x05phone\x12:\n" +
 	"\x04kind\x18\x04 \x01(\x0e2!.tongban.intake.v1.PetitionerKindB\x03\xe0A\x01R\x04kind\x12+\n" +
-	"\x0erepresentative\x18\x05 \x01(\bB\x03\xe0A\x01R\x0erepresentative\"\x9a\t\n" +
+	"\x0erepresentative\x18\x05 \x01(\bB\x03\xe0A\x01R\x0erepresentative\"\xbe\t\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -690,7 +701,9 @@ const file_tongban_intake_v1_case_proto_rawDesc = "" +
 	"\vupdate_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12*\n" +
 	"\x0eaccused_office\x18\x1a \x01(\tB\x03\xe0A\x01R\raccusedOffice\x12+\n" +
-	"\x0frepeat_of_final\x18\x1b \x01(\bB\x03\xe0A\x03R\rrepeatOfFinal*\x83\x01\n" +
+	"\x0frepeat_of_final\x18\x1b \x01(\bB\x03\xe0A\x03R\rrepeatOfFinal\x12\"\n" +
+	"\n" +
+	"query_code\x18\x1c \x01(\tB\x03\xe0A\x03R\tqueryCode*\x83\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCHANNEL_VISIT\x10\x01\x12\x12\n" +

@@ -1617,6 +1617,227 @@ func (x *ImportCasesResponse) GetNotRegistered() int32 {
 	return 0
 }
 
+// The request of FindRepeats.
+type FindRepeatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The petitioner's 18-character resident ID number.
+	IdNumber string `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// The petitioner's mainland phone number.
+	Phone string `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The township the new petition concerns; with the class and topic it
+	// says which earlier cases are about the same matter.
+	Township string `protobuf:"bytes,3,opt,name=township,proto3" json:"township,omitempty"`
+	// The class of the new petition.
+	CaseClass CaseClass `protobuf:"varint,4,opt,name=case_class,json=caseClass,proto3,enum=tongban.intake.v1.CaseClass" json:"case_class,omitempty"`
+	// The topic of the new petition.
+	Topic         string `protobuf:"bytes,5,opt,name=topic,proto3" json:"topic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindRepeatsRequest) Reset() {
+	*x = FindRepeatsRequest{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindRepeatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindRepeatsRequest) ProtoMessage() {}
+
+func (x *FindRepeatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindRepeatsRequest.ProtoReflect.Descriptor instead.
+func (*FindRepeatsRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *FindRepeatsRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *FindRepeatsRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *FindRepeatsRequest) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *FindRepeatsRequest) GetCaseClass() CaseClass {
+	if x != nil {
+		return x.CaseClass
+	}
+	return CaseClass_CASE_CLASS_UNSPECIFIED
+}
+
+func (x *FindRepeatsRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+// An earlier case of the same petitioner.
+type RepeatMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// Its subject.
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Its state.
+	State v1.CaseState `protobuf:"varint,3,opt,name=state,proto3,enum=tongban.assignment.v1.CaseState" json:"state,omitempty"`
+	// When it was received.
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// Same township, class and topic: registering now links the new case to
+	// it as a repeat (重复信访).
+	SameMatter bool `protobuf:"varint,5,opt,name=same_matter,json=sameMatter,proto3" json:"same_matter,omitempty"`
+	// It was finally closed after re-review (三级终结).
+	Final         bool `protobuf:"varint,6,opt,name=final,proto3" json:"final,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepeatMatch) Reset() {
+	*x = RepeatMatch{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepeatMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepeatMatch) ProtoMessage() {}
+
+func (x *RepeatMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepeatMatch.ProtoReflect.Descriptor instead.
+func (*RepeatMatch) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RepeatMatch) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *RepeatMatch) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *RepeatMatch) GetState() v1.CaseState {
+	if x != nil {
+		return x.State
+	}
+	return v1.CaseState(0)
+}
+
+func (x *RepeatMatch) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *RepeatMatch) GetSameMatter() bool {
+	if x != nil {
+		return x.SameMatter
+	}
+	return false
+}
+
+func (x *RepeatMatch) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+// The response of FindRepeats.
+type FindRepeatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The earlier cases, the same matter first, then newest first; at most 10.
+	Matches       []*RepeatMatch `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindRepeatsResponse) Reset() {
+	*x = FindRepeatsResponse{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindRepeatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindRepeatsResponse) ProtoMessage() {}
+
+func (x *FindRepeatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindRepeatsResponse.ProtoReflect.Descriptor instead.
+func (*FindRepeatsResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *FindRepeatsResponse) GetMatches() []*RepeatMatch {
+	if x != nil {
+		return x.Matches
+	}
+	return nil
+}
+
 var File_tongban_intake_v1_intake_service_proto protoreflect.FileDescriptor
 
 const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
@@ -1737,13 +1958,30 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"registered\x12\x1a\n" +
 	"\bexisting\x18\x03 \x01(\x05R\bexisting\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12%\n" +
-	"\x0enot_registered\x18\x05 \x01(\x05R\rnotRegistered*\xab\x01\n" +
+	"\x0enot_registered\x18\x05 \x01(\x05R\rnotRegistered\"\xcf\x01\n" +
+	"\x12FindRepeatsRequest\x12 \n" +
+	"\tid_number\x18\x01 \x01(\tB\x03\xe0A\x01R\bidNumber\x12\x19\n" +
+	"\x05phone\x18\x02 \x01(\tB\x03\xe0A\x01R\x05phone\x12\x1f\n" +
+	"\btownship\x18\x03 \x01(\tB\x03\xe0A\x01R\btownship\x12@\n" +
+	"\n" +
+	"case_class\x18\x04 \x01(\x0e2\x1c.tongban.intake.v1.CaseClassB\x03\xe0A\x01R\tcaseClass\x12\x19\n" +
+	"\x05topic\x18\x05 \x01(\tB\x03\xe0A\x01R\x05topic\"\xe9\x01\n" +
+	"\vRepeatMatch\x12\x12\n" +
+	"\x04case\x18\x01 \x01(\tR\x04case\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x126\n" +
+	"\x05state\x18\x03 \x01(\x0e2 .tongban.assignment.v1.CaseStateR\x05state\x12=\n" +
+	"\freceive_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x1f\n" +
+	"\vsame_matter\x18\x05 \x01(\bR\n" +
+	"sameMatter\x12\x14\n" +
+	"\x05final\x18\x06 \x01(\bR\x05final\"O\n" +
+	"\x13FindRepeatsResponse\x128\n" +
+	"\amatches\x18\x01 \x03(\v2\x1e.tongban.intake.v1.RepeatMatchR\amatches*\xab\x01\n" +
 	"\rImportOutcome\x12\x1e\n" +
 	"\x1aIMPORT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19IMPORT_OUTCOME_REGISTERED\x10\x01\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_EXISTING\x10\x02\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_REJECTED\x10\x03\x12!\n" +
-	"\x1dIMPORT_OUTCOME_NOT_REGISTERED\x10\x042\xe4\v\n" +
+	"\x1dIMPORT_OUTCOME_NOT_REGISTERED\x10\x042\xe4\f\n" +
 	"\rIntakeService\x12x\n" +
 	"\n" +
 	"CreateCase\x12$.tongban.intake.v1.CreateCaseRequest\x1a%.tongban.intake.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12r\n" +
@@ -1757,7 +1995,8 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\x0fListAttachments\x12).tongban.intake.v1.ListAttachmentsRequest\x1a*.tongban.intake.v1.ListAttachmentsResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=cases/*}/attachments\x12\x8f\x01\n" +
 	"\x14GetAttachmentContent\x12..tongban.intake.v1.GetAttachmentContentRequest\x1a\x14.google.api.HttpBody\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{name=cases/*/attachments/*}:download\x12\x89\x01\n" +
 	"\n" +
-	"LinkRepeat\x12$.tongban.intake.v1.LinkRepeatRequest\x1a%.tongban.intake.v1.LinkRepeatResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:linkRepeat\x12\x91\x01\n" +
+	"LinkRepeat\x12$.tongban.intake.v1.LinkRepeatRequest\x1a%.tongban.intake.v1.LinkRepeatResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:linkRepeat\x12~\n" +
+	"\vFindRepeats\x12%.tongban.intake.v1.FindRepeatsRequest\x1a&.tongban.intake.v1.FindRepeatsResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases:findRepeats\x12\x91\x01\n" +
 	"\fUnlinkRepeat\x12&.tongban.intake.v1.UnlinkRepeatRequest\x1a'.tongban.intake.v1.UnlinkRepeatResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:unlinkRepeat\x12\x85\x01\n" +
 	"\x10ListAuditEntries\x12*.tongban.intake.v1.ListAuditEntriesRequest\x1a+.tongban.intake.v1.ListAuditEntriesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditEntriesB\xce\x01\n" +
 	"\x15com.tongban.intake.v1B\x12IntakeServiceProtoP\x01Z;github.com/tongban/tongban/proto/tongban/intake/v1;intakev1\xa2\x02\x03TIX\xaa\x02\x11Tongban.Intake.V1\xca\x02\x11Tongban\\Intake\\V1\xe2\x02\x1dTongban\\Intake\\V1\\GPBMetadata\xea\x02\x13Tongban::Intake::V1b\x06proto3"
@@ -1775,7 +2014,7 @@ func file_tongban_intake_v1_intake_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tongban_intake_v1_intake_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tongban_intake_v1_intake_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_tongban_intake_v1_intake_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_tongban_intake_v1_intake_service_proto_goTypes = []any{
 	(ImportOutcome)(0),                  // 0: tongban.intake.v1.ImportOutcome
 	(*AuditEntry)(nil),                  // 1: tongban.intake.v1.AuditEntry
@@ -1802,69 +2041,78 @@ var file_tongban_intake_v1_intake_service_proto_goTypes = []any{
 	(*FieldViolation)(nil),              // 22: tongban.intake.v1.FieldViolation
 	(*ImportResult)(nil),                // 23: tongban.intake.v1.ImportResult
 	(*ImportCasesResponse)(nil),         // 24: tongban.intake.v1.ImportCasesResponse
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(*Case)(nil),                        // 26: tongban.intake.v1.Case
-	(CaseView)(0),                       // 27: tongban.intake.v1.CaseView
-	(*fieldmaskpb.FieldMask)(nil),       // 28: google.protobuf.FieldMask
-	(v1.CaseState)(0),                   // 29: tongban.assignment.v1.CaseState
-	(Channel)(0),                        // 30: tongban.intake.v1.Channel
-	(CaseClass)(0),                      // 31: tongban.intake.v1.CaseClass
-	(*Attachment)(nil),                  // 32: tongban.intake.v1.Attachment
-	(*httpbody.HttpBody)(nil),           // 33: google.api.HttpBody
+	(*FindRepeatsRequest)(nil),          // 25: tongban.intake.v1.FindRepeatsRequest
+	(*RepeatMatch)(nil),                 // 26: tongban.intake.v1.RepeatMatch
+	(*FindRepeatsResponse)(nil),         // 27: tongban.intake.v1.FindRepeatsResponse
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*Case)(nil),                        // 29: tongban.intake.v1.Case
+	(CaseView)(0),                       // 30: tongban.intake.v1.CaseView
+	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
+	(v1.CaseState)(0),                   // 32: tongban.assignment.v1.CaseState
+	(Channel)(0),                        // 33: tongban.intake.v1.Channel
+	(CaseClass)(0),                      // 34: tongban.intake.v1.CaseClass
+	(*Attachment)(nil),                  // 35: tongban.intake.v1.Attachment
+	(*httpbody.HttpBody)(nil),           // 36: google.api.HttpBody
 }
 var file_tongban_intake_v1_intake_service_proto_depIdxs = []int32{
-	25, // 0: tongban.intake.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	28, // 0: tongban.intake.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: tongban.intake.v1.ListAuditEntriesResponse.audit_entries:type_name -> tongban.intake.v1.AuditEntry
-	26, // 2: tongban.intake.v1.CreateCaseRequest.case:type_name -> tongban.intake.v1.Case
-	26, // 3: tongban.intake.v1.CreateCaseResponse.case:type_name -> tongban.intake.v1.Case
-	27, // 4: tongban.intake.v1.GetCaseRequest.view:type_name -> tongban.intake.v1.CaseView
-	26, // 5: tongban.intake.v1.GetCaseResponse.case:type_name -> tongban.intake.v1.Case
-	26, // 6: tongban.intake.v1.UpdateCaseRequest.case:type_name -> tongban.intake.v1.Case
-	28, // 7: tongban.intake.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	26, // 8: tongban.intake.v1.UpdateCaseResponse.case:type_name -> tongban.intake.v1.Case
-	29, // 9: tongban.intake.v1.ListCasesRequest.state:type_name -> tongban.assignment.v1.CaseState
-	30, // 10: tongban.intake.v1.ListCasesRequest.channel:type_name -> tongban.intake.v1.Channel
-	31, // 11: tongban.intake.v1.ListCasesRequest.case_class:type_name -> tongban.intake.v1.CaseClass
-	25, // 12: tongban.intake.v1.ListCasesRequest.receive_time_from:type_name -> google.protobuf.Timestamp
-	25, // 13: tongban.intake.v1.ListCasesRequest.receive_time_to:type_name -> google.protobuf.Timestamp
-	27, // 14: tongban.intake.v1.ListCasesRequest.view:type_name -> tongban.intake.v1.CaseView
-	26, // 15: tongban.intake.v1.ListCasesResponse.cases:type_name -> tongban.intake.v1.Case
-	26, // 16: tongban.intake.v1.LinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
-	26, // 17: tongban.intake.v1.UnlinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
-	32, // 18: tongban.intake.v1.CreateAttachmentRequest.attachment:type_name -> tongban.intake.v1.Attachment
-	32, // 19: tongban.intake.v1.CreateAttachmentResponse.attachment:type_name -> tongban.intake.v1.Attachment
-	32, // 20: tongban.intake.v1.ListAttachmentsResponse.attachments:type_name -> tongban.intake.v1.Attachment
-	26, // 21: tongban.intake.v1.ImportCasesRequest.case:type_name -> tongban.intake.v1.Case
+	29, // 2: tongban.intake.v1.CreateCaseRequest.case:type_name -> tongban.intake.v1.Case
+	29, // 3: tongban.intake.v1.CreateCaseResponse.case:type_name -> tongban.intake.v1.Case
+	30, // 4: tongban.intake.v1.GetCaseRequest.view:type_name -> tongban.intake.v1.CaseView
+	29, // 5: tongban.intake.v1.GetCaseResponse.case:type_name -> tongban.intake.v1.Case
+	29, // 6: tongban.intake.v1.UpdateCaseRequest.case:type_name -> tongban.intake.v1.Case
+	31, // 7: tongban.intake.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 8: tongban.intake.v1.UpdateCaseResponse.case:type_name -> tongban.intake.v1.Case
+	32, // 9: tongban.intake.v1.ListCasesRequest.state:type_name -> tongban.assignment.v1.CaseState
+	33, // 10: tongban.intake.v1.ListCasesRequest.channel:type_name -> tongban.intake.v1.Channel
+	34, // 11: tongban.intake.v1.ListCasesRequest.case_class:type_name -> tongban.intake.v1.CaseClass
+	28, // 12: tongban.intake.v1.ListCasesRequest.receive_time_from:type_name -> google.protobuf.Timestamp
+	28, // 13: tongban.intake.v1.ListCasesRequest.receive_time_to:type_name -> google.protobuf.Timestamp
+	30, // 14: tongban.intake.v1.ListCasesRequest.view:type_name -> tongban.intake.v1.CaseView
+	29, // 15: tongban.intake.v1.ListCasesResponse.cases:type_name -> tongban.intake.v1.Case
+	29, // 16: tongban.intake.v1.LinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
+	29, // 17: tongban.intake.v1.UnlinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
+	35, // 18: tongban.intake.v1.CreateAttachmentRequest.attachment:type_name -> tongban.intake.v1.Attachment
+	35, // 19: tongban.intake.v1.CreateAttachmentResponse.attachment:type_name -> tongban.intake.v1.Attachment
+	35, // 20: tongban.intake.v1.ListAttachmentsResponse.attachments:type_name -> tongban.intake.v1.Attachment
+	29, // 21: tongban.intake.v1.ImportCasesRequest.case:type_name -> tongban.intake.v1.Case
 	0,  // 22: tongban.intake.v1.ImportResult.outcome:type_name -> tongban.intake.v1.ImportOutcome
 	22, // 23: tongban.intake.v1.ImportResult.violations:type_name -> tongban.intake.v1.FieldViolation
 	23, // 24: tongban.intake.v1.ImportCasesResponse.results:type_name -> tongban.intake.v1.ImportResult
-	4,  // 25: tongban.intake.v1.IntakeService.CreateCase:input_type -> tongban.intake.v1.CreateCaseRequest
-	6,  // 26: tongban.intake.v1.IntakeService.GetCase:input_type -> tongban.intake.v1.GetCaseRequest
-	10, // 27: tongban.intake.v1.IntakeService.ListCases:input_type -> tongban.intake.v1.ListCasesRequest
-	8,  // 28: tongban.intake.v1.IntakeService.UpdateCase:input_type -> tongban.intake.v1.UpdateCaseRequest
-	21, // 29: tongban.intake.v1.IntakeService.ImportCases:input_type -> tongban.intake.v1.ImportCasesRequest
-	16, // 30: tongban.intake.v1.IntakeService.CreateAttachment:input_type -> tongban.intake.v1.CreateAttachmentRequest
-	18, // 31: tongban.intake.v1.IntakeService.ListAttachments:input_type -> tongban.intake.v1.ListAttachmentsRequest
-	20, // 32: tongban.intake.v1.IntakeService.GetAttachmentContent:input_type -> tongban.intake.v1.GetAttachmentContentRequest
-	12, // 33: tongban.intake.v1.IntakeService.LinkRepeat:input_type -> tongban.intake.v1.LinkRepeatRequest
-	14, // 34: tongban.intake.v1.IntakeService.UnlinkRepeat:input_type -> tongban.intake.v1.UnlinkRepeatRequest
-	2,  // 35: tongban.intake.v1.IntakeService.ListAuditEntries:input_type -> tongban.intake.v1.ListAuditEntriesRequest
-	5,  // 36: tongban.intake.v1.IntakeService.CreateCase:output_type -> tongban.intake.v1.CreateCaseResponse
-	7,  // 37: tongban.intake.v1.IntakeService.GetCase:output_type -> tongban.intake.v1.GetCaseResponse
-	11, // 38: tongban.intake.v1.IntakeService.ListCases:output_type -> tongban.intake.v1.ListCasesResponse
-	9,  // 39: tongban.intake.v1.IntakeService.UpdateCase:output_type -> tongban.intake.v1.UpdateCaseResponse
-	24, // 40: tongban.intake.v1.IntakeService.ImportCases:output_type -> tongban.intake.v1.ImportCasesResponse
-	17, // 41: tongban.intake.v1.IntakeService.CreateAttachment:output_type -> tongban.intake.v1.CreateAttachmentResponse
-	19, // 42: tongban.intake.v1.IntakeService.ListAttachments:output_type -> tongban.intake.v1.ListAttachmentsResponse
-	33, // 43: tongban.intake.v1.IntakeService.GetAttachmentContent:output_type -> google.api.HttpBody
-	13, // 44: tongban.intake.v1.IntakeService.LinkRepeat:output_type -> tongban.intake.v1.LinkRepeatResponse
-	15, // 45: tongban.intake.v1.IntakeService.UnlinkRepeat:output_type -> tongban.intake.v1.UnlinkRepeatResponse
-	3,  // 46: tongban.intake.v1.IntakeService.ListAuditEntries:output_type -> tongban.intake.v1.ListAuditEntriesResponse
-	36, // [36:47] is the sub-list for method output_type
-	25, // [25:36] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	34, // 25: tongban.intake.v1.FindRepeatsRequest.case_class:type_name -> tongban.intake.v1.CaseClass
+	32, // 26: tongban.intake.v1.RepeatMatch.state:type_name -> tongban.assignment.v1.CaseState
+	28, // 27: tongban.intake.v1.RepeatMatch.receive_time:type_name -> google.protobuf.Timestamp
+	26, // 28: tongban.intake.v1.FindRepeatsResponse.matches:type_name -> tongban.intake.v1.RepeatMatch
+	4,  // 29: tongban.intake.v1.IntakeService.CreateCase:input_type -> tongban.intake.v1.CreateCaseRequest
+	6,  // 30: tongban.intake.v1.IntakeService.GetCase:input_type -> tongban.intake.v1.GetCaseRequest
+	10, // 31: tongban.intake.v1.IntakeService.ListCases:input_type -> tongban.intake.v1.ListCasesRequest
+	8,  // 32: tongban.intake.v1.IntakeService.UpdateCase:input_type -> tongban.intake.v1.UpdateCaseRequest
+	21, // 33: tongban.intake.v1.IntakeService.ImportCases:input_type -> tongban.intake.v1.ImportCasesRequest
+	16, // 34: tongban.intake.v1.IntakeService.CreateAttachment:input_type -> tongban.intake.v1.CreateAttachmentRequest
+	18, // 35: tongban.intake.v1.IntakeService.ListAttachments:input_type -> tongban.intake.v1.ListAttachmentsRequest
+	20, // 36: tongban.intake.v1.IntakeService.GetAttachmentContent:input_type -> tongban.intake.v1.GetAttachmentContentRequest
+	12, // 37: tongban.intake.v1.IntakeService.LinkRepeat:input_type -> tongban.intake.v1.LinkRepeatRequest
+	25, // 38: tongban.intake.v1.IntakeService.FindRepeats:input_type -> tongban.intake.v1.FindRepeatsRequest
+	14, // 39: tongban.intake.v1.IntakeService.UnlinkRepeat:input_type -> tongban.intake.v1.UnlinkRepeatRequest
+	2,  // 40: tongban.intake.v1.IntakeService.ListAuditEntries:input_type -> tongban.intake.v1.ListAuditEntriesRequest
+	5,  // 41: tongban.intake.v1.IntakeService.CreateCase:output_type -> tongban.intake.v1.CreateCaseResponse
+	7,  // 42: tongban.intake.v1.IntakeService.GetCase:output_type -> tongban.intake.v1.GetCaseResponse
+	11, // 43: tongban.intake.v1.IntakeService.ListCases:output_type -> tongban.intake.v1.ListCasesResponse
+	9,  // 44: tongban.intake.v1.IntakeService.UpdateCase:output_type -> tongban.intake.v1.UpdateCaseResponse
+	24, // 45: tongban.intake.v1.IntakeService.ImportCases:output_type -> tongban.intake.v1.ImportCasesResponse
+	17, // 46: tongban.intake.v1.IntakeService.CreateAttachment:output_type -> tongban.intake.v1.CreateAttachmentResponse
+	19, // 47: tongban.intake.v1.IntakeService.ListAttachments:output_type -> tongban.intake.v1.ListAttachmentsResponse
+	36, // 48: tongban.intake.v1.IntakeService.GetAttachmentContent:output_type -> google.api.HttpBody
+	13, // 49: tongban.intake.v1.IntakeService.LinkRepeat:output_type -> tongban.intake.v1.LinkRepeatResponse
+	27, // 50: tongban.intake.v1.IntakeService.FindRepeats:output_type -> tongban.intake.v1.FindRepeatsResponse
+	15, // 51: tongban.intake.v1.IntakeService.UnlinkRepeat:output_type -> tongban.intake.v1.UnlinkRepeatResponse
+	3,  // 52: tongban.intake.v1.IntakeService.ListAuditEntries:output_type -> tongban.intake.v1.ListAuditEntriesResponse
+	41, // [41:53] is the sub-list for method output_type
+	29, // [29:41] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_tongban_intake_v1_intake_service_proto_init() }
@@ -1880,7 +2128,7 @@ func file_tongban_intake_v1_intake_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_intake_v1_intake_service_proto_rawDesc), len(file_tongban_intake_v1_intake_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

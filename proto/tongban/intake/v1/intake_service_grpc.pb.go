@@ -29,6 +29,7 @@ const (
 	IntakeService_ListAttachments_FullMethodName      = "/tongban.intake.v1.IntakeService/ListAttachments"
 	IntakeService_GetAttachmentContent_FullMethodName = "/tongban.intake.v1.IntakeService/GetAttachmentContent"
 	IntakeService_LinkRepeat_FullMethodName           = "/tongban.intake.v1.IntakeService/LinkRepeat"
+	IntakeService_FindRepeats_FullMethodName          = "/tongban.intake.v1.IntakeService/FindRepeats"
 	IntakeService_UnlinkRepeat_FullMethodName         = "/tongban.intake.v1.IntakeService/UnlinkRepeat"
 	IntakeService_ListAuditEntries_FullMethodName     = "/tongban.intake.v1.IntakeService/ListAuditEntries"
 )
@@ -82,6 +83,12 @@ type IntakeServiceClient interface {
 	// automatic detection missed it. Allowed to the registering office and the
 	// county petition bureau, for cases they may both see.
 	LinkRepeat(ctx context.Context, in *LinkRepeatRequest, opts ...grpc.CallOption) (*LinkRepeatResponse, error)
+	// Finds the earlier cases of a petitioner, by resident ID number or phone
+	// (their keyed hashes), among the cases the caller may see, received
+	// within the repeat window: the counter's warning while a clerk types,
+	// before registering. Offices that may register only; each lookup is in
+	// the audit log. POST keeps the numbers out of URLs and access logs.
+	FindRepeats(ctx context.Context, in *FindRepeatsRequest, opts ...grpc.CallOption) (*FindRepeatsResponse, error)
 	// Removes a repeat link the detection or a clerk made in error.
 	UnlinkRepeat(ctx context.Context, in *UnlinkRepeatRequest, opts ...grpc.CallOption) (*UnlinkRepeatResponse, error)
 	// Lists intake's audit log, newest first: every registration, correction,
@@ -192,6 +199,16 @@ func (c *intakeServiceClient) LinkRepeat(ctx context.Context, in *LinkRepeatRequ
 	return out, nil
 }
 
+func (c *intakeServiceClient) FindRepeats(ctx context.Context, in *FindRepeatsRequest, opts ...grpc.CallOption) (*FindRepeatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindRepeatsResponse)
+	err := c.cc.Invoke(ctx, IntakeService_FindRepeats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *intakeServiceClient) UnlinkRepeat(ctx context.Context, in *UnlinkRepeatRequest, opts ...grpc.CallOption) (*UnlinkRepeatResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UnlinkRepeatResponse)
@@ -261,6 +278,12 @@ type IntakeServiceServer interface {
 	// automatic detection missed it. Allowed to the registering office and the
 	// county petition bureau, for cases they may both see.
 	LinkRepeat(context.Context, *LinkRepeatRequest) (*LinkRepeatResponse, error)
+	// Finds the earlier cases of a petitioner, by resident ID number or phone
+	// (their keyed hashes), among the cases the caller may see, received
+	// within the repeat window: the counter's warning while a clerk types,
+	// before registering. Offices that may register only; each lookup is in
+	// the audit log. POST keeps the numbers out of URLs and access logs.
+	FindRepeats(context.Context, *FindRepeatsRequest) (*FindRepeatsResponse, error)
 	// Removes a repeat link the detection or a clerk made in error.
 	UnlinkRepeat(context.Context, *UnlinkRepeatRequest) (*UnlinkRepeatResponse, error)
 	// Lists intake's audit log, newest first: every registration, correction,
@@ -304,6 +327,9 @@ func (UnimplementedIntakeServiceServer) GetAttachmentContent(context.Context, *G
 }
 func (UnimplementedIntakeServiceServer) LinkRepeat(context.Context, *LinkRepeatRequest) (*LinkRepeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LinkRepeat not implemented")
+}
+func (UnimplementedIntakeServiceServer) FindRepeats(context.Context, *FindRepeatsRequest) (*FindRepeatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindRepeats not implemented")
 }
 func (UnimplementedIntakeServiceServer) UnlinkRepeat(context.Context, *UnlinkRepeatRequest) (*UnlinkRepeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnlinkRepeat not implemented")
@@ -483,6 +509,24 @@ func _IntakeService_LinkRepeat_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_FindRepeats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindRepeatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).FindRepeats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_FindRepeats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).FindRepeats(ctx, req.(*FindRepeatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IntakeService_UnlinkRepeat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UnlinkRepeatRequest)
 	if err := dec(in); err != nil {
@@ -557,6 +601,10 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LinkRepeat",
 			Handler:    _IntakeService_LinkRepeat_Handler,
+		},
+		{
+			MethodName: "FindRepeats",
+			Handler:    _IntakeService_FindRepeats_Handler,
 		},
 		{
 			MethodName: "UnlinkRepeat",

@@ -2,13 +2,19 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/intake/internal/identity"
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
@@ -17,6 +23,7 @@ import (
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"google.golang.org/protobuf/proto"
 )
@@ -207,4 +214,109 @@ func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case
 		}
 	}
 	return nil
+}
+
+// maxRepeatMatches bounds FindRepeats' answer.
+const maxRepeatMatches = 10
+
+// FindRepeats finds a petitioner's earlier cases the caller may see.
+func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsRequest) (*intakev1.FindRepeatsResponse, error) {
+	caller, err := policy.Require(ctx, policy.Register)
+	if err != nil {
+		return nil, err
+	}
+	var v rpcerr.Violations
+	id, phone := strings.TrimSpace(req.GetIdNumber()), strings.TrimSpace(req.GetPhone())
+	switch {
+	case id == "" && phone == "":
+		v.Add("id_number", "give the resident ID number or the phone number to look for")
+	case id != "":
+		if msg := identity.CheckIDNumber(id); msg != "" {
+			v.Add("id_number", msg)
+		}
+	}
+	if phone != "" {
+		if msg := identity.CheckPhone(phone); msg != "" {
+			v.Add("phone", msg)
+		}
+	}
+	if _, ok := intakev1.CaseClass_name[int32(req.GetCaseClass())]; !ok {
+		v.Add("case_class", "is not a class of petition")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var idHashes, phoneHashes [][]byte
+	if id != "" {
+		idHashes = append(idHashes, s.Store.Keys.Hash("id_number", id))
+	}
+	if phone != "" {
+		phoneHashes = append(phoneHashes, s.Store.Keys.Hash("phone", phone))
+	}
+	var found []store.Candidate
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		found, err = s.Store.RepeatCandidates(ctx, tx, caller.County, idHashes, phoneHashes, s.now(ctx).Add(-s.RepeatWindow))
+		if err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, audit.FromCall(ctx, audit.LookupIdentity, "", "", fmt.Sprintf("by=%s matches=%d", lookupBy(id, phone), len(found))))
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	seen := map[string]bool{}
+	var numbers []string
+	for _, f := range found {
+		if !seen[f.Number] {
+			seen[f.Number] = true
+			numbers = append(numbers, f.Number)
+		}
+	}
+	roots, err := s.Store.Involved(ctx, numbers)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	out := &intakev1.FindRepeatsResponse{}
+	for _, f := range found {
+		r, ok := roots[f.Number]
+		if !seen[f.Number] || !ok || !policy.CanSeeCase(caller, caller.County, r.Involved) {
+			continue
+		}
+		seen[f.Number] = false // once per case, whichever petitioner matched
+		c, err := s.Store.Get(ctx, f.Number)
+		if err != nil {
+			return nil, rpcerr.ToStatus(err)
+		}
+		out.Matches = append(out.Matches, &intakev1.RepeatMatch{
+			Case: names.Case(f.Number), Subject: c.Subject, State: assignmentv1.CaseState(r.State),
+			ReceiveTime: timestamppb.New(f.ReceiveTime),
+			SameMatter: f.Township == req.GetTownship() && f.Class == int16(req.GetCaseClass()) &&
+				(req.GetTopic() == "" || f.Topic == req.GetTopic()),
+			Final: r.State == int16(assignmentv1.CaseState_CASE_STATE_FINAL),
+		})
+	}
+	slices.SortStableFunc(out.Matches, func(a, b *intakev1.RepeatMatch) int {
+		if a.SameMatter != b.SameMatter {
+			if a.SameMatter {
+				return -1
+			}
+			return 1
+		}
+		return b.ReceiveTime.AsTime().Compare(a.ReceiveTime.AsTime())
+	})
+	if len(out.Matches) > maxRepeatMatches {
+		out.Matches = out.Matches[:maxRepeatMatches]
+	}
+	return out, nil
+}
+
+// lookupBy names what a lookup used, never its value.
+func lookupBy(id, phone string) string {
+	switch {
+	case id != "" && phone != "":
+		return "id_number,phone"
+	case id != "":
+		return "id_number"
+	}
+	return "phone"
 }

@@ -496,6 +496,9 @@ func (s *Server) view(caller auth.Caller, c *store.Case, root rootView) *intakev
 		out.RepeatOf = caseName(c.RepeatOf)
 	}
 	out.RepeatOfFinal = root.final
+	if caller.Office.ID == c.RegisteredBy {
+		out.QueryCode = c.QueryCode
+	}
 	if c.Accused != "" && caller.Office.ID != c.Accused {
 		out.AccusedOffice = names.Office(c.Accused)
 	}

@@ -65,6 +65,7 @@ type Case struct {
 	ExternalID     string
 	RepeatOf       string // the first case of the matter, for a repeat
 	Accused        string // for an accusation: the accused office id, if any
+	QueryCode      string // printed on the receipt; drawn by the database
 	Version        int64
 	UpdateTime     time.Time
 }
@@ -192,14 +193,14 @@ func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 		source_system, external_id, repeat_of, accused_office, create_time)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''),NULLIF($20,''),
 			COALESCE($21::timestamptz, now()))
-		RETURNING create_time, update_time, version`
+		RETURNING create_time, update_time, version, query_code`
 	var at any
 	if !c.CreateTime.IsZero() {
 		at = c.CreateTime
 	}
 	err := tx.QueryRow(ctx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
-		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, at).Scan(&c.CreateTime, &c.UpdateTime, &c.Version)
+		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, at).Scan(&c.CreateTime, &c.UpdateTime, &c.Version, &c.QueryCode)
 	if isUniqueViolation(err, "cases_external") {
 		return ErrDuplicateExternal
 	}
@@ -225,13 +226,13 @@ func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error
 const caseColumns = `case_number, county, township, channel, case_class, topic, subject, content,
 	anonymous, head_count, registered_by, registered_role, receive_time, create_time, state, holder_office,
 	involved_offices, coalesce(source_system, ''), coalesce(external_id, ''), coalesce(repeat_of, ''),
-	version, update_time, coalesce(accused_office, '')`
+	version, update_time, coalesce(accused_office, ''), query_code`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Channel, &c.Class, &c.Topic, &c.Subject, &c.Content,
 		&c.Anonymous, &c.HeadCount, &c.RegisteredBy, &c.RegisteredRole, &c.ReceiveTime, &c.CreateTime, &c.State,
-		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused)
+		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused, &c.QueryCode)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

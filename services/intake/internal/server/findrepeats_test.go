@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/platform/audit"
+	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/platform/policy"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+)
+
+// TestFindRepeats: the counter's warning finds a petitioner's earlier
+// cases among those the caller may see (the same matter first), refuses bad
+// numbers field by field and roles that do not register, and is audited
+// without the number. The receipt's query code goes to the registering
+// office only.
+func TestFindRepeats(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dayun, xitang, bureau := authtest.As(t, "demo-dayun"), authtest.As(t, "demo-xitang"), authtest.As(t, "demo-bureau")
+	mine, err := s.CreateCase(dayun, &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := validCase()
+	theirs.Township, theirs.Subject = "330421103", "西塘镇的另一件事"
+	if _, err := s.CreateCase(xitang, &intakev1.CreateCaseRequest{Case: theirs}); err != nil {
+		t.Fatal(err)
+	}
+	if code := mine.GetCase().GetQueryCode(); !regexp.MustCompile(`^[0-9A-F]{8}$`).MatchString(code) {
+		t.Errorf("query code %q, want 8 characters 0-9A-F", code)
+	}
+	got, err := s.GetCase(bureau, &intakev1.GetCaseRequest{Name: mine.GetCase().GetName()})
+	if err != nil || got.GetCase().GetQueryCode() != "" {
+		t.Errorf("the bureau sees the query code %q (%v)", got.GetCase().GetQueryCode(), err)
+	}
+	if got, _ := s.GetCase(dayun, &intakev1.GetCaseRequest{Name: mine.GetCase().GetName()}); got.GetCase().GetQueryCode() != mine.GetCase().GetQueryCode() {
+		t.Errorf("the registering office reads query code %q, registered %q", got.GetCase().GetQueryCode(), mine.GetCase().GetQueryCode())
+	}
+
+	find := func(ctx context.Context, req *intakev1.FindRepeatsRequest) []string {
+		t.Helper()
+		resp, err := s.FindRepeats(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range resp.GetMatches() {
+			out = append(out, strings.TrimPrefix(m.GetCase(), "cases/")+map[bool]string{true: " same", false: ""}[m.GetSameMatter()])
+		}
+		return out
+	}
+	claim := intakev1.CaseClass_CASE_CLASS_CLAIM
+	num := mine.GetCase().GetCaseNumber()
+	if got := find(dayun, &intakev1.FindRepeatsRequest{IdNumber: idNumber, Township: "330421102", CaseClass: claim}); !slices.Equal(got, []string{num + " same"}) {
+		t.Errorf("大云镇 finds %v, want only its own case as the same matter", got)
+	}
+	if got := find(dayun, &intakev1.FindRepeatsRequest{Phone: phone}); len(got) != 1 {
+		t.Errorf("by phone: %v", got)
+	}
+	if got := find(bureau, &intakev1.FindRepeatsRequest{IdNumber: idNumber, Township: "330421103", CaseClass: claim}); len(got) != 2 || !strings.HasSuffix(got[0], " same") || strings.HasSuffix(got[1], " same") {
+		t.Errorf("the bureau finds %v, want both, 西塘镇's (the same matter) first", got)
+	}
+	if got := find(dayun, &intakev1.FindRepeatsRequest{IdNumber: "110101199003074514"}); len(got) != 0 {
+		t.Errorf("another person: %v", got)
+	}
+
+	for name, tc := range map[string]struct {
+		req   *intakev1.FindRepeatsRequest
+		field string
+	}{
+		"nothing to look for": {&intakev1.FindRepeatsRequest{}, "id_number"},
+		"bad check digit":     {&intakev1.FindRepeatsRequest{IdNumber: idNumber[:17] + "0"}, "id_number"},
+		"bad phone":           {&intakev1.FindRepeatsRequest{Phone: "12345"}, "phone"},
+		"unknown class":       {&intakev1.FindRepeatsRequest{Phone: phone, CaseClass: 99}, "case_class"},
+	} {
+		_, err := s.FindRepeats(dayun, tc.req)
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), tc.field) {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT on %s", name, err, tc.field)
+		}
+	}
+	leader := auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: "zhang.wei"})
+	if _, err := s.FindRepeats(leader, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a leader looks up a petitioner: %v", err)
+	}
+	entries, err := audit.List(context.Background(), s.Store.Pool, audit.Filter{Office: "330421102", Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookups := 0
+	for _, e := range entries {
+		if strings.Contains(e.Detail, idNumber) || strings.Contains(e.Detail, phone) {
+			t.Errorf("an audit entry holds the number: %+v", e)
+		}
+		if e.Action == audit.LookupIdentity {
+			lookups++
+		}
+	}
+	if lookups != 3 {
+		t.Errorf("%d lookups audited for 大云镇, want 3", lookups)
+	}
+}
