@@ -1672,6 +1672,11 @@ type Case struct {
 	Deadlines []*Deadline `protobuf:"bytes,31,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	// Since when a re-review hearing (听证) is being held; unset otherwise.
 	HearingStartTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=hearing_start_time,json=hearingStartTime,proto3" json:"hearing_start_time,omitempty"`
+	// The actions the caller may take on the case now, as the access policy
+	// and the lifecycle allow them (the kind of office, holder or receiver,
+	// the state); what a move needs beyond that (periods, targets) is checked
+	// when it is made. Set where a case is read for one caller (its history).
+	AvailableActions []Action `protobuf:"varint,33,rep,packed,name=available_actions,json=availableActions,proto3,enum=tongban.assignment.v1.Action" json:"available_actions,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -1923,6 +1928,13 @@ func (x *Case) GetHearingStartTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Case) GetAvailableActions() []Action {
+	if x != nil {
+		return x.AvailableActions
+	}
+	return nil
+}
+
 // CaseCard is the one-case-one-card view of a case in a leader's charge
 // (一案一卡): subject, leader, fixed unit, person and date, and the steps,
 // progress and measures so far.
@@ -2128,7 +2140,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
 	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
 	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\x12%\n" +
-	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\xb1\r\n" +
+	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\x82\x0e\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2169,7 +2181,8 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x04lead\x18\x1d \x01(\v2\x1b.tongban.assignment.v1.LeadB\x03\xe0A\x03R\x04lead\x12@\n" +
 	"\bprogress\x18\x1e \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogress\x12B\n" +
 	"\tdeadlines\x18\x1f \x03(\v2\x1f.tongban.assignment.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x12M\n" +
-	"\x12hearing_start_time\x18  \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x10hearingStartTimeJ\x04\b\v\x10\f\"\xfc\x02\n" +
+	"\x12hearing_start_time\x18  \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x10hearingStartTime\x12O\n" +
+	"\x11available_actions\x18! \x03(\x0e2\x1d.tongban.assignment.v1.ActionB\x03\xe0A\x03R\x10availableActionsJ\x04\b\v\x10\f\"\xfc\x02\n" +
 	"\bCaseCard\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12;\n" +
@@ -2346,15 +2359,16 @@ var file_tongban_assignment_v1_case_proto_depIdxs = []int32{
 	16, // 38: tongban.assignment.v1.Case.progress:type_name -> tongban.assignment.v1.Progress
 	8,  // 39: tongban.assignment.v1.Case.deadlines:type_name -> tongban.assignment.v1.Deadline
 	20, // 40: tongban.assignment.v1.Case.hearing_start_time:type_name -> google.protobuf.Timestamp
-	0,  // 41: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
-	17, // 42: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
-	16, // 43: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
-	10, // 44: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	1,  // 41: tongban.assignment.v1.Case.available_actions:type_name -> tongban.assignment.v1.Action
+	0,  // 42: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
+	17, // 43: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
+	16, // 44: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
+	10, // 45: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_case_proto_init() }

@@ -89,3 +89,41 @@ func TestLeaderSeesLedCases(t *testing.T) {
 		t.Error("no CaseMoved of the 包案 names the leader's account")
 	}
 }
+
+// TestAvailableActions: the history's case lists what the caller may do
+// now, as the policy decides it: the township holding a fresh case may
+// refer it up, accept or decline it; a department that never held it
+// cannot read it at all; after the referral the bureau may route it.
+func TestAvailableActions(t *testing.T) {
+	t.Parallel()
+	s, _ := registered(t)
+	actions := func(token string) []assignmentv1.Action {
+		t.Helper()
+		h, err := s.ListCaseHistory(authtest.As(t, token), &assignmentv1.ListCaseHistoryRequest{Parent: caseName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.GetCase().GetAvailableActions()
+	}
+	got := actions("demo-dayun")
+	for _, a := range []assignmentv1.Action{assignmentv1.Action_ACTION_REFER_UP, assignmentv1.Action_ACTION_ACCEPT, assignmentv1.Action_ACTION_DECLINE} {
+		if !slices.Contains(got, a) {
+			t.Errorf("大云镇 may not %v: %v", a, got)
+		}
+	}
+	if slices.Contains(got, assignmentv1.Action_ACTION_ROUTE) {
+		t.Errorf("a township may route: %v", got)
+	}
+	if _, err := s.ListCaseHistory(authtest.As(t, "demo-zjj"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName}); status.Code(err) != codes.NotFound {
+		t.Errorf("住建局 reads a case it never held: %v", err)
+	}
+	if _, err := s.ReferCaseUp(authtest.As(t, "demo-dayun"), &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "需县级协调"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions("demo-bureau"); !slices.Contains(got, assignmentv1.Action_ACTION_ROUTE) || !slices.Contains(got, assignmentv1.Action_ACTION_ASSIGN_DOWN) {
+		t.Errorf("the bureau, holding the referred case: %v", got)
+	}
+	if got := actions("demo-dayun"); slices.Contains(got, assignmentv1.Action_ACTION_REFER_UP) {
+		t.Errorf("大云镇 may refer up again: %v", got)
+	}
+}

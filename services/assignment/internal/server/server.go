@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -713,14 +714,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 			if err != nil {
 				return err
 			}
-			var co []string
-			for _, r := range c.Docs.GetCoHandlers() {
-				id, _ := names.OfficeID(r)
-				co = append(co, id)
-			}
-			to, err := policy.Decide(caller, m.action, policy.Case{
-				County: c.County, Involved: c.Involved, State: lifecycle.State(c.State), Holder: c.Holder, Pending: c.Pending, CoHandlers: co,
-			})
+			to, err := policy.Decide(caller, m.action, policyCase(c))
 			if errors.Is(err, policy.ErrNotVisible) {
 				return store.ErrNotFound // the same answer as a missing case
 			}
@@ -796,6 +790,7 @@ func (s *Server) ListCaseHistory(ctx context.Context, req *assignmentv1.ListCase
 		return nil, rpcerr.ToStatus(err)
 	}
 	resp := &assignmentv1.ListCaseHistoryResponse{Case: s.toProto(c)}
+	resp.Case.AvailableActions = availableActions(caller, c)
 	entries, resp.NextPageToken = pagination.Trim(page, entries)
 	for _, e := range entries {
 		resp.Entries = append(resp.Entries, entryProto(e))
@@ -1066,3 +1061,31 @@ func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 // now is the time of the call: Now, or the demo clock's time when a
 // demonstration load backdates the call (see democlock).
 func (s *Server) now(ctx context.Context) time.Time { return democlock.Now(ctx, s.Now) }
+
+// policyCase is what the access policy needs of c.
+func policyCase(c *store.Case) policy.Case {
+	var co []string
+	for _, r := range c.Docs.GetCoHandlers() {
+		id, _ := names.OfficeID(r)
+		co = append(co, id)
+	}
+	return policy.Case{
+		County: c.County, Involved: c.Involved, State: lifecycle.State(c.State), Holder: c.Holder, Pending: c.Pending, CoHandlers: co,
+	}
+}
+
+// availableActions are the moves the policy allows caller on c now, in the
+// lifecycle's order (the registration, which no caller makes, left out).
+func availableActions(caller auth.Caller, c *store.Case) []assignmentv1.Action {
+	k := policyCase(c)
+	var out []assignmentv1.Action
+	for _, a := range slices.Sorted(maps.Keys(lifecycle.Rules)) {
+		if a == lifecycle.Register {
+			continue
+		}
+		if _, err := policy.Decide(caller, a, k); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
