@@ -5,7 +5,7 @@ BUF   := go tool -modfile=tools/buf.mod buf
 DEMO_CASES ?= 12000
 GOTEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=20m
 
-.PHONY: all run test generate lint check-generated vet build unit clean-data bench-intake bench-reporting loadtest
+.PHONY: all run test generate lint check-generated vet build unit clean-data bench-intake bench-reporting loadtest web
 
 all: build
 
@@ -44,6 +44,11 @@ build:
 test: vet check-generated
 	mkdir -p out/test-artifacts
 	go run ./tools/devstack -test -- go test $(GOTEST_FLAGS) -artifacts -outputdir=$(CURDIR)/out/test-artifacts ./...
+
+## web: rebuild the clerk workbench (web/workbench, npm) into gateway/web/workbench; commit the result
+## (make run does this by itself when the sources changed and npm is at hand)
+web:
+	cd web/workbench && npm ci --no-audit --no-fund && npm run build
 
 clean-data:
 	rm -rf .data

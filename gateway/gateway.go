@@ -142,7 +142,8 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		w.Write(openapi.Spec) //nolint:errcheck
 	})
 	root.Handle("GET /dashboard/", http.StripPrefix("/dashboard", web.Dashboard()))
-	root.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusFound))
+	root.Handle("GET /workbench/", http.StripPrefix("/workbench", web.Workbench()))
+	root.Handle("GET /{$}", http.RedirectHandler("/workbench/", http.StatusFound))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }) //nolint:errcheck
 	root.HandleFunc("GET /readyz", g.ready)
 	// A span per request, continuing a caller's traceparent header.

@@ -1,5 +1,6 @@
 // Package web holds the pages the gateway serves beside the API: the
-// county dashboard, with its vendored chart library.
+// clerk workbench (a React build from web/workbench, committed under
+// workbench/) and the county dashboard, with its vendored chart library.
 package web
 
 import (
@@ -8,14 +9,21 @@ import (
 	"net/http"
 )
 
-//go:embed dashboard
+//go:embed dashboard workbench
 var files embed.FS
 
 // Dashboard serves the dashboard's files (mount it under /dashboard/).
-// The page talks to the API on the same origin only, and its headers say
-// so: nothing is loaded from, or framed by, another site.
-func Dashboard() http.Handler {
-	sub, err := fs.Sub(files, "dashboard")
+func Dashboard() http.Handler { return serve("dashboard") }
+
+// Workbench serves the workbench's build (mount it under /workbench/).
+func Workbench() http.Handler { return serve("workbench") }
+
+// serve serves one tree of files. The pages talk to the API on the same
+// origin only, and the headers say so: nothing is loaded from, or framed
+// by, another site. (The workbench's component library writes its styles
+// at run time, hence 'unsafe-inline' for styles, never for scripts.)
+func serve(dir string) http.Handler {
+	sub, err := fs.Sub(files, dir)
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}

@@ -59,8 +59,16 @@ func runTests(ctx context.Context, args []string) error {
 	if err := stack.EnsurePostgres(ctx, os.Stderr); err != nil {
 		return err
 	}
-	// The dashboard's browser test drives Debian's Chromium.
+	// The dashboard's and the workbench's browser tests drive Debian's
+	// Chromium, the workbench's with playwright-core from npm.
 	if err := stack.EnsureChromium(ctx, os.Stderr); err != nil {
+		return err
+	}
+	root, err := stack.Root()
+	if err != nil {
+		return err
+	}
+	if err := stack.EnsureWorkbenchDeps(ctx, root, os.Stderr); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "tongban-test-pg-")
@@ -98,6 +106,11 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 	if err := stack.EnsureDatabase(ctx, c, "tongban"); err != nil {
 		return err
 	}
+	// The gateway embeds the workbench's build: rebuilt first when its
+	// sources changed (npm), else the committed one.
+	if err := stack.EnsureWorkbenchBuild(ctx, root, os.Stdout); err != nil {
+		return err
+	}
 	fmt.Println("building the services…")
 	bin := filepath.Join(data, "bin")
 	if err := stack.Build(ctx, root, bin); err != nil {
@@ -106,6 +119,13 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 	secrets, err := loadSecrets(filepath.Join(data, "secrets.env"))
 	if err != nil {
 		return err
+	}
+	password, line := demoPassword(secrets)
+	if line != "" {
+		if err := appendSecret(filepath.Join(data, "secrets.env"), line); err != nil {
+			return err
+		}
+		secrets = append(secrets, line)
 	}
 	fmt.Println("starting the services (each applies its migrations)…")
 	s, err := stack.Start(ctx, stack.Options{
@@ -119,7 +139,15 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 		return err
 	}
 	defer s.Stop()
-	printWelcome(s, c, data, secrets)
+	for _, l := range secrets {
+		if admin, ok := strings.CutPrefix(l, "TONGBAN_BOOTSTRAP_ADMIN="); ok {
+			user, adminPassword, _ := strings.Cut(admin, ":")
+			if err := createDemoAccounts(ctx, s.GatewayURL(), user, adminPassword, password); err != nil {
+				return fmt.Errorf("demo accounts: %w", err)
+			}
+		}
+	}
+	printWelcome(s, c, data, secrets, password)
 	if demoCases > 0 {
 		go loadDemoYear(ctx, s.GatewayURL(), data, demoCases)
 	}
@@ -128,7 +156,7 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 	return nil
 }
 
-func printWelcome(s *stack.Stack, c *pgcluster.Cluster, data string, secrets []string) {
+func printWelcome(s *stack.Stack, c *pgcluster.Cluster, data string, secrets []string, password string) {
 	dir := directory.Demo()
 	p := stack.DefaultPorts
 	fmt.Printf(`
@@ -155,6 +183,10 @@ Demo tokens (send "Authorization: Bearer <token>"):
 				"then create accounts (POST /v1/accounts) and API keys for township systems (POST /v1/accounts/{name}/apiKeys).\n",
 				user, password, s.GatewayURL(), user, password)
 		}
+	}
+	fmt.Printf("\nClerk workbench: %s/workbench/   sign in with a demo account, password %q:\n", s.GatewayURL(), password)
+	for _, a := range demoAccounts {
+		fmt.Printf("  %-13s %s\n", a.user, a.what)
 	}
 	fmt.Printf("\nCounty dashboard: %s/dashboard/#token=demo-bureau   (a township's: #token=demo-xitang)\n", s.GatewayURL())
 	fmt.Println("The README has a curl walk-through. Ctrl-C stops everything; data stays in .data/.")
@@ -208,6 +240,19 @@ func failedNote(n int) string {
 // loadSecrets reads the stack's secrets (identity keys) from path, creating
 // them on the first run. Keeping them is what lets a second make run read
 // the identity sealed by the first.
+// appendSecret adds one "NAME=value" line to the secrets file.
+func appendSecret(path, line string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func loadSecrets(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
