@@ -19,8 +19,10 @@ import (
 // township clerk registers it (the API's field errors beside the fields,
 // the repeat warning while typing the ID number, the receipt with its query
 // code) and refers it up, the bureau routes it from its inbox, the
-// department signs for, accepts and answers it, and the township sees the
-// answer. Then the API confirms what the browser did. Screenshots:
+// bureau also puts it in a leader's charge (包案), the department signs for,
+// accepts and answers it, the township sees the answer and the attachment
+// (also on a tablet's screen), and the leader finds the case among those he
+// leads. Then the API confirms what the browser did. Screenshots:
 // out/test-artifacts/…/workbench-*.png.
 func TestWorkbench(t *testing.T) {
 	node, err := exec.LookPath("node")
@@ -43,6 +45,7 @@ func TestWorkbench(t *testing.T) {
 		{"dayun.clerk", "330421102", "clerk", "王芳"},
 		{"xfj.clerk", "330421.xfj", "clerk", "李强"},
 		{"zjj.handler", "330421.zjj", "handler", "赵敏"},
+		{"zhang.wei", "330421.xfj", "leader", "张伟"},
 	} {
 		c.do("POST", "/v1/accounts", admin, map[string]any{"account": map[string]any{"name": "accounts/" + a.user, "kind": "ACCOUNT_KIND_PERSON",
 			"office": "offices/" + a.office, "role": a.role, "displayName": a.name}, "password": password}).must(t, 201, "account "+a.user)
@@ -78,7 +81,14 @@ func TestWorkbench(t *testing.T) {
 	if reg.str("subject") != "村道路灯损坏三个月未修" || reg.petitioner("idNumber") != idNumber {
 		t.Errorf("registration: %s", reg.raw)
 	}
-	for _, shot := range []string{"1-register-errors", "3-receipt", "5-routed", "8-township-sees-answer"} {
+	if h.str("case", "lead", "leaderAccount") != "accounts/zhang.wei" {
+		t.Errorf("the 包案 made in the browser: %s", h.raw)
+	}
+	files := c.do("GET", "/v1/cases/"+number[1]+"/attachments", "demo-dayun", nil).must(t, 200, "attachments")
+	if !strings.Contains(files.raw, "现场照片说明.txt") {
+		t.Errorf("the attachment uploaded in the browser: %s", files.raw)
+	}
+	for _, shot := range []string{"1-register-errors", "3-receipt", "5-routed-and-led", "8-township-sees-answer", "9-tablet-case", "10-leader-led-case"} {
 		if st, err := os.Stat(filepath.Join(t.ArtifactDir(), "workbench-"+shot+".png")); err != nil || st.Size() < 10_000 {
 			t.Errorf("screenshot %s: %v", shot, err)
 		}

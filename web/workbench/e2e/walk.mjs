@@ -59,9 +59,17 @@ async function signIn(user) {
 /** Picks an option of a select; search types into a searchable one (long lists render only what is in view). */
 async function choose(label, text, search = '') {
   const box = page.getByLabel(label, { exact: true });
-  await box.click();
-  if (search) await page.keyboard.type(search);
-  await page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: text }).first().click();
+  const shown = page.locator('.ant-form-item', { has: box }).locator('.ant-select').first();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await box.click();
+    if (search) await box.fill(search);
+    const option = page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: text }).first();
+    await option.waitFor();
+    await page.waitForTimeout(150); // the filtered list settles before the click
+    await option.click();
+    if ((await shown.innerText()).includes(text)) return;
+  }
+  fail(`${label}: could not choose ${text}`);
 }
 
 /** Opens a case, reloading while the event feeds carry it to assignment. */
@@ -123,6 +131,7 @@ try {
   await shot('1-register-errors');
   await page.getByLabel('联系电话').fill('13857301234');
   await page.getByLabel('公民身份号码').fill(idNumber);
+  await page.locator('input[type=file]').setInputFiles({ name: '现场照片说明.txt', mimeType: 'text/plain', buffer: Buffer.from('村道路灯损坏现场说明') });
   // The counter's warning: this person came before.
   await expectText(page.getByTestId('repeat-warning'), /已有 1 件/, 'the repeat warning');
   await shot('2-register-repeat-warning');
@@ -148,7 +157,17 @@ try {
     await m.getByLabel('转送理由').fill('属住建部门职责');
   });
   await waitState(/转送待签收/);
-  await shot('5-routed');
+  // A county leader takes personal charge (包案), by account.
+  await move('领导包案', async (m) => {
+    await m.getByLabel('包案领导').fill('张伟');
+    await m.getByLabel('职务').fill('副县长');
+    await m.getByLabel('领导账号（accounts/用户名，可选）').fill('accounts/zhang.wei');
+    await choose('责任单位', '住房和城乡建设局', '住房');
+    await m.getByLabel('责任人').fill('赵敏');
+    await m.getByLabel('办结时限').fill(new Date(Date.now() + 20 * 86400e3).toISOString().slice(0, 10));
+    await page.keyboard.press('Enter');
+  });
+  await shot('5-routed-and-led');
 
   // 4. The department signs for it, accepts and answers it.
   await signIn('zjj.handler');
@@ -176,7 +195,20 @@ try {
   await openCase(number);
   await expectText(page.getByTestId('answer-text'), new RegExp(answer.slice(0, 10)), 'the answer at the township');
   await expectText(page.getByTestId('timeline'), /答复/, 'the timeline');
+  await expectText(page.getByTestId('attachments'), /现场照片说明\.txt/, 'the attachment');
   await shot('8-township-sees-answer');
+  // On a tablet, the same page.
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await page.waitForTimeout(500); // the menu folds away below 992 px
+  await shot('9-tablet-case');
+  await page.setViewportSize({ width: 1366, height: 768 });
+
+  // 6. The leader sees the case he leads, and its card.
+  await signIn('zhang.wei');
+  await page.goto(`${base}/workbench/#/search`);
+  await page.getByRole('link', { name: number }).click();
+  await expectText(page.getByTestId('lead-card'), /副县长张伟/, 'the leader\'s card');
+  await shot('10-leader-led-case');
   console.log(`ANSWER ${answer}`);
   if (consoleErrors.length) fail(`browser console errors: ${consoleErrors.join(' | ')}`);
 } catch (e) {

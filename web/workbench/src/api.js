@@ -60,6 +60,19 @@ export async function api(method, path, body, { idempotencyKey } = {}) {
   return parsed;
 }
 
+/** Downloads a file the API serves to the signed-in account (a link cannot carry the token). */
+export async function download(path, filename) {
+  const s = session();
+  const r = await fetch(path, { headers: s?.token ? { Authorization: `Bearer ${s.token}` } : {} });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => ({})));
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 /** The form path of an API field, e.g. "case.petitioners[0].id_number" → ["petitioners", 0, "idNumber"]. */
 export function formPath(field, prefix = '') {
   let f = field;

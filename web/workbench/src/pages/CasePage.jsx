@@ -1,10 +1,13 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Alert, Button, Card, Col, Descriptions, Empty, Row, Space, Spin, Table, Tag, Timeline } from 'antd';
-import { api, caseNumber, officeId } from '../api.js';
+import { api, caseNumber, download, officeId } from '../api.js';
 import { actions, answerForms, channels, classes, clocks, fmtDate, fmtTime, outcomes, petitionerKinds, ratings, states } from '../labels.js';
 import { useDirectory } from '../directory.js';
 import ActionBar from './Actions.jsx';
 import { deadlineTag } from './Inbox.jsx';
+
+/** A file size as 512 B, 3.4 KB or 1.2 MB. */
+const size = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
 
 /** One case: the registration (intake), its state, deadlines and history (assignment), and the moves I may make. */
 export default function CasePage({ number }) {
@@ -12,16 +15,19 @@ export default function CasePage({ number }) {
   const [reg, setReg] = useState(null);
   const [kase, setKase] = useState(null);
   const [entries, setEntries] = useState([]);
+  const [files, setFiles] = useState([]);
   const [error, setError] = useState(null);
 
   const load = useCallback(async () => {
     setError(null);
     try {
-      const [r, h] = await Promise.all([
+      const [r, h, a] = await Promise.all([
         api('GET', `/v1/cases/${encodeURIComponent(number)}`),
         api('GET', `/v1/cases/${encodeURIComponent(number)}/history?pageSize=500`),
+        api('GET', `/v1/cases/${encodeURIComponent(number)}/attachments`).catch(() => ({ attachments: [] })),
       ]);
       setReg(r);
+      setFiles(a.attachments || []);
       setKase(h.case);
       setEntries(h.entries || []);
     } catch (e) {
@@ -117,6 +123,17 @@ export default function CasePage({ number }) {
         </Col>
       </Row>
 
+      {files.length > 0 && (
+        <Card title="附件" size="small" data-testid="attachments">
+          {files.map((f) => (
+            <p key={f.name}>
+              <a onClick={() => download(`/v1/${f.name}:download`, f.filename).catch((e) => setError(e))}>{f.filename}</a>
+              <span style={{ color: '#888' }}>　{size(Number(f.sizeBytes))} · {dir.name(f.createdBy)} · {fmtTime(f.createTime)}</span>
+            </p>
+          ))}
+        </Card>
+      )}
+
       {(answer || kase.evaluation) && (
         <Card title="答复与评价" size="small" data-testid="answer">
           {answer && (
@@ -136,7 +153,7 @@ export default function CasePage({ number }) {
       )}
 
       {kase.lead && (
-        <Card title="一案一卡（领导包案）" size="small">
+        <Card title="一案一卡（领导包案）" size="small" data-testid="lead-card">
           <Descriptions size="small" column={{ xs: 1, md: 3 }}>
             <Descriptions.Item label="包案领导">{kase.lead.leaderTitle}{kase.lead.leader}</Descriptions.Item>
             <Descriptions.Item label="责任单位">{dir.name(kase.lead.unit)}</Descriptions.Item>
