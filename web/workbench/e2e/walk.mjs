@@ -126,8 +126,8 @@ try {
   await page.getByLabel('公民身份号码').fill(wrongCheckDigit(idNumber));
   await page.getByRole('button', { name: /登\s*记/ }).last().click();
   // The API's messages beside the fields it names.
-  await expectText(page.locator('.ant-form-item-explain-error'), /check digit|GB 11643/, 'the ID number error');
-  await expectText(page.locator('.ant-form-item-explain-error', { hasText: 'mobile' }), /mobile/, 'the phone error');
+  await expectText(page.locator('.ant-form-item-explain-error'), /校验码不符（GB 11643）/, 'the ID number error');
+  await expectText(page.locator('.ant-form-item-explain-error', { hasText: '手机号码' }), /手机号码/, 'the phone error (in Chinese)');
   await shot('1-register-errors');
   await page.getByLabel('联系电话').fill('13857301234');
   await page.getByLabel('公民身份号码').fill(idNumber);

@@ -1,4 +1,5 @@
 // The REST API on the same origin, with the signed-in account's token.
+import { zhField } from './zh.js';
 
 const KEY = 'tongban.workbench.session';
 
@@ -99,11 +100,11 @@ export function showFieldErrors(form, err, prefix = '') {
     const name = formPath(v.field, prefix);
     const key = JSON.stringify(name);
     if (!registered.has(key)) {
-      rest.push(`${v.field}: ${v.description}`);
+      rest.push(`${v.field}: ${zhField(v.description)}`);
       continue;
     }
     if (!byPath.has(key)) byPath.set(key, { name, errors: [] });
-    byPath.get(key).errors.push(v.description);
+    byPath.get(key).errors.push(zhField(v.description));
   }
   form.setFields([...byPath.values()]);
   return rest;

@@ -3,6 +3,7 @@ import { Alert, Button, DatePicker, Form, Input, InputNumber, Modal, Select, Spa
 import { api, newRequestId, showFieldErrors } from '../api.js';
 import { actions as actionNames, answerForms, contributionKinds, options, outcomes, ratings, statutoryChannels } from '../labels.js';
 import { useDirectory } from '../directory.js';
+import { zhError } from '../zh.js';
 
 const text = (name, label, rows = 3) => ({ name, label, kind: 'text', rows });
 const select = (name, label, values) => ({ name, label, kind: 'select', values });
@@ -118,7 +119,7 @@ function MoveForm({ action, kase, onClose, onDone }) {
       onDone();
     } catch (e) {
       const rest = showFieldErrors(form, e);
-      setProblem(e.fields?.length ? rest.join('；') : e.status === 409 ? '案件已被他人更新，请关闭后刷新再办理' : e.message);
+      setProblem(e.fields?.length ? rest.join('；') : zhError(e));
     } finally {
       setBusy(false);
     }

@@ -4,6 +4,7 @@ import dayjs from 'dayjs';
 import { api, caseNumber, newRequestId, officeId, showFieldErrors } from '../api.js';
 import { channels, classes, fmtDate, options, petitionerKinds, states, topics } from '../labels.js';
 import { useDirectory } from '../directory.js';
+import { zhError, zhField } from '../zh.js';
 import { go } from '../App.jsx';
 
 const MAX_FILE = 10 << 20;
@@ -61,7 +62,7 @@ export default function Register({ session }) {
       });
       setRepeats((prev) => ({ ...prev, [index]: r.matches || [] }));
     } catch (e) {
-      if (e.fields?.length) form.setFields(e.fields.map((f) => ({ name: ['petitioners', index, f.field === 'phone' ? 'phone' : 'idNumber'], errors: [f.description] })));
+      if (e.fields?.length) form.setFields(e.fields.map((f) => ({ name: ['petitioners', index, f.field === 'phone' ? 'phone' : 'idNumber'], errors: [zhField(f.description)] })));
     }
   };
 
@@ -92,7 +93,7 @@ export default function Register({ session }) {
       created = await api('POST', '/v1/cases', body, { idempotencyKey: requestId.current });
     } catch (e) {
       const rest = showFieldErrors(form, e, 'case.');
-      setProblems(e.fields?.length ? rest : [e.message]);
+      setProblems(e.fields?.length ? rest : [zhError(e)]);
       setBusy(false);
       return;
     }
