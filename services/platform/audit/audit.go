@@ -1,8 +1,10 @@
-// Package audit writes and checks a service's audit log (platform migration
-// 000002): an append-only, hash-chained record of who changed or read what.
-// Each entry's hash is SHA-256 over the previous entry's hash and the
-// entry's fields, each prefixed by its length, so no field can bleed into
-// the next; Verify recomputes the chain from the first entry.
+// Package audit writes and checks a service's audit log (platform migrations
+// 000002–000004): an append-only, hash-chained record of who changed or
+// read what. Each entry's hash is SHA-256 over the previous entry's hash in
+// its chain and the entry's fields, each prefixed by its length, so no field
+// can bleed into the next; Verify recomputes every chain from its first
+// entry. The log has Chains chains, so that concurrent transactions do not
+// wait for each other's commits (see migration 000004).
 package audit
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +30,9 @@ import (
 // Entry is one audited act. It never holds identity: the detail names
 // fields and counts, not values.
 type Entry struct {
-	Seq             int64
+	Seq             int64 // the log's order (for listing)
+	Chain           int16 // the chain it is in
+	ChainSeq        int64 // its position in the chain (0: written before chains; then Seq)
 	At              time.Time
 	Office, Role    string
 	Account         string // the signed-in account, "" for static tokens and jobs
@@ -99,6 +104,9 @@ func hash(prev []byte, e *Entry) []byte {
 	if e.Account != "" {
 		fields = append(fields, "account", e.Account)
 	}
+	if e.ChainSeq != 0 {
+		fields = append(fields, "chain", strconv.Itoa(int(e.Chain)), strconv.FormatInt(e.ChainSeq, 10))
+	}
 	for _, f := range fields {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(f)))])
 		h.Write([]byte(f))
@@ -106,48 +114,64 @@ func hash(prev []byte, e *Entry) []byte {
 	return h.Sum(nil)
 }
 
+// Chains is how many hash chains the log has.
+const Chains = 8
+
 // Append adds entries to the log in tx (the transaction of the act they
-// record, so an act and its record commit together). It locks the chain's
-// head until tx ends.
+// record, so an act and its record commit together), in one chain picked at
+// random, whose head it locks until tx ends.
 func Append(ctx context.Context, tx pgx.Tx, entries ...Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	var seq int64
+	chain := int16(rand.IntN(Chains))
+	var pos int64
 	var prev []byte
-	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head FOR UPDATE`).Scan(&seq, &prev); err != nil {
+	var seqs []int64
+	if err := tx.QueryRow(ctx, `SELECT c.seq, c.hash, ARRAY(SELECT nextval('audit_seq') FROM generate_series(1, $2::int))
+		FROM audit_chains c WHERE c.chain = $1 FOR UPDATE`, chain, len(entries)).Scan(&pos, &prev, &seqs); err != nil {
 		return fmt.Errorf("audit: head: %w", err)
 	}
-	rows := make([][]any, len(entries))
+	var (
+		seq, chainSeq                                                      = make([]int64, len(entries)), make([]int64, len(entries))
+		at                                                                 = make([]time.Time, len(entries))
+		office, role, account, action, caseNumber, requestID, peer, detail = make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries)), make([]string, len(entries))
+		prevHash, hashes                                                   = make([][]byte, len(entries)), make([][]byte, len(entries))
+		chains                                                             = make([]int16, len(entries))
+	)
 	for i := range entries {
 		e := &entries[i]
-		seq++
-		e.Seq, e.PrevHash = seq, prev
+		pos++
+		e.Seq, e.Chain, e.ChainSeq, e.PrevHash = seqs[i], chain, pos, prev
 		if e.At.IsZero() {
 			e.At = time.Now().UTC()
 		}
 		e.At = e.At.UTC().Truncate(time.Microsecond)
 		e.Hash = hash(prev, e)
 		prev = e.Hash
-		rows[i] = []any{e.Seq, e.At, e.Office, e.Role, e.Account, e.Action, e.CaseNumber, e.RequestID, e.Peer, e.Detail, e.PrevHash, e.Hash}
+		seq[i], at[i], office[i], role[i], account[i], action[i] = e.Seq, e.At, e.Office, e.Role, e.Account, e.Action
+		caseNumber[i], requestID[i], peer[i], detail[i] = e.CaseNumber, e.RequestID, e.Peer, e.Detail
+		prevHash[i], hashes[i], chains[i], chainSeq[i] = e.PrevHash, e.Hash, e.Chain, e.ChainSeq
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"},
-		[]string{"seq", "at", "office", "role", "account", "action", "case_number", "request_id", "peer", "detail", "prev_hash", "hash"},
-		pgx.CopyFromRows(rows)); err != nil {
+	// One round trip for the entries and the head (pipelined).
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO audit_log (seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash, chain, chain_seq)
+		SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::smallint[], $14::bigint[])`,
+		seq, at, office, role, account, action, caseNumber, requestID, peer, detail, prevHash, hashes, chains, chainSeq)
+	b.Queue(`UPDATE audit_chains SET seq = $2, hash = $3 WHERE chain = $1`, chain, pos, prev)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2`, seq, prev); err != nil {
-		return fmt.Errorf("audit: head: %w", err)
 	}
 	return nil
 }
 
-const columns = `seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash`
+const columns = `seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash, chain, coalesce(chain_seq, 0)`
 
 func scan(rows pgx.Rows) ([]Entry, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 		var e Entry
-		err := r.Scan(&e.Seq, &e.At, &e.Office, &e.Role, &e.Account, &e.Action, &e.CaseNumber, &e.RequestID, &e.Peer, &e.Detail, &e.PrevHash, &e.Hash)
+		err := r.Scan(&e.Seq, &e.At, &e.Office, &e.Role, &e.Account, &e.Action, &e.CaseNumber, &e.RequestID, &e.Peer, &e.Detail, &e.PrevHash, &e.Hash, &e.Chain, &e.ChainSeq)
 		return e, err
 	})
 }
@@ -185,27 +209,75 @@ func List(ctx context.Context, q Querier, f Filter) ([]Entry, error) {
 // ErrBroken says the chain does not verify.
 var ErrBroken = errors.New("audit log chain broken")
 
-// Verify recomputes the chain from the first entry to the head and reports
-// how many entries it checked; a changed, removed or inserted entry gives
-// ErrBroken naming the first bad sequence number.
+// Verify recomputes every chain from its first entry to its head and
+// reports how many entries it checked; a changed, removed or inserted entry
+// gives ErrBroken naming where.
 func Verify(ctx context.Context, q Querier) (int64, error) {
-	var headSeq int64
-	var headHash []byte
-	if err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_head`).Scan(&headSeq, &headHash); err != nil {
-		return 0, fmt.Errorf("audit.Verify: head: %w", err)
+	rows, err := q.Query(ctx, `SELECT chain, seq, hash FROM audit_chains ORDER BY chain`)
+	if err != nil {
+		return 0, fmt.Errorf("audit.Verify: heads: %w", err)
 	}
+	type head struct {
+		chain int16
+		seq   int64
+		hash  []byte
+	}
+	heads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (head, error) {
+		var h head
+		err := r.Scan(&h.chain, &h.seq, &h.hash)
+		return h, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("audit.Verify: heads: %w", err)
+	}
+	var total int64
+	for _, h := range heads {
+		n, err := verifyChain(ctx, q, h.chain, h.seq, h.hash)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	var stray int64
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE chain <> ALL ($1)`, chainIDs(len(heads))).Scan(&stray); err != nil {
+		return total, fmt.Errorf("audit.Verify: %w", err)
+	}
+	if stray > 0 {
+		return total, fmt.Errorf("%w: %d entries are in no chain", ErrBroken, stray)
+	}
+	return total, nil
+}
+
+func chainIDs(n int) []int16 {
+	ids := make([]int16, n)
+	for i := range ids {
+		ids[i] = int16(i)
+	}
+	return ids
+}
+
+// verifyChain recomputes one chain up to its head (position headSeq).
+func verifyChain(ctx context.Context, q Querier, chain int16, headSeq int64, headHash []byte) (int64, error) {
 	var (
-		prev []byte
-		seq  int64
+		prev     []byte
+		pos      int64
+		lastSeq  int64
+		position = func(e *Entry) int64 {
+			if e.ChainSeq != 0 {
+				return e.ChainSeq
+			}
+			return e.Seq
+		}
 	)
 	for {
-		rows, err := q.Query(ctx, `SELECT `+columns+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 10000`, seq)
+		rows, err := q.Query(ctx, `SELECT `+columns+` FROM audit_log WHERE chain = $1 AND coalesce(chain_seq, seq) > $2
+			ORDER BY coalesce(chain_seq, seq) LIMIT 10000`, chain, pos)
 		if err != nil {
-			return seq, fmt.Errorf("audit.Verify: %w", err)
+			return pos, fmt.Errorf("audit.Verify: %w", err)
 		}
 		batch, err := scan(rows)
 		if err != nil {
-			return seq, fmt.Errorf("audit.Verify: %w", err)
+			return pos, fmt.Errorf("audit.Verify: %w", err)
 		}
 		if len(batch) == 0 {
 			break
@@ -213,20 +285,20 @@ func Verify(ctx context.Context, q Querier) (int64, error) {
 		for i := range batch {
 			e := &batch[i]
 			switch {
-			case e.Seq != seq+1:
-				return seq, fmt.Errorf("%w: entry %d is missing (next is %d)", ErrBroken, seq+1, e.Seq)
+			case position(e) != pos+1:
+				return pos, fmt.Errorf("%w: chain %d: the entry after entry %d is missing (next is entry %d)", ErrBroken, chain, lastSeq, e.Seq)
 			case !bytes.Equal(e.PrevHash, prev):
-				return seq, fmt.Errorf("%w: entry %d does not follow entry %d", ErrBroken, e.Seq, seq)
+				return pos, fmt.Errorf("%w: entry %d does not follow entry %d", ErrBroken, e.Seq, lastSeq)
 			case !bytes.Equal(e.Hash, hash(prev, e)):
-				return seq, fmt.Errorf("%w: entry %d was changed", ErrBroken, e.Seq)
+				return pos, fmt.Errorf("%w: entry %d was changed", ErrBroken, e.Seq)
 			}
-			seq, prev = e.Seq, e.Hash
+			pos, prev, lastSeq = position(e), e.Hash, e.Seq
 		}
 	}
-	if seq != headSeq || !bytes.Equal(prev, headHash) {
-		return seq, fmt.Errorf("%w: the log ends at %d (%s…) but its head says %d (%s…)", ErrBroken, seq, short(prev), headSeq, short(headHash))
+	if pos != headSeq || !bytes.Equal(prev, headHash) {
+		return pos, fmt.Errorf("%w: chain %d: the log ends at its entry %d (%s…) but its head says %d (%s…)", ErrBroken, chain, pos, short(prev), headSeq, short(headHash))
 	}
-	return seq, nil
+	return pos, nil
 }
 
 func short(b []byte) string {

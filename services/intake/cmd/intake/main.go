@@ -46,6 +46,7 @@ func main() {
 			intakev1.RegisterIntakeServiceServer(s, srv)
 			// Retention: the petitioners' identity of a case that ended this
 			// many days ago is anonymised (0 keeps it for ever).
+			srv.DurableReadAudit = d.Env("DURABLE_READ_AUDIT", "") == "true"
 			retain, err := strconv.Atoi(d.Env("RETENTION_DAYS", "1826"))
 			if err != nil || retain < 0 {
 				return nil, fmt.Errorf("INTAKE_RETENTION_DAYS must be a number of days (0: keep for ever)")
