@@ -115,6 +115,8 @@ func TestHostileInput(t *testing.T) {
 		{"SQL in a page token", "GET", "/v1/cases?pageToken=" + url.QueryEscape(sqli), "demo-bureau", nil, 400},
 		{"SQL in a text filter is only text", "GET", "/v1/cases?subjectContains=" + url.QueryEscape(sqli), "demo-bureau", nil, 200},
 		{"SQL in an office", "POST", "/v1/cases/" + num + ":transfer", "demo-bureau", map[string]any{"toOffice": "offices/" + sqli, "reason": sqli}, 400},
+		{"SQL in a repeat lookup", "POST", "/v1/cases:findRepeats", "demo-dayun", map[string]any{"idNumber": sqli, "phone": sqli}, 400},
+		{"a repeat lookup by a role that does not register", "POST", "/v1/cases:findRepeats", "demo-internal", map[string]any{"idNumber": idNumber}, 403},
 		{"SQL in an office id", "GET", "/v1/offices/" + esc(sqli), "demo-bureau", nil, 404},
 		{"SQL in a new office", "POST", "/v1/offices?officeId=" + url.QueryEscape(sqli), "demo-bureau", map[string]any{"displayName": sqli, "kind": "OFFICE_KIND_DEPARTMENT"}, 403},
 		{"unknown field in an office", "PATCH", "/v1/offices/330421.zjj", "demo-bureau", `{"displayName": "x", "kindd": 1}`, 400},
