@@ -57,6 +57,13 @@ func FromProto(p *directoryv1.Office) Office {
 // until ctx ends. A failure is logged and retried: d keeps the offices it
 // has, so a service starts and runs while assignment is away.
 func Follow(ctx context.Context, d *Directory, source directoryv1.OfficeServiceClient, every time.Duration) error {
+	return Poll(ctx, d, every, func(ctx context.Context) error { return refresh(ctx, d, source) })
+}
+
+// Poll runs reload at once and then every interval until ctx ends, logging
+// when it starts failing and when it recovers; d keeps the offices it holds
+// meanwhile. Assignment polls its own table with it, the others Follow.
+func Poll(ctx context.Context, d *Directory, every time.Duration, reload func(context.Context) error) error {
 	log := logging.FromContext(ctx)
 	failing := false
 	t := time.NewTimer(0)
@@ -67,12 +74,12 @@ func Follow(ctx context.Context, d *Directory, source directoryv1.OfficeServiceC
 			return nil
 		case <-t.C:
 		}
-		err := refresh(ctx, d, source)
+		err := reload(ctx)
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
-			log.WarnContext(ctx, "directory: cannot follow the offices; keeping the ones held", slog.String("error", err.Error()))
+			log.WarnContext(ctx, "directory: cannot reload the offices; keeping the ones held", slog.String("error", err.Error()))
 		case err == nil && failing:
-			log.InfoContext(ctx, "directory: following the offices again", slog.Int64("revision", d.Revision()))
+			log.InfoContext(ctx, "directory: reloading the offices again", slog.Int64("revision", d.Revision()))
 		}
 		failing = err != nil
 		t.Reset(every)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/policy"
@@ -59,18 +57,7 @@ func (o *Offices) Refresh(ctx context.Context) error {
 
 // Run refreshes Dir every interval, for the changes other replicas make.
 func (o *Offices) Run(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := o.Refresh(ctx); err != nil && ctx.Err() == nil {
-				logging.FromContext(ctx).WarnContext(ctx, "directory refresh", slog.String("error", err.Error()))
-			}
-		}
-	}
+	return directory.Poll(ctx, o.Dir, every, o.Refresh)
 }
 
 // ListOffices lists the county's offices; anyone signed in may.
