@@ -22,7 +22,8 @@ import (
 // bureau also puts it in a leader's charge (包案), the department signs for,
 // accepts and answers it, the township sees the answer and the attachment
 // (also on a tablet's screen), and the leader finds the case among those he
-// leads. Then the API confirms what the browser did. Screenshots:
+// leads, and the petitioner looks it up with the receipt's query code,
+// without signing in. Then the API confirms what the browser did. Screenshots:
 // out/test-artifacts/…/workbench-*.png.
 func TestWorkbench(t *testing.T) {
 	node, err := exec.LookPath("node")
@@ -88,7 +89,7 @@ func TestWorkbench(t *testing.T) {
 	if !strings.Contains(files.raw, "现场照片说明.txt") {
 		t.Errorf("the attachment uploaded in the browser: %s", files.raw)
 	}
-	for _, shot := range []string{"1-register-errors", "3-receipt", "5-routed-and-led", "8-township-sees-answer", "9-tablet-case", "10-leader-led-case"} {
+	for _, shot := range []string{"1-register-errors", "3-receipt", "5-routed-and-led", "8-township-sees-answer", "9-tablet-case", "10-leader-led-case", "11-petitioner-progress"} {
 		if st, err := os.Stat(filepath.Join(t.ArtifactDir(), "workbench-"+shot+".png")); err != nil || st.Size() < 10_000 {
 			t.Errorf("screenshot %s: %v", shot, err)
 		}

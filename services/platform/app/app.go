@@ -65,6 +65,8 @@ type Spec struct {
 	// OwnsDirectory is set for the service that keeps the county's offices
 	// (assignment); every other one follows its revisions.
 	OwnsDirectory bool
+	// PublicMethods answer without a caller (full gRPC method names).
+	PublicMethods []string
 }
 
 // Deps are what a service's Register gets.
@@ -177,7 +179,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return nil
 	}
 
-	authn := auth.New(dir)
+	authn := auth.New(dir).WithPublic(spec.PublicMethods...)
 	// Accounts' access tokens, signed by the gateway, verified here with
 	// the public keys alone.
 	if keys := env("TOKEN_PUBLIC_KEYS", ""); keys != "" {

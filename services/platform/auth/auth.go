@@ -58,6 +58,8 @@ type Authenticator struct {
 	dir      *directory.Directory
 	tokens   map[[32]byte]directory.Token
 	verifier *token.Verifier
+	// publicMethods answer without a caller.
+	publicMethods map[string]bool
 }
 
 // WithTokens makes a also accept the access tokens v verifies (the
@@ -97,16 +99,29 @@ func (a *Authenticator) Authenticate(tok string) (Caller, bool) {
 	return Caller{Office: o, Role: t.Role, County: a.dir.County.Code}, true
 }
 
-// public methods need no caller: health checks and reflection.
-func public(method string) bool {
-	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
+// public methods need no caller: health checks, reflection, and the
+// methods a service declares public (WithPublic).
+func (a *Authenticator) public(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") || a.publicMethods[method]
+}
+
+// WithPublic makes methods (full names) answer without a caller: what
+// anyone may ask, such as a petitioner's progress lookup by query code.
+func (a *Authenticator) WithPublic(methods ...string) *Authenticator {
+	if a.publicMethods == nil {
+		a.publicMethods = map[string]bool{}
+	}
+	for _, m := range methods {
+		a.publicMethods[m] = true
+	}
+	return a
 }
 
 // UnaryServerInterceptor refuses calls without a valid token
 // (UNAUTHENTICATED) and puts the caller into the context.
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if public(info.FullMethod) {
+		if a.public(info.FullMethod) {
 			return handler(ctx, req)
 		}
 		c, err := a.fromMetadata(ctx)
@@ -121,7 +136,7 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // StreamServerInterceptor is the streaming twin of UnaryServerInterceptor.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if public(info.FullMethod) {
+		if a.public(info.FullMethod) {
 			return handler(srv, ss)
 		}
 		c, err := a.fromMetadata(ss.Context())

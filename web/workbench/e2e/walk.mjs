@@ -137,7 +137,7 @@ try {
   await shot('2-register-repeat-warning');
   await page.getByRole('button', { name: /登\s*记/ }).last().click();
   const number = await expectText(page.getByTestId('receipt-number'), /^\d{6}-\d{4}-\d{6,}$/, 'the receipt number');
-  await expectText(page.getByTestId('receipt-code'), /^[0-9A-F]{8}$/, 'the query code');
+  const queryCode = await expectText(page.getByTestId('receipt-code'), /^[0-9A-F]{8}$/, 'the query code');
   await shot('3-receipt');
   console.log(`CASE ${number}`);
 
@@ -209,6 +209,21 @@ try {
   await page.getByRole('link', { name: number }).click();
   await expectText(page.getByTestId('lead-card'), /副县长张伟/, 'the leader\'s card');
   await shot('10-leader-led-case');
+
+  // 7. The petitioner looks the case up with the receipt: no sign-in.
+  await page.evaluate(() => sessionStorage.clear());
+  await page.goto(`${base}/workbench/#/progress`);
+  await page.reload();
+  await page.getByLabel('信访事项编号').fill(number);
+  await page.getByLabel('查询码').fill('00000000' === queryCode ? '11111111' : '00000000');
+  await page.getByRole('button', { name: /查\s*询/ }).click();
+  await expectText(page.getByTestId('progress-error'), /不正确/, 'a wrong query code');
+  await page.getByLabel('查询码').fill(queryCode.toLowerCase());
+  await page.getByRole('button', { name: /查\s*询/ }).click();
+  await expectText(page.getByTestId('progress-state'), /已答复/, 'the petitioner\'s view of the state');
+  const shown = await page.getByTestId('progress').innerText();
+  if (shown.includes('王五') || shown.includes(idNumber) || shown.includes('东云村')) fail(`the public progress shows the registration: ${shown}`);
+  await shot('11-petitioner-progress');
   console.log(`ANSWER ${answer}`);
   if (consoleErrors.length) fail(`browser console errors: ${consoleErrors.join(' | ')}`);
 } catch (e) {

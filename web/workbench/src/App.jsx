@@ -10,6 +10,7 @@ import Inbox from './pages/Inbox.jsx';
 import CasePage from './pages/CasePage.jsx';
 import Search from './pages/Search.jsx';
 import Leader from './pages/Leader.jsx';
+import Progress from './pages/Progress.jsx';
 
 /** The page the URL's fragment names: #/inbox, #/cases/{number}, … */
 function useRoute() {
@@ -61,6 +62,7 @@ export default function App() {
     };
   }, [offices]);
 
+  if (route[0] === 'progress') return <Progress />; // the petitioner's page: no sign-in
   if (!s) return <Login onSignedIn={refresh} />;
   if (error) {
     return <Result status="error" title="无法读取机构目录" subTitle={error.message} extra={<Button onClick={() => { setError(null); loadOffices(); }}>重试</Button>} />;

@@ -1838,6 +1838,207 @@ func (x *FindRepeatsResponse) GetMatches() []*RepeatMatch {
 	return nil
 }
 
+// The request of GetCaseProgress.
+type GetCaseProgressRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The query code printed on the receipt.
+	QueryCode     string `protobuf:"bytes,2,opt,name=query_code,json=queryCode,proto3" json:"query_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseProgressRequest) Reset() {
+	*x = GetCaseProgressRequest{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseProgressRequest) ProtoMessage() {}
+
+func (x *GetCaseProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetCaseProgressRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetCaseProgressRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetCaseProgressRequest) GetQueryCode() string {
+	if x != nil {
+		return x.QueryCode
+	}
+	return ""
+}
+
+// CaseProgress is what a petitioner may learn of their case.
+type CaseProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case number.
+	CaseNumber string `protobuf:"bytes,1,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Its state.
+	State v1.CaseState `protobuf:"varint,2,opt,name=state,proto3,enum=tongban.assignment.v1.CaseState" json:"state,omitempty"`
+	// When the petition was received.
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// The name of the office holding it, e.g. "嘉善县住房和城乡建设局".
+	Holder string `protobuf:"bytes,4,opt,name=holder,proto3" json:"holder,omitempty"`
+	// The steps taken, oldest first.
+	Steps         []*ProgressStep `protobuf:"bytes,5,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseProgress) Reset() {
+	*x = CaseProgress{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseProgress) ProtoMessage() {}
+
+func (x *CaseProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseProgress.ProtoReflect.Descriptor instead.
+func (*CaseProgress) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CaseProgress) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *CaseProgress) GetState() v1.CaseState {
+	if x != nil {
+		return x.State
+	}
+	return v1.CaseState(0)
+}
+
+func (x *CaseProgress) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *CaseProgress) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *CaseProgress) GetSteps() []*ProgressStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// ProgressStep is one move of a case as a petitioner sees it.
+type ProgressStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// What was done.
+	Action v1.Action `protobuf:"varint,2,opt,name=action,proto3,enum=tongban.assignment.v1.Action" json:"action,omitempty"`
+	// By which office (its name).
+	Office        string `protobuf:"bytes,3,opt,name=office,proto3" json:"office,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgressStep) Reset() {
+	*x = ProgressStep{}
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgressStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgressStep) ProtoMessage() {}
+
+func (x *ProgressStep) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_intake_v1_intake_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgressStep.ProtoReflect.Descriptor instead.
+func (*ProgressStep) Descriptor() ([]byte, []int) {
+	return file_tongban_intake_v1_intake_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ProgressStep) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ProgressStep) GetAction() v1.Action {
+	if x != nil {
+		return x.Action
+	}
+	return v1.Action(0)
+}
+
+func (x *ProgressStep) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
 var File_tongban_intake_v1_intake_service_proto protoreflect.FileDescriptor
 
 const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
@@ -1975,13 +2176,28 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"sameMatter\x12\x14\n" +
 	"\x05final\x18\x06 \x01(\bR\x05final\"O\n" +
 	"\x13FindRepeatsResponse\x128\n" +
-	"\amatches\x18\x01 \x03(\v2\x1e.tongban.intake.v1.RepeatMatchR\amatches*\xab\x01\n" +
+	"\amatches\x18\x01 \x03(\v2\x1e.tongban.intake.v1.RepeatMatchR\amatches\"U\n" +
+	"\x16GetCaseProgressRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\"\n" +
+	"\n" +
+	"query_code\x18\x02 \x01(\tB\x03\xe0A\x02R\tqueryCode\"\xf5\x01\n" +
+	"\fCaseProgress\x12\x1f\n" +
+	"\vcase_number\x18\x01 \x01(\tR\n" +
+	"caseNumber\x126\n" +
+	"\x05state\x18\x02 \x01(\x0e2 .tongban.assignment.v1.CaseStateR\x05state\x12=\n" +
+	"\freceive_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x16\n" +
+	"\x06holder\x18\x04 \x01(\tR\x06holder\x125\n" +
+	"\x05steps\x18\x05 \x03(\v2\x1f.tongban.intake.v1.ProgressStepR\x05steps\"\x8d\x01\n" +
+	"\fProgressStep\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x125\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x1d.tongban.assignment.v1.ActionR\x06action\x12\x16\n" +
+	"\x06office\x18\x03 \x01(\tR\x06office*\xab\x01\n" +
 	"\rImportOutcome\x12\x1e\n" +
 	"\x1aIMPORT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19IMPORT_OUTCOME_REGISTERED\x10\x01\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_EXISTING\x10\x02\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_REJECTED\x10\x03\x12!\n" +
-	"\x1dIMPORT_OUTCOME_NOT_REGISTERED\x10\x042\xe4\f\n" +
+	"\x1dIMPORT_OUTCOME_NOT_REGISTERED\x10\x042\xec\r\n" +
 	"\rIntakeService\x12x\n" +
 	"\n" +
 	"CreateCase\x12$.tongban.intake.v1.CreateCaseRequest\x1a%.tongban.intake.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12r\n" +
@@ -1996,7 +2212,8 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\x14GetAttachmentContent\x12..tongban.intake.v1.GetAttachmentContentRequest\x1a\x14.google.api.HttpBody\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{name=cases/*/attachments/*}:download\x12\x89\x01\n" +
 	"\n" +
 	"LinkRepeat\x12$.tongban.intake.v1.LinkRepeatRequest\x1a%.tongban.intake.v1.LinkRepeatResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:linkRepeat\x12~\n" +
-	"\vFindRepeats\x12%.tongban.intake.v1.FindRepeatsRequest\x1a&.tongban.intake.v1.FindRepeatsResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases:findRepeats\x12\x91\x01\n" +
+	"\vFindRepeats\x12%.tongban.intake.v1.FindRepeatsRequest\x1a&.tongban.intake.v1.FindRepeatsResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/cases:findRepeats\x12\x85\x01\n" +
+	"\x0fGetCaseProgress\x12).tongban.intake.v1.GetCaseProgressRequest\x1a\x1f.tongban.intake.v1.CaseProgress\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=cases/*}:progress\x12\x91\x01\n" +
 	"\fUnlinkRepeat\x12&.tongban.intake.v1.UnlinkRepeatRequest\x1a'.tongban.intake.v1.UnlinkRepeatResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:unlinkRepeat\x12\x85\x01\n" +
 	"\x10ListAuditEntries\x12*.tongban.intake.v1.ListAuditEntriesRequest\x1a+.tongban.intake.v1.ListAuditEntriesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditEntriesB\xce\x01\n" +
 	"\x15com.tongban.intake.v1B\x12IntakeServiceProtoP\x01Z;github.com/tongban/tongban/proto/tongban/intake/v1;intakev1\xa2\x02\x03TIX\xaa\x02\x11Tongban.Intake.V1\xca\x02\x11Tongban\\Intake\\V1\xe2\x02\x1dTongban\\Intake\\V1\\GPBMetadata\xea\x02\x13Tongban::Intake::V1b\x06proto3"
@@ -2014,7 +2231,7 @@ func file_tongban_intake_v1_intake_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tongban_intake_v1_intake_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tongban_intake_v1_intake_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_tongban_intake_v1_intake_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_tongban_intake_v1_intake_service_proto_goTypes = []any{
 	(ImportOutcome)(0),                  // 0: tongban.intake.v1.ImportOutcome
 	(*AuditEntry)(nil),                  // 1: tongban.intake.v1.AuditEntry
@@ -2044,75 +2261,86 @@ var file_tongban_intake_v1_intake_service_proto_goTypes = []any{
 	(*FindRepeatsRequest)(nil),          // 25: tongban.intake.v1.FindRepeatsRequest
 	(*RepeatMatch)(nil),                 // 26: tongban.intake.v1.RepeatMatch
 	(*FindRepeatsResponse)(nil),         // 27: tongban.intake.v1.FindRepeatsResponse
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*Case)(nil),                        // 29: tongban.intake.v1.Case
-	(CaseView)(0),                       // 30: tongban.intake.v1.CaseView
-	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
-	(v1.CaseState)(0),                   // 32: tongban.assignment.v1.CaseState
-	(Channel)(0),                        // 33: tongban.intake.v1.Channel
-	(CaseClass)(0),                      // 34: tongban.intake.v1.CaseClass
-	(*Attachment)(nil),                  // 35: tongban.intake.v1.Attachment
-	(*httpbody.HttpBody)(nil),           // 36: google.api.HttpBody
+	(*GetCaseProgressRequest)(nil),      // 28: tongban.intake.v1.GetCaseProgressRequest
+	(*CaseProgress)(nil),                // 29: tongban.intake.v1.CaseProgress
+	(*ProgressStep)(nil),                // 30: tongban.intake.v1.ProgressStep
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(*Case)(nil),                        // 32: tongban.intake.v1.Case
+	(CaseView)(0),                       // 33: tongban.intake.v1.CaseView
+	(*fieldmaskpb.FieldMask)(nil),       // 34: google.protobuf.FieldMask
+	(v1.CaseState)(0),                   // 35: tongban.assignment.v1.CaseState
+	(Channel)(0),                        // 36: tongban.intake.v1.Channel
+	(CaseClass)(0),                      // 37: tongban.intake.v1.CaseClass
+	(*Attachment)(nil),                  // 38: tongban.intake.v1.Attachment
+	(v1.Action)(0),                      // 39: tongban.assignment.v1.Action
+	(*httpbody.HttpBody)(nil),           // 40: google.api.HttpBody
 }
 var file_tongban_intake_v1_intake_service_proto_depIdxs = []int32{
-	28, // 0: tongban.intake.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	31, // 0: tongban.intake.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: tongban.intake.v1.ListAuditEntriesResponse.audit_entries:type_name -> tongban.intake.v1.AuditEntry
-	29, // 2: tongban.intake.v1.CreateCaseRequest.case:type_name -> tongban.intake.v1.Case
-	29, // 3: tongban.intake.v1.CreateCaseResponse.case:type_name -> tongban.intake.v1.Case
-	30, // 4: tongban.intake.v1.GetCaseRequest.view:type_name -> tongban.intake.v1.CaseView
-	29, // 5: tongban.intake.v1.GetCaseResponse.case:type_name -> tongban.intake.v1.Case
-	29, // 6: tongban.intake.v1.UpdateCaseRequest.case:type_name -> tongban.intake.v1.Case
-	31, // 7: tongban.intake.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 8: tongban.intake.v1.UpdateCaseResponse.case:type_name -> tongban.intake.v1.Case
-	32, // 9: tongban.intake.v1.ListCasesRequest.state:type_name -> tongban.assignment.v1.CaseState
-	33, // 10: tongban.intake.v1.ListCasesRequest.channel:type_name -> tongban.intake.v1.Channel
-	34, // 11: tongban.intake.v1.ListCasesRequest.case_class:type_name -> tongban.intake.v1.CaseClass
-	28, // 12: tongban.intake.v1.ListCasesRequest.receive_time_from:type_name -> google.protobuf.Timestamp
-	28, // 13: tongban.intake.v1.ListCasesRequest.receive_time_to:type_name -> google.protobuf.Timestamp
-	30, // 14: tongban.intake.v1.ListCasesRequest.view:type_name -> tongban.intake.v1.CaseView
-	29, // 15: tongban.intake.v1.ListCasesResponse.cases:type_name -> tongban.intake.v1.Case
-	29, // 16: tongban.intake.v1.LinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
-	29, // 17: tongban.intake.v1.UnlinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
-	35, // 18: tongban.intake.v1.CreateAttachmentRequest.attachment:type_name -> tongban.intake.v1.Attachment
-	35, // 19: tongban.intake.v1.CreateAttachmentResponse.attachment:type_name -> tongban.intake.v1.Attachment
-	35, // 20: tongban.intake.v1.ListAttachmentsResponse.attachments:type_name -> tongban.intake.v1.Attachment
-	29, // 21: tongban.intake.v1.ImportCasesRequest.case:type_name -> tongban.intake.v1.Case
+	32, // 2: tongban.intake.v1.CreateCaseRequest.case:type_name -> tongban.intake.v1.Case
+	32, // 3: tongban.intake.v1.CreateCaseResponse.case:type_name -> tongban.intake.v1.Case
+	33, // 4: tongban.intake.v1.GetCaseRequest.view:type_name -> tongban.intake.v1.CaseView
+	32, // 5: tongban.intake.v1.GetCaseResponse.case:type_name -> tongban.intake.v1.Case
+	32, // 6: tongban.intake.v1.UpdateCaseRequest.case:type_name -> tongban.intake.v1.Case
+	34, // 7: tongban.intake.v1.UpdateCaseRequest.update_mask:type_name -> google.protobuf.FieldMask
+	32, // 8: tongban.intake.v1.UpdateCaseResponse.case:type_name -> tongban.intake.v1.Case
+	35, // 9: tongban.intake.v1.ListCasesRequest.state:type_name -> tongban.assignment.v1.CaseState
+	36, // 10: tongban.intake.v1.ListCasesRequest.channel:type_name -> tongban.intake.v1.Channel
+	37, // 11: tongban.intake.v1.ListCasesRequest.case_class:type_name -> tongban.intake.v1.CaseClass
+	31, // 12: tongban.intake.v1.ListCasesRequest.receive_time_from:type_name -> google.protobuf.Timestamp
+	31, // 13: tongban.intake.v1.ListCasesRequest.receive_time_to:type_name -> google.protobuf.Timestamp
+	33, // 14: tongban.intake.v1.ListCasesRequest.view:type_name -> tongban.intake.v1.CaseView
+	32, // 15: tongban.intake.v1.ListCasesResponse.cases:type_name -> tongban.intake.v1.Case
+	32, // 16: tongban.intake.v1.LinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
+	32, // 17: tongban.intake.v1.UnlinkRepeatResponse.case:type_name -> tongban.intake.v1.Case
+	38, // 18: tongban.intake.v1.CreateAttachmentRequest.attachment:type_name -> tongban.intake.v1.Attachment
+	38, // 19: tongban.intake.v1.CreateAttachmentResponse.attachment:type_name -> tongban.intake.v1.Attachment
+	38, // 20: tongban.intake.v1.ListAttachmentsResponse.attachments:type_name -> tongban.intake.v1.Attachment
+	32, // 21: tongban.intake.v1.ImportCasesRequest.case:type_name -> tongban.intake.v1.Case
 	0,  // 22: tongban.intake.v1.ImportResult.outcome:type_name -> tongban.intake.v1.ImportOutcome
 	22, // 23: tongban.intake.v1.ImportResult.violations:type_name -> tongban.intake.v1.FieldViolation
 	23, // 24: tongban.intake.v1.ImportCasesResponse.results:type_name -> tongban.intake.v1.ImportResult
-	34, // 25: tongban.intake.v1.FindRepeatsRequest.case_class:type_name -> tongban.intake.v1.CaseClass
-	32, // 26: tongban.intake.v1.RepeatMatch.state:type_name -> tongban.assignment.v1.CaseState
-	28, // 27: tongban.intake.v1.RepeatMatch.receive_time:type_name -> google.protobuf.Timestamp
+	37, // 25: tongban.intake.v1.FindRepeatsRequest.case_class:type_name -> tongban.intake.v1.CaseClass
+	35, // 26: tongban.intake.v1.RepeatMatch.state:type_name -> tongban.assignment.v1.CaseState
+	31, // 27: tongban.intake.v1.RepeatMatch.receive_time:type_name -> google.protobuf.Timestamp
 	26, // 28: tongban.intake.v1.FindRepeatsResponse.matches:type_name -> tongban.intake.v1.RepeatMatch
-	4,  // 29: tongban.intake.v1.IntakeService.CreateCase:input_type -> tongban.intake.v1.CreateCaseRequest
-	6,  // 30: tongban.intake.v1.IntakeService.GetCase:input_type -> tongban.intake.v1.GetCaseRequest
-	10, // 31: tongban.intake.v1.IntakeService.ListCases:input_type -> tongban.intake.v1.ListCasesRequest
-	8,  // 32: tongban.intake.v1.IntakeService.UpdateCase:input_type -> tongban.intake.v1.UpdateCaseRequest
-	21, // 33: tongban.intake.v1.IntakeService.ImportCases:input_type -> tongban.intake.v1.ImportCasesRequest
-	16, // 34: tongban.intake.v1.IntakeService.CreateAttachment:input_type -> tongban.intake.v1.CreateAttachmentRequest
-	18, // 35: tongban.intake.v1.IntakeService.ListAttachments:input_type -> tongban.intake.v1.ListAttachmentsRequest
-	20, // 36: tongban.intake.v1.IntakeService.GetAttachmentContent:input_type -> tongban.intake.v1.GetAttachmentContentRequest
-	12, // 37: tongban.intake.v1.IntakeService.LinkRepeat:input_type -> tongban.intake.v1.LinkRepeatRequest
-	25, // 38: tongban.intake.v1.IntakeService.FindRepeats:input_type -> tongban.intake.v1.FindRepeatsRequest
-	14, // 39: tongban.intake.v1.IntakeService.UnlinkRepeat:input_type -> tongban.intake.v1.UnlinkRepeatRequest
-	2,  // 40: tongban.intake.v1.IntakeService.ListAuditEntries:input_type -> tongban.intake.v1.ListAuditEntriesRequest
-	5,  // 41: tongban.intake.v1.IntakeService.CreateCase:output_type -> tongban.intake.v1.CreateCaseResponse
-	7,  // 42: tongban.intake.v1.IntakeService.GetCase:output_type -> tongban.intake.v1.GetCaseResponse
-	11, // 43: tongban.intake.v1.IntakeService.ListCases:output_type -> tongban.intake.v1.ListCasesResponse
-	9,  // 44: tongban.intake.v1.IntakeService.UpdateCase:output_type -> tongban.intake.v1.UpdateCaseResponse
-	24, // 45: tongban.intake.v1.IntakeService.ImportCases:output_type -> tongban.intake.v1.ImportCasesResponse
-	17, // 46: tongban.intake.v1.IntakeService.CreateAttachment:output_type -> tongban.intake.v1.CreateAttachmentResponse
-	19, // 47: tongban.intake.v1.IntakeService.ListAttachments:output_type -> tongban.intake.v1.ListAttachmentsResponse
-	36, // 48: tongban.intake.v1.IntakeService.GetAttachmentContent:output_type -> google.api.HttpBody
-	13, // 49: tongban.intake.v1.IntakeService.LinkRepeat:output_type -> tongban.intake.v1.LinkRepeatResponse
-	27, // 50: tongban.intake.v1.IntakeService.FindRepeats:output_type -> tongban.intake.v1.FindRepeatsResponse
-	15, // 51: tongban.intake.v1.IntakeService.UnlinkRepeat:output_type -> tongban.intake.v1.UnlinkRepeatResponse
-	3,  // 52: tongban.intake.v1.IntakeService.ListAuditEntries:output_type -> tongban.intake.v1.ListAuditEntriesResponse
-	41, // [41:53] is the sub-list for method output_type
-	29, // [29:41] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	35, // 29: tongban.intake.v1.CaseProgress.state:type_name -> tongban.assignment.v1.CaseState
+	31, // 30: tongban.intake.v1.CaseProgress.receive_time:type_name -> google.protobuf.Timestamp
+	30, // 31: tongban.intake.v1.CaseProgress.steps:type_name -> tongban.intake.v1.ProgressStep
+	31, // 32: tongban.intake.v1.ProgressStep.time:type_name -> google.protobuf.Timestamp
+	39, // 33: tongban.intake.v1.ProgressStep.action:type_name -> tongban.assignment.v1.Action
+	4,  // 34: tongban.intake.v1.IntakeService.CreateCase:input_type -> tongban.intake.v1.CreateCaseRequest
+	6,  // 35: tongban.intake.v1.IntakeService.GetCase:input_type -> tongban.intake.v1.GetCaseRequest
+	10, // 36: tongban.intake.v1.IntakeService.ListCases:input_type -> tongban.intake.v1.ListCasesRequest
+	8,  // 37: tongban.intake.v1.IntakeService.UpdateCase:input_type -> tongban.intake.v1.UpdateCaseRequest
+	21, // 38: tongban.intake.v1.IntakeService.ImportCases:input_type -> tongban.intake.v1.ImportCasesRequest
+	16, // 39: tongban.intake.v1.IntakeService.CreateAttachment:input_type -> tongban.intake.v1.CreateAttachmentRequest
+	18, // 40: tongban.intake.v1.IntakeService.ListAttachments:input_type -> tongban.intake.v1.ListAttachmentsRequest
+	20, // 41: tongban.intake.v1.IntakeService.GetAttachmentContent:input_type -> tongban.intake.v1.GetAttachmentContentRequest
+	12, // 42: tongban.intake.v1.IntakeService.LinkRepeat:input_type -> tongban.intake.v1.LinkRepeatRequest
+	25, // 43: tongban.intake.v1.IntakeService.FindRepeats:input_type -> tongban.intake.v1.FindRepeatsRequest
+	28, // 44: tongban.intake.v1.IntakeService.GetCaseProgress:input_type -> tongban.intake.v1.GetCaseProgressRequest
+	14, // 45: tongban.intake.v1.IntakeService.UnlinkRepeat:input_type -> tongban.intake.v1.UnlinkRepeatRequest
+	2,  // 46: tongban.intake.v1.IntakeService.ListAuditEntries:input_type -> tongban.intake.v1.ListAuditEntriesRequest
+	5,  // 47: tongban.intake.v1.IntakeService.CreateCase:output_type -> tongban.intake.v1.CreateCaseResponse
+	7,  // 48: tongban.intake.v1.IntakeService.GetCase:output_type -> tongban.intake.v1.GetCaseResponse
+	11, // 49: tongban.intake.v1.IntakeService.ListCases:output_type -> tongban.intake.v1.ListCasesResponse
+	9,  // 50: tongban.intake.v1.IntakeService.UpdateCase:output_type -> tongban.intake.v1.UpdateCaseResponse
+	24, // 51: tongban.intake.v1.IntakeService.ImportCases:output_type -> tongban.intake.v1.ImportCasesResponse
+	17, // 52: tongban.intake.v1.IntakeService.CreateAttachment:output_type -> tongban.intake.v1.CreateAttachmentResponse
+	19, // 53: tongban.intake.v1.IntakeService.ListAttachments:output_type -> tongban.intake.v1.ListAttachmentsResponse
+	40, // 54: tongban.intake.v1.IntakeService.GetAttachmentContent:output_type -> google.api.HttpBody
+	13, // 55: tongban.intake.v1.IntakeService.LinkRepeat:output_type -> tongban.intake.v1.LinkRepeatResponse
+	27, // 56: tongban.intake.v1.IntakeService.FindRepeats:output_type -> tongban.intake.v1.FindRepeatsResponse
+	29, // 57: tongban.intake.v1.IntakeService.GetCaseProgress:output_type -> tongban.intake.v1.CaseProgress
+	15, // 58: tongban.intake.v1.IntakeService.UnlinkRepeat:output_type -> tongban.intake.v1.UnlinkRepeatResponse
+	3,  // 59: tongban.intake.v1.IntakeService.ListAuditEntries:output_type -> tongban.intake.v1.ListAuditEntriesResponse
+	47, // [47:60] is the sub-list for method output_type
+	34, // [34:47] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_tongban_intake_v1_intake_service_proto_init() }
@@ -2128,7 +2356,7 @@ func file_tongban_intake_v1_intake_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_intake_v1_intake_service_proto_rawDesc), len(file_tongban_intake_v1_intake_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	IntakeService_GetAttachmentContent_FullMethodName = "/tongban.intake.v1.IntakeService/GetAttachmentContent"
 	IntakeService_LinkRepeat_FullMethodName           = "/tongban.intake.v1.IntakeService/LinkRepeat"
 	IntakeService_FindRepeats_FullMethodName          = "/tongban.intake.v1.IntakeService/FindRepeats"
+	IntakeService_GetCaseProgress_FullMethodName      = "/tongban.intake.v1.IntakeService/GetCaseProgress"
 	IntakeService_UnlinkRepeat_FullMethodName         = "/tongban.intake.v1.IntakeService/UnlinkRepeat"
 	IntakeService_ListAuditEntries_FullMethodName     = "/tongban.intake.v1.IntakeService/ListAuditEntries"
 )
@@ -89,6 +90,13 @@ type IntakeServiceClient interface {
 	// before registering. Offices that may register only; each lookup is in
 	// the audit log. POST keeps the numbers out of URLs and access logs.
 	FindRepeats(ctx context.Context, in *FindRepeatsRequest, opts ...grpc.CallOption) (*FindRepeatsResponse, error)
+	// Tells a petitioner how their case stands, by its number and the query
+	// code printed on the receipt (受理凭证): no sign-in, and nothing of the
+	// registration (no identity, no content), only the state, the office
+	// holding it and the steps taken. A wrong code and a missing case give
+	// the same NOT_FOUND; five wrong codes for a case within 15 minutes make
+	// its lookup answer RESOURCE_EXHAUSTED until they are older.
+	GetCaseProgress(ctx context.Context, in *GetCaseProgressRequest, opts ...grpc.CallOption) (*CaseProgress, error)
 	// Removes a repeat link the detection or a clerk made in error.
 	UnlinkRepeat(ctx context.Context, in *UnlinkRepeatRequest, opts ...grpc.CallOption) (*UnlinkRepeatResponse, error)
 	// Lists intake's audit log, newest first: every registration, correction,
@@ -209,6 +217,16 @@ func (c *intakeServiceClient) FindRepeats(ctx context.Context, in *FindRepeatsRe
 	return out, nil
 }
 
+func (c *intakeServiceClient) GetCaseProgress(ctx context.Context, in *GetCaseProgressRequest, opts ...grpc.CallOption) (*CaseProgress, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CaseProgress)
+	err := c.cc.Invoke(ctx, IntakeService_GetCaseProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *intakeServiceClient) UnlinkRepeat(ctx context.Context, in *UnlinkRepeatRequest, opts ...grpc.CallOption) (*UnlinkRepeatResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UnlinkRepeatResponse)
@@ -284,6 +302,13 @@ type IntakeServiceServer interface {
 	// before registering. Offices that may register only; each lookup is in
 	// the audit log. POST keeps the numbers out of URLs and access logs.
 	FindRepeats(context.Context, *FindRepeatsRequest) (*FindRepeatsResponse, error)
+	// Tells a petitioner how their case stands, by its number and the query
+	// code printed on the receipt (受理凭证): no sign-in, and nothing of the
+	// registration (no identity, no content), only the state, the office
+	// holding it and the steps taken. A wrong code and a missing case give
+	// the same NOT_FOUND; five wrong codes for a case within 15 minutes make
+	// its lookup answer RESOURCE_EXHAUSTED until they are older.
+	GetCaseProgress(context.Context, *GetCaseProgressRequest) (*CaseProgress, error)
 	// Removes a repeat link the detection or a clerk made in error.
 	UnlinkRepeat(context.Context, *UnlinkRepeatRequest) (*UnlinkRepeatResponse, error)
 	// Lists intake's audit log, newest first: every registration, correction,
@@ -330,6 +355,9 @@ func (UnimplementedIntakeServiceServer) LinkRepeat(context.Context, *LinkRepeatR
 }
 func (UnimplementedIntakeServiceServer) FindRepeats(context.Context, *FindRepeatsRequest) (*FindRepeatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FindRepeats not implemented")
+}
+func (UnimplementedIntakeServiceServer) GetCaseProgress(context.Context, *GetCaseProgressRequest) (*CaseProgress, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaseProgress not implemented")
 }
 func (UnimplementedIntakeServiceServer) UnlinkRepeat(context.Context, *UnlinkRepeatRequest) (*UnlinkRepeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnlinkRepeat not implemented")
@@ -527,6 +555,24 @@ func _IntakeService_FindRepeats_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_GetCaseProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCaseProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).GetCaseProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_GetCaseProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).GetCaseProgress(ctx, req.(*GetCaseProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IntakeService_UnlinkRepeat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UnlinkRepeatRequest)
 	if err := dec(in); err != nil {
@@ -605,6 +651,10 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FindRepeats",
 			Handler:    _IntakeService_FindRepeats_Handler,
+		},
+		{
+			MethodName: "GetCaseProgress",
+			Handler:    _IntakeService_GetCaseProgress_Handler,
 		},
 		{
 			MethodName: "UnlinkRepeat",

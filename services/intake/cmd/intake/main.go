@@ -24,6 +24,8 @@ func main() {
 		Name: "intake", Env: "INTAKE_",
 		DefaultGRPC: "127.0.0.1:7101", DefaultHTTP: "127.0.0.1:7102",
 		Migrations: migrations.Set,
+		// A petitioner's progress lookup by case number and query code.
+		PublicMethods: []string{server.ProgressMethod},
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
 			// Identity is sealed at rest; the service refuses to start without keys.
 			keys, err := protect.Parse(d.Env("IDENTITY_KEYS", ""), d.Env("IDENTITY_KEY_ID", ""), d.Env("IDENTITY_HASH_KEY", ""))

@@ -33,6 +33,9 @@ export default function Login({ onSignedIn }) {
           <Button type="primary" htmlType="submit" block loading={busy}>
             登录
           </Button>
+          <p style={{ marginTop: 16, textAlign: 'center' }}>
+            <a href="#/progress">信访人查询办理进度</a>
+          </p>
         </Form>
       </Card>
     </div>

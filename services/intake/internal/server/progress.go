@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/intake/internal/store"
+	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/rpcerr"
+)
+
+// ProgressMethod is GetCaseProgress's full name: a public method (no
+// caller), see cmd/intake.
+const ProgressMethod = "/tongban.intake.v1.IntakeService/GetCaseProgress"
+
+// Wrong query codes a case's public lookup takes in the window.
+const (
+	maxProgressFailures = 5
+	progressWindow      = "15 minutes"
+)
+
+// GetCaseProgress tells a petitioner how their case stands.
+func (s *Server) GetCaseProgress(ctx context.Context, req *intakev1.GetCaseProgressRequest) (*intakev1.CaseProgress, error) {
+	var v rpcerr.Violations
+	num, ok := names.CaseNumber(req.GetName())
+	if !ok {
+		v.Add("name", names.CaseNumberHint)
+	}
+	code := strings.ToUpper(strings.TrimSpace(req.GetQueryCode()))
+	if len(code) != 8 {
+		v.Add("query_code", "is the 8 characters printed on the receipt (受理凭证)")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var failures int
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM progress_failures
+		WHERE case_number = $1 AND at > now() - $2::interval`, num, progressWindow).Scan(&failures); err != nil {
+		return nil, rpcerr.Internal(err)
+	}
+	if failures >= maxProgressFailures {
+		return nil, rpcerr.New(codes.ResourceExhausted, "TOO_MANY_ATTEMPTS",
+			"too many wrong query codes for this case: try again in 15 minutes")
+	}
+	c, err := s.Store.Get(ctx, num)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, rpcerr.Internal(err)
+	}
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.QueryCode), []byte(code)) != 1 {
+		if _, err := s.Store.Pool.Exec(ctx, `INSERT INTO progress_failures (case_number) VALUES ($1)`, num); err != nil {
+			return nil, rpcerr.Internal(err)
+		}
+		// A missing case and a wrong code answer alike.
+		return nil, rpcerr.New(codes.NotFound, "CASE_NOT_FOUND", "no case with this number and query code")
+	}
+	out := &intakev1.CaseProgress{
+		CaseNumber: c.Number, State: assignmentv1.CaseState(c.State), ReceiveTime: timestamppb.New(c.ReceiveTime),
+		Holder: s.officeName(c.Holder),
+	}
+	for _, b := range c.History {
+		e := &assignmentv1.HistoryEntry{}
+		if proto.Unmarshal(b, e) != nil {
+			continue
+		}
+		office, _ := names.OfficeID(e.GetActorOffice())
+		out.Steps = append(out.Steps, &intakev1.ProgressStep{Time: e.GetTime(), Action: e.GetAction(), Office: s.officeName(office)})
+	}
+	return out, nil
+}
+
+// officeName is an office's name, or its id when the directory lacks it.
+func (s *Server) officeName(id string) string {
+	if o, ok := s.Dir.Office(id); ok {
+		return o.Name
+	}
+	return id
+}
