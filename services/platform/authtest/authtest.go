@@ -21,3 +21,15 @@ func As(t testing.TB, token string) context.Context {
 	}
 	return auth.WithCaller(context.Background(), c)
 }
+
+// AsAccount returns a context whose caller is an account of the demo
+// county: office (an id of the demo directory), role and username.
+func AsAccount(t testing.TB, office, role, account string) context.Context {
+	t.Helper()
+	d := directory.Demo()
+	o, ok := d.Office(office)
+	if !ok {
+		t.Fatalf("authtest: no office %q in the demo directory", office)
+	}
+	return auth.WithCaller(context.Background(), auth.Caller{Office: o, Role: role, County: d.County.Code, Account: account})
+}

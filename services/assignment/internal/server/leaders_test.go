@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
-	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/policy"
@@ -24,7 +23,7 @@ func TestLeaderSeesLedCases(t *testing.T) {
 	s, _ := registered(t)
 	register(t, s, reg{number: "330421-2026-000002"})
 	leader := func(account string) context.Context {
-		return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: account})
+		return authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, account)
 	}
 	card := func(ctx context.Context, number string) error {
 		_, err := s.GetCaseCard(ctx, &assignmentv1.GetCaseCardRequest{Name: "cases/" + number + "/card"})

@@ -87,12 +87,7 @@ func (o *Offices) GetOffice(ctx context.Context, req *directoryv1.GetOfficeReque
 		v.Add("name", `must be "offices/{id}", e.g. "offices/330421.zjj"`)
 		return nil, v.Err()
 	}
-	var out *store.Office
-	err := pgdb.InTx(ctx, o.Store.Pool, func(tx pgx.Tx) error {
-		var err error
-		out, err = o.Store.LockOffice(ctx, tx, o.Dir.County.Code, id)
-		return err
-	})
+	out, err := o.Store.Office(ctx, o.Dir.County.Code, id)
 	if err != nil {
 		return nil, officeError(err, id)
 	}

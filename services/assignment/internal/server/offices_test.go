@@ -12,16 +12,10 @@ import (
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	"github.com/tongban/tongban/services/platform/audit"
-	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
-
-// asAdmin is a bureau administrator's call.
-func asAdmin(s *Server) context.Context {
-	return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: "admin", County: "330421", Account: "admin"})
-}
 
 func department(id, name string, duties ...string) *directoryv1.CreateOfficeRequest {
 	return &directoryv1.CreateOfficeRequest{OfficeId: id, Office: &directoryv1.Office{
@@ -37,7 +31,7 @@ func TestOffices(t *testing.T) {
 	t.Parallel()
 	s, _ := registered(t)
 	offices := &Offices{Store: s.Store, Dir: s.Dir}
-	admin := asAdmin(s)
+	admin := authtest.AsAccount(t, "330421.xfj", "admin", "admin")
 	for range 2 { // a restart seeds nothing twice
 		if err := offices.Load(context.Background()); err != nil {
 			t.Fatal(err)

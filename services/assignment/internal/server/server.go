@@ -1074,12 +1074,15 @@ func policyCase(c *store.Case) policy.Case {
 	}
 }
 
+// orderedActions are the lifecycle's actions in their enum order.
+var orderedActions = slices.Sorted(maps.Keys(lifecycle.Rules))
+
 // availableActions are the moves the policy allows caller on c now, in the
 // lifecycle's order (the registration, which no caller makes, left out).
 func availableActions(caller auth.Caller, c *store.Case) []assignmentv1.Action {
 	k := policyCase(c)
 	var out []assignmentv1.Action
-	for _, a := range slices.Sorted(maps.Keys(lifecycle.Rules)) {
+	for _, a := range orderedActions {
 		if a == lifecycle.Register {
 			continue
 		}

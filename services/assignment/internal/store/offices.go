@@ -81,14 +81,23 @@ func (s *Store) Offices(ctx context.Context, county string) ([]*Office, int64, e
 	return out, rev, nil
 }
 
+// Office returns an office.
+func (s *Store) Office(ctx context.Context, county, id string) (*Office, error) {
+	return office(s.Pool.QueryRow(ctx, `SELECT `+officeColumns+` FROM offices WHERE county = $1 AND id = $2`, county, id))
+}
+
 // LockOffice returns an office, locked for update in tx.
 func (s *Store) LockOffice(ctx context.Context, tx pgx.Tx, county, id string) (*Office, error) {
-	o, err := scanOffice(tx.QueryRow(ctx, `SELECT `+officeColumns+` FROM offices WHERE county = $1 AND id = $2 FOR UPDATE`, county, id))
+	return office(tx.QueryRow(ctx, `SELECT `+officeColumns+` FROM offices WHERE county = $1 AND id = $2 FOR UPDATE`, county, id))
+}
+
+func office(row pgx.Row) (*Office, error) {
+	o, err := scanOffice(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrOfficeNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store.LockOffice: %w", err)
+		return nil, fmt.Errorf("store.Office: %w", err)
 	}
 	return o, nil
 }

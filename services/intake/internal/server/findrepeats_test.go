@@ -12,7 +12,6 @@ import (
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/platform/audit"
-	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
@@ -55,6 +54,9 @@ func TestFindRepeats(t *testing.T) {
 		}
 		var out []string
 		for _, m := range resp.GetMatches() {
+			if m.GetSubject() == "" {
+				t.Errorf("match %s has no subject", m.GetCase())
+			}
 			out = append(out, strings.TrimPrefix(m.GetCase(), "cases/")+map[bool]string{true: " same", false: ""}[m.GetSameMatter()])
 		}
 		return out
@@ -88,7 +90,7 @@ func TestFindRepeats(t *testing.T) {
 			t.Errorf("%s: %v, want INVALID_ARGUMENT on %s", name, err, tc.field)
 		}
 	}
-	leader := auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: "zhang.wei"})
+	leader := authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, "zhang.wei")
 	if _, err := s.FindRepeats(leader, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("a leader looks up a petitioner: %v", err)
 	}

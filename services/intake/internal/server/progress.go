@@ -50,7 +50,7 @@ func (s *Server) GetCaseProgress(ctx context.Context, req *intakev1.GetCaseProgr
 		return nil, rpcerr.New(codes.ResourceExhausted, "TOO_MANY_ATTEMPTS",
 			"too many wrong query codes for this case: try again in 15 minutes")
 	}
-	c, err := s.Store.Get(ctx, num)
+	c, err := s.Store.GetWithoutIdentity(ctx, num)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, rpcerr.Internal(err)
 	}

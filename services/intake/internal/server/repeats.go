@@ -283,12 +283,8 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 			continue
 		}
 		seen[f.Number] = false // once per case, whichever petitioner matched
-		c, err := s.Store.Get(ctx, f.Number)
-		if err != nil {
-			return nil, rpcerr.ToStatus(err)
-		}
 		out.Matches = append(out.Matches, &intakev1.RepeatMatch{
-			Case: names.Case(f.Number), Subject: c.Subject, State: assignmentv1.CaseState(r.State),
+			Case: names.Case(f.Number), State: assignmentv1.CaseState(r.State),
 			ReceiveTime: timestamppb.New(f.ReceiveTime),
 			SameMatter: f.Township == req.GetTownship() && f.Class == int16(req.GetCaseClass()) &&
 				(req.GetTopic() == "" || f.Topic == req.GetTopic()),
@@ -306,6 +302,18 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 	})
 	if len(out.Matches) > maxRepeatMatches {
 		out.Matches = out.Matches[:maxRepeatMatches]
+	}
+	// The subjects of the matches kept, in one query.
+	kept := make([]string, len(out.Matches))
+	for i, m := range out.Matches {
+		kept[i], _ = names.CaseNumber(m.GetCase())
+	}
+	subjects, err := s.Store.Subjects(ctx, kept)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	for i, m := range out.Matches {
+		m.Subject = subjects[kept[i]]
 	}
 	return out, nil
 }

@@ -383,7 +383,7 @@ func TestProjectMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader := func(account string) context.Context {
-		return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: account})
+		return authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, account)
 	}
 	if _, err := s.GetCase(leader("zhang.wei"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
 		t.Fatalf("a bureau leader reads a case before leading it: %v", err)

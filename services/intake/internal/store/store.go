@@ -239,19 +239,29 @@ func scanCase(row pgx.Row) (*Case, error) {
 	return &c, err
 }
 
-// Get returns a case with its history.
+// Get returns a case with its petitioners (identity opened) and history.
 func (s *Store) Get(ctx context.Context, number string) (*Case, error) {
-	c, err := scanCase(s.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number))
-	if errors.Is(err, ErrNotFound) {
+	c, err := s.GetWithoutIdentity(ctx, number)
+	if err != nil {
 		return nil, err
-	} else if err != nil {
-		return nil, fmt.Errorf("store.Get: %w", err)
 	}
 	ps, err := s.petitioners(ctx, []string{number})
 	if err != nil {
 		return nil, err
 	}
 	c.Petitioners = ps[number]
+	return c, nil
+}
+
+// GetWithoutIdentity returns a case with its history and no petitioners:
+// nothing sealed is opened.
+func (s *Store) GetWithoutIdentity(ctx context.Context, number string) (*Case, error) {
+	c, err := scanCase(s.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number))
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("store.Get: %w", err)
+	}
 	rows, err := s.Pool.Query(ctx, `SELECT entry FROM case_history WHERE case_number = $1 ORDER BY sequence`, number)
 	if err != nil {
 		return nil, fmt.Errorf("store.Get history: %w", err)
@@ -261,6 +271,21 @@ func (s *Store) Get(ctx context.Context, number string) (*Case, error) {
 		return nil, fmt.Errorf("store.Get history: %w", err)
 	}
 	return c, nil
+}
+
+// Subjects returns the subjects of the given cases.
+func (s *Store) Subjects(ctx context.Context, numbers []string) (map[string]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, subject FROM cases WHERE case_number = ANY ($1)`, numbers)
+	if err != nil {
+		return nil, fmt.Errorf("store.Subjects: %w", err)
+	}
+	out := map[string]string{}
+	var num, subject string
+	_, err = pgx.ForEachRow(rows, []any{&num, &subject}, func() error { out[num] = subject; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("store.Subjects: %w", err)
+	}
+	return out, nil
 }
 
 // Lock returns a case (without petitioners and history) locked FOR UPDATE

@@ -16,7 +16,6 @@ import (
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
-	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
@@ -421,7 +420,7 @@ func TestLeaderSeesLedClocks(t *testing.T) {
 	t.Parallel()
 	s, _ := newServer(t)
 	leader := func(account string) context.Context {
-		return auth.WithCaller(context.Background(), auth.Caller{Office: s.Dir.Bureau(), Role: policy.RoleLeader, County: "330421", Account: account})
+		return authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, account)
 	}
 	list := func(account string) error {
 		_, err := s.ListCaseDeadlines(leader(account), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num})
