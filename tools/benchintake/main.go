@@ -49,7 +49,9 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "length of each load run")
 	clientList := flag.String("clients", "8,32", "concurrency levels")
 	importRows := flag.Int("import-rows", 10000, "rows in the bulk-import comparison (an import takes at most 10000)")
-	flag.StringVar(&profileTo, "profile", "", "write intake's CPU profile during the first REST run to this file")
+	flag.StringVar(&profileTo, "profile", "", "write a CPU profile of -profile-service during the first REST run to this file")
+	flag.StringVar(&profileService, "profile-service", "intake", "the service -profile profiles (intake, gateway, assignment, scheduling, reporting)")
+	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
 	flag.Parse()
 	var clients []int
@@ -68,7 +70,20 @@ func main() {
 }
 
 func run(ctx context.Context, dur time.Duration, clients []int, importRows int) error {
-	b, err := stack.StartBench(ctx, logf, "INTAKE_PPROF=true")
+	// The gateway's per-caller limit (1,000 requests a second) would
+	// measure itself in the read runs.
+	env := []string{"INTAKE_PPROF=true", "ASSIGNMENT_PPROF=true", "SCHEDULING_PPROF=true", "REPORTING_PPROF=true",
+		"GATEWAY_RATE_PER_TOKEN=1000000"}
+	gatewayPprof := ""
+	if profileService == "gateway" {
+		ports, err := stack.FreePorts()
+		if err != nil {
+			return err
+		}
+		gatewayPprof = "http://127.0.0.1:" + strconv.Itoa(ports.Gateway)
+		env = append(env, "GATEWAY_PPROF_ADDR=127.0.0.1:"+strconv.Itoa(ports.Gateway))
+	}
+	b, err := stack.StartBench(ctx, logf, env...)
 	if err != nil {
 		return err
 	}
@@ -88,10 +103,26 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), hostname(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, dur)
 	fmt.Fprintln(out, "| measurement | clients | rate /s | p50 ms | p99 ms | ratio to ceiling |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|")
+	// cpu lists, per measurement, the CPU every program used per operation,
+	// from the start of the run until the consumers caught up with it.
+	cpu := &strings.Builder{}
+	measure := func(label string, run func() int) {
+		before := takeCPU()
+		n := run()
+		settle(ctx, cluster.URL("bench"))
+		fmt.Fprintf(cpu, "| %s | %s |\n", label, cpuLine(before, takeCPU(), n))
+	}
 	for _, c := range clients {
+		if !part("registration") {
+			break
+		}
 		settle(ctx, cluster.URL("bench"))
 		logf("pgbench ceiling, %d clients…", c)
-		ceiling, err := pgbenchRegistration(ctx, cluster, c, dur, tmp)
+		var ceiling result
+		measure(fmt.Sprintf("ceiling, %d clients", c), func() int {
+			ceiling, err = pgbenchRegistration(ctx, cluster, c, dur, tmp)
+			return int(ceiling.rate * dur.Seconds())
+		})
 		if err != nil {
 			return err
 		}
@@ -99,54 +130,119 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		logf("REST registrations, %d clients…", c)
 		if profileTo != "" && c == clients[0] {
 			// At most 8 s: the side server's write timeout is 10 s.
-			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.SideURL("intake"), min(int(dur.Seconds()*3/4), 8)), profileTo)
+			side := s.SideURL(profileService)
+			if profileService == "gateway" {
+				side = gatewayPprof
+			}
+			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", side, min(int(dur.Seconds()*3/4), 8)), profileTo)
 		}
-		rest := load(ctx, c, dur, func(ctx context.Context, i int) error { return restCreate(ctx, httpClient, s.GatewayURL(), i) })
+		var rest result
+		measure(fmt.Sprintf("REST registration, %d clients", c), func() int {
+			rest = load(ctx, c, dur, func(ctx context.Context, i int) error { return restCreate(ctx, httpClient, s.GatewayURL(), i) })
+			return rest.done
+		})
 		fmt.Fprintf(out, "| REST POST /v1/cases (gateway → intake) | %d | %.0f | %.2f | %.2f | %.2f |\n", c, rest.rate, rest.p50, rest.p99, rest.rate/ceiling.rate)
-		settle(ctx, cluster.URL("bench"))
 		logf("gRPC registrations, %d clients…", c)
-		grpcRes := load(ctx, c, dur, func(ctx context.Context, i int) error {
-			_, err := intake.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: realisticCase(), RequestId: newID()})
-			return err
+		var grpcRes result
+		measure(fmt.Sprintf("gRPC registration, %d clients", c), func() int {
+			grpcRes = load(ctx, c, dur, func(ctx context.Context, i int) error {
+				_, err := intake.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: realisticCase(), RequestId: newID()})
+				return err
+			})
+			return grpcRes.done
 		})
 		fmt.Fprintf(out, "| gRPC CreateCase | %d | %.0f | %.2f | %.2f | %.2f |\n", c, grpcRes.rate, grpcRes.p50, grpcRes.p99, grpcRes.rate/ceiling.rate)
 	}
 
-	settle(ctx, cluster.URL("bench"))
-	numbers, err := caseNumbers(ctx, cluster.URL("bench"), 2000)
+	if part("reads") {
+		if err := reads(ctx, s, httpClient, cluster.URL("bench"), dur, out, measure); err != nil {
+			return err
+		}
+	}
+	if part("import") {
+		settle(ctx, cluster.URL("bench"))
+		logf("bulk import against COPY, %d rows…", importRows)
+		var copyRate, importRate float64
+		measure("COPY and ImportCases, per row", func() int {
+			copyRate, importRate, err = importVsCopy(ctx, cluster.URL("bench"), intake, importRows)
+			return importRows
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "| raw COPY of the same rows into a copy of intake.cases (indexes in place) | 1 | %.0f rows | | | 1 |\n", copyRate)
+		fmt.Fprintf(out, "| ImportCases (gRPC stream, %d rows) | 1 | %.0f rows | | | %.2f |\n", importRows, importRate, importRate/copyRate)
+	}
+	fmt.Fprint(out, "\nCPU per operation in milliseconds, by program, from the start of each run until the consumers had taken in\n"+
+		"everything it registered (postgres: every backend and worker of the cluster; benchintake: the load generator):\n\n")
+	fmt.Fprintln(out, "| measurement | CPU ms per operation |")
+	fmt.Fprintln(out, "|---|---|")
+	fmt.Print(out.String() + cpu.String())
+	return nil
+}
+
+// reads measures get-by-number and a list page through the gateway.
+func reads(ctx context.Context, s *stack.Stack, httpClient *http.Client, url string, dur time.Duration, out io.Writer, measure func(string, func() int)) error {
+	settle(ctx, url)
+	numbers, err := caseNumbers(ctx, url, 2000)
 	if err != nil {
 		return err
+	}
+	if len(numbers) == 0 {
+		n, err := registerSome(ctx, s, httpClient, url, 2000)
+		if err != nil {
+			return err
+		}
+		numbers = n
 	}
 	logf("reads…")
 	readDur := min(dur, 10*time.Second)
-	get := load(ctx, 8, readDur, func(ctx context.Context, i int) error {
-		return restGet(ctx, httpClient, s.GatewayURL()+"/v1/cases/"+numbers[i%len(numbers)], "demo-dayun")
-	})
-	fmt.Fprintf(out, "| REST GET /v1/cases/{case} (registering office: identity shown, read audited) | 8 | %.0f | %.2f | %.2f | |\n", get.rate, get.p50, get.p99)
-	masked := load(ctx, 8, readDur, func(ctx context.Context, i int) error {
-		return restGet(ctx, httpClient, s.GatewayURL()+"/v1/cases/"+numbers[i%len(numbers)], "demo-bureau")
-	})
-	fmt.Fprintf(out, "| REST GET /v1/cases/{case} (the bureau: identity masked) | 8 | %.0f | %.2f | %.2f | |\n", masked.rate, masked.p50, masked.p99)
-	list := load(ctx, 8, readDur, func(ctx context.Context, i int) error {
-		return restGet(ctx, httpClient, s.GatewayURL()+"/v1/cases?pageSize=50", "demo-bureau")
-	})
-	fmt.Fprintf(out, "| REST GET /v1/cases (page of 50, bureau) | 8 | %.0f | %.2f | %.2f | |\n", list.rate, list.p50, list.p99)
-
-	settle(ctx, cluster.URL("bench"))
-	logf("bulk import against COPY, %d rows…", importRows)
-	copyRate, importRate, err := importVsCopy(ctx, cluster.URL("bench"), intake, importRows)
-	if err != nil {
-		return err
+	reads := []struct {
+		label, url, token string
+	}{
+		{"REST GET /v1/cases/{case} (registering office: identity shown, read audited)", "/v1/cases/", "demo-dayun"},
+		{"REST GET /v1/cases/{case} (the bureau: identity masked)", "/v1/cases/", "demo-bureau"},
+		{"REST GET /v1/cases (page of 50, bureau)", "/v1/cases?pageSize=50", "demo-bureau"},
 	}
-	fmt.Fprintf(out, "| raw COPY of the same rows into a copy of intake.cases (indexes in place) | 1 | %.0f rows | | | 1 |\n", copyRate)
-	fmt.Fprintf(out, "| ImportCases (gRPC stream, %d rows) | 1 | %.0f rows | | | %.2f |\n", importRows, importRate, importRate/copyRate)
-	fmt.Print(out.String())
+	// Each read at 8 workers (the machine saturated: latency is mostly
+	// queueing for its two cores) and at 1 (one request at a time: the
+	// path's own latency).
+	for _, workers := range []int{8, 1} {
+		for _, r := range reads {
+			var res result
+			measure(fmt.Sprintf("%s, %d clients", r.label, workers), func() int {
+				res = load(ctx, workers, readDur, func(ctx context.Context, i int) error {
+					url := s.GatewayURL() + r.url
+					if strings.HasSuffix(url, "/") {
+						url += numbers[i%len(numbers)]
+					}
+					return restGet(ctx, httpClient, url, r.token)
+				})
+				return res.done
+			})
+			fmt.Fprintf(out, "| %s | %d | %.0f | %.2f | %.2f | |\n", r.label, workers, res.rate, res.p50, res.p99)
+		}
+	}
 	return nil
+}
+
+// registerSome registers n cases through the gateway (when -only leaves
+// the registration runs out) and returns their numbers.
+func registerSome(ctx context.Context, s *stack.Stack, c *http.Client, url string, n int) ([]string, error) {
+	for i := range n {
+		if err := restCreate(ctx, c, s.GatewayURL(), i); err != nil {
+			return nil, err
+		}
+	}
+	return caseNumbers(ctx, url, n)
 }
 
 // result is a measured run: requests per second and latency percentiles
 // in milliseconds (avgMS for pgbench, which reports an average).
-type result struct{ rate, p50, p99, avgMS float64 }
+type result struct {
+	rate, p50, p99, avgMS float64
+	done                  int
+}
 
 // load runs fn closed loop from n workers for dur (see loadgen.Run).
 func load(ctx context.Context, n int, dur time.Duration, fn func(ctx context.Context, i int) error) result {
@@ -154,7 +250,7 @@ func load(ctx context.Context, n int, dur time.Duration, fn func(ctx context.Con
 	if r.Errors > 0 {
 		logf("  %d errors, e.g. %v", r.Errors, r.FirstError)
 	}
-	return result{rate: r.Rate, p50: r.P50, p99: r.P99}
+	return result{rate: r.Rate, p50: r.P50, p99: r.P99, done: r.Done}
 }
 
 func restCreate(ctx context.Context, c *http.Client, base string, _ int) error {
@@ -232,9 +328,21 @@ func newID() string {
 }
 
 var (
-	pgbenchMode = "prepared"
-	profileTo   string
+	pgbenchMode    = "prepared"
+	profileTo      string
+	profileService string
+	only           string
 )
+
+// part reports whether -only includes name.
+func part(name string) bool {
+	for _, p := range strings.Split(only, ",") {
+		if strings.TrimSpace(p) == name {
+			return true
+		}
+	}
+	return false
+}
 
 var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 var latRe = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
@@ -249,7 +357,7 @@ func pgbenchRegistration(ctx context.Context, c *pgcluster.Cluster, clients int,
 BEGIN;
 INSERT INTO idempotency_keys (scope, method, request_id, request_hash) VALUES ('330421102', 'CreateCase', 'pgb-' || :n || '-' || :client_id, sha256(:n::text::bytea)) ON CONFLICT DO NOTHING;
 SELECT nextval('case_seq_330421_YEAR') AS last_value \gset
-SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class, c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, '') FROM petitioners p JOIN cases c USING (case_number) WHERE (p.id_number_hash = ANY (ARRAY[sha256(:n::text::bytea)]) OR p.phone_hash = ANY (ARRAY[sha256((:n + 1)::text::bytea)])) AND c.county = '330421' AND c.receive_time >= now() - interval '180 days';
+WITH p AS MATERIALIZED (SELECT case_number, id_number_hash, phone_hash FROM petitioners WHERE id_number_hash = ANY (ARRAY[sha256(:n::text::bytea)]) OR phone_hash = ANY (ARRAY[sha256((:n + 1)::text::bytea)])) SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class, c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, '') FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number AND county = '330421' AND receive_time >= now() - interval '180 days' LIMIT 1) c;
 INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content, anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), '330421', '33042110' || :t, 1, 3, '城乡建设/排水', '小区雨污管网破损，雨天污水外溢', repeat('本人反映小区雨污管网破损已三个月，雨天污水外溢影响出行与卫生，多次向物业反映未果，请求尽快协调维修。', 14), false, 1, '330421102', 'clerk', now(), 1, '330421102', ARRAY['330421102']) RETURNING create_time, update_time, version;
 INSERT INTO petitioners (case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), 1, 1, false, 'k1', sha256(:n::text::bytea) || sha256('n'::bytea), sha256(:n::text::bytea) || sha256('i'::bytea) || sha256('x'::bytea), sha256(:n::text::bytea) || sha256('p'::bytea), sha256(:n::text::bytea), sha256((:n + 1)::text::bytea));
 INSERT INTO outbox (event_id, case_number, kind, payload) VALUES (gen_random_uuid(), '330421-YEAR-' || lpad(:last_value::text, 9, '0'), 'tongban.events.v1.CaseRegistered', sha256(:n::text::bytea) || sha256(:t::text::bytea) || sha256('e'::bytea) || sha256('f'::bytea));

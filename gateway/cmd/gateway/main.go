@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -102,6 +103,19 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
+	}
+	if addr := env("GATEWAY_PPROF_ADDR", ""); addr != "" {
+		// CPU profiles on a listener of their own (loopback), for benchmarks.
+		pl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("GATEWAY_PPROF_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go ps.Serve(pl) //nolint:errcheck // closed with the process
+		defer ps.Close()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // Entry is one audited act. It never holds identity: the detail names
@@ -153,14 +154,15 @@ func Append(ctx context.Context, tx pgx.Tx, entries ...Entry) error {
 		caseNumber[i], requestID[i], peer[i], detail[i] = e.CaseNumber, e.RequestID, e.Peer, e.Detail
 		prevHash[i], hashes[i], chains[i], chainSeq[i] = e.PrevHash, e.Hash, e.Chain, e.ChainSeq
 	}
-	// One round trip for the entries and the head (pipelined).
+	// The entries and the head in one round trip; in a pgdb.Pipeline, with
+	// the transaction's next one.
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO audit_log (seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash, chain, chain_seq)
 		SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::smallint[], $14::bigint[])`,
 		seq, at, office, role, account, action, caseNumber, requestID, peer, detail, prevHash, hashes, chains, chainSeq)
 	b.Queue(`UPDATE audit_chains SET seq = $2, hash = $3 WHERE chain = $1`, chain, pos, prev)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := pgdb.LaterBatch(ctx, tx, b); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
 	return nil

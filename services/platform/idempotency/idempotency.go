@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -104,7 +105,7 @@ func Do(ctx context.Context, tx pgx.Tx, key Key, req proto.Message, resp proto.M
 	if err != nil {
 		return false, fmt.Errorf("idempotency: marshal response: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET response = $4
+	if err := pgdb.Later(ctx, tx, `UPDATE idempotency_keys SET response = $4
 		WHERE scope = $1 AND method = $2 AND request_id = $3`, key.Scope, key.Method, key.RequestID, b); err != nil {
 		return false, fmt.Errorf("idempotency: store: %w", err)
 	}

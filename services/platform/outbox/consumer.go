@@ -55,6 +55,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			backoff = min(max(backoff*2, pollDelay), 5*time.Second)
 		case n == 0:
 			backoff = pollDelay
+		case n < int(c.pageSize()):
+			// A partial batch: the feed is drained. Reading again at once
+			// would, under load, carry a few events per transaction and
+			// round trip; lingering lets the next batch fill (each event
+			// costs its consumer a fraction of what a batch costs).
+			backoff = lingerDelay
 		default:
 			backoff = 0
 		}
@@ -74,11 +80,7 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	size := c.BatchSize
-	if size == 0 {
-		size = 200
-	}
-	resp, err := c.Client.ListEvents(ctx, &eventsv1.ListEventsRequest{AfterCursor: cursor, PageSize: size})
+	resp, err := c.Client.ListEvents(ctx, &eventsv1.ListEventsRequest{AfterCursor: cursor, PageSize: c.pageSize()})
 	if err != nil {
 		return 0, fmt.Errorf("read feed %s: %w", c.Feed, err)
 	}
@@ -89,7 +91,10 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 		}
 		return 0, nil
 	}
-	err = pgdb.InTx(ctx, c.Pool, func(tx pgx.Tx) error {
+	// Pipelined: BEGIN travels with the cursor's lock, every event's
+	// writes that nobody reads (pgdb.Later) with the next statement that is
+	// read, the cursor's update with COMMIT.
+	err = pgdb.InPipeline(ctx, c.Pool, func(tx pgx.Tx) error {
 		var stored string
 		err := tx.QueryRow(ctx, `SELECT cursor FROM feed_cursors WHERE feed = $1 FOR UPDATE`, c.Feed).Scan(&stored)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -100,6 +105,8 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 			return err
 		}
 		last := done
+		var todo []*eventsv1.Event
+		var ids []string
 		for _, ev := range evs {
 			at, err := ParseCursor(ev.GetCursor())
 			if err != nil {
@@ -108,24 +115,38 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 			if !at.After(done) {
 				continue // another replica applied it
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO processed_events (event_id, feed) VALUES ($1, $2) ON CONFLICT DO NOTHING`, ev.GetEventId(), c.Feed)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 1 {
-				actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
-					attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
-				err := c.Apply(actx, tx, ev)
-				tracing.End(span, err)
-				if err != nil {
-					return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
-				}
-			}
-			last = at
+			todo, ids, last = append(todo, ev), append(ids, ev.GetEventId()), at
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO feed_cursors (feed, cursor) VALUES ($1, $2)
+		// The batch's events marked processed in one statement; those
+		// already marked (a replay) are not applied again.
+		rows, err := tx.Query(ctx, `WITH marked AS (INSERT INTO processed_events (event_id, feed)
+				SELECT id::uuid, $2 FROM unnest($1::text[]) AS id ON CONFLICT DO NOTHING RETURNING event_id)
+			SELECT id FROM unnest($1::text[]) AS id WHERE id::uuid IN (SELECT event_id FROM marked)`, ids, c.Feed)
+		if err != nil {
+			return err
+		}
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		apply := make(map[string]bool, len(fresh))
+		for _, id := range fresh {
+			apply[id] = true
+		}
+		for _, ev := range todo {
+			if !apply[ev.GetEventId()] {
+				continue
+			}
+			actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
+				attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
+			err := c.Apply(actx, tx, ev)
+			tracing.End(span, err)
+			if err != nil {
+				return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
+			}
+		}
+		return pgdb.Later(ctx, tx, `INSERT INTO feed_cursors (feed, cursor) VALUES ($1, $2)
 			ON CONFLICT (feed) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()`, c.Feed, last.String())
-		return err
 	})
 	if err != nil {
 		return 0, err
@@ -134,6 +155,13 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 		c.Observe(evs)
 	}
 	return len(evs), nil
+}
+
+func (c *Consumer) pageSize() int32 {
+	if c.BatchSize == 0 {
+		return 200
+	}
+	return c.BatchSize
 }
 
 func (c *Consumer) cursor(ctx context.Context) (string, error) {

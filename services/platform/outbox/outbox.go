@@ -30,6 +30,7 @@ import (
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/tracing"
@@ -46,7 +47,7 @@ func Append(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 		return err
 	}
 	const q = `INSERT INTO outbox (event_id, case_number, kind, payload) VALUES ($1, $2, $3, $4)`
-	if _, err := tx.Exec(ctx, q, row...); err != nil {
+	if err := pgdb.Later(ctx, tx, q, row...); err != nil {
 		return fmt.Errorf("outbox: insert: %w", err)
 	}
 	return nil
@@ -238,3 +239,6 @@ func newUUID() string {
 
 // pollDelay is how long a consumer waits after an empty read.
 const pollDelay = 150 * time.Millisecond
+
+// lingerDelay is how long a consumer waits after a partial batch.
+const lingerDelay = 50 * time.Millisecond

@@ -45,10 +45,16 @@ func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 // fn again (at most 5 times), so fn must be idempotent and must have no
 // side effects outside the database.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	return withRetries(ctx, func() error { return pgx.BeginFunc(ctx, pool, fn) })
+}
+
+// withRetries runs a transaction, and again on a serialization failure or
+// deadlock (at most 5 times in all).
+func withRetries(ctx context.Context, run func() error) error {
 	const attempts = 5
 	var err error
 	for i := 0; i < attempts; i++ {
-		err = pgx.BeginFunc(ctx, pool, fn)
+		err = run()
 		if !retryable(err) {
 			return err
 		}

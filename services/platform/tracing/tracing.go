@@ -92,3 +92,30 @@ func (PgxTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQ
 		End(span, data.Err)
 	}
 }
+
+// TraceBatchStart implements pgx.BatchTracer: a batch (several statements
+// in one round trip, as pgdb.Pipeline sends them) is one "sql" span.
+func (PgxTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	if !trace.SpanFromContext(ctx).SpanContext().IsValid() {
+		return ctx
+	}
+	var statements []string
+	if data.Batch != nil {
+		for _, q := range data.Batch.QueuedQueries {
+			statements = append(statements, q.SQL)
+		}
+	}
+	ctx, span := tracer.Start(ctx, "sql", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.DBSystemPostgreSQL, attribute.StringSlice("db.statements", statements)))
+	return context.WithValue(ctx, spanKey{}, span)
+}
+
+// TraceBatchQuery implements pgx.BatchTracer (the batch's span covers it).
+func (PgxTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (PgxTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchEndData) {
+	if span, ok := ctx.Value(spanKey{}).(trace.Span); ok {
+		End(span, data.Err)
+	}
+}

@@ -95,8 +95,18 @@ async function move(button, fill) {
   const modal = page.locator('.ant-modal:visible');
   await modal.waitFor();
   if (fill) await fill(modal);
-  await modal.getByRole('button', { name: /确\s*定/ }).click();
-  await modal.waitFor({ state: 'detached' });
+  // On a loaded machine a click during the modal's opening animation can
+  // be lost (seen once in make test: the form sat unsent for 20 s). The
+  // form carries one request id, so clicking again cannot move twice.
+  for (let attempt = 1; ; attempt++) {
+    await modal.getByRole('button', { name: /确\s*定/ }).click();
+    try {
+      await modal.waitFor({ state: 'detached', timeout: attempt < 3 ? 7000 : 20000 });
+      return;
+    } catch (e) {
+      if (attempt === 3 || (await modal.locator('.ant-form-item-explain-error, .ant-alert').count()) > 0) throw e;
+    }
+  }
 }
 
 async function waitState(re) {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongban/tongban/services/platform/pagination"
+	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/protect"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
@@ -217,7 +218,7 @@ func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error
 	for i, p := range c.Petitioners {
 		batch.Queue(qp, s.seal(c.Number, i+1, p)...)
 	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	if err := pgdb.LaterBatch(ctx, tx, batch); err != nil {
 		return fmt.Errorf("store.Insert petitioners: %w", err)
 	}
 	return nil

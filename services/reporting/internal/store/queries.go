@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // Filter selects the aggregate rows of a report.
@@ -207,7 +209,7 @@ func (s *Store) SaveClock(ctx context.Context, tx pgx.Tx, c *Clock) (bool, error
 // SetClocksTownship gives the clocks of a case its township (a clock can
 // arrive before the registration).
 func (s *Store) SetClocksTownship(ctx context.Context, tx pgx.Tx, number, township string) error {
-	if _, err := tx.Exec(ctx, `UPDATE case_clocks SET township = $2 WHERE case_number = $1 AND township <> $2`, number, township); err != nil {
+	if err := pgdb.Later(ctx, tx, `UPDATE case_clocks SET township = $2 WHERE case_number = $1 AND township <> $2`, number, township); err != nil {
 		return fmt.Errorf("store.SetClocksTownship: %w", err)
 	}
 	return nil

@@ -20,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // Store wraps reporting's pool.
@@ -110,7 +112,7 @@ var saveCase = func() string {
 // the read model: the three feeds are applied one transaction at a time,
 // so the aggregate rows they share are never locked in opposite orders.
 func (s *Store) Serialize(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7401)`); err != nil {
+	if err := pgdb.Later(ctx, tx, `SELECT pg_advisory_xact_lock(7401)`); err != nil {
 		return fmt.Errorf("store.Serialize: %w", err)
 	}
 	return nil
@@ -141,7 +143,7 @@ func (s *Store) Change(ctx context.Context, tx pgx.Tx, number string, fn func(c 
 	if err := fn(c); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, saveCase, c.fields()...); err != nil {
+	if err := pgdb.Later(ctx, tx, saveCase, c.fields()...); err != nil {
 		return fmt.Errorf("store.Change: save %s: %w", number, err)
 	}
 	after, err := contributionOf(ctx, tx, number)
@@ -195,15 +197,15 @@ func moveContribution(ctx context.Context, tx pgx.Tx, before, after contribution
 		for _, v := range d.c.sums {
 			vals = append(vals, d.sign*v)
 		}
-		if _, err := tx.Exec(ctx, addFigures, append(append(args, d.c.channel, d.c.class), vals...)...); err != nil {
+		if err := pgdb.Later(ctx, tx, addFigures, append(append(args, d.c.channel, d.c.class), vals...)...); err != nil {
 			return fmt.Errorf("store: monthly_figures: %w", err)
 		}
 		if d.c.department != "" {
-			if _, err := tx.Exec(ctx, addDepartment, append(append(args, d.c.department), vals...)...); err != nil {
+			if err := pgdb.Later(ctx, tx, addDepartment, append(append(args, d.c.department), vals...)...); err != nil {
 				return fmt.Errorf("store: monthly_departments: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO monthly_topics AS t (county, month, township, topic, cases, persons) VALUES ($1, $2, $3, $4, $5, $6)
+		if err := pgdb.Later(ctx, tx, `INSERT INTO monthly_topics AS t (county, month, township, topic, cases, persons) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (county, month, township, topic) DO UPDATE SET cases = t.cases + EXCLUDED.cases, persons = t.persons + EXCLUDED.persons`,
 			d.c.county, d.c.month, d.c.township, d.c.topic, d.sign*d.c.sums[0], d.sign*d.c.sums[1]); err != nil {
 			return fmt.Errorf("store: monthly_topics: %w", err)
@@ -267,7 +269,7 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 
 // Touch records that an event of occur time at was applied.
 func (s *Store) Touch(ctx context.Context, tx pgx.Tx, at time.Time) error {
-	if _, err := tx.Exec(ctx, `UPDATE read_model SET as_of = greatest(coalesce(as_of, $1), $1)`, at); err != nil {
+	if err := pgdb.Later(ctx, tx, `UPDATE read_model SET as_of = greatest(coalesce(as_of, $1), $1)`, at); err != nil {
 		return fmt.Errorf("store.Touch: %w", err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // ErrNotFound says there is no such clock or case.
@@ -88,7 +90,7 @@ func (s *Store) Start(ctx context.Context, tx pgx.Tx, c *Clock) error {
 			fixed_due = EXCLUDED.fixed_due, extension_days = EXCLUDED.extension_days, due_date = EXCLUDED.due_date,
 			remind_on = EXCLUDED.remind_on, provisional = EXCLUDED.provisional, rule = EXCLUDED.rule,
 			stop_time = NULL, reminded_at = NULL, overdue_at = NULL, paused_at = NULL`
-	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.County, c.Township, c.Office, c.Supervised, c.StartTime,
+	err := pgdb.Later(ctx, tx, q, c.CaseNumber, c.Kind, c.County, c.Township, c.Office, c.Supervised, c.StartTime,
 		dayOrNull(c.FixedDue), c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule)
 	if err != nil {
 		return fmt.Errorf("store.Start: %w", err)
@@ -120,7 +122,7 @@ func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Clock) error {
 		stop_time = $8, paused_at = $9, overdue_at = CASE WHEN $4::date > due_date THEN NULL ELSE overdue_at END,
 		reminded_at = CASE WHEN $5::date > remind_on THEN NULL ELSE reminded_at END
 		WHERE case_number = $1 AND kind = $2`
-	_, err := tx.Exec(ctx, q, c.CaseNumber, c.Kind, c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule, orNull(c.StopTime), orNull(c.PausedAt))
+	err := pgdb.Later(ctx, tx, q, c.CaseNumber, c.Kind, c.ExtensionDays, Day(c.DueDate), Day(c.RemindOn), c.Provisional, c.Rule, orNull(c.StopTime), orNull(c.PausedAt))
 	if err != nil {
 		return fmt.Errorf("store.Update: %w", err)
 	}
@@ -129,7 +131,7 @@ func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Clock) error {
 
 // Resolve closes the open supervision of a clock, if any.
 func (s *Store) Resolve(ctx context.Context, tx pgx.Tx, number string, kind int16) error {
-	if _, err := tx.Exec(ctx, `UPDATE supervisions SET resolve_time = now() WHERE case_number = $1 AND kind = $2 AND resolve_time IS NULL`, number, kind); err != nil {
+	if err := pgdb.Later(ctx, tx, `UPDATE supervisions SET resolve_time = now() WHERE case_number = $1 AND kind = $2 AND resolve_time IS NULL`, number, kind); err != nil {
 		return fmt.Errorf("store.Resolve: %w", err)
 	}
 	return nil
@@ -263,7 +265,7 @@ func (s *Store) Supervisions(ctx context.Context, county, office string, all boo
 
 // Involve records that offices take part in a case (creating its row).
 func (s *Store) Involve(ctx context.Context, tx pgx.Tx, number, county string, offices ...string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO case_offices (case_number, county, involved) VALUES ($1, $2, $3)
+	err := pgdb.Later(ctx, tx, `INSERT INTO case_offices (case_number, county, involved) VALUES ($1, $2, $3)
 		ON CONFLICT (case_number) DO UPDATE SET involved = ARRAY(
 			SELECT DISTINCT o FROM unnest(case_offices.involved || EXCLUDED.involved) AS o WHERE o <> '')`,
 		number, county, offices)

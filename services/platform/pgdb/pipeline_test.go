@@ -1,0 +1,194 @@
+package pgdb_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongban/tongban/services/platform/pgdb"
+)
+
+// countingPool opens a pool of one connection whose writes to the server
+// are counted: one per round trip.
+func countingPool(t *testing.T) (*pgxpool.Pool, *atomic.Int64) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testDB.NewEmptyDatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	writes := &atomic.Int64{}
+	dial := cfg.ConnConfig.DialFunc
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		return countingConn{c, writes}, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, note text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return pool, writes
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestPipeline: statements queued with Later travel with the next statement
+// whose answer is awaited, BEGIN with the first and COMMIT with the last,
+// with the semantics of an ordinary transaction (the transaction reads its
+// own queued writes; a failed queued write fails the transaction, which
+// leaves nothing; a rollback leaves nothing).
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		fn         func(tx pgx.Tx) error
+		wantErr    string // SQLSTATE of the error, "" for none
+		wantRows   int
+		wantWrites int64 // round trips, from BEGIN to COMMIT
+	}{
+		{
+			name: "queued writes, a read and commit in two round trips",
+			fn: func(tx pgx.Tx) error {
+				for i := 1; i <= 3; i++ {
+					if err := pgdb.Later(ctx, tx, `INSERT INTO t VALUES ($1, 'x')`, i); err != nil {
+						return err
+					}
+				}
+				var n int
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+					return err
+				}
+				if n != 3 {
+					return errors.New("the transaction did not read its queued writes")
+				}
+				return pgdb.Later(ctx, tx, `UPDATE t SET note = 'y' WHERE id = 1`)
+			},
+			wantRows: 3, wantWrites: 2,
+		},
+		{
+			name: "Exec, Query, a batch and COPY in order",
+			fn: func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO t VALUES (1, 'a')`); err != nil {
+					return err
+				}
+				if err := pgdb.Later(ctx, tx, `INSERT INTO t VALUES (2, 'b')`); err != nil {
+					return err
+				}
+				b := &pgx.Batch{}
+				b.Queue(`INSERT INTO t VALUES (3, 'c')`)
+				var seen int
+				b.Queue(`SELECT count(*) FROM t`).QueryRow(func(r pgx.Row) error { return r.Scan(&seen) })
+				if err := tx.SendBatch(ctx, b).Close(); err != nil {
+					return err
+				}
+				if seen != 3 {
+					return errors.New("the batch did not see the writes before it")
+				}
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"t"}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{4, "d"}})); err != nil {
+					return err
+				}
+				rows, err := tx.Query(ctx, `SELECT id FROM t ORDER BY id`)
+				if err != nil {
+					return err
+				}
+				ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+				if err != nil {
+					return err
+				}
+				if len(ids) != 4 || ids[3] != 4 {
+					return errors.New("rows missing")
+				}
+				return nil
+			},
+			// Exec, batch, COPY (three: pgx describes the columns, then the
+			// copy and its data), query, commit.
+			wantRows: 4, wantWrites: 7,
+		},
+		{
+			name: "a failed queued write fails the transaction at the next round trip",
+			fn: func(tx pgx.Tx) error {
+				if err := pgdb.Later(ctx, tx, `INSERT INTO t VALUES (1, 'a')`); err != nil {
+					return err
+				}
+				if err := pgdb.Later(ctx, tx, `INSERT INTO t VALUES (1, 'twice')`); err != nil {
+					return err
+				}
+				var n int
+				return tx.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n)
+			},
+			// The batch (after pgx prepares its statements again: it forgets
+			// those of a failed batch, and the warm-up run failed too), the
+			// rollback.
+			wantErr: "23505", wantRows: 0, wantWrites: 3,
+		},
+		{
+			name: "an error before anything was sent sends nothing",
+			fn: func(tx pgx.Tx) error {
+				if err := pgdb.Later(ctx, tx, `INSERT INTO t VALUES (1, 'a')`); err != nil {
+					return err
+				}
+				return &pgconn.PgError{Code: "P0001"}
+			},
+			wantErr: "P0001", wantRows: 0, wantWrites: 0,
+		},
+		{
+			name:    "no savepoints",
+			fn:      func(tx pgx.Tx) error { _, err := tx.Begin(ctx); return err },
+			wantErr: "savepoints", wantRows: 0, wantWrites: 0,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pool, writes := countingPool(t)
+			// A first run prepares the statements (pgx describes a new
+			// statement once per connection); the second is counted.
+			pgdb.InPipeline(ctx, pool, tc.fn) //nolint:errcheck // checked below, in the counted run
+			if _, err := pool.Exec(ctx, `TRUNCATE t`); err != nil {
+				t.Fatal(err)
+			}
+			before := writes.Load()
+			err := pgdb.InPipeline(ctx, pool, tc.fn)
+			got := writes.Load() - before
+			var pgErr *pgconn.PgError
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("InPipeline: %v", err)
+			case tc.wantErr == "savepoints" && (err == nil || errors.As(err, &pgErr)):
+				t.Fatalf("InPipeline: %v, want the savepoint refusal", err)
+			case tc.wantErr != "" && tc.wantErr != "savepoints" && (!errors.As(err, &pgErr) || pgErr.Code != tc.wantErr):
+				t.Fatalf("InPipeline: %v, want SQLSTATE %s", err, tc.wantErr)
+			}
+			if got != tc.wantWrites {
+				t.Errorf("%d round trips, want %d", got, tc.wantWrites)
+			}
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+				t.Fatal(err) // also: the connection came back to the pool usable
+			}
+			if n != tc.wantRows {
+				t.Errorf("%d rows after, want %d", n, tc.wantRows)
+			}
+		})
+	}
+}

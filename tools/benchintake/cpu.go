@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/[pid]/stat's times (100
+// on every Linux architecture Go supports).
+const clockTicks = 100
+
+// cpuSnapshot is the CPU time (user + system, seconds) of every process on
+// the machine, with the time of its exited children (PostgreSQL's
+// backends end up in the postmaster's; pgbench in benchintake's), from
+// /proc, and the machine's busy time from /proc/stat.
+type cpuSnapshot struct {
+	procs map[int]procCPU
+	busy  float64
+}
+
+type procCPU struct {
+	name    string
+	parent  int
+	seconds float64 // own and reaped children's
+}
+
+func takeCPU() cpuSnapshot {
+	out := cpuSnapshot{procs: map[int]procCPU{}}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		// After the name: state, ppid, …; utime, stime, cutime, cstime are
+		// stat fields 14 to 17.
+		fields := strings.Fields(s[closing+1:])
+		if len(fields) < 15 {
+			continue
+		}
+		var sum float64
+		for _, f := range fields[11:15] {
+			v, _ := strconv.ParseFloat(f, 64)
+			sum += v
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		parent, _ := strconv.Atoi(fields[1])
+		out.procs[pid] = procCPU{name: s[open+1 : closing], parent: parent, seconds: sum / clockTicks}
+	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+		for i, v := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			x, _ := strconv.ParseFloat(v, 64)
+			out.busy += x / clockTicks
+		}
+	}
+	return out
+}
+
+// cpuShare is where the CPU went between two snapshots.
+type cpuShare struct {
+	name    string
+	seconds float64
+}
+
+// since lists the programs that used CPU since before, most first, keeping
+// those above 1 % of the machine's busy time, which it returns as total. A
+// process that exited in between counts in its parent's reaped time; its
+// time before is taken off there.
+func (after cpuSnapshot) since(before cpuSnapshot) (shares []cpuShare, total float64) {
+	by := map[string]float64{}
+	for pid, p := range after.procs {
+		prev := before.procs[pid]
+		if prev.name != p.name {
+			prev = procCPU{} // a new process, or the pid reused
+		}
+		by[p.name] += p.seconds - prev.seconds
+	}
+	for pid, p := range before.procs {
+		if _, alive := after.procs[pid]; !alive {
+			if parent, ok := after.procs[p.parent]; ok {
+				by[parent.name] -= p.seconds
+			}
+		}
+	}
+	total = after.busy - before.busy
+	for name, sec := range by {
+		if sec >= total/100 {
+			shares = append(shares, cpuShare{name, sec})
+		}
+	}
+	sort.Slice(shares, func(i, j int) bool { return shares[i].seconds > shares[j].seconds })
+	return shares, total
+}
+
+// cpuLine describes the CPU a run used per operation, in milliseconds: the
+// machine's, then by program ("machine 8.10, postgres 2.10, intake 0.91,
+// …"; kernel threads such as kworker are the kernel's I/O and network
+// work).
+func cpuLine(before, after cpuSnapshot, ops int) string {
+	if ops == 0 {
+		return ""
+	}
+	shares, total := after.since(before)
+	parts := []string{fmt.Sprintf("machine %.2f", total*1000/float64(ops))}
+	for _, s := range shares {
+		parts = append(parts, fmt.Sprintf("%s %.2f", s.name, s.seconds*1000/float64(ops)))
+	}
+	return strings.Join(parts, ", ")
+}
