@@ -49,7 +49,8 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "length of each load run")
 	clientList := flag.String("clients", "8,32", "concurrency levels")
 	importRows := flag.Int("import-rows", 10000, "rows in the bulk-import comparison (an import takes at most 10000)")
-	flag.StringVar(&profileTo, "profile", "", "write a CPU profile of -profile-service during the first REST run to this file")
+	flag.StringVar(&profileTo, "profile", "", "write a CPU profile of -profile-service during the first run whose label has -profile-run to this file")
+	flag.StringVar(&profileRun, "profile-run", "REST registration", "which run -profile profiles (a part of its label in the CPU table)")
 	flag.StringVar(&profileService, "profile-service", "intake", "the service -profile profiles (intake, gateway, assignment, scheduling, reporting)")
 	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
@@ -106,7 +107,17 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 	// cpu lists, per measurement, the CPU every program used per operation,
 	// from the start of the run until the consumers caught up with it.
 	cpu := &strings.Builder{}
+	profiled := false
 	measure := func(label string, run func() int) {
+		if profileTo != "" && !profiled && strings.Contains(label, profileRun) {
+			profiled = true
+			side := s.SideURL(profileService)
+			if profileService == "gateway" {
+				side = gatewayPprof
+			}
+			// At most 8 s: the side server's write timeout is 10 s.
+			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", side, min(int(dur.Seconds()*3/4), 8)), profileTo)
+		}
 		before := takeCPU()
 		n := run()
 		settle(ctx, cluster.URL("bench"))
@@ -128,14 +139,6 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		}
 		fmt.Fprintf(out, "| raw SQL: the registration transaction (pgbench -M %s, custom plans) | %d | %.0f | | %.2f (avg) | 1 |\n", pgbenchMode, c, ceiling.rate, ceiling.avgMS)
 		logf("REST registrations, %d clients…", c)
-		if profileTo != "" && c == clients[0] {
-			// At most 8 s: the side server's write timeout is 10 s.
-			side := s.SideURL(profileService)
-			if profileService == "gateway" {
-				side = gatewayPprof
-			}
-			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", side, min(int(dur.Seconds()*3/4), 8)), profileTo)
-		}
 		var rest result
 		measure(fmt.Sprintf("REST registration, %d clients", c), func() int {
 			rest = load(ctx, c, dur, func(ctx context.Context, i int) error { return restCreate(ctx, httpClient, s.GatewayURL(), i) })
@@ -330,6 +333,7 @@ func newID() string {
 var (
 	pgbenchMode    = "prepared"
 	profileTo      string
+	profileRun     string
 	profileService string
 	only           string
 )

@@ -287,14 +287,16 @@ func (s *Server) auditReads(ctx context.Context, cases ...*intakev1.Case) error 
 	if len(entries) == 0 {
 		return nil
 	}
-	err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+	// Pipelined: two round trips (BEGIN, the setting and the chain's head;
+	// the entry, the head's update and COMMIT).
+	err := pgdb.InPipeline(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		if !s.DurableReadAudit {
 			// The entry is written before the answer leaves, but its commit
 			// does not wait for the disk: a power cut or OS crash (not a
 			// crash of PostgreSQL or of this service) may lose the last
 			// fraction of a second of read entries, as a whole suffix, so
 			// the chain still verifies. Changes are always durable.
-			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			if err := pgdb.Later(ctx, tx, `SET LOCAL synchronous_commit = off`); err != nil {
 				return err
 			}
 		}

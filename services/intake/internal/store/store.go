@@ -97,11 +97,18 @@ func sealContext(number string, ordinal int, field string) string {
 
 // petitioners loads and opens the petitioners of the given cases.
 func (s *Store) petitioners(ctx context.Context, numbers []string) (map[string][]Petitioner, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc
-		FROM petitioners WHERE case_number = ANY ($1) ORDER BY case_number, ordinal`, numbers)
+	rows, err := s.Pool.Query(ctx, petitionersSQL, numbers)
 	if err != nil {
 		return nil, fmt.Errorf("store.petitioners: %w", err)
 	}
+	return s.openPetitioners(rows)
+}
+
+const petitionersSQL = `SELECT case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc
+	FROM petitioners WHERE case_number = ANY ($1) ORDER BY case_number, ordinal`
+
+// openPetitioners reads petitionersSQL's rows, opening the sealed fields.
+func (s *Store) openPetitioners(rows pgx.Rows) (map[string][]Petitioner, error) {
 	defer rows.Close()
 	out := map[string][]Petitioner{}
 	for rows.Next() {
@@ -117,6 +124,7 @@ func (s *Store) petitioners(ctx context.Context, numbers []string) (map[string][
 			val   []byte
 			field string
 		}{{&p.Name, name, "name"}, {&p.IDNumber, id, "id_number"}, {&p.Phone, phone, "phone"}} {
+			var err error
 			if *f.dst, err = s.Keys.Open(f.val, keyID, sealContext(num, n, f.field)); err != nil {
 				return nil, fmt.Errorf("case %s petitioner %d %s: %w", num, n, f.field, err)
 			}
@@ -242,35 +250,50 @@ func scanCase(row pgx.Row) (*Case, error) {
 
 // Get returns a case with its petitioners (identity opened) and history.
 func (s *Store) Get(ctx context.Context, number string) (*Case, error) {
-	c, err := s.GetWithoutIdentity(ctx, number)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := s.petitioners(ctx, []string{number})
-	if err != nil {
-		return nil, err
-	}
-	c.Petitioners = ps[number]
-	return c, nil
+	return s.get(ctx, number, true)
 }
 
 // GetWithoutIdentity returns a case with its history and no petitioners:
 // nothing sealed is opened.
 func (s *Store) GetWithoutIdentity(ctx context.Context, number string) (*Case, error) {
-	c, err := scanCase(s.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number))
-	if errors.Is(err, ErrNotFound) {
-		return nil, err
-	} else if err != nil {
+	return s.get(ctx, number, false)
+}
+
+// get reads a case, its history and (with identity) its petitioners in one
+// round trip.
+func (s *Store) get(ctx context.Context, number string, identity bool) (*Case, error) {
+	var (
+		c       *Case
+		caseErr error
+		history [][]byte
+		sealed  map[string][]Petitioner
+		b       = &pgx.Batch{}
+	)
+	b.Queue(`SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number).QueryRow(func(row pgx.Row) error {
+		c, caseErr = scanCase(row)
+		return nil // a missing case is not the batch's failure
+	})
+	b.Queue(`SELECT entry FROM case_history WHERE case_number = $1 ORDER BY sequence`, number).Query(func(rows pgx.Rows) error {
+		var err error
+		history, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		return err
+	})
+	if identity {
+		b.Queue(petitionersSQL, []string{number}).Query(func(rows pgx.Rows) error {
+			var err error
+			sealed, err = s.openPetitioners(rows)
+			return err
+		})
+	}
+	if err := s.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store.Get: %w", err)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT entry FROM case_history WHERE case_number = $1 ORDER BY sequence`, number)
-	if err != nil {
-		return nil, fmt.Errorf("store.Get history: %w", err)
+	if errors.Is(caseErr, ErrNotFound) {
+		return nil, caseErr
+	} else if caseErr != nil {
+		return nil, fmt.Errorf("store.Get: %w", caseErr)
 	}
-	c.History, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return nil, fmt.Errorf("store.Get history: %w", err)
-	}
+	c.History, c.Petitioners = history, sealed[number]
 	return c, nil
 }
 
