@@ -323,6 +323,22 @@ func (s *Stack) Restart(ctx context.Context, name string, env ...string) error {
 	return s.waitReady(ctx, name, p.ready)
 }
 
+// Pause stops one process with SIGSTOP (it keeps its connections and state
+// and uses no CPU) until Resume; the benchmark measures a service without
+// the consumers of its feed so.
+func (s *Stack) Pause(name string) error { return s.signal(name, syscall.SIGSTOP) }
+
+// Resume continues a paused process.
+func (s *Stack) Resume(name string) error { return s.signal(name, syscall.SIGCONT) }
+
+func (s *Stack) signal(name string, sig syscall.Signal) error {
+	p := s.latest(name)
+	if p == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
 // Kill stops one process with SIGTERM and waits for it; it reports the
 // process's exit error (nil for a clean, graceful exit).
 func (s *Stack) Kill(name string) error {
