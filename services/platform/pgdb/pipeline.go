@@ -184,13 +184,19 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 		return nil // nothing was sent
 	}
 	br, err := p.send(ctx, &pgx.QueuedQuery{SQL: "commit"})
-	if err != nil {
-		p.close()
-		return err
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	if err != nil && p.conn.Conn().PgConn().TxStatus() != 'I' {
+		// A queued statement failed: the server skipped the rest of the
+		// batch, COMMIT included. Roll back so that the connection goes
+		// back to the pool usable (the pool discards one left in a
+		// transaction).
+		_, _ = p.conn.Exec(context.WithoutCancel(ctx), "rollback")
 	}
 	p.close()
 	if err == nil && tag.String() == "ROLLBACK" {

@@ -142,6 +142,18 @@ func TestPipeline(t *testing.T) {
 			wantErr: "23505", wantRows: 0, wantWrites: 3,
 		},
 		{
+			name: "a queued write failing at COMMIT leaves nothing and the connection usable",
+			fn: func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO t VALUES (1, 'a')`); err != nil {
+					return err
+				}
+				return pgdb.Later(ctx, tx, `INSERT INTO t VALUES (1, 'twice')`)
+			},
+			// The insert; the failed batch (prepared again, as above) with
+			// the COMMIT the server skipped; the rollback.
+			wantErr: "23505", wantRows: 0, wantWrites: 4,
+		},
+		{
 			name: "an error before anything was sent sends nothing",
 			fn: func(tx pgx.Tx) error {
 				if err := pgdb.Later(ctx, tx, `INSERT INTO t VALUES (1, 'a')`); err != nil {
@@ -188,6 +200,9 @@ func TestPipeline(t *testing.T) {
 			}
 			if n != tc.wantRows {
 				t.Errorf("%d rows after, want %d", n, tc.wantRows)
+			}
+			if dialled := pool.Stat().NewConnsCount(); dialled != 1 {
+				t.Errorf("%d connections dialled: a transaction's connection went back to the pool unusable", dialled)
 			}
 		})
 	}
