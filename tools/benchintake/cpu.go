@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // clockTicks is Linux's USER_HZ, the unit of /proc/[pid]/stat's times (100
@@ -28,7 +31,31 @@ type procCPU struct {
 	seconds float64 // own and reaped children's
 }
 
-func takeCPU() cpuSnapshot {
+// backendNames names PostgreSQL's backends by the application that opened
+// them ("postgres:tongban-intake" for a backend of intake's pool), from
+// pg_stat_activity, so the CPU table says whose SQL the database spent
+// its time on. Backends gone by then keep the name "postgres".
+func backendNames(ctx context.Context, url string) map[int]string {
+	out := map[int]string{}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return out
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid, application_name FROM pg_stat_activity WHERE application_name <> ''`)
+	if err != nil {
+		return out
+	}
+	var pid int32
+	var app string
+	_, _ = pgx.ForEachRow(rows, []any{&pid, &app}, func() error {
+		out[int(pid)] = "postgres:" + app
+		return nil
+	})
+	return out
+}
+
+func takeCPU(backends map[int]string) cpuSnapshot {
 	out := cpuSnapshot{procs: map[int]procCPU{}}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range stats {
@@ -54,7 +81,11 @@ func takeCPU() cpuSnapshot {
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 		parent, _ := strconv.Atoi(fields[1])
-		out.procs[pid] = procCPU{name: s[open+1 : closing], parent: parent, seconds: sum / clockTicks}
+		name := s[open+1 : closing]
+		if b, ok := backends[pid]; ok && name == "postgres" {
+			name = b
+		}
+		out.procs[pid] = procCPU{name: name, parent: parent, seconds: sum / clockTicks}
 	}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")

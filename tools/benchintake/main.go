@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"os"
@@ -118,10 +119,12 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 			// At most 8 s: the side server's write timeout is 10 s.
 			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", side, min(int(dur.Seconds()*3/4), 8)), profileTo)
 		}
-		before := takeCPU()
+		backends := backendNames(ctx, cluster.URL("bench"))
+		before := takeCPU(backends)
 		n := run()
 		settle(ctx, cluster.URL("bench"))
-		fmt.Fprintf(cpu, "| %s | %s |\n", label, cpuLine(before, takeCPU(), n))
+		maps.Copy(backends, backendNames(ctx, cluster.URL("bench"))) // connections opened during the run
+		fmt.Fprintf(cpu, "| %s | %s |\n", label, cpuLine(before, takeCPU(backends), n))
 	}
 	for _, c := range clients {
 		if !part("registration") {
