@@ -167,21 +167,12 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		logf("gRPC registrations, %d clients, the consumers paused…", c)
 		var alone result
 		measure(fmt.Sprintf("gRPC registration, %d clients, consumers paused", c), func() int {
-			consumers := []string{"assignment", "scheduling", "reporting"}
-			for _, name := range consumers {
-				if err := s.Pause(name); err != nil {
-					logf("pause %s: %v", name, err)
-				}
-			}
+			pauseConsumers(s)
 			alone = load(ctx, c, dur, func(ctx context.Context, i int) error {
 				_, err := intake.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: realisticCase(), RequestId: newID()})
 				return err
 			})
-			for _, name := range consumers {
-				if err := s.Resume(name); err != nil {
-					logf("resume %s: %v", name, err)
-				}
-			}
+			resumeConsumers(s)
 			return alone.done
 		})
 		fmt.Fprintf(out, "| gRPC CreateCase, the consumers paused (intake alone) | %d | %.0f | %.2f | %.2f | %.2f |\n", c, alone.rate, alone.p50, alone.p99, alone.rate/ceiling.rate)
@@ -205,6 +196,22 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		}
 		fmt.Fprintf(out, "| raw COPY of the same rows into a copy of intake.cases (indexes in place) | 1 | %.0f rows | | | 1 |\n", copyRate)
 		fmt.Fprintf(out, "| ImportCases (gRPC stream, %d rows) | 1 | %.0f rows | | | %.2f |\n", importRows, importRate, importRate/copyRate)
+		logf("bulk import, %d rows, the consumers paused…", importRows)
+		var alone float64
+		measure("ImportCases per row, consumers paused", func() int {
+			cases := make([]*intakev1.Case, importRows)
+			for i := range cases {
+				cases[i] = realisticCase()
+			}
+			pauseConsumers(s)
+			alone, err = importCases(ctx, intake, cases)
+			resumeConsumers(s)
+			return importRows
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "| ImportCases, the consumers paused (intake alone) | 1 | %.0f rows | | | %.2f |\n", alone, alone/copyRate)
 	}
 	fmt.Fprint(out, "\nCPU per operation in milliseconds, by program, from the start of each run until the consumers had taken in\n"+
 		"everything it registered (postgres: every backend and worker of the cluster; benchintake: the load generator):\n\n")
@@ -268,6 +275,26 @@ func registerSome(ctx context.Context, s *stack.Stack, c *http.Client, url strin
 		}
 	}
 	return caseNumbers(ctx, url, n)
+}
+
+// consumers are the services that follow intake's feed.
+var consumers = []string{"assignment", "scheduling", "reporting"}
+
+// pauseConsumers stops the consumers (SIGSTOP) until resumeConsumers.
+func pauseConsumers(s *stack.Stack) {
+	for _, name := range consumers {
+		if err := s.Pause(name); err != nil {
+			logf("pause %s: %v", name, err)
+		}
+	}
+}
+
+func resumeConsumers(s *stack.Stack) {
+	for _, name := range consumers {
+		if err := s.Resume(name); err != nil {
+			logf("resume %s: %v", name, err)
+		}
+	}
 }
 
 // result is a measured run: requests per second and latency percentiles
@@ -501,26 +528,32 @@ func importVsCopy(ctx context.Context, url string, intake intakev1.IntakeService
 	}
 	copyRate = float64(rows) / time.Since(start).Seconds()
 
-	start = time.Now()
+	importRate, err = importCases(ctx, intake, cases)
+	return copyRate, importRate, err
+}
+
+// importCases imports cases in one ImportCases stream and returns the rows
+// registered per second.
+func importCases(ctx context.Context, intake intakev1.IntakeServiceClient, cases []*intakev1.Case) (float64, error) {
+	start := time.Now()
 	stream, err := intake.ImportCases(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	for _, c := range cases {
 		if err := stream.Send(&intakev1.ImportCasesRequest{Case: c}); err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if int(resp.GetRegistered()) != rows {
+	if int(resp.GetRegistered()) != len(cases) {
 		b, _ := json.Marshal(resp.GetResults()[:min(3, len(resp.GetResults()))])
-		return 0, 0, fmt.Errorf("import registered %d of %d rows: %s", resp.GetRegistered(), rows, b)
+		return 0, fmt.Errorf("import registered %d of %d rows: %s", resp.GetRegistered(), len(cases), b)
 	}
-	importRate = float64(rows) / time.Since(start).Seconds()
-	return copyRate, importRate, nil
+	return float64(len(cases)) / time.Since(start).Seconds(), nil
 }
 
 // settle waits until assignment, scheduling and reporting have taken in

@@ -572,18 +572,11 @@ type Move struct {
 // which must read the case to sign for it) join the offices that may see
 // the case.
 func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, m.CaseNumber, m.Sequence, m.Entry)
-	if err != nil {
-		if isForeignKey(err) {
-			return fmt.Errorf("store.ApplyMove: %w: %s", ErrNotFound, m.CaseNumber)
-		}
-		return fmt.Errorf("store.ApplyMove: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil
-	}
-	_, err = tx.Exec(ctx, `UPDATE cases SET
+	// One statement (one round trip): the entry, and the case's state when
+	// the entry is new.
+	_, err := tx.Exec(ctx, `WITH entry AS (INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $9)
+			ON CONFLICT DO NOTHING RETURNING 1)
+		UPDATE cases SET
 			state = CASE WHEN history_seq < $2 THEN $3 ELSE state END,
 			holder_office = CASE WHEN history_seq < $2 THEN $4 ELSE holder_office END,
 			end_time = CASE WHEN history_seq < $2 THEN (CASE WHEN $6 THEN $7::timestamptz END) ELSE end_time END,
@@ -592,8 +585,12 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 				|| CASE WHEN $4 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$4] END
 				|| CASE WHEN $5 = '' OR $5 = $4 OR $5 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$5::text] END
 				|| CASE WHEN $8 = '' OR $8 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$8::text] END
-		WHERE case_number = $1`, m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time, m.Lead)
+		WHERE case_number = $1 AND EXISTS (SELECT FROM entry)`,
+		m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time, m.Lead, m.Entry)
 	if err != nil {
+		if isForeignKey(err) {
+			return fmt.Errorf("store.ApplyMove: %w: %s", ErrNotFound, m.CaseNumber)
+		}
 		return fmt.Errorf("store.ApplyMove: %w", err)
 	}
 	return nil

@@ -124,21 +124,29 @@ func (s *Store) Serialize(ctx context.Context, tx pgx.Tx) error {
 func (s *Store) Change(ctx context.Context, tx pgx.Tx, number string, fn func(c *Case) error) error {
 	c := &Case{Number: number}
 	var rt *time.Time
-	err := tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number).Scan(
-		&c.Number, &c.County, &c.Township, &c.Topic, &rt, &c.Channel, &c.Class, &c.HeadCount, &c.Group, &c.Repeat,
-		&c.LastSeq, &c.State, &c.Department, &c.ReferredUp, &c.Answered, &c.Rating, &c.Reviewed, &c.ReReviewed,
-		&c.Routing, &c.Acceptance, &c.Handling)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
+	var before contribution
+	// The case and its contribution so far in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(
+			&c.Number, &c.County, &c.Township, &c.Topic, &rt, &c.Channel, &c.Class, &c.HeadCount, &c.Group, &c.Repeat,
+			&c.LastSeq, &c.State, &c.Department, &c.ReferredUp, &c.Answered, &c.Rating, &c.Reviewed, &c.ReReviewed,
+			&c.Routing, &c.Acceptance, &c.Handling)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // a case this read model has not seen yet
+		}
+		return err
+	})
+	b.Queue(contributionSQL, number).QueryRow(func(row pgx.Row) error {
+		var err error
+		before, err = scanContribution(row, number)
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("store.Change: %w", err)
 	}
 	if rt != nil {
 		c.ReceiveTime = *rt
-	}
-	before, err := contributionOf(ctx, tx, number)
-	if err != nil {
-		return err
 	}
 	if err := fn(c); err != nil {
 		return err
@@ -163,13 +171,20 @@ type contribution struct {
 }
 
 func contributionOf(ctx context.Context, tx pgx.Tx, number string) (contribution, error) {
+	return scanContribution(tx.QueryRow(ctx, contributionSQL, number), number)
+}
+
+var contributionSQL = `SELECT county, month, township, department, channel, class, topic, ` + strings.Join(Measures, ", ") + `
+	FROM case_contributions WHERE case_number = $1`
+
+// scanContribution reads contributionSQL's row; none is no contribution.
+func scanContribution(row pgx.Row, number string) (contribution, error) {
 	c := contribution{counted: true}
 	dest := []any{&c.county, &c.month, &c.township, &c.department, &c.channel, &c.class, &c.topic}
 	for i := range c.sums {
 		dest = append(dest, &c.sums[i])
 	}
-	err := tx.QueryRow(ctx, `SELECT county, month, township, department, channel, class, topic, `+strings.Join(Measures, ", ")+`
-		FROM case_contributions WHERE case_number = $1`, number).Scan(dest...)
+	err := row.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return contribution{}, nil
 	}
