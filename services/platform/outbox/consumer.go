@@ -117,6 +117,9 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 			}
 			todo, ids, last = append(todo, ev), append(ids, ev.GetEventId()), at
 		}
+		if len(todo) == 0 {
+			return nil // all applied by another replica; the cursor stays
+		}
 		// The batch's events marked processed in one statement; those
 		// already marked (a replay) are not applied again.
 		rows, err := tx.Query(ctx, `WITH marked AS (INSERT INTO processed_events (event_id, feed)
@@ -137,6 +140,7 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 			if !apply[ev.GetEventId()] {
 				continue
 			}
+			delete(apply, ev.GetEventId()) // once, even were an id twice in a batch
 			actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
 				attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
 			err := c.Apply(actx, tx, ev)
