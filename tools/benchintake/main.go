@@ -53,6 +53,7 @@ func main() {
 	flag.StringVar(&profileTo, "profile", "", "write a CPU profile of -profile-service during the first run whose label has -profile-run to this file")
 	flag.StringVar(&profileRun, "profile-run", "REST registration", "which run -profile profiles (a part of its label in the CPU table)")
 	flag.StringVar(&profileService, "profile-service", "intake", "the service -profile profiles (intake, gateway, assignment, scheduling, reporting)")
+	flag.StringVar(&extraEnv, "env", "", "settings for every service, comma-separated (GOGC=400,LOG_LEVEL=info)")
 	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
 	flag.Parse()
@@ -76,6 +77,9 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 	// measure itself in the read runs.
 	env := []string{"INTAKE_PPROF=true", "ASSIGNMENT_PPROF=true", "SCHEDULING_PPROF=true", "REPORTING_PPROF=true",
 		"GATEWAY_RATE_PER_TOKEN=1000000"}
+	if extraEnv != "" {
+		env = append(env, strings.Split(extraEnv, ",")...)
+	}
 	gatewayPprof := ""
 	if profileService == "gateway" {
 		ports, err := stack.FreePorts()
@@ -393,6 +397,7 @@ var (
 	profileRun     string
 	profileService string
 	only           string
+	extraEnv       string
 )
 
 // part reports whether -only includes name.
