@@ -134,7 +134,6 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		if !part("registration") {
 			break
 		}
-		settle(ctx, cluster.URL("bench"))
 		logf("pgbench ceiling, %d clients…", c)
 		var ceiling result
 		measure(fmt.Sprintf("ceiling, %d clients", c), func() int {
@@ -188,7 +187,6 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		}
 	}
 	if part("import") {
-		settle(ctx, cluster.URL("bench"))
 		logf("bulk import against COPY, %d rows…", importRows)
 		var copyRate, importRate float64
 		measure("COPY and ImportCases, per row", func() int {
@@ -227,7 +225,6 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 
 // reads measures get-by-number and a list page through the gateway.
 func reads(ctx context.Context, s *stack.Stack, httpClient *http.Client, url string, dur time.Duration, out io.Writer, measure func(string, func() int)) error {
-	settle(ctx, url)
 	numbers, err := caseNumbers(ctx, url, 2000)
 	if err != nil {
 		return err
