@@ -90,11 +90,22 @@ type Deps struct {
 // service named feed (its address from <FEED>_ADDR, default addr) and
 // applies each event with apply.
 func (d Deps) Follow(feed, addr string, apply func(context.Context, pgx.Tx, *eventsv1.Event) error) (func(context.Context) error, error) {
+	return d.follow(&outbox.Consumer{Feed: feed, Apply: apply}, addr)
+}
+
+// FollowBatches is Follow for a consumer that applies each transaction's
+// events as one batch (see outbox.Consumer.Begin).
+func (d Deps) FollowBatches(feed, addr string, begin func(context.Context, pgx.Tx, []*eventsv1.Event) (outbox.Batch, error)) (func(context.Context) error, error) {
+	return d.follow(&outbox.Consumer{Feed: feed, Begin: begin}, addr)
+}
+
+func (d Deps) follow(c *outbox.Consumer, addr string) (func(context.Context) error, error) {
+	feed := c.Feed
 	conn, err := d.Dial(d.Env(strings.ToUpper(feed)+"_ADDR", addr))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", feed, err)
 	}
-	c := &outbox.Consumer{Feed: feed, Pool: d.Pool, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply}
+	c.Pool, c.Client = d.Pool, eventsv1.NewEventFeedServiceClient(conn)
 	if d.Metrics != nil {
 		events, lag := d.Metrics.FeedEvents.WithLabelValues(feed), d.Metrics.FeedLag.WithLabelValues(feed)
 		c.Observe = func(evs []*eventsv1.Event) {

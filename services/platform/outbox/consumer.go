@@ -32,12 +32,35 @@ type Consumer struct {
 	Client eventsv1.EventFeedServiceClient
 	// Apply makes the effect of one event inside tx.
 	Apply func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
+	// Begin, when set instead of Apply, starts the batch of one
+	// transaction with the events about to be applied (those not applied
+	// before): the consumer applies them through the Batch, which may
+	// gather their shared work and write it once at Flush.
+	Begin func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (Batch, error)
 	// BatchSize is the number of events read at once (default 200).
 	BatchSize int32
 	// Observe, when set, hears of every read: the events of a batch just
 	// committed (none when the feed had nothing new), for metrics.
 	Observe func(evs []*eventsv1.Event)
 }
+
+// Batch applies the events of one transaction: each with Apply, in feed
+// order, then Flush once, before the cursor moves.
+type Batch interface {
+	Apply(ctx context.Context, ev *eventsv1.Event) error
+	Flush(ctx context.Context) error
+}
+
+// applyEach is the Batch of a consumer with an Apply function.
+type applyEach struct {
+	tx    pgx.Tx
+	apply func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
+}
+
+func (a applyEach) Apply(ctx context.Context, ev *eventsv1.Event) error {
+	return a.apply(ctx, a.tx, ev)
+}
+func (a applyEach) Flush(context.Context) error { return nil }
 
 // Run follows the feed until ctx ends. Errors (the producer being down, a
 // failed batch) are logged and retried with backoff; it returns nil when
@@ -136,17 +159,16 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 		for _, id := range fresh {
 			apply[id] = true
 		}
+		var batch []*eventsv1.Event
 		for _, ev := range todo {
-			if !apply[ev.GetEventId()] {
-				continue
+			if apply[ev.GetEventId()] {
+				delete(apply, ev.GetEventId()) // once, even were an id twice in a batch
+				batch = append(batch, ev)
 			}
-			delete(apply, ev.GetEventId()) // once, even were an id twice in a batch
-			actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
-				attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
-			err := c.Apply(actx, tx, ev)
-			tracing.End(span, err)
-			if err != nil {
-				return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
+		}
+		if len(batch) > 0 {
+			if err := c.applyAll(ctx, tx, batch); err != nil {
+				return err
 			}
 		}
 		return pgdb.Later(ctx, tx, `INSERT INTO feed_cursors (feed, cursor) VALUES ($1, $2)
@@ -159,6 +181,31 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 		c.Observe(evs)
 	}
 	return len(evs), nil
+}
+
+// applyAll applies a batch's fresh events, each in a span of its own
+// continuing the trace that wrote it.
+func (c *Consumer) applyAll(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) error {
+	var b Batch = applyEach{tx, c.Apply}
+	if c.Begin != nil {
+		var err error
+		if b, err = c.Begin(ctx, tx, evs); err != nil {
+			return fmt.Errorf("begin batch: %w", err)
+		}
+	}
+	for _, ev := range evs {
+		actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
+			attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
+		err := b.Apply(actx, ev)
+		tracing.End(span, err)
+		if err != nil {
+			return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
+		}
+	}
+	if err := b.Flush(ctx); err != nil {
+		return fmt.Errorf("flush batch: %w", err)
+	}
+	return nil
 }
 
 func (c *Consumer) pageSize() int32 {

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -150,7 +151,11 @@ func TestConsumerAppliesEachEventOnce(t *testing.T) {
 		return err // a duplicate would fail the primary key and the test
 	}
 	c1 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply, BatchSize: 7}
-	c2 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply, BatchSize: 11}
+	// The second consumer applies batches (Begin), writing at Flush.
+	begin := func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (Batch, error) {
+		return &flushAtEnd{tx: tx, begun: len(evs)}, nil
+	}
+	c2 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Begin: begin, BatchSize: 11}
 	// Step both consumers, racing, until every event is applied (the
 	// frontier may lag while writers, or other tests, hold transactions).
 	count := func() int {
@@ -208,6 +213,27 @@ func TestConsumerAppliesEachEventOnce(t *testing.T) {
 	if replayed != writers*perWriter || count() != writers*perWriter {
 		t.Fatalf("replayed %d events, %d applied; want %d and %d", replayed, count(), writers*perWriter, writers*perWriter)
 	}
+}
+
+// flushAtEnd is a Batch that writes its events into applied at Flush.
+type flushAtEnd struct {
+	tx        pgx.Tx
+	begun     int
+	positions []int64
+	cases     []string
+}
+
+func (b *flushAtEnd) Apply(_ context.Context, ev *eventsv1.Event) error {
+	b.positions, b.cases = append(b.positions, ev.GetPosition()), append(b.cases, ev.GetCaseNumber())
+	return nil
+}
+
+func (b *flushAtEnd) Flush(ctx context.Context) error {
+	if len(b.positions) != b.begun {
+		return fmt.Errorf("begun with %d events, applied %d", b.begun, len(b.positions))
+	}
+	_, err := b.tx.Exec(ctx, `INSERT INTO applied (position, case_number) SELECT * FROM unnest($1::bigint[], $2::text[])`, b.positions, b.cases)
+	return err // a duplicate would fail the primary key and the test
 }
 
 func TestFeedIsForServicesOnly(t *testing.T) {

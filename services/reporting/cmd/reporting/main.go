@@ -47,7 +47,7 @@ func main() {
 				{"assignment", "127.0.0.1:7201"}, // every move
 				{"scheduling", "127.0.0.1:7301"}, // clocks and leaders' meetings
 			} {
-				w, err := d.Follow(feed.name, feed.addr, srv.Record)
+				w, err := d.FollowBatches(feed.name, feed.addr, srv.Begin)
 				if err != nil {
 					return nil, err
 				}

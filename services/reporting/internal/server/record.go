@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,6 +12,7 @@ import (
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 )
 
@@ -25,20 +27,55 @@ var dutyKinds = map[assignmentv1.ClockKind]bool{
 	assignmentv1.ClockKind_CLOCK_KIND_REPORT:     true,
 }
 
-// Record applies one event of intake's, assignment's or scheduling's feed
-// to the read model. The consumer has deduplicated it by event id; apart
-// from that, events of different feeds arrive in any order, so every fact
-// is merged, never assumed to come after another.
+// Begin starts applying a batch of events of intake's, assignment's or
+// scheduling's feed (one consumer transaction) to the read model: the
+// cases they concern are read at once, and each is written once at
+// Flush. The consumer has deduplicated the events by id; apart from that,
+// events of different feeds arrive in any order, so every fact is merged,
+// never assumed to come after another.
+func (s *Server) Begin(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (outbox.Batch, error) {
+	var numbers []string
+	for _, ev := range evs {
+		if _, ok := ev.GetPayload().(*eventsv1.Event_LeaderMeeting); !ok && ev.GetCaseNumber() != "" {
+			numbers = append(numbers, ev.GetCaseNumber())
+		}
+	}
+	slices.Sort(numbers)
+	ch, err := s.Store.Begin(ctx, tx, slices.Compact(numbers))
+	if err != nil {
+		return nil, err
+	}
+	return &recorder{s: s, ch: ch}, nil
+}
+
+// Record applies one event as a batch of its own.
 func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-	if err := s.Store.Serialize(ctx, tx); err != nil {
+	b, err := s.Begin(ctx, tx, []*eventsv1.Event{ev})
+	if err != nil {
 		return err
 	}
-	num := ev.GetCaseNumber()
+	if err := b.Apply(ctx, ev); err != nil {
+		return err
+	}
+	return b.Flush(ctx)
+}
+
+// recorder is one batch's outbox.Batch.
+type recorder struct {
+	s  *Server
+	ch *store.Changes
+}
+
+func (r *recorder) Flush(ctx context.Context) error { return r.ch.Flush(ctx) }
+
+// Apply applies one event of the batch.
+func (r *recorder) Apply(ctx context.Context, ev *eventsv1.Event) error {
+	s, ch, num := r.s, r.ch, ev.GetCaseNumber()
 	var err error
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_CaseRegistered:
 		r := p.CaseRegistered
-		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error {
+		err = ch.Change(ctx, num, func(c *store.Case) error {
 			c.County, c.Township, c.Topic = r.GetCounty(), r.GetTownship(), r.GetTopic()
 			c.ReceiveTime = r.GetReceiveTime().AsTime()
 			c.Channel, c.Class = int16(r.GetChannel()), int16(r.GetCaseClass())
@@ -46,11 +83,11 @@ func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) erro
 			return nil
 		})
 		if err == nil {
-			err = s.Store.SetClocksTownship(ctx, tx, num, r.GetTownship())
+			err = ch.SetClocksTownship(ctx, num, r.GetTownship())
 		}
 	case *eventsv1.Event_CaseCorrected:
 		r := p.CaseCorrected
-		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error {
+		err = ch.Change(ctx, num, func(c *store.Case) error {
 			if r.GetReceiveTime() != nil {
 				c.ReceiveTime = r.GetReceiveTime().AsTime()
 			}
@@ -58,17 +95,17 @@ func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) erro
 			return nil
 		})
 	case *eventsv1.Event_CaseRepeatChanged:
-		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error {
+		err = ch.Change(ctx, num, func(c *store.Case) error {
 			c.Repeat = p.CaseRepeatChanged.GetRepeatOf() != ""
 			return nil
 		})
 	case *eventsv1.Event_CaseMoved:
-		err = s.Store.Change(ctx, tx, num, func(c *store.Case) error { s.move(c, p.CaseMoved); return nil })
+		err = ch.Change(ctx, num, func(c *store.Case) error { s.move(c, p.CaseMoved); return nil })
 	case *eventsv1.Event_ClockChanged:
-		err = s.clock(ctx, tx, num, p.ClockChanged)
+		err = s.clock(ctx, ch, num, p.ClockChanged)
 	case *eventsv1.Event_LeaderMeeting:
 		m := p.LeaderMeeting
-		err = s.Store.AddLeaderMeeting(ctx, tx, m.GetCounty(), month(m.GetDate().AsTime()), m.GetOffice(), m.GetLeader(),
+		err = ch.AddLeaderMeeting(ctx, m.GetCounty(), month(m.GetDate().AsTime()), m.GetOffice(), m.GetLeader(),
 			m.GetKind() == eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION)
 	default:
 		return nil // holiday notices and future kinds are not figures
@@ -76,7 +113,8 @@ func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) erro
 	if err != nil {
 		return err
 	}
-	return s.Store.Touch(ctx, tx, ev.GetOccurTime().AsTime())
+	ch.Touch(ev.GetOccurTime().AsTime())
+	return nil
 }
 
 // move merges one of assignment's moves into the case's facts. A feed is
@@ -112,7 +150,7 @@ func (s *Server) move(c *store.Case, mv *eventsv1.CaseMoved) {
 // Late is final: a clock that ran past its due time keeps the case late
 // even when a later clock of the kind (after a return for rework, say)
 // is kept.
-func (s *Server) clock(ctx context.Context, tx pgx.Tx, num string, cc *eventsv1.ClockChanged) error {
+func (s *Server) clock(ctx context.Context, ch *store.Changes, num string, cc *eventsv1.ClockChanged) error {
 	d := cc.GetDeadline()
 	office, _ := names.OfficeID(d.GetOffice())
 	c := &store.Clock{
@@ -128,7 +166,7 @@ func (s *Server) clock(ctx context.Context, tx pgx.Tx, num string, cc *eventsv1.
 		t := d.GetPauseTime().AsTime()
 		c.PauseTime = &t
 	}
-	saved, err := s.Store.SaveClock(ctx, tx, c)
+	saved, err := ch.SaveClock(ctx, c)
 	if err != nil || !saved {
 		return err // an older state of the clock than the one kept changes nothing
 	}
@@ -143,7 +181,7 @@ func (s *Server) clock(ctx context.Context, tx pgx.Tx, num string, cc *eventsv1.
 	default:
 		return nil
 	}
-	return s.Store.Change(ctx, tx, num, func(k *store.Case) error {
+	return ch.Change(ctx, num, func(k *store.Case) error {
 		if k.County == "" {
 			k.County = cc.GetCounty()
 		}

@@ -53,6 +53,10 @@ type fixture struct {
 	s   *Server
 	seq map[string]int64
 	evs []*eventsv1.Event
+	// batch is the number of events applied per transaction, as a
+	// consumer does (pipelined, through Begin); 0 applies each with Record
+	// in a plain transaction.
+	batch int
 }
 
 func (f *fixture) add(num string, at time.Time, ev *eventsv1.Event) {
@@ -96,8 +100,28 @@ func (f *fixture) meeting(kind eventsv1.LeaderMeetingKind, leader, office string
 
 func (f *fixture) apply(evs []*eventsv1.Event) {
 	ctx := context.Background()
-	for _, ev := range evs {
-		if err := pgdb.InTx(ctx, f.s.Store.Pool, func(tx pgx.Tx) error { return f.s.Record(ctx, tx, ev) }); err != nil {
+	if f.batch == 0 {
+		for _, ev := range evs {
+			if err := pgdb.InTx(ctx, f.s.Store.Pool, func(tx pgx.Tx) error { return f.s.Record(ctx, tx, ev) }); err != nil {
+				f.t.Fatal(err)
+			}
+		}
+		return
+	}
+	for chunk := range slices.Chunk(evs, f.batch) {
+		err := pgdb.InPipeline(ctx, f.s.Store.Pool, func(tx pgx.Tx) error {
+			b, err := f.s.Begin(ctx, tx, chunk)
+			if err != nil {
+				return err
+			}
+			for _, ev := range chunk {
+				if err := b.Apply(ctx, ev); err != nil {
+					return err
+				}
+			}
+			return b.Flush(ctx)
+		})
+		if err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -115,8 +139,11 @@ const (
 // TestReportFixture for what each case adds up to) and applies its events
 // with each case's moves and clocks before its registration, as feeds read
 // at different speeds deliver them.
-func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, seq: map[string]int64{}, s: &Server{
+func newFixture(t *testing.T) *fixture { return newBatchedFixture(t, 0) }
+
+// newBatchedFixture is newFixture with batch events per transaction.
+func newBatchedFixture(t *testing.T, batch int) *fixture {
+	f := &fixture{t: t, seq: map[string]int64{}, batch: batch, s: &Server{
 		Store: &store.Store{Pool: testDB.NewDatabase(t)}, Dir: directory.Demo(),
 		Now: func() time.Time { return china(2026, 3, 16, 10) },
 	}}
@@ -160,6 +187,7 @@ func newFixture(t *testing.T) *fixture {
 	f.register(C, dayun, intakev1.Channel_CHANNEL_PHONE, intakev1.CaseClass_CASE_CLASS_SUGGESTION, "", 1, true, china(2026, 3, 2, 8))
 	f.move(C, dayun, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), dayun, china(2026, 3, 2, 9), none)
 	f.move(C, dayun, decl, st(assignmentv1.CaseState_CASE_STATE_DECLINED), dayun, china(2026, 3, 3, 9), none)
+	f.clock(C, assignmentv1.ClockKind_CLOCK_KIND_REVIEW, bureau, china(2026, 3, 20, 23), stop(china(2026, 3, 3, 9)), false) // after its registration
 	// D: a year earlier, answered. E: the month before the period.
 	f.register(D, dayun, intakev1.Channel_CHANNEL_VISIT, cl, "", 2, false, china(2025, 2, 5, 8))
 	f.move(D, dayun, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), dayun, china(2025, 2, 5, 9), none)
@@ -257,16 +285,67 @@ func TestReportFixture(t *testing.T) {
 	}
 }
 
+// TestBatches: the fixture's events applied in batches of a consumer's
+// transaction (in any mix of feeds and cases, a case's registration, moves
+// and clocks in one batch or spread over several) leave the same read model
+// as one event per transaction, and its aggregates still equal a
+// recomputation.
+func TestBatches(t *testing.T) {
+	t.Parallel()
+	want := dumpReadModel(t, newFixture(t).s.Store)
+	if len(want) < 30 {
+		t.Fatalf("the fixture's read model has only %d rows", len(want))
+	}
+	for _, size := range []int{0, 1, 2, 3, 7, 1000} {
+		s := newBatchedFixture(t, size).s.Store
+		// Every clock has its case's township, whether the clock came
+		// before the registration, after it in the same batch or later.
+		var without int
+		if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM case_clocks WHERE township = ''`).Scan(&without); err != nil || without != 0 {
+			t.Errorf("batches of %d: %d clocks without a township (%v)", size, without, err)
+		}
+		if size == 0 {
+			continue
+		}
+		if diff := cmp.Diff(want, dumpReadModel(t, s)); diff != "" {
+			t.Errorf("batches of %d (-one event per transaction +batched):\n%s", size, diff)
+		}
+		before := dumpAggregates(t, s)
+		if err := pgdb.InTx(context.Background(), s.Pool, func(tx pgx.Tx) error { return s.RecomputeAggregates(context.Background(), tx) }); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, dumpAggregates(t, s)); diff != "" {
+			t.Errorf("batches of %d: incremental aggregates differ from recomputed (-incremental +recomputed):\n%s", size, diff)
+		}
+	}
+}
+
+// dumpReadModel lists every row of the read model (zero aggregate rows
+// left out) in a canonical order.
+func dumpReadModel(t *testing.T, s *store.Store) []string {
+	t.Helper()
+	return append(dumpAggregates(t, s), dumpRows(t, s,
+		`SELECT format('%s', f) FROM cases f ORDER BY 1`,
+		`SELECT format('%s', f) FROM case_clocks f ORDER BY 1`,
+		`SELECT format('%s', f) FROM monthly_leaders f ORDER BY 1`,
+		`SELECT format('%s', as_of) FROM read_model`)...)
+}
+
 // dumpAggregates lists the non-zero aggregate rows in a canonical order.
 func dumpAggregates(t *testing.T, s *store.Store) []string {
 	t.Helper()
-	var out []string
-	for _, q := range []string{
+	return dumpRows(t, s,
 		`SELECT format('%s', f) FROM monthly_figures f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM monthly_departments f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM monthly_topics f WHERE cases <> 0 ORDER BY 1`,
-		`SELECT format('%s', f) FROM running_clock_days f WHERE clocks <> 0 ORDER BY 1`,
-	} {
+		`SELECT format('%s', f) FROM running_clock_days f WHERE clocks <> 0 ORDER BY 1`)
+}
+
+// dumpRows runs queries of one text column and lists their rows.
+func dumpRows(t *testing.T, s *store.Store, queries ...string) []string {
+	t.Helper()
+	var out []string
+	for _, q := range queries {
 		rows, err := s.Pool.Query(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
@@ -476,7 +555,13 @@ func TestDefinitionsDocumented(t *testing.T) {
 // the clock as overdue nor makes the case late.
 func TestClockVersions(t *testing.T) {
 	t.Parallel()
-	f := &fixture{t: t, seq: map[string]int64{}, s: &Server{
+	for _, batch := range []int{0, 3} { // one event per transaction; all in one
+		clockVersions(t, batch)
+	}
+}
+
+func clockVersions(t *testing.T, batch int) {
+	f := &fixture{t: t, seq: map[string]int64{}, batch: batch, s: &Server{
 		Store: &store.Store{Pool: testDB.NewDatabase(t)}, Dir: directory.Demo(),
 		Now: func() time.Time { return china(2026, 3, 16, 10) },
 	}}
@@ -492,6 +577,6 @@ func TestClockVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := r.GetReport(); got.GetFigures().GetRoutingOnTime() != 1 || got.GetFigures().GetRoutingLate() != 0 || got.GetOverdueNow() != 0 {
-		t.Errorf("after a stale clock state: %v", got)
+		t.Errorf("batch %d: after a stale clock state: %v", batch, got)
 	}
 }

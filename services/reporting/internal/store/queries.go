@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // Filter selects the aggregate rows of a report.
@@ -187,34 +185,6 @@ type Clock struct {
 const clockColumns = `case_number, kind, county, township, office, duty, start_time, due_time, stop_time, pause_time,
 	overdue, provisional, extension_days, rule, version`
 
-// SaveClock stores c as the case's clock of its kind, filling its township
-// from the case when the case is known, unless a newer version of the
-// clock is stored already; it reports whether it stored c.
-func (s *Store) SaveClock(ctx context.Context, tx pgx.Tx, c *Clock) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO case_clocks (`+clockColumns+`)
-		VALUES ($1, $2, $3, coalesce((SELECT township FROM cases WHERE case_number = $1), ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (case_number, kind) DO UPDATE SET county = EXCLUDED.county, township = EXCLUDED.township, office = EXCLUDED.office,
-			duty = EXCLUDED.duty, start_time = EXCLUDED.start_time, due_time = EXCLUDED.due_time, stop_time = EXCLUDED.stop_time,
-			pause_time = EXCLUDED.pause_time, overdue = EXCLUDED.overdue, provisional = EXCLUDED.provisional,
-			extension_days = EXCLUDED.extension_days, rule = EXCLUDED.rule, version = EXCLUDED.version
-		WHERE EXCLUDED.version = 0 OR case_clocks.version < EXCLUDED.version`,
-		c.CaseNumber, c.Kind, c.County, c.Office, c.Duty, c.StartTime, c.DueTime, c.StopTime, c.PauseTime,
-		c.Overdue, c.Provisional, c.ExtensionDays, c.Rule, c.Version)
-	if err != nil {
-		return false, fmt.Errorf("store.SaveClock: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
-// SetClocksTownship gives the clocks of a case its township (a clock can
-// arrive before the registration).
-func (s *Store) SetClocksTownship(ctx context.Context, tx pgx.Tx, number, township string) error {
-	if err := pgdb.Later(ctx, tx, `UPDATE case_clocks SET township = $2 WHERE case_number = $1 AND township <> $2`, number, township); err != nil {
-		return fmt.Errorf("store.SetClocksTownship: %w", err)
-	}
-	return nil
-}
-
 // ClockKey is the position of a clock in the lists (due time, case, kind).
 type ClockKey struct {
 	DueTime    time.Time
@@ -242,20 +212,4 @@ func (s *Store) Clocks(ctx context.Context, f ClockFilter, after ClockKey, limit
 		return nil, fmt.Errorf("store.Clocks: %w", err)
 	}
 	return out, nil
-}
-
-// AddLeaderMeeting counts one meeting of a leader in month.
-func (s *Store) AddLeaderMeeting(ctx context.Context, tx pgx.Tx, county string, month time.Time, office, leader string, reception bool) error {
-	r, a := 0, 1
-	if reception {
-		r, a = 1, 0
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO monthly_leaders AS l (county, month, office, leader, reception_meetings, appointments)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (county, month, office, leader) DO UPDATE SET
-		reception_meetings = l.reception_meetings + EXCLUDED.reception_meetings, appointments = l.appointments + EXCLUDED.appointments`,
-		county, month, office, leader, r, a)
-	if err != nil {
-		return fmt.Errorf("store.AddLeaderMeeting: %w", err)
-	}
-	return nil
 }

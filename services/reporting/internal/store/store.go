@@ -4,15 +4,15 @@
 //
 // The figures are defined once, by the view case_contributions (migration
 // 000002): a case contributes to one row of each aggregate table. Applying
-// an event reads the case's contribution, changes the case, reads it
-// again and moves the difference into the aggregates, all in the event's
-// transaction; RecomputeAggregates rebuilds them from the cases, and the
-// tests check the two agree.
+// a batch of events ([Changes]) reads the contributions of the cases it
+// touches, changes the cases, reads their contributions again and moves
+// the differences into the aggregates, all in the batch's transaction;
+// RecomputeAggregates rebuilds them from the cases, and the tests check
+// the two agree.
 package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,8 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // Store wraps reporting's pool.
@@ -108,151 +106,6 @@ var saveCase = func() string {
 		ON CONFLICT (case_number) DO UPDATE SET ` + strings.Join(set, ", ") + `, month = EXCLUDED.month`
 }()
 
-// Serialize takes the transaction-scoped lock that orders every change of
-// the read model: the three feeds are applied one transaction at a time,
-// so the aggregate rows they share are never locked in opposite orders.
-func (s *Store) Serialize(ctx context.Context, tx pgx.Tx) error {
-	if err := pgdb.Later(ctx, tx, `SELECT pg_advisory_xact_lock(7401)`); err != nil {
-		return fmt.Errorf("store.Serialize: %w", err)
-	}
-	return nil
-}
-
-// Change loads case number (an empty row when new), lets fn change it,
-// saves it and moves the difference of its contribution into the
-// aggregates. Call Serialize first in the same transaction.
-func (s *Store) Change(ctx context.Context, tx pgx.Tx, number string, fn func(c *Case) error) error {
-	c := &Case{Number: number}
-	var rt *time.Time
-	var before contribution
-	// The case and its contribution so far in one round trip.
-	b := &pgx.Batch{}
-	b.Queue(`SELECT `+caseColumns+` FROM cases WHERE case_number = $1`, number).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(
-			&c.Number, &c.County, &c.Township, &c.Topic, &rt, &c.Channel, &c.Class, &c.HeadCount, &c.Group, &c.Repeat,
-			&c.LastSeq, &c.State, &c.Department, &c.ReferredUp, &c.Answered, &c.Rating, &c.Reviewed, &c.ReReviewed,
-			&c.Routing, &c.Acceptance, &c.Handling)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // a case this read model has not seen yet
-		}
-		return err
-	})
-	b.Queue(contributionSQL, number).QueryRow(func(row pgx.Row) error {
-		var err error
-		before, err = scanContribution(row, number)
-		return err
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("store.Change: %w", err)
-	}
-	if rt != nil {
-		c.ReceiveTime = *rt
-	}
-	if err := fn(c); err != nil {
-		return err
-	}
-	if err := pgdb.Later(ctx, tx, saveCase, c.fields()...); err != nil {
-		return fmt.Errorf("store.Change: save %s: %w", number, err)
-	}
-	after, err := contributionOf(ctx, tx, number)
-	if err != nil {
-		return err
-	}
-	return moveContribution(ctx, tx, before, after)
-}
-
-// contribution is a case's row of case_contributions.
-type contribution struct {
-	counted                             bool
-	county, township, department, topic string
-	month                               time.Time
-	channel, class                      int16
-	sums                                Sums
-}
-
-func contributionOf(ctx context.Context, tx pgx.Tx, number string) (contribution, error) {
-	return scanContribution(tx.QueryRow(ctx, contributionSQL, number), number)
-}
-
-var contributionSQL = `SELECT county, month, township, department, channel, class, topic, ` + strings.Join(Measures, ", ") + `
-	FROM case_contributions WHERE case_number = $1`
-
-// scanContribution reads contributionSQL's row; none is no contribution.
-func scanContribution(row pgx.Row, number string) (contribution, error) {
-	c := contribution{counted: true}
-	dest := []any{&c.county, &c.month, &c.township, &c.department, &c.channel, &c.class, &c.topic}
-	for i := range c.sums {
-		dest = append(dest, &c.sums[i])
-	}
-	err := row.Scan(dest...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return contribution{}, nil
-	}
-	if err != nil {
-		return c, fmt.Errorf("store: contribution of %s: %w", number, err)
-	}
-	return c, nil
-}
-
-// moveContribution takes a case's old contribution out of the aggregates
-// and puts its new one in.
-func moveContribution(ctx context.Context, tx pgx.Tx, before, after contribution) error {
-	if before == after {
-		return nil
-	}
-	for _, d := range []struct {
-		c    contribution
-		sign int64
-	}{{before, -1}, {after, 1}} {
-		if !d.c.counted {
-			continue
-		}
-		args := []any{d.c.county, d.c.month, d.c.township}
-		var vals []any
-		for _, v := range d.c.sums {
-			vals = append(vals, d.sign*v)
-		}
-		if err := pgdb.Later(ctx, tx, addFigures, append(append(args, d.c.channel, d.c.class), vals...)...); err != nil {
-			return fmt.Errorf("store: monthly_figures: %w", err)
-		}
-		if d.c.department != "" {
-			if err := pgdb.Later(ctx, tx, addDepartment, append(append(args, d.c.department), vals...)...); err != nil {
-				return fmt.Errorf("store: monthly_departments: %w", err)
-			}
-		}
-		if err := pgdb.Later(ctx, tx, `INSERT INTO monthly_topics AS t (county, month, township, topic, cases, persons) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (county, month, township, topic) DO UPDATE SET cases = t.cases + EXCLUDED.cases, persons = t.persons + EXCLUDED.persons`,
-			d.c.county, d.c.month, d.c.township, d.c.topic, d.sign*d.c.sums[0], d.sign*d.c.sums[1]); err != nil {
-			return fmt.Errorf("store: monthly_topics: %w", err)
-		}
-	}
-	return nil
-}
-
-// addFigures and addDepartment add a contribution to an aggregate row.
-var (
-	addFigures    = upsertAdd("monthly_figures", []string{"county", "month", "township", "channel", "class"})
-	addDepartment = upsertAdd("monthly_departments", []string{"county", "month", "township", "department"})
-)
-
-func upsertAdd(table string, keys []string) string {
-	cols := append(slices.Clone(keys), Measures...)
-	ph := make([]string, len(cols))
-	for i := range cols {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	set := make([]string, len(Measures))
-	for i, m := range Measures {
-		set[i] = fmt.Sprintf("%s = a.%s + EXCLUDED.%s", m, m, m)
-	}
-	pk := slices.Clone(keys)
-	if table == "monthly_departments" {
-		pk = []string{"county", "month", "department", "township"}
-	}
-	return `INSERT INTO ` + table + ` AS a (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `)
-		ON CONFLICT (` + strings.Join(pk, ", ") + `) DO UPDATE SET ` + strings.Join(set, ", ")
-}
-
 // RecomputeAggregates rebuilds every aggregate from the cases and clocks
 // themselves (the bulk path: after loading many rows at once, and the
 // tests' check of the incremental path).
@@ -278,14 +131,6 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("store.RecomputeAggregates: %w", err)
 		}
-	}
-	return nil
-}
-
-// Touch records that an event of occur time at was applied.
-func (s *Store) Touch(ctx context.Context, tx pgx.Tx, at time.Time) error {
-	if err := pgdb.Later(ctx, tx, `UPDATE read_model SET as_of = greatest(coalesce(as_of, $1), $1)`, at); err != nil {
-		return fmt.Errorf("store.Touch: %w", err)
 	}
 	return nil
 }
