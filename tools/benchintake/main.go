@@ -55,6 +55,7 @@ func main() {
 	flag.StringVar(&profileService, "profile-service", "intake", "the service -profile profiles (intake, gateway, assignment, scheduling, reporting)")
 	flag.StringVar(&extraEnv, "env", "", "settings for every service, comma-separated (GOGC=400,LOG_LEVEL=info)")
 	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
+	flag.StringVar(&statementsTo, "statements", "", "append each run's costliest SQL statements (pg_stat_statements) to this file")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
 	flag.Parse()
 	var clients []int
@@ -89,7 +90,7 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		gatewayPprof = "http://127.0.0.1:" + strconv.Itoa(ports.Gateway)
 		env = append(env, "GATEWAY_PPROF_ADDR=127.0.0.1:"+strconv.Itoa(ports.Gateway))
 	}
-	b, err := stack.StartBench(ctx, logf, env...)
+	b, err := stack.StartBench(ctx, logf, stack.BenchOptions{Env: env, PostgresSettings: statementSettings()})
 	if err != nil {
 		return err
 	}
@@ -123,10 +124,16 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 			// At most 8 s: the side server's write timeout is 10 s.
 			go profile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", side, min(int(dur.Seconds()*3/4), 8)), profileTo)
 		}
+		if err := resetStatements(ctx, cluster.URL("bench")); err != nil {
+			logf("statements: %v", err)
+		}
 		backends := backendNames(ctx, cluster.URL("bench"))
 		before := takeCPU(backends)
 		n := run()
 		settle(ctx, cluster.URL("bench"))
+		if err := appendStatements(ctx, cluster.URL("bench"), label, n); err != nil {
+			logf("statements: %v", err)
+		}
 		maps.Copy(backends, backendNames(ctx, cluster.URL("bench"))) // connections opened during the run
 		fmt.Fprintf(cpu, "| %s | %s |\n", label, cpuLine(before, takeCPU(backends), n))
 	}

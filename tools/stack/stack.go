@@ -433,10 +433,18 @@ type Bench struct {
 	Dir string
 }
 
+// BenchOptions are a benchmark's extra settings.
+type BenchOptions struct {
+	// Env is added to every process's environment ("NAME=value").
+	Env []string
+	// PostgresSettings are the cluster's extra settings ("name=value").
+	PostgresSettings []string
+}
+
 // StartBench builds and starts a stack for a benchmark on a new durable
-// cluster (synchronous_commit on), with extra settings for every process;
-// logf hears of the slow steps. Close removes everything.
-func StartBench(ctx context.Context, logf func(string, ...any), env ...string) (*Bench, error) {
+// cluster (synchronous_commit on); logf hears of the slow steps. Close
+// removes everything.
+func StartBench(ctx context.Context, logf func(string, ...any), opts BenchOptions) (*Bench, error) {
 	if err := EnsurePostgres(ctx, os.Stderr); err != nil {
 		return nil, err
 	}
@@ -445,7 +453,7 @@ func StartBench(ctx context.Context, logf func(string, ...any), env ...string) (
 		return nil, err
 	}
 	b := &Bench{Dir: tmp}
-	if b.Cluster, err = pgcluster.Start(ctx, filepath.Join(tmp, "pg"), pgcluster.Options{Durable: true}); err != nil {
+	if b.Cluster, err = pgcluster.Start(ctx, filepath.Join(tmp, "pg"), pgcluster.Options{Durable: true, Settings: opts.PostgresSettings}); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -464,7 +472,7 @@ func StartBench(ctx context.Context, logf func(string, ...any), env ...string) (
 	if err == nil {
 		b.Stack, err = Start(ctx, Options{
 			BinDir: filepath.Join(tmp, "bin"), DatabaseURL: b.Cluster.URL("bench"), Ports: ports, LogDir: filepath.Join(tmp, "logs"),
-			BlobDir: filepath.Join(tmp, "blobs"), ExtraEnv: append(append(NewSecrets(), "LOG_LEVEL=warn"), env...),
+			BlobDir: filepath.Join(tmp, "blobs"), ExtraEnv: append(append(NewSecrets(), "LOG_LEVEL=warn"), opts.Env...),
 		})
 	}
 	if err != nil {

@@ -36,6 +36,9 @@ type Options struct {
 	Port int
 	// Durable keeps fsync on. Tests turn it off for speed.
 	Durable bool
+	// Settings are extra server settings, each "name=value" (a
+	// benchmark's shared_preload_libraries=pg_stat_statements, say).
+	Settings []string
 }
 
 // ErrNoServer says the PostgreSQL server binaries are not installed.
@@ -108,6 +111,9 @@ func Start(ctx context.Context, dir string, opts Options) (*Cluster, error) {
 	opt := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c max_connections=200", c.Port, dir)
 	if !opts.Durable {
 		opt += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	for _, set := range opts.Settings {
+		opt += " -c " + set
 	}
 	if out, err := c.run(ctx, "pg_ctl", "-D", dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opt, "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))

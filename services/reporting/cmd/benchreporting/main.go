@@ -42,7 +42,7 @@ func main() {
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 func run(ctx context.Context, n int, dur time.Duration) error {
-	b, err := stack.StartBench(ctx, logf)
+	b, err := stack.StartBench(ctx, logf, stack.BenchOptions{})
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func (ch *Changes) load(ctx context.Context, numbers []string) error {
 		return nil
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+caseColumns+` FROM cases WHERE case_number = ANY($1)`, want).Query(func(rows pgx.Rows) error {
+	b.Queue(byNumbers(`SELECT `+caseColumns+` FROM cases`), want).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var c Case
 			var rt *time.Time
@@ -94,7 +94,7 @@ func (ch *Changes) load(ctx context.Context, numbers []string) error {
 	b.Queue(contributionsSQL, want).Query(func(rows pgx.Rows) error {
 		return scanContributions(rows, func(number string, c contribution) { ch.cases[number].before = c })
 	})
-	b.Queue(`SELECT case_number, kind, version FROM case_clocks WHERE case_number = ANY($1)`, want).Query(func(rows pgx.Rows) error {
+	b.Queue(byNumbers(`SELECT case_number, kind, version FROM case_clocks`), want).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var k clockKey
 			var v int64
@@ -240,8 +240,19 @@ type contribution struct {
 	sums                                Sums
 }
 
-var contributionsSQL = `SELECT case_number, county, month, township, department, channel, class, topic, ` + strings.Join(Measures, ", ") + `
-	FROM case_contributions WHERE case_number = ANY($1)`
+var contributionsSQL = byNumbers(`SELECT case_number, county, month, township, department, channel, class, topic, ` +
+	strings.Join(Measures, ", ") + ` FROM case_contributions`)
+
+// byNumbers makes a query (SELECT … FROM relation) of the rows of the
+// cases whose numbers are $1 (a text array), looked up one by one in the
+// relation's index on case_number. "WHERE case_number = ANY($1)" would
+// let the planner choose a sequential scan that compares every row with
+// every number (a batch's 200 against 7,000 cases: 40 ms, growing with
+// the table); OFFSET 0 keeps the lateral subquery from being flattened
+// into such a plan.
+func byNumbers(query string) string {
+	return `SELECT r.* FROM unnest($1::text[]) AS n(num), LATERAL (` + query + ` WHERE case_number = n.num OFFSET 0) AS r`
+}
 
 // scanContributions reads contributionsSQL's rows (a case without one
 // has no contribution).
