@@ -232,7 +232,9 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	eventsv1.RegisterEventFeedServiceServer(srv, &outbox.FeedServer{Pool: pool})
+	// Waiting readers are answered when the service starts to stop, so
+	// that a long poll does not hold up the graceful stop.
+	eventsv1.RegisterEventFeedServiceServer(srv, &outbox.FeedServer{Pool: pool, Stopping: ctx.Done()})
 	auditv1.RegisterAuditServiceServer(srv, &audit.Server{Pool: pool, Dir: dir})
 
 	serviceToken := env("SERVICE_TOKEN", "demo-internal")

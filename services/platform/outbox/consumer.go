@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/logging"
@@ -39,6 +40,12 @@ type Consumer struct {
 	Begin func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (Batch, error)
 	// BatchSize is the number of events read at once (default 200).
 	BatchSize int32
+	// Wait is how long a read of a drained feed waits for the next event
+	// (a long poll; default 2 s, negative: answer at once). The producer
+	// answers as soon as one of its transactions that appended events
+	// commits; events committed by another replica of the producer are
+	// seen when the wait ends.
+	Wait time.Duration
 	// Observe, when set, hears of every read: the events of a batch just
 	// committed (none when the feed had nothing new), for metrics.
 	Observe func(evs []*eventsv1.Event)
@@ -69,6 +76,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	logger := logging.FromContext(ctx).With("feed", c.Feed)
 	backoff := pollDelay
 	for {
+		start := time.Now()
 		n, err := c.Step(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -76,7 +84,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		case err != nil:
 			logger.WarnContext(ctx, "feed step failed; retrying", slog.String("error", err.Error()), slog.Duration("backoff", backoff))
 			backoff = min(max(backoff*2, pollDelay), 5*time.Second)
+		case n == 0 && c.wait() > 0 && time.Since(start) >= c.wait()/2:
+			backoff = 0 // the producer waited for news: ask again at once
 		case n == 0:
+			// A producer that answers at once (one stopping, or one
+			// that does not wait) is asked again after a pause.
 			backoff = pollDelay
 		case n < int(c.pageSize()):
 			// A partial batch: the feed is drained. Reading again at once
@@ -103,7 +115,11 @@ func (c *Consumer) Step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp, err := c.Client.ListEvents(ctx, &eventsv1.ListEventsRequest{AfterCursor: cursor, PageSize: c.pageSize()})
+	req := &eventsv1.ListEventsRequest{AfterCursor: cursor, PageSize: c.pageSize()}
+	if w := c.wait(); w > 0 {
+		req.MaxWait = durationpb.New(w)
+	}
+	resp, err := c.Client.ListEvents(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("read feed %s: %w", c.Feed, err)
 	}
@@ -206,6 +222,13 @@ func (c *Consumer) applyAll(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Even
 		return fmt.Errorf("flush batch: %w", err)
 	}
 	return nil
+}
+
+func (c *Consumer) wait() time.Duration {
+	if c.Wait == 0 {
+		return 2 * time.Second
+	}
+	return max(c.Wait, 0)
 }
 
 func (c *Consumer) pageSize() int32 {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +51,7 @@ func Append(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 	if err := pgdb.Later(ctx, tx, q, row...); err != nil {
 		return fmt.Errorf("outbox: insert: %w", err)
 	}
+	pgdb.OnCommit(tx, appended.fire)
 	return nil
 }
 
@@ -71,7 +73,36 @@ func AppendAll(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) error {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"event_id", "case_number", "kind", "payload"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("outbox: copy: %w", err)
 	}
+	pgdb.OnCommit(tx, appended.fire)
 	return nil
+}
+
+// appended wakes the feed's waiting readers (ListEvents with max_wait)
+// after a transaction of this process that appended events commits. It is
+// a hint: a reader woken reads the feed, and one never woken (the events
+// of another replica of the service) reads it when its wait ends.
+var appended = newSignal()
+
+// signal is a broadcast: fire wakes everyone waiting on the channel that
+// wait returned before.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.ch)
+	s.ch = make(chan struct{})
 }
 
 // outboxRow completes ev (event id, time; no position: the row's) and
@@ -198,6 +229,9 @@ func (c Cursor) After(d Cursor) bool {
 type FeedServer struct {
 	eventsv1.UnimplementedEventFeedServiceServer
 	Pool *pgxpool.Pool
+	// Stopping, when it closes, ends every wait for new events (the
+	// process is shutting down).
+	Stopping <-chan struct{}
 }
 
 // ListEvents implements the feed.
@@ -222,11 +256,52 @@ func (s *FeedServer) ListEvents(ctx context.Context, req *eventsv1.ListEventsReq
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	evs, err := Read(ctx, s.Pool, req.GetAfterCursor(), limit)
+	evs, err := s.read(ctx, req.GetAfterCursor(), limit, min(req.GetMaxWait().AsDuration(), maxWait))
 	if err != nil {
 		return nil, rpcerr.Internal(err)
 	}
 	return &eventsv1.ListEventsResponse{Events: evs}, nil
+}
+
+// maxWait bounds ListEvents' max_wait.
+const maxWait = 30 * time.Second
+
+// read reads the feed; while nothing is readable it waits, up to wait,
+// for a transaction of this process that appended events to commit. Such
+// events may still be hidden behind an older transaction that has not
+// finished (see the package comment), so after a wake that found nothing
+// it reads again after a short, growing pause.
+func (s *FeedServer) read(ctx context.Context, after string, limit int, wait time.Duration) ([]*eventsv1.Event, error) {
+	deadline := time.Now().Add(wait)
+	recheck := time.Duration(0) // 0: until woken or the deadline
+	for {
+		woken := appended.wait() // before reading, so no commit goes unnoticed
+		evs, err := Read(ctx, s.Pool, after, limit)
+		left := time.Until(deadline)
+		if err != nil || len(evs) > 0 || left <= 0 {
+			return evs, err
+		}
+		pause := left
+		if recheck > 0 {
+			pause = min(pause, recheck)
+		}
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, nil // the reader has gone
+		case <-s.Stopping:
+			timer.Stop()
+			return nil, nil
+		case <-woken:
+			recheck = 5 * time.Millisecond
+		case <-timer.C:
+			if recheck > 0 {
+				recheck = min(recheck*2, 200*time.Millisecond)
+			}
+		}
+		timer.Stop()
+	}
 }
 
 func newUUID() string {

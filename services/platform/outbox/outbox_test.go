@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/auth"
@@ -150,12 +152,12 @@ func TestConsumerAppliesEachEventOnce(t *testing.T) {
 		_, err := tx.Exec(ctx, `INSERT INTO applied (position, case_number) VALUES ($1, $2)`, ev.GetPosition(), ev.GetCaseNumber())
 		return err // a duplicate would fail the primary key and the test
 	}
-	c1 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply, BatchSize: 7}
+	c1 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Apply: apply, BatchSize: 7, Wait: -1}
 	// The second consumer applies batches (Begin), writing at Flush.
 	begin := func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (Batch, error) {
 		return &flushAtEnd{tx: tx, begun: len(evs)}, nil
 	}
-	c2 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Begin: begin, BatchSize: 11}
+	c2 := &Consumer{Feed: "producer", Pool: consumer, Client: eventsv1.NewEventFeedServiceClient(conn), Begin: begin, BatchSize: 11, Wait: 200 * time.Millisecond}
 	// Step both consumers, racing, until every event is applied (the
 	// frontier may lag while writers, or other tests, hold transactions).
 	count := func() int {
@@ -234,6 +236,86 @@ func (b *flushAtEnd) Flush(ctx context.Context) error {
 	}
 	_, err := b.tx.Exec(ctx, `INSERT INTO applied (position, case_number) SELECT * FROM unnest($1::bigint[], $2::text[])`, b.positions, b.cases)
 	return err // a duplicate would fail the primary key and the test
+}
+
+// TestLongPoll: a reader that is up to date waits for the next event and
+// is answered when a transaction that appended one commits (InTx or
+// InPipeline), also when the event is first hidden behind an older open
+// transaction; with nothing new it waits max_wait, and a stopping server
+// answers at once.
+func TestLongPoll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testDB.NewDatabase(t)
+	internal, _ := auth.New(directory.Demo()).Authenticate("demo-internal")
+	stopping := make(chan struct{})
+	srv := &FeedServer{Pool: pool, Stopping: stopping}
+	cursor := ""
+	// list reads after cursor, waiting up to wait, and moves the cursor.
+	list := func(wait time.Duration) ([]*eventsv1.Event, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, err := srv.ListEvents(auth.WithCaller(ctx, internal), &eventsv1.ListEventsRequest{AfterCursor: cursor, MaxWait: durationpb.New(wait)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs := resp.GetEvents(); len(evs) > 0 {
+			cursor = evs[len(evs)-1].GetCursor()
+		}
+		return resp.GetEvents(), time.Since(start)
+	}
+	// later runs write after the reader has started waiting.
+	later := func(write func()) {
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			write()
+		}()
+	}
+	const long = 20 * time.Second
+
+	if evs, took := list(300 * time.Millisecond); len(evs) != 0 || took < 250*time.Millisecond {
+		t.Fatalf("an empty feed answered %d events after %s, want none after max_wait", len(evs), took)
+	}
+	for _, c := range []struct {
+		name string
+		in   func(context.Context, *pgxpool.Pool, func(pgx.Tx) error) error
+	}{{"InTx", pgdb.InTx}, {"InPipeline", pgdb.InPipeline}} {
+		later(func() {
+			if err := c.in(ctx, pool, func(tx pgx.Tx) error { appendEvent(t, ctx, tx, "330421-2026-000001"); return nil }); err != nil {
+				t.Error(err)
+			}
+		})
+		if evs, took := list(long); len(evs) != 1 || took >= long/2 {
+			t.Fatalf("%s: %d events after %s, want the one appended meanwhile, at once", c.name, len(evs), took)
+		}
+	}
+
+	// Hidden: old takes its transaction id first; the event committed
+	// meanwhile wakes the reader but is not readable until old ends.
+	old, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	later(func() {
+		if err := pgdb.InTx(ctx, pool, func(tx pgx.Tx) error { appendEvent(t, ctx, tx, "330421-2026-000003"); return nil }); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := old.Commit(ctx); err != nil { // no event, so no wake: the reader's recheck finds it
+			t.Error(err)
+		}
+	})
+	if evs, took := list(long); len(evs) != 1 || evs[0].GetCaseNumber() != "330421-2026-000003" || took >= long/2 {
+		t.Fatalf("behind an older transaction: %v after %s", evs, took)
+	}
+
+	later(func() { close(stopping) })
+	if evs, took := list(long); len(evs) != 0 || took >= long/2 {
+		t.Fatalf("a stopping server answered %d events after %s, want none at once", len(evs), took)
+	}
 }
 
 func TestFeedIsForServicesOnly(t *testing.T) {

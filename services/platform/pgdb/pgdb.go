@@ -45,7 +45,53 @@ func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 // fn again (at most 5 times), so fn must be idempotent and must have no
 // side effects outside the database.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
-	return withRetries(ctx, func() error { return pgx.BeginFunc(ctx, pool, fn) })
+	return withRetries(ctx, func() error {
+		var hooks []func()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(&hookedTx{Tx: tx, onCommit: &hooks}) })
+		if err == nil {
+			runHooks(hooks)
+		}
+		return err
+	})
+}
+
+// hookedTx is a transaction of InTx: it keeps the functions to run once
+// it has committed (OnCommit), its savepoints' included.
+type hookedTx struct {
+	pgx.Tx
+	onCommit *[]func()
+}
+
+// Begin starts a savepoint whose OnCommit functions run when the whole
+// transaction commits.
+func (t *hookedTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	sp, err := t.Tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &hookedTx{Tx: sp, onCommit: t.onCommit}, nil
+}
+
+// OnCommit runs fn after tx has committed, if it does (a transaction of
+// InTx or InPipeline, or a savepoint of one; fn runs once per attempt that
+// commits). It is meant for hints to the process, such as waking readers
+// of what tx wrote: in a transaction begun any other way fn runs at once,
+// and a function registered in a savepoint that was rolled back still runs.
+func OnCommit(tx pgx.Tx, fn func()) {
+	switch t := tx.(type) {
+	case *hookedTx:
+		*t.onCommit = append(*t.onCommit, fn)
+	case *Pipeline:
+		t.onCommit = append(t.onCommit, fn)
+	default:
+		fn()
+	}
+}
+
+func runHooks(hooks []func()) {
+	for _, fn := range hooks {
+		fn()
+	}
 }
 
 // withRetries runs a transaction, and again on a serialization failure or

@@ -25,6 +25,8 @@ type Pipeline struct {
 	queued []queuedStatement
 	begun  bool // BEGIN was sent
 	closed bool
+	// onCommit runs after a successful Commit (OnCommit).
+	onCommit []func()
 }
 
 type queuedStatement struct {
@@ -181,6 +183,7 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	}
 	if !p.begun && len(p.queued) == 0 {
 		p.close()
+		runHooks(p.onCommit)
 		return nil // nothing was sent
 	}
 	br, err := p.send(ctx, &pgx.QueuedQuery{SQL: "commit"})
@@ -201,6 +204,9 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.close()
 	if err == nil && tag.String() == "ROLLBACK" {
 		return pgx.ErrTxCommitRollback
+	}
+	if err == nil {
+		runHooks(p.onCommit)
 	}
 	return err
 }

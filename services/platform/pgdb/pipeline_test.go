@@ -207,3 +207,56 @@ func TestPipeline(t *testing.T) {
 		})
 	}
 }
+
+// TestOnCommit: a function given to OnCommit runs once the transaction
+// has committed (InTx, a savepoint of it, InPipeline, a pipeline that sent
+// nothing), never before, and not when it rolls back.
+func TestOnCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := countingPool(t)
+	inSavepoint := func(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+		return pgdb.InTx(ctx, pool, func(tx pgx.Tx) error {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			if err := fn(sp); err != nil {
+				return err
+			}
+			return sp.Commit(ctx)
+		})
+	}
+	for _, c := range []struct {
+		name  string
+		in    func(context.Context, *pgxpool.Pool, func(pgx.Tx) error) error
+		write bool
+	}{
+		{"InTx", pgdb.InTx, true},
+		{"savepoint", inSavepoint, true},
+		{"InPipeline", pgdb.InPipeline, true},
+		{"InPipeline, nothing sent", pgdb.InPipeline, false},
+	} {
+		for _, fail := range []bool{false, true} {
+			ran := 0
+			err := c.in(ctx, pool, func(tx pgx.Tx) error {
+				pgdb.OnCommit(tx, func() { ran++ })
+				if c.write {
+					if err := pgdb.Later(ctx, tx, `INSERT INTO t (id, note) VALUES (1, 'x') ON CONFLICT (id) DO NOTHING`); err != nil {
+						return err
+					}
+				}
+				if ran != 0 {
+					t.Errorf("%s: ran before the commit", c.name)
+				}
+				if fail {
+					return errors.New("rolled back")
+				}
+				return nil
+			})
+			if want := map[bool]int{false: 1, true: 0}[fail]; ran != want || (err != nil) != fail {
+				t.Errorf("%s, failing %v: ran %d times (want %d), err %v", c.name, fail, ran, want, err)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ package eventsv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -27,7 +28,10 @@ type ListEventsRequest struct {
 	// Return events after this cursor (an Event.cursor); empty = from the start.
 	AfterCursor string `protobuf:"bytes,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
 	// At most this many events (default 100, at most 1000).
-	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// When no event is readable yet, wait up to this long for one before
+	// answering with none (at most 30 s; unset or zero: answer at once).
+	MaxWait       *durationpb.Duration `protobuf:"bytes,3,opt,name=max_wait,json=maxWait,proto3" json:"max_wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -74,6 +78,13 @@ func (x *ListEventsRequest) GetPageSize() int32 {
 		return x.PageSize
 	}
 	return 0
+}
+
+func (x *ListEventsRequest) GetMaxWait() *durationpb.Duration {
+	if x != nil {
+		return x.MaxWait
+	}
+	return nil
 }
 
 // The response of ListEvents.
@@ -126,10 +137,11 @@ var File_tongban_events_v1_feed_service_proto protoreflect.FileDescriptor
 
 const file_tongban_events_v1_feed_service_proto_rawDesc = "" +
 	"\n" +
-	"$tongban/events/v1/feed_service.proto\x12\x11tongban.events.v1\x1a\x1dtongban/events/v1/event.proto\"S\n" +
+	"$tongban/events/v1/feed_service.proto\x12\x11tongban.events.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dtongban/events/v1/event.proto\"\x89\x01\n" +
 	"\x11ListEventsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"F\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x124\n" +
+	"\bmax_wait\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\"F\n" +
 	"\x12ListEventsResponse\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.tongban.events.v1.EventR\x06events2m\n" +
 	"\x10EventFeedService\x12Y\n" +
@@ -151,19 +163,21 @@ func file_tongban_events_v1_feed_service_proto_rawDescGZIP() []byte {
 
 var file_tongban_events_v1_feed_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_tongban_events_v1_feed_service_proto_goTypes = []any{
-	(*ListEventsRequest)(nil),  // 0: tongban.events.v1.ListEventsRequest
-	(*ListEventsResponse)(nil), // 1: tongban.events.v1.ListEventsResponse
-	(*Event)(nil),              // 2: tongban.events.v1.Event
+	(*ListEventsRequest)(nil),   // 0: tongban.events.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),  // 1: tongban.events.v1.ListEventsResponse
+	(*durationpb.Duration)(nil), // 2: google.protobuf.Duration
+	(*Event)(nil),               // 3: tongban.events.v1.Event
 }
 var file_tongban_events_v1_feed_service_proto_depIdxs = []int32{
-	2, // 0: tongban.events.v1.ListEventsResponse.events:type_name -> tongban.events.v1.Event
-	0, // 1: tongban.events.v1.EventFeedService.ListEvents:input_type -> tongban.events.v1.ListEventsRequest
-	1, // 2: tongban.events.v1.EventFeedService.ListEvents:output_type -> tongban.events.v1.ListEventsResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: tongban.events.v1.ListEventsRequest.max_wait:type_name -> google.protobuf.Duration
+	3, // 1: tongban.events.v1.ListEventsResponse.events:type_name -> tongban.events.v1.Event
+	0, // 2: tongban.events.v1.EventFeedService.ListEvents:input_type -> tongban.events.v1.ListEventsRequest
+	1, // 3: tongban.events.v1.EventFeedService.ListEvents:output_type -> tongban.events.v1.ListEventsResponse
+	3, // [3:4] is the sub-list for method output_type
+	2, // [2:3] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_tongban_events_v1_feed_service_proto_init() }

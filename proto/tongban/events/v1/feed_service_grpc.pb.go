@@ -33,7 +33,9 @@ const (
 type EventFeedServiceClient interface {
 	// Lists events after a cursor, in feed order. An event becomes readable
 	// once every transaction that could precede it has finished, so a reader
-	// never skips an event that commits late.
+	// never skips an event that commits late. With max_wait, a reader that is
+	// up to date waits for the next event instead of asking again (a long
+	// poll): it is answered as soon as one is readable.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 }
 
@@ -66,7 +68,9 @@ func (c *eventFeedServiceClient) ListEvents(ctx context.Context, in *ListEventsR
 type EventFeedServiceServer interface {
 	// Lists events after a cursor, in feed order. An event becomes readable
 	// once every transaction that could precede it has finished, so a reader
-	// never skips an event that commits late.
+	// never skips an event that commits late. With max_wait, a reader that is
+	// up to date waits for the next event instead of asking again (a long
+	// poll): it is answered as soon as one is readable.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
 	mustEmbedUnimplementedEventFeedServiceServer()
 }
