@@ -84,10 +84,10 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		{"scheduling", b.Scheduling, schedulingv1.RegisterSchedulingServiceHandler},
 		{"reporting", b.Reporting, reportingv1.RegisterReportingServiceHandler},
 	}
-	marshaler := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+	marshaler := &runtime.HTTPBodyMarshaler{Marshaler: fastJSON{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false}, // a typo is a 400, not a silent drop
-	}}
+	}}}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),

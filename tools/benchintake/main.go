@@ -174,18 +174,28 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		// The same with assignment, scheduling and reporting paused
 		// (SIGSTOP): the registration path alone, as the ceiling is. They
 		// catch up afterwards, and the CPU table counts that too.
-		logf("gRPC registrations, %d clients, the consumers paused…", c)
-		var alone result
-		measure(fmt.Sprintf("gRPC registration, %d clients, consumers paused", c), func() int {
-			pauseConsumers(s)
-			alone = load(ctx, c, dur, func(ctx context.Context, i int) error {
+		for _, p := range []struct {
+			name, row string
+			call      func(ctx context.Context, i int) error
+		}{
+			{"REST", "REST POST /v1/cases, the consumers paused (gateway → intake alone)", func(ctx context.Context, i int) error {
+				return restCreate(ctx, httpClient, s.GatewayURL(), i)
+			}},
+			{"gRPC", "gRPC CreateCase, the consumers paused (intake alone)", func(ctx context.Context, i int) error {
 				_, err := intake.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: realisticCase(), RequestId: newID()})
 				return err
+			}},
+		} {
+			logf("%s registrations, %d clients, the consumers paused…", p.name, c)
+			var alone result
+			measure(fmt.Sprintf("%s registration, %d clients, consumers paused", p.name, c), func() int {
+				pauseConsumers(s)
+				alone = load(ctx, c, dur, p.call)
+				resumeConsumers(s)
+				return alone.done
 			})
-			resumeConsumers(s)
-			return alone.done
-		})
-		fmt.Fprintf(out, "| gRPC CreateCase, the consumers paused (intake alone) | %d | %.0f | %.2f | %.2f | %.2f |\n", c, alone.rate, alone.p50, alone.p99, alone.rate/ceiling.rate)
+			fmt.Fprintf(out, "| %s | %d | %.0f | %.2f | %.2f | %.2f |\n", p.row, c, alone.rate, alone.p50, alone.p99, alone.rate/ceiling.rate)
+		}
 	}
 
 	if part("reads") {
