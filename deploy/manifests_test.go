@@ -7,6 +7,7 @@ package deploy
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,6 +164,15 @@ func TestManifests(t *testing.T) {
 				}
 				if _, ok := env["TONGBAN_DEMO_CLOCK"]; ok {
 					t.Errorf("Deployment %s sets the demo clock", d.Name)
+				}
+				// The Go runtime's soft memory limit sits below the
+				// container's hard one, so the collector acts before an
+				// out-of-memory kill.
+				limit := d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().Value()
+				mib, err := strconv.ParseInt(strings.TrimSuffix(env["GOMEMLIMIT"], "MiB"), 10, 64)
+				if err != nil || !strings.HasSuffix(env["GOMEMLIMIT"], "MiB") || mib<<20 > limit*8/10 || env["GOGC"] == "" {
+					t.Errorf("Deployment %s: GOMEMLIMIT %q, GOGC %q: want both, the limit in MiB at most 80 %% of the container's %d bytes",
+						d.Name, env["GOMEMLIMIT"], env["GOGC"], limit)
 				}
 				tlsVolume := false
 				for _, v := range d.Spec.Template.Spec.Volumes {

@@ -202,6 +202,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		"TONGBAN_ASSIGNMENT_ADDR=" + addr(p.AssignmentGRPC),
 		"TONGBAN_SCHEDULING_ADDR=" + addr(p.SchedulingGRPC),
 		"TONGBAN_REPORTING_ADDR=" + addr(p.ReportingGRPC),
+		// The collector's settings of deploy/base (GOGC=400 and a soft
+		// memory limit), so that what make run and the benchmarks run is
+		// what a county deploys.
+		"GOGC=400", "GOMEMLIMIT=384MiB",
 	}, opts.ExtraEnv...)
 	specs := []struct {
 		name  string
