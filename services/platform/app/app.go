@@ -84,6 +84,10 @@ type Deps struct {
 	// DirectoryRefresh is how often the offices are reread
 	// (DIRECTORY_REFRESH).
 	DirectoryRefresh time.Duration
+	// FeedWait is how long a consumer's read of a drained feed waits for
+	// the next event (FEED_WAIT, default 2s; 0: no long poll, a read every
+	// 150 ms).
+	FeedWait time.Duration
 }
 
 // Follow returns a background worker that consumes the event feed of the
@@ -101,6 +105,10 @@ func (d Deps) FollowBatches(feed, addr string, begin func(context.Context, pgx.T
 
 func (d Deps) follow(c *outbox.Consumer, addr string) (func(context.Context) error, error) {
 	feed := c.Feed
+	c.Wait = d.FeedWait
+	if c.Wait == 0 {
+		c.Wait = -1 // outbox.Consumer: negative is "no long poll"
+	}
 	conn, err := d.Dial(d.Env(strings.ToUpper(feed)+"_ADDR", addr))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", feed, err)
@@ -167,6 +175,10 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	refresh, err := time.ParseDuration(env("DIRECTORY_REFRESH", "15s"))
 	if err != nil || refresh <= 0 {
 		return fmt.Errorf("DIRECTORY_REFRESH: want a positive duration, have %q", env("DIRECTORY_REFRESH", "15s"))
+	}
+	feedWait, err := time.ParseDuration(env("FEED_WAIT", "2s"))
+	if err != nil || feedWait < 0 || feedWait > 30*time.Second {
+		return fmt.Errorf("FEED_WAIT: want a duration from 0 to 30s, have %q", env("FEED_WAIT", "2s"))
 	}
 	grpcL, httpL, err := serving.Listen(env("GRPC_ADDR", spec.DefaultGRPC), env("HTTP_ADDR", spec.DefaultHTTP))
 	if err != nil {
@@ -248,6 +260,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		},
 		Metrics:          m,
 		DirectoryRefresh: refresh,
+		FeedWait:         feedWait,
 	}
 	workers, err := spec.Register(ctx, deps, srv)
 	if err != nil {
