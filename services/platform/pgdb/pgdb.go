@@ -19,14 +19,10 @@ import (
 // SQL names its own tables unqualified and cannot reach another's by
 // accident. It pings before returning.
 func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := Config(url, schema)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
+		return nil, err
 	}
-	cfg.ConnConfig.Tracer = tracing.PgxTracer{}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	cfg.ConnConfig.RuntimeParams["application_name"] = "tongban-" + schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)
@@ -38,6 +34,21 @@ func Open(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
 	return pool, nil
+}
+
+// Config is Open's pool configuration: url's, with search_path set to
+// schema, times in UTC, the application named tongban-<schema> and the
+// statements traced.
+func Config(url, schema string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.ConnConfig.Tracer = tracing.PgxTracer{}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.ConnConfig.RuntimeParams["application_name"] = "tongban-" + schema
+	return cfg, nil
 }
 
 // InTx runs fn in a transaction, committing when it returns nil and rolling

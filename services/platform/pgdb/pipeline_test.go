@@ -3,7 +3,6 @@ package pgdb_test
 import (
 	"context"
 	"errors"
-	"net"
 	"sync/atomic"
 	"testing"
 
@@ -12,43 +11,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/pgtest"
 )
 
 // countingPool opens a pool of one connection whose writes to the server
-// are counted: one per round trip.
+// are counted (one per round trip), on a database with a table t.
 func countingPool(t *testing.T) (*pgxpool.Pool, *atomic.Int64) {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(testDB.NewEmptyDatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	writes := &atomic.Int64{}
-	dial := cfg.ConnConfig.DialFunc
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		return countingConn{c, writes}, err
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, note text NOT NULL)`); err != nil {
+	pool, writes := pgtest.NewCountingPool(t, testDB.NewEmptyDatabaseURL(t))
+	if _, err := pool.Exec(context.Background(), `CREATE TABLE t (id int PRIMARY KEY, note text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	return pool, writes
-}
-
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(b)
 }
 
 // TestPipeline: statements queued with Later travel with the next statement

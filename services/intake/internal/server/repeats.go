@@ -145,8 +145,10 @@ type repeatCandidate struct {
 // keyed hash). Candidates are the database's and, for a batch, the cases
 // before it in the batch, so a batch links exactly as registrations one by
 // one would. It is the only definition of a repeat: single registrations
-// and bulk imports both call it.
-func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case) error {
+// and bulk imports both call it. also, when set, queues statements that
+// travel in the look-up's round trip (a registration's number); their
+// results are in before the cases are linked.
+func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case, also func(*pgx.Batch) error) error {
 	// Each petitioner's keyed hashes, computed once: [case][petitioner]{id, phone}.
 	hashes := make([][][2][]byte, len(cases))
 	var idHashes, phoneHashes [][]byte
@@ -166,11 +168,20 @@ func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case
 			oldest = c.ReceiveTime
 		}
 	}
-	if len(idHashes)+len(phoneHashes) == 0 {
+	b := &pgx.Batch{}
+	if also != nil {
+		if err := also(b); err != nil {
+			return err
+		}
+	}
+	var found []store.Candidate
+	if len(idHashes)+len(phoneHashes) > 0 {
+		store.QueueRepeatCandidates(b, cases[0].County, idHashes, phoneHashes, oldest.Add(-s.RepeatWindow), &found)
+	}
+	if b.Len() == 0 {
 		return nil
 	}
-	found, err := s.Store.RepeatCandidates(ctx, tx, cases[0].County, idHashes, phoneHashes, oldest.Add(-s.RepeatWindow))
-	if err != nil {
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
 	var pool []repeatCandidate

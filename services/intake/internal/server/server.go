@@ -186,15 +186,15 @@ func (s *Server) newCase(caller auth.Caller, in *intakev1.Case, now time.Time) *
 func (s *Server) register(ctx context.Context, tx pgx.Tx, key idempotency.Key, req proto.Message, c *store.Case, now time.Time) (string, error) {
 	receipt := &intakev1.Case{}
 	_, err := idempotency.Do(ctx, tx, key, req, receipt, func() error {
-		num, err := s.Store.NextNumber(ctx, tx, c.County, now.In(shanghai).Year())
+		// The case's number and its repeat look-up in one round trip.
+		err := s.linkRepeats(ctx, tx, []*store.Case{c}, func(b *pgx.Batch) error {
+			return store.QueueNextNumber(b, c.County, now.In(shanghai).Year(), &c.Number)
+		})
 		if err != nil {
 			return err
 		}
-		c.Number = num
+		num := c.Number
 		receipt.Name, receipt.CaseNumber = names.Case(num), num
-		if err := s.linkRepeats(ctx, tx, []*store.Case{c}); err != nil {
-			return err
-		}
 		if err := s.Store.Insert(ctx, tx, c); err != nil {
 			return err
 		}

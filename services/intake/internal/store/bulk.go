@@ -86,19 +86,31 @@ type Candidate struct {
 // lateral subquery (LIMIT 1 keeps it from being flattened) reads each
 // match's case by its key rather than hashing the window's cases.
 func (s *Store) RepeatCandidates(ctx context.Context, tx pgx.Tx, county string, idHashes, phoneHashes [][]byte, since time.Time) ([]Candidate, error) {
-	rows, err := tx.Query(ctx, repeatCandidatesSQL, county, idHashes, phoneHashes, since)
-	if err != nil {
-		return nil, fmt.Errorf("store.RepeatCandidates: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Candidate, error) {
-		var c Candidate
-		err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash)
-		return c, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store.RepeatCandidates: %w", err)
+	var out []Candidate
+	b := &pgx.Batch{}
+	QueueRepeatCandidates(b, county, idHashes, phoneHashes, since, &out)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// QueueRepeatCandidates queues RepeatCandidates' look-up on b (to share a
+// round trip with other statements); into receives the candidates when b
+// is sent.
+func QueueRepeatCandidates(b *pgx.Batch, county string, idHashes, phoneHashes [][]byte, since time.Time, into *[]Candidate) {
+	b.Queue(repeatCandidatesSQL, county, idHashes, phoneHashes, since).Query(func(rows pgx.Rows) error {
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Candidate, error) {
+			var c Candidate
+			err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash)
+			return c, err
+		})
+		if err != nil {
+			return fmt.Errorf("store.RepeatCandidates: %w", err)
+		}
+		*into = out
+		return nil
+	})
 }
 
 // CopyCases writes new cases and their sealed petitioners with COPY (a bulk

@@ -162,21 +162,27 @@ func (s *Store) PrepareNumbers(ctx context.Context, county string, year int) err
 	return nil
 }
 
-// NextNumber draws the next case number of county and year inside tx:
+// QueueNextNumber queues the draw of the next case number of county and
+// year on b (to share a round trip with other statements); into receives
+// it when b is sent:
 // "330421-2026-000123", from the sequence case_seq_{county}_{year} (see
 // PrepareNumbers). A sequence never blocks another registration (a locked
 // counter row would serialise every commit of the county) and tolerates
 // gaps: a rolled-back registration burns its number.
-func (s *Store) NextNumber(ctx context.Context, tx pgx.Tx, county string, year int) (string, error) {
+func QueueNextNumber(b *pgx.Batch, county string, year int, into *string) error {
 	name, err := sequenceName(county, year)
 	if err != nil {
-		return "", err
+		return err
 	}
-	var n int64
-	if err := tx.QueryRow(ctx, `SELECT nextval($1::regclass)`, name).Scan(&n); err != nil {
-		return "", fmt.Errorf("store.NextNumber: %w", err)
-	}
-	return caseNumber(county, year, n), nil
+	b.Queue(`SELECT nextval($1::regclass)`, name).QueryRow(func(row pgx.Row) error {
+		var n int64
+		if err := row.Scan(&n); err != nil {
+			return fmt.Errorf("store.NextNumber: %w", err)
+		}
+		*into = caseNumber(county, year, n)
+		return nil
+	})
+	return nil
 }
 
 // caseNumber is the readable number: county code, year, sequence.
