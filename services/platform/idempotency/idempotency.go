@@ -12,6 +12,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -68,19 +69,41 @@ type Key struct {
 // the first commits and then replays. With an empty RequestID, fn simply
 // runs.
 func Do(ctx context.Context, tx pgx.Tx, key Key, req proto.Message, resp proto.Message, fn func() error) (replayed bool, err error) {
+	return DoAlong(ctx, tx, key, req, resp, nil, fn)
+}
+
+// DoAlong is Do with statements that travel with the claim, in its round
+// trip: along queues them (a registration's case number and repeat
+// look-up), and their results are in when fn runs. On a replay they have
+// run for nothing (a number drawn from a sequence is simply not used).
+func DoAlong(ctx context.Context, tx pgx.Tx, key Key, req proto.Message, resp proto.Message, along func(*pgx.Batch) error, fn func() error) (replayed bool, err error) {
+	b := &pgx.Batch{}
+	claimed := true
+	var hash []byte
+	if key.RequestID != "" {
+		if hash, err = hashOf(req); err != nil {
+			return false, err
+		}
+		b.Queue(`INSERT INTO idempotency_keys (scope, method, request_id, request_hash)
+			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key.Scope, key.Method, key.RequestID, hash).Exec(func(tag pgconn.CommandTag) error {
+			claimed = tag.RowsAffected() == 1
+			return nil
+		})
+	}
+	if along != nil {
+		if err := along(b); err != nil {
+			return false, err
+		}
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return false, fmt.Errorf("idempotency: claim: %w", err)
+		}
+	}
 	if key.RequestID == "" {
 		return false, fn()
 	}
-	hash, err := hashOf(req)
-	if err != nil {
-		return false, err
-	}
-	tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, method, request_id, request_hash)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key.Scope, key.Method, key.RequestID, hash)
-	if err != nil {
-		return false, fmt.Errorf("idempotency: claim: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
+	if !claimed {
 		var storedHash, stored []byte
 		err := tx.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys
 			WHERE scope = $1 AND method = $2 AND request_id = $3`, key.Scope, key.Method, key.RequestID).Scan(&storedHash, &stored)
@@ -101,12 +124,12 @@ func Do(ctx context.Context, tx pgx.Tx, key Key, req proto.Message, resp proto.M
 	if err := fn(); err != nil {
 		return false, err
 	}
-	b, err := proto.Marshal(resp)
+	stored, err := proto.Marshal(resp)
 	if err != nil {
 		return false, fmt.Errorf("idempotency: marshal response: %w", err)
 	}
 	if err := pgdb.Later(ctx, tx, `UPDATE idempotency_keys SET response = $4
-		WHERE scope = $1 AND method = $2 AND request_id = $3`, key.Scope, key.Method, key.RequestID, b); err != nil {
+		WHERE scope = $1 AND method = $2 AND request_id = $3`, key.Scope, key.Method, key.RequestID, stored); err != nil {
 		return false, fmt.Errorf("idempotency: store: %w", err)
 	}
 	return false, nil

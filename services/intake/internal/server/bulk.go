@@ -60,7 +60,7 @@ func (s *Server) bulkRegister(ctx context.Context, rows []*importRow, now time.T
 			c.Number, c.CreateTime, c.UpdateTime, c.Version = numbers[i], created, created, 1
 			cases = append(cases, &c)
 		}
-		if err := s.linkRepeats(ctx, tx, cases, nil); err != nil {
+		if err := s.linkRepeats(ctx, tx, cases); err != nil {
 			return err
 		}
 		events := make([]*eventsv1.Event, len(cases))

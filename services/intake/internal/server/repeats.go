@@ -145,53 +145,72 @@ type repeatCandidate struct {
 // keyed hash). Candidates are the database's and, for a batch, the cases
 // before it in the batch, so a batch links exactly as registrations one by
 // one would. It is the only definition of a repeat: single registrations
-// and bulk imports both call it. also, when set, queues statements that
-// travel in the look-up's round trip (a registration's number); their
-// results are in before the cases are linked.
-func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case, also func(*pgx.Batch) error) error {
-	// Each petitioner's keyed hashes, computed once: [case][petitioner]{id, phone}.
-	hashes := make([][][2][]byte, len(cases))
-	var idHashes, phoneHashes [][]byte
-	oldest := time.Now()
-	for i, c := range cases {
-		for _, p := range c.Petitioners {
-			h := [2][]byte{s.Store.Keys.Hash("id_number", p.IDNumber), s.Store.Keys.Hash("phone", p.Phone)}
-			hashes[i] = append(hashes[i], h)
-			if h[0] != nil {
-				idHashes = append(idHashes, h[0])
-			}
-			if h[1] != nil {
-				phoneHashes = append(phoneHashes, h[1])
-			}
-		}
-		if c.ReceiveTime.Before(oldest) {
-			oldest = c.ReceiveTime
-		}
-	}
+// and bulk imports both call it (a registration through repeatLookup, to
+// send the look-up with other statements).
+func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case) error {
+	r := s.newRepeatLookup(cases)
 	b := &pgx.Batch{}
-	if also != nil {
-		if err := also(b); err != nil {
+	r.queue(b)
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 	}
-	var found []store.Candidate
-	if len(idHashes)+len(phoneHashes) > 0 {
-		store.QueueRepeatCandidates(b, cases[0].County, idHashes, phoneHashes, oldest.Add(-s.RepeatWindow), &found)
+	r.link()
+	return nil
+}
+
+// repeatLookup is linkRepeats in two steps: queue the database's part of
+// the look-up on a batch, then, once the batch was sent, link.
+type repeatLookup struct {
+	s     *Server
+	cases []*store.Case
+	// hashes are each petitioner's keyed hashes: [case][petitioner]{id, phone}.
+	hashes              [][][2][]byte
+	idHashes, phoneHash [][]byte
+	oldest              time.Time
+	found               []store.Candidate
+}
+
+func (s *Server) newRepeatLookup(cases []*store.Case) *repeatLookup {
+	r := &repeatLookup{s: s, cases: cases, hashes: make([][][2][]byte, len(cases)), oldest: time.Now()}
+	for i, c := range cases {
+		for _, p := range c.Petitioners {
+			h := [2][]byte{s.Store.Keys.Hash("id_number", p.IDNumber), s.Store.Keys.Hash("phone", p.Phone)}
+			r.hashes[i] = append(r.hashes[i], h)
+			if h[0] != nil {
+				r.idHashes = append(r.idHashes, h[0])
+			}
+			if h[1] != nil {
+				r.phoneHash = append(r.phoneHash, h[1])
+			}
+		}
+		if c.ReceiveTime.Before(r.oldest) {
+			r.oldest = c.ReceiveTime
+		}
 	}
-	if b.Len() == 0 {
-		return nil
+	return r
+}
+
+// queue queues the look-up of earlier cases sharing a petitioner's hash
+// (nothing when no petitioner has an ID number or phone).
+func (r *repeatLookup) queue(b *pgx.Batch) {
+	if len(r.idHashes)+len(r.phoneHash) > 0 {
+		store.QueueRepeatCandidates(b, r.cases[0].County, r.idHashes, r.phoneHash, r.oldest.Add(-r.s.RepeatWindow), &r.found)
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
+}
+
+// link sets RepeatOf from what the look-up found; the cases' numbers must
+// be drawn by then.
+func (r *repeatLookup) link() {
 	var pool []repeatCandidate
-	for _, f := range found {
+	for _, f := range r.found {
 		pool = append(pool, repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
 			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash)})
 	}
-	for i, c := range cases {
+	for i, c := range r.cases {
 		ids, phones := map[string]bool{}, map[string]bool{}
-		for _, h := range hashes[i] {
+		for _, h := range r.hashes[i] {
 			if h[0] != nil {
 				ids[string(h[0])] = true
 			}
@@ -199,7 +218,7 @@ func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case
 				phones[string(h[1])] = true
 			}
 		}
-		since := c.ReceiveTime.Add(-s.RepeatWindow)
+		since := c.ReceiveTime.Add(-r.s.RepeatWindow)
 		var best *repeatCandidate
 		for j := range pool {
 			k := &pool[j]
@@ -219,12 +238,11 @@ func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case
 			root = c.Number
 		}
 		// Later rows of the batch see this case as registration one by one would.
-		for _, h := range hashes[i] {
+		for _, h := range r.hashes[i] {
 			pool = append(pool, repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
 				class: c.Class, received: c.ReceiveTime, idHash: string(h[0]), phoneHash: string(h[1])})
 		}
 	}
-	return nil
 }
 
 // maxRepeatMatches bounds FindRepeats' answer.

@@ -185,16 +185,17 @@ func (s *Server) newCase(caller auth.Caller, in *intakev1.Case, now time.Time) *
 // a response carries identity, which must not rest in clear anywhere.
 func (s *Server) register(ctx context.Context, tx pgx.Tx, key idempotency.Key, req proto.Message, c *store.Case, now time.Time) (string, error) {
 	receipt := &intakev1.Case{}
-	_, err := idempotency.Do(ctx, tx, key, req, receipt, func() error {
-		// The case's number and its repeat look-up in one round trip.
-		err := s.linkRepeats(ctx, tx, []*store.Case{c}, func(b *pgx.Batch) error {
-			return store.QueueNextNumber(b, c.County, now.In(shanghai).Year(), &c.Number)
-		})
-		if err != nil {
-			return err
-		}
+	// The claim, the case's number and the repeat look-up travel in one
+	// round trip.
+	repeats := s.newRepeatLookup([]*store.Case{c})
+	along := func(b *pgx.Batch) error {
+		repeats.queue(b)
+		return store.QueueNextNumber(b, c.County, now.In(shanghai).Year(), &c.Number)
+	}
+	_, err := idempotency.DoAlong(ctx, tx, key, req, receipt, along, func() error {
 		num := c.Number
 		receipt.Name, receipt.CaseNumber = names.Case(num), num
+		repeats.link()
 		if err := s.Store.Insert(ctx, tx, c); err != nil {
 			return err
 		}
