@@ -66,7 +66,13 @@ async function choose(label, text, search = '') {
     const option = page.locator('.ant-select-dropdown:visible .ant-select-item-option', { hasText: text }).first();
     await option.waitFor();
     await page.waitForTimeout(150); // the filtered list settles before the click
-    await option.click();
+    try {
+      // On a loaded machine the dropdown can close while it is still
+      // animating in (seen once in make test); open it again.
+      await option.click({ timeout: 5000 });
+    } catch {
+      continue;
+    }
     if ((await shown.innerText()).includes(text)) return;
   }
   fail(`${label}: could not choose ${text}`);
