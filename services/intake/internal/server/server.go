@@ -120,14 +120,13 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 	}
 	key := idempotency.Key{Scope: caller.Office.ID, Method: "CreateCase", RequestID: rid}
 	var number string
-	// Pipelined: six round trips to PostgreSQL instead of twelve (BEGIN,
-	// the petitioners, the audit entry, the event, the stored answer and
-	// COMMIT travel with the statements whose answers it waits for).
+	// Pipelined: three round trips to PostgreSQL instead of twelve (see
+	// TestRegistrationRoundTrips).
 	err = pgdb.InPipeline(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		number, err = s.register(ctx, tx, key, req, c, now)
 		return err
 	})
-	if errors.Is(err, store.ErrDuplicateExternal) { // registered concurrently by a twin request
+	if store.IsDuplicateExternal(err) { // registered concurrently by a twin request
 		return s.existingReferral(ctx, caller, c)
 	}
 	if err != nil {

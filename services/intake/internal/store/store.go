@@ -66,7 +66,7 @@ type Case struct {
 	ExternalID     string
 	RepeatOf       string // the first case of the matter, for a repeat
 	Accused        string // for an accusation: the accused office id, if any
-	QueryCode      string // printed on the receipt; drawn by the database
+	QueryCode      string // printed on the receipt; drawn at registration
 	Version        int64
 	UpdateTime     time.Time
 }
@@ -199,24 +199,28 @@ func sequenceName(county string, year int) (string, error) {
 	return fmt.Sprintf("case_seq_%s_%d", county, year), nil
 }
 
-// Insert stores a new case with its petitioners; CreateTime is set from
-// the database clock unless it is set already (a demonstration load's
-// backdated registration).
+// Insert stores a new case with its petitioners. Its times, version and
+// query code are drawn here, not by the database, so that in a
+// pgdb.Pipeline the row travels with the transaction's next round trip:
+// CreateTime is now unless set already (a demonstration load's backdated
+// registration). A duplicate (source system, external id) is
+// ErrDuplicateExternal, at once in an ordinary transaction and from the
+// next round trip in a pipeline (see IsDuplicateExternal).
 func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	const q = `INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content,
 		anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices,
-		source_system, external_id, repeat_of, accused_office, create_time)
+		source_system, external_id, repeat_of, accused_office, create_time, update_time, version, query_code)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''),NULLIF($20,''),
-			COALESCE($21::timestamptz, now()))
-		RETURNING create_time, update_time, version, query_code`
-	var at any
-	if !c.CreateTime.IsZero() {
-		at = c.CreateTime
+			$21, $22, $23, $24)`
+	if c.CreateTime.IsZero() {
+		c.CreateTime = time.Now()
 	}
-	err := tx.QueryRow(ctx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
+	c.CreateTime = c.CreateTime.UTC().Truncate(time.Microsecond) // as stored
+	c.UpdateTime, c.Version, c.QueryCode = c.CreateTime, 1, newQueryCode()
+	err := pgdb.Later(ctx, tx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
-		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, at).Scan(&c.CreateTime, &c.UpdateTime, &c.Version, &c.QueryCode)
-	if isUniqueViolation(err, "cases_external") {
+		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, c.CreateTime, c.UpdateTime, c.Version, c.QueryCode)
+	if IsDuplicateExternal(err) {
 		return ErrDuplicateExternal
 	}
 	if err != nil {
