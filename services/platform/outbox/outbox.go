@@ -312,7 +312,9 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// pollDelay is how long a consumer waits after an empty read.
+// pollDelay is how long a consumer waits after an empty read that the
+// producer answered at once (no long poll: FEED_WAIT=0, or a producer
+// stopping), and the first pause after a failed step.
 const pollDelay = 150 * time.Millisecond
 
 // lingerDelay is how long a consumer waits after a partial batch.
