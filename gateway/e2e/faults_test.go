@@ -225,6 +225,9 @@ func TestFaults(t *testing.T) {
 				bad = append(bad, fmt.Sprintf("%s: %d of %d", what, n, len(acked)))
 			}
 		}
+		if len(bad) > 0 {
+			bad = append(bad, routingEvidence(ctx, conn, numbers))
+		}
 		return strings.Join(bad, "; ")
 	})
 	// Through every crash, the reporting aggregates stayed exactly the sums
@@ -251,4 +254,36 @@ func (c *client) try(h *http.Client, method, path, token string, body any, heade
 		return reply{}, err
 	}
 	return readReply(resp), nil
+}
+
+// routingEvidence describes the first case without its bureau routing clock
+// in scheduling: its clocks, assignment's history and events of it, and
+// whether scheduling recorded those events as processed.
+func routingEvidence(ctx context.Context, conn *pgx.Conn, numbers []string) string {
+	var n string
+	err := conn.QueryRow(ctx, `SELECT x FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM scheduling.clocks c
+		WHERE c.case_number = x AND c.kind = 1 AND c.office = '330421.xfj') LIMIT 1`, numbers).Scan(&n)
+	if err != nil {
+		return "no case misses its bureau routing clock"
+	}
+	out := []string{"case " + n}
+	for _, q := range []string{
+		`SELECT format('clock kind %s office %s start %s stop %s', kind, office, start_time, stop_time) FROM scheduling.clocks WHERE case_number = $1`,
+		`SELECT format('history seq %s action %s time %s', sequence, action, time) FROM assignment.case_history WHERE case_number = $1 ORDER BY sequence`,
+		`SELECT format('event txid %s pos %s %s id %s processed by scheduling: %s', o.txid, o.position, o.kind, o.event_id,
+			EXISTS (SELECT 1 FROM scheduling.processed_events p WHERE p.event_id = o.event_id)) FROM assignment.outbox o WHERE o.case_number = $1 ORDER BY o.txid, o.position`,
+		`SELECT format('scheduling cursor %s %s', feed, cursor) FROM scheduling.feed_cursors WHERE $1 <> ''`,
+	} {
+		rows, err := conn.Query(ctx, q, n)
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			out = append(out, err.Error())
+		}
+		out = append(out, lines...)
+	}
+	return strings.Join(out, " | ")
 }

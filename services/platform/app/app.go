@@ -85,7 +85,7 @@ type Deps struct {
 	// (DIRECTORY_REFRESH).
 	DirectoryRefresh time.Duration
 	// FeedWait is how long a consumer's read of a drained feed waits for
-	// the next event (FEED_WAIT, default 0: no long poll, a read every
+	// the next event (FEED_WAIT, default 2s; 0: no long poll, a read every
 	// 150 ms).
 	FeedWait time.Duration
 }
@@ -176,11 +176,9 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	if err != nil || refresh <= 0 {
 		return fmt.Errorf("DIRECTORY_REFRESH: want a positive duration, have %q", env("DIRECTORY_REFRESH", "15s"))
 	}
-	// The long poll stays off by default until the fault test's lost
-	// routing clock under it is explained (see the issue note of stop 15).
-	feedWait, err := time.ParseDuration(env("FEED_WAIT", "0s"))
+	feedWait, err := time.ParseDuration(env("FEED_WAIT", "2s"))
 	if err != nil || feedWait < 0 || feedWait > 30*time.Second {
-		return fmt.Errorf("FEED_WAIT: want a duration from 0 to 30s, have %q", env("FEED_WAIT", "0s"))
+		return fmt.Errorf("FEED_WAIT: want a duration from 0 to 30s, have %q", env("FEED_WAIT", "2s"))
 	}
 	grpcL, httpL, err := serving.Listen(env("GRPC_ADDR", spec.DefaultGRPC), env("HTTP_ADDR", spec.DefaultHTTP))
 	if err != nil {

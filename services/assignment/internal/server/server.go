@@ -709,11 +709,18 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 	out := &assignmentv1.Case{}
 	key := idempotency.Key{Scope: caller.Office.ID, Method: m.method, RequestID: rid}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		_, err := idempotency.Do(ctx, tx, key, m.req, out, func() error {
-			c, err := s.Store.Lock(ctx, tx, num)
-			if err != nil {
-				return err
-			}
+		// The case is locked before anything is written, so the transaction
+		// takes its id only once every earlier move of the case (and its
+		// registration) has committed: assignment's feed is ordered by
+		// transaction id, and a claim written first could take an id
+		// before the registration's commit and list this move before it
+		// (seen in the fault test: scheduling applied REGISTER after
+		// REFER_UP and restarted the routing clock at the township).
+		c, err := s.Store.Lock(ctx, tx, num)
+		if err != nil {
+			return err
+		}
+		_, err = idempotency.Do(ctx, tx, key, m.req, out, func() error {
 			to, err := policy.Decide(caller, m.action, policyCase(c))
 			if errors.Is(err, policy.ErrNotVisible) {
 				return store.ErrNotFound // the same answer as a missing case
