@@ -272,7 +272,6 @@ func routingEvidence(ctx context.Context, conn *pgx.Conn, numbers []string) stri
 		`SELECT format('history seq %s action %s time %s', sequence, action, time) FROM assignment.case_history WHERE case_number = $1 ORDER BY sequence`,
 		`SELECT format('event txid %s pos %s %s id %s processed by scheduling: %s', o.txid, o.position, o.kind, o.event_id,
 			EXISTS (SELECT 1 FROM scheduling.processed_events p WHERE p.event_id = o.event_id)) FROM assignment.outbox o WHERE o.case_number = $1 ORDER BY o.txid, o.position`,
-		`SELECT format('scheduling cursor %s %s', feed, cursor) FROM scheduling.feed_cursors WHERE $1 <> ''`,
 	} {
 		rows, err := conn.Query(ctx, q, n)
 		if err != nil {
@@ -285,5 +284,9 @@ func routingEvidence(ctx context.Context, conn *pgx.Conn, numbers []string) stri
 		}
 		out = append(out, lines...)
 	}
-	return strings.Join(out, " | ")
+	var cursor string
+	if err := conn.QueryRow(ctx, `SELECT cursor FROM scheduling.feed_cursors WHERE feed = 'assignment'`).Scan(&cursor); err != nil {
+		cursor = err.Error()
+	}
+	return strings.Join(append(out, "scheduling's cursor on assignment's feed "+cursor), " | ")
 }

@@ -166,10 +166,10 @@ type repeatLookup struct {
 	s     *Server
 	cases []*store.Case
 	// hashes are each petitioner's keyed hashes: [case][petitioner]{id, phone}.
-	hashes              [][][2][]byte
-	idHashes, phoneHash [][]byte
-	oldest              time.Time
-	found               []store.Candidate
+	hashes                [][][2][]byte
+	idHashes, phoneHashes [][]byte
+	oldest                time.Time
+	found                 []store.Candidate
 }
 
 func (s *Server) newRepeatLookup(cases []*store.Case) *repeatLookup {
@@ -182,7 +182,7 @@ func (s *Server) newRepeatLookup(cases []*store.Case) *repeatLookup {
 				r.idHashes = append(r.idHashes, h[0])
 			}
 			if h[1] != nil {
-				r.phoneHash = append(r.phoneHash, h[1])
+				r.phoneHashes = append(r.phoneHashes, h[1])
 			}
 		}
 		if c.ReceiveTime.Before(r.oldest) {
@@ -195,8 +195,8 @@ func (s *Server) newRepeatLookup(cases []*store.Case) *repeatLookup {
 // queue queues the look-up of earlier cases sharing a petitioner's hash
 // (nothing when no petitioner has an ID number or phone).
 func (r *repeatLookup) queue(b *pgx.Batch) {
-	if len(r.idHashes)+len(r.phoneHash) > 0 {
-		store.QueueRepeatCandidates(b, r.cases[0].County, r.idHashes, r.phoneHash, r.oldest.Add(-r.s.RepeatWindow), &r.found)
+	if len(r.idHashes)+len(r.phoneHashes) > 0 {
+		store.QueueRepeatCandidates(b, r.cases[0].County, r.idHashes, r.phoneHashes, r.oldest.Add(-r.s.RepeatWindow), &r.found)
 	}
 }
 

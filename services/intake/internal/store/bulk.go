@@ -90,7 +90,7 @@ func (s *Store) RepeatCandidates(ctx context.Context, tx pgx.Tx, county string, 
 	b := &pgx.Batch{}
 	QueueRepeatCandidates(b, county, idHashes, phoneHashes, since, &out)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store.RepeatCandidates: %w", err)
 	}
 	return out, nil
 }

@@ -1,10 +1,7 @@
 package store
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -24,11 +21,4 @@ func isUniqueViolation(err error, constraint string) bool {
 // refusal as a pipelined insert reports it at the next round trip.
 func IsDuplicateExternal(err error) bool {
 	return errors.Is(err, ErrDuplicateExternal) || isUniqueViolation(err, "cases_external")
-}
-
-// newQueryCode draws a receipt's query code: eight characters, 0-9 and A-F.
-func newQueryCode() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToUpper(hex.EncodeToString(b[:]))
 }

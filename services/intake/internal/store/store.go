@@ -4,6 +4,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -227,6 +229,13 @@ func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 		return fmt.Errorf("store.Insert: %w", err)
 	}
 	return s.insertPetitioners(ctx, tx, c)
+}
+
+// newQueryCode draws a receipt's query code: eight characters, 0-9 and A-F.
+func newQueryCode() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
 }
 
 func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error {
