@@ -216,21 +216,27 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		fmt.Fprintf(out, "| raw COPY of the same rows into a copy of intake.cases (indexes in place) | 1 | %.0f rows | | | 1 |\n", copyRate)
 		fmt.Fprintf(out, "| ImportCases (gRPC stream, %d rows) | 1 | %.0f rows | | | %.2f |\n", importRows, importRate, importRate/copyRate)
 		logf("bulk import, %d rows, the consumers paused…", importRows)
-		var alone float64
+		var alone, everyRow float64
 		measure("ImportCases per row, consumers paused", func() int {
 			cases := make([]*intakev1.Case, importRows)
 			for i := range cases {
 				cases[i] = realisticCase()
 			}
 			pauseConsumers(s)
-			alone, err = importCases(ctx, intake, cases)
-			resumeConsumers(s)
+			defer resumeConsumers(s)
+			var numbers []string
+			if alone, numbers, err = importCases(ctx, intake, cases); err != nil {
+				return importRows
+			}
+			everyRow, err = copyWhatImportWrote(ctx, cluster.URL("bench"), numbers)
 			return importRows
 		})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "| ImportCases, the consumers paused (intake alone) | 1 | %.0f rows | | | %.2f |\n", alone, alone/copyRate)
+		fmt.Fprintf(out, "| raw COPY of every row that import wrote (cases, petitioners, events, audit entries; one transaction, indexes in place) | 1 | %.0f rows | | | %.2f |\n", everyRow, everyRow/copyRate)
+		fmt.Fprintf(out, "| ImportCases alone against that COPY | | | | | %.2f |\n", alone/everyRow)
 	}
 	fmt.Fprint(out, "\nCPU per operation in milliseconds, by program, from the start of each run until the consumers had taken in\n"+
 		"everything it registered (postgres: every backend and worker of the cluster; benchintake: the load generator):\n\n")
@@ -550,32 +556,75 @@ func importVsCopy(ctx context.Context, url string, intake intakev1.IntakeService
 	}
 	copyRate = float64(rows) / time.Since(start).Seconds()
 
-	importRate, err = importCases(ctx, intake, cases)
+	importRate, _, err = importCases(ctx, intake, cases)
 	return copyRate, importRate, err
 }
 
 // importCases imports cases in one ImportCases stream and returns the rows
 // registered per second.
-func importCases(ctx context.Context, intake intakev1.IntakeServiceClient, cases []*intakev1.Case) (float64, error) {
+func importCases(ctx context.Context, intake intakev1.IntakeServiceClient, cases []*intakev1.Case) (rate float64, numbers []string, err error) {
 	start := time.Now()
 	stream, err := intake.ImportCases(ctx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	for _, c := range cases {
 		if err := stream.Send(&intakev1.ImportCasesRequest{Case: c}); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	rate = float64(len(cases)) / time.Since(start).Seconds()
 	if int(resp.GetRegistered()) != len(cases) {
 		b, _ := json.Marshal(resp.GetResults()[:min(3, len(resp.GetResults()))])
-		return 0, fmt.Errorf("import registered %d of %d rows: %s", resp.GetRegistered(), len(cases), b)
+		return 0, nil, fmt.Errorf("import registered %d of %d rows: %s", resp.GetRegistered(), len(cases), b)
 	}
-	return float64(len(cases)) / time.Since(start).Seconds(), nil
+	for _, r := range resp.GetResults() {
+		numbers = append(numbers, strings.TrimPrefix(r.GetName(), "cases/"))
+	}
+	return rate, numbers, nil
+}
+
+// copyWhatImportWrote times raw COPY, in one transaction, of every row the
+// import of numbers wrote (its cases, their petitioners, their events and
+// their audit entries, binary, as stored) into copies of those tables with
+// their indexes: the import's own ceiling, as pgbench running the
+// registration's transaction is a registration's.
+func copyWhatImportWrote(ctx context.Context, url string, numbers []string) (float64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	tables := []string{"cases", "petitioners", "outbox", "audit_log"}
+	data := make([]bytes.Buffer, len(tables))
+	for i, t := range tables {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE intake.bench_all_%s (LIKE intake.%s INCLUDING ALL)`, t, t)); err != nil {
+			return 0, err
+		}
+		list := "ARRAY['" + strings.Join(numbers, "','") + "']" // case numbers: digits and dashes
+		if _, err := conn.PgConn().CopyTo(ctx, &data[i], fmt.Sprintf(`COPY (SELECT * FROM intake.%s WHERE case_number = ANY (%s)) TO STDOUT (FORMAT binary)`, t, list)); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	for i, t := range tables {
+		if _, err := conn.PgConn().CopyFrom(ctx, &data[i], fmt.Sprintf(`COPY intake.bench_all_%s FROM STDIN (FORMAT binary)`, t)); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return float64(len(numbers)) / time.Since(start).Seconds(), nil
 }
 
 // settle waits until assignment, scheduling and reporting have taken in

@@ -31,7 +31,7 @@ const (
 	// neighbours down.
 	importBatch = 200
 	// bulkBatch rows without request ids are registered set-based in one
-	// transaction.
+	// transaction (see bulkImport).
 	bulkBatch = 1000
 )
 
@@ -110,14 +110,7 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 			}
 		}
 		s.perRow(ctx, caller, keyed, now)
-		for i := 0; i < len(plain); i += bulkBatch {
-			batch := plain[i:min(i+bulkBatch, len(plain))]
-			if err := s.bulkRegister(ctx, batch, now); err != nil {
-				// A batch that fails as a whole (a concurrent twin, say) is
-				// retried row by row, so each row gets its own outcome.
-				s.perRow(ctx, caller, batch, now)
-			}
-		}
+		s.bulkImport(ctx, caller, plain, now)
 	}
 	s.settle(ctx, caller, valid)
 	resp := &intakev1.ImportCasesResponse{}

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 )
 
@@ -130,33 +133,117 @@ func TestImportCases(t *testing.T) {
 }
 
 // TestImportRepeats: the set-based path links repeats like registrations
-// one by one: to a case in the database, and to an earlier row of the file.
+// one by one: to a case in the database, and to an earlier row of the file,
+// in the same batch or an earlier one (whose commit the later batch waits
+// for).
 func TestImportRepeats(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	client := grpcClient(t, s, "demo-dayun")
-	ctx := authtest.As(t, "demo-dayun")
-	at := func(day int, id, phone string) *intakev1.Case {
-		c := validCase()
-		c.Topic = "城乡建设/排水"
-		c.ReceiveTime = timestamppb.New(time.Date(2026, 11, day, 9, 0, 0, 0, time.UTC))
-		c.Petitioners[0].IdNumber, c.Petitioners[0].Phone = id, phone
-		return c
+	for _, rows := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("batches of %d", rows), func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t)
+			s.bulkRows = rows
+			client := grpcClient(t, s, "demo-dayun")
+			ctx := authtest.As(t, "demo-dayun")
+			earlier, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: matterOn(1, idNumber, "")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := importRows(t, client, []*intakev1.ImportCasesRequest{
+				{Case: matterOn(2, "", phone)},                   // new matter by phone only
+				{Case: matterOn(3, idNumber, "")},                // repeats the database's case
+				{Case: matterOn(4, "330421198503150024", phone)}, // repeats row 1 by phone
+				{Case: matterOn(5, "330421198503150024", "")},    // repeats row 3, whose first case is row 1's
+			})
+			if resp.GetRegistered() != 4 {
+				t.Fatalf("import: %v", outcomes(resp))
+			}
+			want := []string{"", earlier.GetCase().GetName(), resp.GetResults()[0].GetName(), resp.GetResults()[0].GetName()}
+			checkRepeats(t, s, resp, want)
+			// The numbers were drawn at once, in line order: no batch failed
+			// (on a repeat_of its earlier batch had not committed yet) and
+			// fell back to registering row by row.
+			for i, r := range resp.GetResults()[1:] {
+				prev := resp.GetResults()[i].GetName()
+				if seq(t, r.GetName()) != seq(t, prev)+1 {
+					t.Errorf("line %d is %s after %s: a batch was registered row by row", i+2, r.GetName(), prev)
+				}
+			}
+			evs, err := outbox.Written(context.Background(), s.Store.Pool)
+			if err != nil || len(evs) != 5 {
+				t.Fatalf("%d events, %v; want 5", len(evs), err)
+			}
+			for _, ev := range evs {
+				if names.Case(ev.GetCaseNumber()) == resp.GetResults()[1].GetName() &&
+					ev.GetCaseRegistered().GetRepeatOf() != earlier.GetCase().GetName() {
+					t.Errorf("the event of row 2 says repeat of %q", ev.GetCaseRegistered().GetRepeatOf())
+				}
+			}
+		})
 	}
-	earlier, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: at(1, idNumber, "")})
-	if err != nil {
+}
+
+// TestImportFailedBatch: a batch that fails as a whole is registered row by
+// row, and a later batch whose rows repeat one of its cases (by a number the
+// failed batch never stored) fails in turn and is linked again.
+func TestImportFailedBatch(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.bulkRows = 2
+	ctx := context.Background()
+	// The first batch's COPY fails once: the trigger raises on the first row
+	// it sees with this subject (a sequence, which a rollback does not undo,
+	// counts the attempts).
+	if _, err := s.Store.Pool.Exec(ctx, `CREATE SEQUENCE fail_once;
+		CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.subject = '失败一次' AND nextval('fail_once') = 1 THEN
+				RAISE EXCEPTION 'the batch fails';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER fail_once BEFORE INSERT ON cases FOR EACH ROW EXECUTE FUNCTION fail_once()`); err != nil {
 		t.Fatal(err)
 	}
-	resp := importRows(t, client, []*intakev1.ImportCasesRequest{
-		{Case: at(2, "", phone)},                   // new matter by phone only
-		{Case: at(3, idNumber, "")},                // repeats the database's case
-		{Case: at(4, "330421198503150024", phone)}, // repeats row 1 by phone
-		{Case: at(5, "330421198503150024", "")},    // repeats row 3, whose first case is row 1's
+	failing := matterOn(2, "", phone)
+	failing.Subject = "失败一次"
+	resp := importRows(t, grpcClient(t, s, "demo-dayun"), []*intakev1.ImportCasesRequest{
+		{Case: failing}, // batch 1: fails, then registered alone
+		{Case: matterOn(3, "330421198503150024", "")},    // batch 1: a new matter
+		{Case: matterOn(4, "", phone)},                   // batch 2: repeats row 1
+		{Case: matterOn(5, "330421198503150024", phone)}, // batch 2: repeats rows 1 and 2; row 1 is earlier
+		{Case: matterOn(6, "330421199001011248", "")},    // batch 3: unrelated
 	})
-	if resp.GetRegistered() != 4 {
-		t.Fatalf("import: %v", outcomes(resp))
+	if got, want := outcomes(resp), "1:REGISTERED 2:REGISTERED 3:REGISTERED 4:REGISTERED 5:REGISTERED "; got != want {
+		t.Fatalf("outcomes %q, want %q", got, want)
 	}
-	want := []string{"", earlier.GetCase().GetName(), resp.GetResults()[0].GetName(), resp.GetResults()[0].GetName()}
+	first := resp.GetResults()[0].GetName()
+	checkRepeats(t, s, resp, []string{"", "", first, first, ""})
+	var n int
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM cases`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("%d cases stored, %v; want 5", n, err)
+	}
+	evs, err := outbox.Written(ctx, s.Store.Pool)
+	if err != nil || len(evs) != 5 {
+		t.Fatalf("%d events, %v; want 5", len(evs), err)
+	}
+}
+
+// matterOn is a case of one matter received on day of November 2026 from a
+// petitioner with id and phone.
+func matterOn(day int, id, phone string) *intakev1.Case {
+	c := validCase()
+	c.Topic = "城乡建设/排水"
+	c.ReceiveTime = timestamppb.New(time.Date(2026, 11, day, 9, 0, 0, 0, time.UTC))
+	c.Petitioners[0].IdNumber, c.Petitioners[0].Phone = id, phone
+	return c
+}
+
+// checkRepeats checks that the import's rows are stored with their
+// petitioner and repeat the cases want names.
+func checkRepeats(t *testing.T, s *Server, resp *intakev1.ImportCasesResponse, want []string) {
+	t.Helper()
+	ctx := authtest.As(t, "demo-dayun")
 	for i, r := range resp.GetResults() {
 		got, err := s.GetCase(ctx, &intakev1.GetCaseRequest{Name: r.GetName()})
 		if err != nil {
@@ -169,11 +256,14 @@ func TestImportRepeats(t *testing.T) {
 			t.Errorf("row %d petitioners: %v", i+1, p)
 		}
 	}
-	evs, err := outbox.Written(context.Background(), s.Store.Pool)
-	if err != nil || len(evs) != 5 {
-		t.Fatalf("%d events, %v; want 5", len(evs), err)
+}
+
+// seq is the sequence part of a case's name.
+func seq(t *testing.T, name string) int {
+	t.Helper()
+	n, err := strconv.Atoi(name[strings.LastIndex(name, "-")+1:])
+	if err != nil {
+		t.Fatal(err)
 	}
-	if evs[2].GetCaseRegistered().GetRepeatOf() != earlier.GetCase().GetName() {
-		t.Errorf("the event of row 2 says repeat of %q", evs[2].GetCaseRegistered().GetRepeatOf())
-	}
+	return n
 }

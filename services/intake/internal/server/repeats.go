@@ -203,35 +203,45 @@ func (r *repeatLookup) queue(b *pgx.Batch) {
 // link sets RepeatOf from what the look-up found; the cases' numbers must
 // be drawn by then.
 func (r *repeatLookup) link() {
+	// The candidates, and by keyed hash ("i" ID number, "p" phone) their
+	// indexes: an import links 10,000 rows, each against the rows before it.
 	var pool []repeatCandidate
+	byHash := map[string][]int{}
+	add := func(k repeatCandidate) {
+		pool = append(pool, k)
+		if k.idHash != "" {
+			byHash["i"+k.idHash] = append(byHash["i"+k.idHash], len(pool)-1)
+		}
+		if k.phoneHash != "" {
+			byHash["p"+k.phoneHash] = append(byHash["p"+k.phoneHash], len(pool)-1)
+		}
+	}
 	for _, f := range r.found {
-		pool = append(pool, repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
+		add(repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
 			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash)})
 	}
 	for i, c := range r.cases {
-		ids, phones := map[string]bool{}, map[string]bool{}
-		for _, h := range r.hashes[i] {
-			if h[0] != nil {
-				ids[string(h[0])] = true
-			}
-			if h[1] != nil {
-				phones[string(h[1])] = true
-			}
-		}
 		since := c.ReceiveTime.Add(-r.s.RepeatWindow)
-		var best *repeatCandidate
-		for j := range pool {
-			k := &pool[j]
-			if k.township != c.Township || k.class != c.Class || (c.Topic != "" && k.topic != c.Topic) ||
-				k.received.Before(since) || k.number == c.Number || !(ids[k.idHash] || phones[k.phoneHash]) {
-				continue
-			}
-			if best == nil || k.received.Before(best.received) || (k.received.Equal(best.received) && k.number < best.number) {
-				best = k
+		best := -1
+		for _, h := range r.hashes[i] {
+			for _, key := range [2]string{"i" + string(h[0]), "p" + string(h[1])} {
+				if len(key) == 1 {
+					continue // no such hash
+				}
+				for _, j := range byHash[key] {
+					k := &pool[j]
+					if k.township != c.Township || k.class != c.Class || (c.Topic != "" && k.topic != c.Topic) ||
+						k.received.Before(since) || k.number == c.Number {
+						continue
+					}
+					if b := &pool[max(best, 0)]; best < 0 || k.received.Before(b.received) || (k.received.Equal(b.received) && k.number < b.number) {
+						best = j
+					}
+				}
 			}
 		}
-		if best != nil {
-			c.RepeatOf = best.root
+		if best >= 0 {
+			c.RepeatOf = pool[best].root
 		}
 		root := c.RepeatOf
 		if root == "" {
@@ -239,7 +249,7 @@ func (r *repeatLookup) link() {
 		}
 		// Later rows of the batch see this case as registration one by one would.
 		for _, h := range r.hashes[i] {
-			pool = append(pool, repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
+			add(repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
 				class: c.Class, received: c.ReceiveTime, idHash: string(h[0]), phoneHash: string(h[1])})
 		}
 	}

@@ -70,6 +70,9 @@ type Server struct {
 	RepeatWindow time.Duration
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
+	// bulkRows is the rows of an import's set-based batch (bulkBatch when
+	// 0; tests make it small).
+	bulkRows int
 }
 
 // DefaultRepeatWindow is the repeat window unless configured.
