@@ -71,3 +71,23 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Fatalf("svc.outbox missing: %v", err)
 	}
 }
+
+// TestOpenSettings: a service's connections use its schema, UTC, its
+// application name, and no JIT compilation.
+func TestOpenSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, testDB.NewEmptyDatabaseURL(t), "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var path, zone, app, jit string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('search_path'), current_setting('timezone'),
+		current_setting('application_name'), current_setting('jit')`).Scan(&path, &zone, &app, &jit); err != nil {
+		t.Fatal(err)
+	}
+	if path != "svc" || zone != "UTC" || app != "tongban-svc" || jit != "off" {
+		t.Errorf("search_path %q, timezone %q, application_name %q, jit %q", path, zone, app, jit)
+	}
+}

@@ -14,7 +14,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // Keys holds the sealing keys by id, the id new values are sealed with, and
@@ -23,6 +25,9 @@ type Keys struct {
 	current string
 	aeads   map[string]cipher.AEAD
 	hashKey []byte
+	// hashers are HMACs keyed with hashKey, reused: Reset returns one to
+	// its keyed state without hashing the key again.
+	hashers sync.Pool
 }
 
 // ErrUnknownKey says a value was sealed with a key this process lacks.
@@ -60,6 +65,7 @@ func Parse(sealing, current, hash string) (*Keys, error) {
 		return nil, errors.New("protect: the hash key must be at least 32 bytes, base64-encoded")
 	}
 	k.hashKey = raw
+	k.hashers.New = func() any { return hmac.New(sha256.New, k.hashKey) }
 	return k, nil
 }
 
@@ -115,9 +121,11 @@ func (k *Keys) Hash(kind, value string) []byte {
 	if value == "" {
 		return nil
 	}
-	m := hmac.New(sha256.New, k.hashKey)
+	m := k.hashers.Get().(hash.Hash)
+	defer k.hashers.Put(m)
+	m.Reset()
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(value))
-	return m.Sum(nil)
+	return m.Sum(make([]byte, 0, sha256.Size))
 }

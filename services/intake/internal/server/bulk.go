@@ -28,47 +28,64 @@ const bulkWriters = 2
 // bulkImport registers rows (none with a request id) set-based, with the
 // same outcome per row as register: a number from the sequence, repeat
 // detection against the database and the rows before it, the case and its
-// sealed petitioners, the CaseRegistered event, the audit entry. It
-// prepares every row at once (which (source system, external id) pairs are
-// registered, the numbers, the repeat links), then writes batches of
-// bulkRows rows, bulkWriters at a time. A batch whose rows repeat a case of
-// an earlier batch waits for that batch's commit (repeat_of refers to it).
-// A batch that fails as a whole (a concurrent twin, a link to a row that
-// could not be registered) is registered row by row instead, each row with
-// its own outcome and its repeat links looked up again. Rows whose pair
-// exists, in the database or earlier in the rows, are left to settle as
-// EXISTING.
-func (s *Server) bulkImport(ctx context.Context, caller auth.Caller, rows []*importRow, now time.Time) {
+// sealed petitioners, the CaseRegistered event, the audit entry.
+//
+// It draws every row's number at once, then works through batches of
+// bulkRows rows in order: it links the batch against the database's repeat
+// candidates and every earlier row, while up to bulkWriters earlier batches
+// are being written. With prefetched, the candidates are found, looked up
+// while the rows were received (and each row has its hashes); without, they
+// are looked up batch by batch. A batch whose rows
+// repeat a case of an earlier batch waits for that batch's commit
+// (repeat_of refers to it). A batch that fails as a whole (a concurrent
+// twin, a link to a row that could not be registered) is registered row by
+// row instead, each row with its own outcome and its repeat links looked up
+// again. Rows whose (source system, external id) exists, in the database or
+// earlier in the rows, are left to settle as EXISTING.
+func (s *Server) bulkImport(ctx context.Context, caller auth.Caller, rows []*importRow, now time.Time, found []store.Candidate, prefetched bool) {
 	if len(rows) == 0 {
 		return
 	}
-	todo, cases, err := s.prepareBulk(ctx, rows, now)
+	log := logging.FromContext(ctx)
+	todo, cases, err := s.numberBulk(ctx, rows, now)
 	if err != nil {
-		logging.FromContext(ctx).WarnContext(ctx, "import: preparing the rows failed; registering them one by one", slog.String("error", err.Error()))
+		log.WarnContext(ctx, "import: numbering the rows failed; registering them one by one", slog.String("error", err.Error()))
 		s.perRow(ctx, caller, rows, now)
 		return
 	}
-	size := s.bulkRows
-	if size <= 0 {
-		size = bulkBatch
-	}
+	size := s.batchRows()
+	pool := newRepeatPool(s.RepeatWindow)
+	pool.addFound(found)
 	batchOf := make(map[string]int, len(cases))
-	for i, c := range cases {
-		batchOf[c.Number] = i / size
-	}
 	batches := (len(cases) + size - 1) / size
 	done := make([]chan struct{}, batches)
 	writers := make(chan struct{}, bulkWriters)
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for b := range batches {
-		done[b] = make(chan struct{})
 		lo, hi := b*size, min((b+1)*size, len(cases))
-		after := -1 // the last earlier batch this one's rows repeat a case of
+		if prefetched {
+			for i, c := range cases[lo:hi] {
+				pool.link(c, todo[lo+i].hashes)
+			}
+		} else if err := s.lookUpRepeats(ctx, cases[lo:hi], pool); err != nil {
+			// Later batches could not be linked against this one: the rest
+			// is registered row by row once the writers are done.
+			log.WarnContext(ctx, "import: the repeat look-up failed; registering the rest row by row", slog.String("error", err.Error()))
+			wg.Wait()
+			s.perRow(ctx, caller, todo[lo:], now)
+			return
+		}
+		after := -1 // the last earlier batch whose cases this one's rows repeat
 		for _, c := range cases[lo:hi] {
-			if j, ok := batchOf[c.RepeatOf]; ok && j < b {
+			if j, ok := batchOf[c.RepeatOf]; ok {
 				after = max(after, j)
 			}
 		}
+		for _, c := range cases[lo:hi] {
+			batchOf[c.Number] = b
+		}
+		done[b] = make(chan struct{})
 		writers <- struct{}{} // batches start in order, so the one waited for has started
 		wg.Add(1)
 		go func() {
@@ -79,7 +96,7 @@ func (s *Server) bulkImport(ctx context.Context, caller auth.Caller, rows []*imp
 				<-done[after]
 			}
 			if err := s.writeBulk(ctx, cases[lo:hi]); err != nil {
-				logging.FromContext(ctx).WarnContext(ctx, "import: a batch failed as a whole; registering its rows one by one",
+				log.WarnContext(ctx, "import: a batch failed as a whole; registering its rows one by one",
 					slog.Int("first_line", todo[lo].line), slog.String("error", err.Error()))
 				s.perRow(ctx, caller, todo[lo:hi], now)
 				return
@@ -89,13 +106,12 @@ func (s *Server) bulkImport(ctx context.Context, caller auth.Caller, rows []*imp
 			}
 		}()
 	}
-	wg.Wait()
 }
 
-// prepareBulk returns the rows bulkImport registers and their cases,
-// numbered, created now and linked to the cases they repeat; the other rows
-// have r.err set.
-func (s *Server) prepareBulk(ctx context.Context, rows []*importRow, now time.Time) (todo []*importRow, cases []*store.Case, err error) {
+// numberBulk returns the rows bulkImport registers and their cases,
+// numbered and created now; the other rows (an external id registered
+// already, or earlier in the rows) have r.err set.
+func (s *Server) numberBulk(ctx context.Context, rows []*importRow, now time.Time) (todo []*importRow, cases []*store.Case, err error) {
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		todo, cases = nil, nil // a retried transaction starts over
 		for _, r := range rows {
@@ -128,9 +144,99 @@ func (s *Server) prepareBulk(ctx context.Context, rows []*importRow, now time.Ti
 			c.Number, c.CreateTime, c.UpdateTime, c.Version = numbers[i], created, created, 1
 			cases = append(cases, &c)
 		}
-		return s.linkRepeats(ctx, tx, cases)
+		return nil
 	})
 	return todo, cases, err
+}
+
+// lookUpRepeats links cases against the database's candidates and pool
+// (the rows before them), outside any transaction: the rows of batches
+// still being written are in pool.
+func (s *Server) lookUpRepeats(ctx context.Context, cases []*store.Case, pool *repeatPool) error {
+	r := s.newRepeatLookup(cases)
+	if err := r.send(ctx, s.Store.Pool); err != nil {
+		return err
+	}
+	r.linkInto(pool)
+	return nil
+}
+
+// batchRows is the rows of an import's set-based batch, and of its
+// prefetched look-ups.
+func (s *Server) batchRows() int {
+	if s.bulkRows > 0 {
+		return s.bulkRows
+	}
+	return bulkBatch
+}
+
+// repeatPrefetch looks up the database's repeat candidates of an import's
+// rows while the rest is still being received, a chunk at a time, so that
+// the look-up's time overlaps the receipt's (and the first batch is written
+// sooner).
+type repeatPrefetch struct {
+	s      *Server
+	ctx    context.Context
+	chunk  []*importRow
+	chunks chan []*importRow // nil once closed
+	done   chan struct{}
+	// found and err are the look-ups' once done is closed.
+	found []store.Candidate
+	err   error
+}
+
+func (s *Server) prefetchRepeats(ctx context.Context) *repeatPrefetch {
+	p := &repeatPrefetch{s: s, ctx: ctx, chunks: make(chan []*importRow, 1), done: make(chan struct{})}
+	go p.run(p.chunks)
+	return p
+}
+
+func (p *repeatPrefetch) run(chunks <-chan []*importRow) {
+	defer close(p.done)
+	for rows := range chunks {
+		if p.err != nil {
+			continue
+		}
+		cases := make([]*store.Case, len(rows))
+		for i, r := range rows {
+			cases[i] = r.c
+		}
+		l := p.s.newRepeatLookup(cases)
+		for i, r := range rows {
+			r.hashes = l.hashes[i]
+		}
+		if p.err = l.send(p.ctx, p.s.Store.Pool); p.err == nil {
+			p.found = append(p.found, l.found...)
+		}
+	}
+}
+
+// add queues r's look-up; r.c must not change from here on.
+func (p *repeatPrefetch) add(r *importRow) {
+	p.chunk = append(p.chunk, r)
+	if len(p.chunk) == p.s.batchRows() {
+		p.chunks <- p.chunk
+		p.chunk = nil
+	}
+}
+
+// wait returns the candidates of every row added, once looked up.
+func (p *repeatPrefetch) wait() ([]store.Candidate, error) {
+	if p.chunks != nil && len(p.chunk) > 0 {
+		p.chunks <- p.chunk
+		p.chunk = nil
+	}
+	p.stop()
+	<-p.done
+	return p.found, p.err
+}
+
+// stop ends the look-ups after the chunks sent so far.
+func (p *repeatPrefetch) stop() {
+	if p.chunks != nil {
+		close(p.chunks)
+		p.chunks = nil
+	}
 }
 
 // writeBulk writes prepared cases in one transaction: the cases and their

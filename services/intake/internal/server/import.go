@@ -41,6 +41,9 @@ type importRow struct {
 	c    *store.Case
 	res  *intakev1.ImportResult
 	err  error // why a valid row was not registered
+	// hashes are the keyed hashes of the petitioners (see repeatLookup),
+	// once prefetched.
+	hashes [][2][]byte
 }
 
 // ImportCases registers a stream of cases.
@@ -53,6 +56,8 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 	now := s.Now().Truncate(time.Microsecond)
 	var rows []*importRow
 	var validateOnly, allOrNothing bool
+	prefetch := s.prefetchRepeats(ctx)
+	defer prefetch.stop()
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -76,6 +81,9 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 			row.res.Violations = violationsOf(err)
 		} else {
 			row.c = s.newCase(caller, msg.GetCase(), now)
+			if !validateOnly && !allOrNothing && row.req.GetRequestId() == "" {
+				prefetch.add(row) // one of bulkImport's
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -110,7 +118,10 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 			}
 		}
 		s.perRow(ctx, caller, keyed, now)
-		s.bulkImport(ctx, caller, plain, now)
+		// Unless the prefetch failed or could not see the keyed rows, the
+		// bulk path need not look the database's candidates up again.
+		found, err := prefetch.wait()
+		s.bulkImport(ctx, caller, plain, now, found, err == nil && len(keyed) == 0)
 	}
 	s.settle(ctx, caller, valid)
 	resp := &intakev1.ImportCasesResponse{}

@@ -138,35 +138,42 @@ func TestImportCases(t *testing.T) {
 // for).
 func TestImportRepeats(t *testing.T) {
 	t.Parallel()
-	for _, rows := range []int{0, 1, 2} {
-		t.Run(fmt.Sprintf("batches of %d", rows), func(t *testing.T) {
+	for _, tc := range []struct {
+		rows  int
+		keyed bool // the first row has a request id (registered first, on its own)
+	}{{0, false}, {1, false}, {2, false}, {0, true}, {1, true}} {
+		t.Run(fmt.Sprintf("batches of %d, keyed %v", tc.rows, tc.keyed), func(t *testing.T) {
 			t.Parallel()
 			s := newServer(t)
-			s.bulkRows = rows
+			s.bulkRows = tc.rows
 			client := grpcClient(t, s, "demo-dayun")
 			ctx := authtest.As(t, "demo-dayun")
 			earlier, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: matterOn(1, idNumber, "")})
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp := importRows(t, client, []*intakev1.ImportCasesRequest{
+			rows := []*intakev1.ImportCasesRequest{
 				{Case: matterOn(2, "", phone)},                   // new matter by phone only
 				{Case: matterOn(3, idNumber, "")},                // repeats the database's case
 				{Case: matterOn(4, "330421198503150024", phone)}, // repeats row 1 by phone
 				{Case: matterOn(5, "330421198503150024", "")},    // repeats row 3, whose first case is row 1's
-			})
+			}
+			if tc.keyed {
+				rows[0].RequestId = "row-1"
+			}
+			resp := importRows(t, client, rows)
 			if resp.GetRegistered() != 4 {
 				t.Fatalf("import: %v", outcomes(resp))
 			}
 			want := []string{"", earlier.GetCase().GetName(), resp.GetResults()[0].GetName(), resp.GetResults()[0].GetName()}
 			checkRepeats(t, s, resp, want)
-			// The numbers were drawn at once, in line order: no batch failed
-			// (on a repeat_of its earlier batch had not committed yet) and
-			// fell back to registering row by row.
-			for i, r := range resp.GetResults()[1:] {
-				prev := resp.GetResults()[i].GetName()
-				if seq(t, r.GetName()) != seq(t, prev)+1 {
-					t.Errorf("line %d is %s after %s: a batch was registered row by row", i+2, r.GetName(), prev)
+			// The plain rows' numbers were drawn at once, in line order: no
+			// batch failed (on a repeat_of its earlier batch had not
+			// committed yet) and fell back to registering row by row.
+			for i := 2; i < len(resp.GetResults()); i++ {
+				prev, r := resp.GetResults()[i-1].GetName(), resp.GetResults()[i].GetName()
+				if seq(t, r) != seq(t, prev)+1 {
+					t.Errorf("line %d is %s after %s: a batch was registered row by row", i+1, r, prev)
 				}
 			}
 			evs, err := outbox.Written(context.Background(), s.Store.Pool)

@@ -138,30 +138,16 @@ type repeatCandidate struct {
 	idHash, phoneHash             string
 }
 
-// linkRepeats sets RepeatOf on each case (重复信访): the first case of the
-// matter of the earliest earlier case of the same county, township and
-// class (and topic, when the new case has one), received within
+// repeatLookup sets RepeatOf on each of its cases (重复信访): the first case
+// of the matter of the earliest earlier case of the same county, township
+// and class (and topic, when the new case has one), received within
 // RepeatWindow, with a petitioner sharing an ID number or phone (compared by
-// keyed hash). Candidates are the database's and, for a batch, the cases
-// before it in the batch, so a batch links exactly as registrations one by
-// one would. It is the only definition of a repeat: single registrations
-// and bulk imports both call it (a registration through repeatLookup, to
-// send the look-up with other statements).
-func (s *Server) linkRepeats(ctx context.Context, tx pgx.Tx, cases []*store.Case) error {
-	r := s.newRepeatLookup(cases)
-	b := &pgx.Batch{}
-	r.queue(b)
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-	}
-	r.link()
-	return nil
-}
-
-// repeatLookup is linkRepeats in two steps: queue the database's part of
-// the look-up on a batch, then, once the batch was sent, link.
+// keyed hash). Candidates are the database's and the cases before it (in
+// its batch, or in an import), so an import links exactly as registrations
+// one by one would. It is the only definition of a repeat: registrations
+// and imports both use it, in two steps: queue the database's part of the
+// look-up on a batch (a registration's travels with its other statements),
+// then, once the batch was sent, link.
 type repeatLookup struct {
 	s     *Server
 	cases []*store.Case
@@ -200,58 +186,98 @@ func (r *repeatLookup) queue(b *pgx.Batch) {
 	}
 }
 
+// send runs the look-up on its own (outside a transaction).
+func (r *repeatLookup) send(ctx context.Context, db interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}) error {
+	b := &pgx.Batch{}
+	r.queue(b)
+	if b.Len() == 0 {
+		return nil
+	}
+	return db.SendBatch(ctx, b).Close()
+}
+
 // link sets RepeatOf from what the look-up found; the cases' numbers must
 // be drawn by then.
 func (r *repeatLookup) link() {
-	// The candidates, and by keyed hash ("i" ID number, "p" phone) their
-	// indexes: an import links 10,000 rows, each against the rows before it.
-	var pool []repeatCandidate
-	byHash := map[string][]int{}
-	add := func(k repeatCandidate) {
-		pool = append(pool, k)
-		if k.idHash != "" {
-			byHash["i"+k.idHash] = append(byHash["i"+k.idHash], len(pool)-1)
-		}
-		if k.phoneHash != "" {
-			byHash["p"+k.phoneHash] = append(byHash["p"+k.phoneHash], len(pool)-1)
-		}
+	r.linkInto(newRepeatPool(r.s.RepeatWindow))
+}
+
+// linkInto links the cases against p, which holds the earlier cases, after
+// adding what the look-up found to it; each case joins p as it is linked.
+func (r *repeatLookup) linkInto(p *repeatPool) {
+	p.addFound(r.found)
+	for i, c := range r.cases {
+		p.link(c, r.hashes[i])
 	}
-	for _, f := range r.found {
-		add(repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
+}
+
+// repeatPool is what a new case is compared with: the petitioners of
+// earlier cases (found in the database, or before it in a batch or an
+// import), indexed by keyed hash ("i" ID number, "p" phone), since an
+// import links 10,000 rows, each against every row before it.
+type repeatPool struct {
+	window time.Duration
+	pool   []repeatCandidate
+	byHash map[string][]int
+}
+
+func newRepeatPool(window time.Duration) *repeatPool {
+	return &repeatPool{window: window, byHash: map[string][]int{}}
+}
+
+// addFound adds the earlier cases a look-up found in the database.
+func (p *repeatPool) addFound(found []store.Candidate) {
+	for _, f := range found {
+		p.add(repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
 			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash)})
 	}
-	for i, c := range r.cases {
-		since := c.ReceiveTime.Add(-r.s.RepeatWindow)
-		best := -1
-		for _, h := range r.hashes[i] {
-			for _, key := range [2]string{"i" + string(h[0]), "p" + string(h[1])} {
-				if len(key) == 1 {
-					continue // no such hash
+}
+
+func (p *repeatPool) add(k repeatCandidate) {
+	p.pool = append(p.pool, k)
+	if k.idHash != "" {
+		p.byHash["i"+k.idHash] = append(p.byHash["i"+k.idHash], len(p.pool)-1)
+	}
+	if k.phoneHash != "" {
+		p.byHash["p"+k.phoneHash] = append(p.byHash["p"+k.phoneHash], len(p.pool)-1)
+	}
+}
+
+// link sets c.RepeatOf (see repeatLookup) from the pool, then adds c, whose
+// petitioners have hashes, so that later cases see it as registrations one
+// by one would.
+func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
+	since := c.ReceiveTime.Add(-p.window)
+	best := -1
+	for _, h := range hashes {
+		for _, key := range [2]string{"i" + string(h[0]), "p" + string(h[1])} {
+			if len(key) == 1 {
+				continue // no such hash
+			}
+			for _, j := range p.byHash[key] {
+				k := &p.pool[j]
+				if k.township != c.Township || k.class != c.Class || (c.Topic != "" && k.topic != c.Topic) ||
+					k.received.Before(since) || k.number == c.Number {
+					continue
 				}
-				for _, j := range byHash[key] {
-					k := &pool[j]
-					if k.township != c.Township || k.class != c.Class || (c.Topic != "" && k.topic != c.Topic) ||
-						k.received.Before(since) || k.number == c.Number {
-						continue
-					}
-					if b := &pool[max(best, 0)]; best < 0 || k.received.Before(b.received) || (k.received.Equal(b.received) && k.number < b.number) {
-						best = j
-					}
+				if b := &p.pool[max(best, 0)]; best < 0 || k.received.Before(b.received) || (k.received.Equal(b.received) && k.number < b.number) {
+					best = j
 				}
 			}
 		}
-		if best >= 0 {
-			c.RepeatOf = pool[best].root
-		}
-		root := c.RepeatOf
-		if root == "" {
-			root = c.Number
-		}
-		// Later rows of the batch see this case as registration one by one would.
-		for _, h := range r.hashes[i] {
-			add(repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
-				class: c.Class, received: c.ReceiveTime, idHash: string(h[0]), phoneHash: string(h[1])})
-		}
+	}
+	if best >= 0 {
+		c.RepeatOf = p.pool[best].root
+	}
+	root := c.RepeatOf
+	if root == "" {
+		root = c.Number
+	}
+	for _, h := range hashes {
+		p.add(repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
+			class: c.Class, received: c.ReceiveTime, idHash: string(h[0]), phoneHash: string(h[1])})
 	}
 }
 

@@ -77,7 +77,7 @@ type Candidate struct {
 
 // RepeatCandidates returns the petitioners of county's cases received since
 // that share one of the hashes, with their case's matter (the server's
-// linkRepeats picks among them). It must start from the hash indexes, and
+// repeatLookup picks among them). It must start from the hash indexes, and
 // the materialised CTE makes it so whatever the statistics say: with stale
 // ones (a fresh or freshly imported county; autovacuum analyses a minute
 // later at best) the planner started from the window's cases instead and
