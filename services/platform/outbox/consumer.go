@@ -209,17 +209,28 @@ func (c *Consumer) applyAll(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Even
 			return fmt.Errorf("begin batch: %w", err)
 		}
 	}
+	flushed := false
 	for _, ev := range evs {
 		actx, span := tracing.StartConsumer(ctx, ev.GetTraceparent(), "apply "+kind(ev),
 			attribute.String("tongban.feed", c.Feed), attribute.String("tongban.event_id", ev.GetEventId()))
 		err := b.Apply(actx, ev)
+		if err == nil && len(evs) == 1 {
+			// A batch of one event flushes in the event's span: its writes
+			// are that event's, and so is the trace they continue.
+			flushed, err = true, b.Flush(actx)
+			if err != nil {
+				err = fmt.Errorf("flush batch: %w", err)
+			}
+		}
 		tracing.End(span, err)
 		if err != nil {
 			return fmt.Errorf("apply event %s at %s: %w", ev.GetEventId(), ev.GetCursor(), err)
 		}
 	}
-	if err := b.Flush(ctx); err != nil {
-		return fmt.Errorf("flush batch: %w", err)
+	if !flushed {
+		if err := b.Flush(ctx); err != nil {
+			return fmt.Errorf("flush batch: %w", err)
+		}
 	}
 	return nil
 }

@@ -53,8 +53,9 @@ func main() {
 				return nil, fmt.Errorf("dial intake: %w", err)
 			}
 			srv.Subjects = server.IntakeSubjects{Client: intakev1.NewIntakeServiceClient(intake)}
-			// New cases arrive as intake's CaseRegistered events.
-			registrations, err := d.Follow("intake", "127.0.0.1:7101", srv.Register)
+			// New cases arrive as intake's CaseRegistered events, taken a
+			// batch at a time.
+			registrations, err := d.FollowBatches("intake", "127.0.0.1:7101", srv.BeginRegistrations)
 			if err != nil {
 				return nil, err
 			}

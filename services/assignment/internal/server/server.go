@@ -38,6 +38,7 @@ import (
 	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/ruleset"
+	"github.com/tongban/tongban/services/platform/tracing"
 )
 
 // Limits on free text.
@@ -869,12 +870,43 @@ var queued = []int16{
 
 // Register takes a case from intake's CaseRegistered event: the registering
 // office holds it first (首办负责). A repeat of a matter finally closed after
-// re-review (三级终结) is declined at once: no organ accepts it again.
+// re-review (三级终结) is declined at once: no organ accepts it again. It is
+// a batch of one event (see BeginRegistrations).
 func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	b, err := s.BeginRegistrations(ctx, tx, []*eventsv1.Event{ev})
+	if err != nil {
+		return err
+	}
+	if err := b.Apply(ctx, ev); err != nil {
+		return err
+	}
+	return b.Flush(ctx)
+}
+
+// BeginRegistrations takes a batch of intake's feed at once: its new cases
+// and their first entries in one statement, their events in one COPY.
+func (s *Server) BeginRegistrations(_ context.Context, tx pgx.Tx, evs []*eventsv1.Event) (outbox.Batch, error) {
+	return &registrations{s: s, tx: tx, seen: make(map[string]bool, len(evs))}, nil
+}
+
+// registrations is one batch of intake's feed.
+type registrations struct {
+	s       *Server
+	tx      pgx.Tx
+	seen    map[string]bool
+	cases   []*store.Case
+	entries []*store.Entry
+	// traces are the events' trace contexts, which their moves continue.
+	traces []string
+}
+
+// Apply takes one event of the batch.
+func (r *registrations) Apply(ctx context.Context, ev *eventsv1.Event) error {
 	reg := ev.GetCaseRegistered()
-	if reg == nil {
+	if reg == nil || r.seen[ev.GetCaseNumber()] {
 		return nil
 	}
+	r.seen[ev.GetCaseNumber()] = true
 	office, _ := names.OfficeID(reg.GetRegisteredBy())
 	repeatOf, _ := names.CaseNumber(reg.GetRepeatOf())
 	c := &store.Case{
@@ -893,22 +925,55 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 		// it to the accused unit cannot apply.
 		c.Accused = ""
 	}
-	e := &store.Entry{
+	r.cases = append(r.cases, c)
+	r.traces = append(r.traces, tracing.Inject(ctx))
+	r.entries = append(r.entries, &store.Entry{
 		CaseNumber: c.Number, Action: int16(lifecycle.Register), Time: c.CreateTime,
 		ActorOffice: office, ActorRole: reg.GetRegisteredRole(), ToState: c.State, ToOffice: office,
-	}
-	created, err := s.Store.Create(ctx, tx, c, e)
-	if err != nil || !created {
-		return err
-	}
-	c.Version, c.UpdateTime = 1, c.CreateTime
-	if err := publishMove(ctx, tx, c, e); err != nil {
-		return err
-	}
-	if repeatOf == "" {
+	})
+	return nil
+}
+
+// Flush writes the batch's new cases (a replayed event's case exists and is
+// left alone), their REGISTER moves, and declines the repeats of finally
+// closed matters.
+func (r *registrations) Flush(ctx context.Context) error {
+	if len(r.cases) == 0 {
 		return nil
 	}
-	switch st, err := s.Store.State(ctx, tx, repeatOf); {
+	created, err := r.s.Store.CreateAll(ctx, r.tx, r.cases, r.entries)
+	if err != nil {
+		return err
+	}
+	var moves []*eventsv1.Event
+	for i, c := range r.cases {
+		if created[i] {
+			c.Version, c.UpdateTime = 1, c.CreateTime
+			ev := moveEvent(c, r.entries[i])
+			ev.Traceparent = r.traces[i]
+			moves = append(moves, ev)
+		}
+	}
+	if len(moves) > 0 {
+		if err := outbox.AppendAll(ctx, r.tx, moves); err != nil {
+			return err
+		}
+	}
+	for i, c := range r.cases {
+		if created[i] && c.RepeatOf != "" {
+			if err := r.s.declineIfFinal(ctx, r.tx, c, r.traces[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// declineIfFinal declines a new case, held by its registering office, when
+// the case it repeats was finally closed after re-review; its move
+// continues the trace of traceparent.
+func (s *Server) declineIfFinal(ctx context.Context, tx pgx.Tx, c *store.Case, traceparent string) error {
+	switch st, err := s.Store.State(ctx, tx, c.RepeatOf); {
 	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:
@@ -916,11 +981,12 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 	case lifecycle.State(st) != lifecycle.Final:
 		return nil
 	}
-	notice := "本事项已经复核终结（" + repeatOf + "），同一事项以同一事实和理由提出的，不再受理（信访工作条例 第三十六条第三款）。"
+	office := c.Holder
+	notice := "本事项已经复核终结（" + c.RepeatOf + "），同一事项以同一事实和理由提出的，不再受理（信访工作条例 第三十六条第三款）。"
 	c.State = int16(lifecycle.Declined)
 	c.Docs.Decline = &assignmentv1.Decline{
 		Channel: assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED, Notice: notice,
-		Office: names.Office(office), FinalCase: names.Case(repeatOf),
+		Office: names.Office(office), FinalCase: names.Case(c.RepeatOf),
 	}
 	if err := s.Store.Save(ctx, tx, c); err != nil {
 		return err
@@ -932,12 +998,19 @@ func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) er
 	if err := s.Store.AddEntry(ctx, tx, d); err != nil {
 		return err
 	}
-	return publishMove(ctx, tx, c, d)
+	ev := moveEvent(c, d)
+	ev.Traceparent = traceparent
+	return outbox.Append(ctx, tx, ev)
 }
 
-// publishMove writes the CaseMoved event of entry e, with the facts the
-// clocks need (scheduling follows this feed).
+// publishMove writes the CaseMoved event of entry e.
 func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) error {
+	return outbox.Append(ctx, tx, moveEvent(c, e))
+}
+
+// moveEvent is the CaseMoved event of entry e, with the facts the clocks
+// need (scheduling follows this feed).
+func moveEvent(c *store.Case, e *store.Entry) *eventsv1.Event {
 	mv := &eventsv1.CaseMoved{
 		County: c.County, Township: c.Township, Entry: entryProto(e), CaseClass: intakev1.CaseClass(c.Class),
 	}
@@ -955,11 +1028,11 @@ func publishMove(ctx context.Context, tx pgx.Tx, c *store.Case, e *store.Entry) 
 	case lifecycle.TakeLead:
 		mv.LeadAccount = c.Docs.GetLead().GetLeaderAccount()
 	}
-	return outbox.Append(ctx, tx, &eventsv1.Event{
+	return &eventsv1.Event{
 		CaseNumber: c.Number,
 		OccurTime:  timestamppb.New(e.Time),
 		Payload:    &eventsv1.Event_CaseMoved{CaseMoved: mv},
-	})
+	}
 }
 
 func (s *Server) toProto(c *store.Case) *assignmentv1.Case {
