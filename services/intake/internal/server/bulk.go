@@ -35,13 +35,13 @@ const bulkWriters = 2
 // candidates and every earlier row, while up to bulkWriters earlier batches
 // are being written. With prefetched, the candidates are found, looked up
 // while the rows were received (and each row has its hashes); without, they
-// are looked up batch by batch. A batch whose rows
-// repeat a case of an earlier batch waits for that batch's commit
-// (repeat_of refers to it). A batch that fails as a whole (a concurrent
-// twin, a link to a row that could not be registered) is registered row by
-// row instead, each row with its own outcome and its repeat links looked up
-// again. Rows whose (source system, external id) exists, in the database or
-// earlier in the rows, are left to settle as EXISTING.
+// are looked up batch by batch. A batch whose rows repeat a case of an
+// earlier batch waits for that batch's commit (repeat_of refers to it). A
+// batch that fails as a whole (a concurrent twin, a link to a row that could
+// not be registered) is registered row by row instead, each row with its own
+// outcome and its repeat links looked up again. Rows whose (source system,
+// external id) exists, in the database or earlier in the rows, are left to
+// settle as EXISTING.
 func (s *Server) bulkImport(ctx context.Context, caller auth.Caller, rows []*importRow, now time.Time, found []store.Candidate, prefetched bool) {
 	if len(rows) == 0 {
 		return
