@@ -170,8 +170,17 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 		return err
 	}
 	byKind := map[clocks.Kind]*store.Clock{}
+	// version is each clock's version as this move leaves it: every write
+	// of a row adds one (an insert makes it 1). The rows are locked and only
+	// moves insert clocks, so it need not be read back.
+	version := map[int16]int64{}
 	for _, c := range existing {
 		byKind[clocks.Kind(c.Kind)] = c
+		version[c.Kind] = c.Version
+	}
+	update := func(c *store.Clock) error {
+		version[c.Kind]++
+		return s.Store.Update(ctx, tx, c)
 	}
 	var changed []*store.Clock
 	for _, k := range eff.Stop {
@@ -180,7 +189,7 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 			continue
 		}
 		c.StopTime = at
-		if err := s.Store.Update(ctx, tx, c); err != nil {
+		if err := update(c); err != nil {
 			return err
 		}
 		if err := s.Store.Resolve(ctx, tx, num, c.Kind); err != nil {
@@ -194,7 +203,7 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 			c.StopTime = time.Time{}
 		}
 		s.compute(c)
-		if err := s.Store.Update(ctx, tx, c); err != nil {
+		if err := update(c); err != nil {
 			return err
 		}
 		if !s.today().After(c.DueDate) {
@@ -207,7 +216,7 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 	for _, k := range eff.Pause {
 		if c := byKind[k]; c != nil && c.StopTime.IsZero() && c.PausedAt.IsZero() {
 			c.PausedAt = at
-			if err := s.Store.Update(ctx, tx, c); err != nil {
+			if err := update(c); err != nil {
 				return err
 			}
 			changed = append(changed, c)
@@ -219,7 +228,7 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 			c.ExtensionDays += daysBetween(c.PausedAt, at)
 			c.PausedAt = time.Time{}
 			s.compute(c)
-			if err := s.Store.Update(ctx, tx, c); err != nil {
+			if err := update(c); err != nil {
 				return err
 			}
 			changed = append(changed, c)
@@ -236,13 +245,14 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 				return err
 			}
 		}
+		version[c.Kind]++
 		if err := s.Store.Start(ctx, tx, c); err != nil {
 			return err
 		}
 		changed = append(changed, c)
 	}
 	for _, c := range changed {
-		if err := s.publish(ctx, tx, c); err != nil {
+		if err := s.publishAt(ctx, tx, c, version[c.Kind]); err != nil {
 			return err
 		}
 	}
@@ -276,12 +286,18 @@ func (s *Server) mutate(ctx context.Context, caller auth.Caller, method, rid, ca
 	})
 }
 
-// publish writes ClockChanged for c.
+// publish writes ClockChanged for c, with the version this transaction left
+// it at.
 func (s *Server) publish(ctx context.Context, tx pgx.Tx, c *store.Clock) error {
 	version, err := s.Store.Version(ctx, tx, c.CaseNumber, c.Kind)
 	if err != nil {
 		return err
 	}
+	return s.publishAt(ctx, tx, c, version)
+}
+
+// publishAt writes ClockChanged for c at version.
+func (s *Server) publishAt(ctx context.Context, tx pgx.Tx, c *store.Clock, version int64) error {
 	return outbox.Append(ctx, tx, &eventsv1.Event{
 		CaseNumber: c.CaseNumber,
 		Payload:    &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: c.County, Deadline: deadline(c), Version: version}},

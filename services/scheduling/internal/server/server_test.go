@@ -161,12 +161,20 @@ func TestClocksFollowTheCase(t *testing.T) {
 			acceptance: "2026-10-20 offices/330421.zjj stopped", handling: "2026-12-21 offices/330421.zjj stopped",
 			window: "2026-12-31 offices/330421.zjj"}},
 	}
+	published := 0
 	for i, st := range steps {
 		var mut []func(*eventsv1.CaseMoved)
 		if st.mut != nil {
 			mut = append(mut, st.mut)
 		}
 		apply(t, s, int64(i+1), st.action, cst(st.at), st.holder, st.target, mut...)
+		published = checkVersions(t, s, st.action.String(), published)
+		if i == 2 {
+			// A reminder job's write, between moves, bumps a version too.
+			if _, err := s.Store.Pool.Exec(context.Background(), `UPDATE clocks SET reminded_at = now() WHERE case_number = $1 AND stop_time IS NULL`, num); err != nil {
+				t.Fatal(err)
+			}
+		}
 		got := due(t, s, "demo-bureau")
 		if len(got) != len(st.want) {
 			t.Fatalf("after %v: %v, want %v", st.action, got, st.want)
@@ -189,6 +197,33 @@ func TestClocksFollowTheCase(t *testing.T) {
 	if err != nil || len(evs) < 10 {
 		t.Errorf("%d ClockChanged events (%v)", len(evs), err)
 	}
+}
+
+// checkVersions checks that the ClockChanged events a move published after
+// the first `before` carry the versions their clocks have now, and returns
+// how many events there are.
+func checkVersions(t *testing.T, s *Server, after string, before int) int {
+	t.Helper()
+	ctx := context.Background()
+	evs, err := outbox.Written(ctx, s.Store.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == before {
+		t.Errorf("after %s: no ClockChanged", after)
+	}
+	for _, ev := range evs[before:] {
+		cc := ev.GetClockChanged()
+		var v int64
+		if err := s.Store.Pool.QueryRow(ctx, `SELECT version FROM clocks WHERE case_number = $1 AND kind = $2`,
+			num, int16(cc.GetDeadline().GetKind())).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if cc.GetVersion() != v {
+			t.Errorf("after %s: %v is at version %d, its ClockChanged says %d", after, cc.GetDeadline().GetKind(), v, cc.GetVersion())
+		}
+	}
+	return len(evs)
 }
 
 // TestJobsFireOnceAcrossReplicas: a clock near its day and a clock past it;

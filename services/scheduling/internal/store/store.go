@@ -40,18 +40,21 @@ type Clock struct {
 	RemindedAt    time.Time
 	OverdueAt     time.Time
 	PausedAt      time.Time
+	// Version grows with every write of the row (as read; see the
+	// clocks_version trigger).
+	Version int64
 }
 
 const clockColumns = `case_number, kind, county, township, office, supervised, start_time,
 	COALESCE(fixed_due, 'epoch'), extension_days, due_date, remind_on, provisional, rule,
-	COALESCE(stop_time, 'epoch'), COALESCE(reminded_at, 'epoch'), COALESCE(overdue_at, 'epoch'), COALESCE(paused_at, 'epoch')`
+	COALESCE(stop_time, 'epoch'), COALESCE(reminded_at, 'epoch'), COALESCE(overdue_at, 'epoch'), COALESCE(paused_at, 'epoch'), version`
 
 func scanClocks(rows pgx.Rows) ([]*Clock, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Clock, error) {
 		var c Clock
 		err := r.Scan(&c.CaseNumber, &c.Kind, &c.County, &c.Township, &c.Office, &c.Supervised, &c.StartTime,
 			&c.FixedDue, &c.ExtensionDays, &c.DueDate, &c.RemindOn, &c.Provisional, &c.Rule,
-			&c.StopTime, &c.RemindedAt, &c.OverdueAt, &c.PausedAt)
+			&c.StopTime, &c.RemindedAt, &c.OverdueAt, &c.PausedAt, &c.Version)
 		for _, t := range []*time.Time{&c.FixedDue, &c.StopTime, &c.RemindedAt, &c.OverdueAt, &c.PausedAt} {
 			if t.Unix() == 0 {
 				*t = time.Time{}
