@@ -842,8 +842,7 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 // holiday notice loaded at run time joins the calendar of the periods.
 func (s *Server) ApplyScheduling(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 	if cc := ev.GetClockChanged(); cc != nil {
-		_, err := s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline(), cc.GetVersion())
-		return err
+		return s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline(), cc.GetVersion())
 	}
 	if hn := ev.GetHolidayNoticeImported(); hn != nil {
 		if err := s.Store.AddHolidayNotice(ctx, tx, int(hn.GetYear()), hn.GetText()); err != nil {

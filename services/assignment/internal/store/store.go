@@ -15,6 +15,7 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 
+	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -388,22 +389,23 @@ func (s *Store) Involved(ctx context.Context, numbers []string) (map[string]Invo
 
 // PutDeadline stores the clock scheduling published for a case at version
 // (ClockChanged.version; 0 from events older than versions, always
-// applied); an older state than the one stored is ignored. It reports
-// false when assignment does not know the case or the state was older.
-func (s *Store) PutDeadline(ctx context.Context, tx pgx.Tx, number string, d *assignmentv1.Deadline, version int64) (bool, error) {
+// applied); an older state than the one stored is ignored, and so is a
+// case assignment does not know.
+func (s *Store) PutDeadline(ctx context.Context, tx pgx.Tx, number string, d *assignmentv1.Deadline, version int64) error {
 	b, err := protojson.Marshal(d)
 	if err != nil {
-		return false, fmt.Errorf("store.PutDeadline: %w", err)
+		return fmt.Errorf("store.PutDeadline: %w", err)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO deadlines (case_number, kind, running, deadline, version)
+	// In a pipeline (the consumer's batch) it waits for the next round trip.
+	err = pgdb.Later(ctx, tx, `INSERT INTO deadlines (case_number, kind, running, deadline, version)
 		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM cases WHERE case_number = $1)
 		ON CONFLICT (case_number, kind) DO UPDATE SET running = EXCLUDED.running, deadline = EXCLUDED.deadline, version = EXCLUDED.version
 		WHERE EXCLUDED.version = 0 OR deadlines.version < EXCLUDED.version`,
 		number, int16(d.GetKind()), d.GetStopTime() == nil, b, version)
 	if err != nil {
-		return false, fmt.Errorf("store.PutDeadline: %w", err)
+		return fmt.Errorf("store.PutDeadline: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return nil
 }
 
 // AddHolidayNotice keeps a holiday notice loaded at run time (once a year).

@@ -591,9 +591,10 @@ type Move struct {
 // which must read the case to sign for it) join the offices that may see
 // the case.
 func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
-	// One statement (one round trip): the entry, and the case's state when
-	// the entry is new.
-	_, err := tx.Exec(ctx, `WITH entry AS (INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $9)
+	// One statement: the entry, and the case's state when the entry is new.
+	// In a pipeline (the consumer's batch) it waits for the next round trip:
+	// a batch's moves travel together, with its commit.
+	err := pgdb.Later(ctx, tx, `WITH entry AS (INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $9)
 			ON CONFLICT DO NOTHING RETURNING 1)
 		UPDATE cases SET
 			state = CASE WHEN history_seq < $2 THEN $3 ELSE state END,
