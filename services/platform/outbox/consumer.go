@@ -58,6 +58,25 @@ type Batch interface {
 	Flush(ctx context.Context) error
 }
 
+// Begin starts a Batch of evs in tx (a consumer's Begin).
+type Begin func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (Batch, error)
+
+// ApplyBatch applies evs in tx as one batch of begin's: what a consumer
+// does with a page of its feed, without its spans and its cursor (a single
+// event applied on its own; tests).
+func ApplyBatch(ctx context.Context, tx pgx.Tx, begin Begin, evs ...*eventsv1.Event) error {
+	b, err := begin(ctx, tx, evs)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if err := b.Apply(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return b.Flush(ctx)
+}
+
 // applyEach is the Batch of a consumer with an Apply function.
 type applyEach struct {
 	tx    pgx.Tx

@@ -64,16 +64,7 @@ func TestRegistrationBatches(t *testing.T) {
 	}
 	for _, split := range [][]*eventsv1.Event{evs[:3], evs[3:]} {
 		err := pgdb.InTx(ctx, batch.Store.Pool, func(tx pgx.Tx) error {
-			b, err := batch.BeginRegistrations(ctx, tx, split)
-			if err != nil {
-				return err
-			}
-			for _, ev := range split {
-				if err := b.Apply(ctx, ev); err != nil {
-					return err
-				}
-			}
-			return b.Flush(ctx)
+			return outbox.ApplyBatch(ctx, tx, batch.BeginRegistrations, split...)
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -872,14 +872,7 @@ var queued = []int16{
 // re-review (三级终结) is declined at once: no organ accepts it again. It is
 // a batch of one event (see BeginRegistrations).
 func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-	b, err := s.BeginRegistrations(ctx, tx, []*eventsv1.Event{ev})
-	if err != nil {
-		return err
-	}
-	if err := b.Apply(ctx, ev); err != nil {
-		return err
-	}
-	return b.Flush(ctx)
+	return outbox.ApplyBatch(ctx, tx, s.BeginRegistrations, ev)
 }
 
 // BeginRegistrations takes a batch of intake's feed at once: its new cases

@@ -50,14 +50,7 @@ func (s *Server) Begin(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (o
 
 // Record applies one event as a batch of its own.
 func (s *Server) Record(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-	b, err := s.Begin(ctx, tx, []*eventsv1.Event{ev})
-	if err != nil {
-		return err
-	}
-	if err := b.Apply(ctx, ev); err != nil {
-		return err
-	}
-	return b.Flush(ctx)
+	return outbox.ApplyBatch(ctx, tx, s.Begin, ev)
 }
 
 // recorder is one batch's outbox.Batch.

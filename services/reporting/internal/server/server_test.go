@@ -26,6 +26,7 @@ import (
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/pgtest"
 	"github.com/tongban/tongban/services/reporting/internal/store"
@@ -110,16 +111,7 @@ func (f *fixture) apply(evs []*eventsv1.Event) {
 	}
 	for chunk := range slices.Chunk(evs, f.batch) {
 		err := pgdb.InPipeline(ctx, f.s.Store.Pool, func(tx pgx.Tx) error {
-			b, err := f.s.Begin(ctx, tx, chunk)
-			if err != nil {
-				return err
-			}
-			for _, ev := range chunk {
-				if err := b.Apply(ctx, ev); err != nil {
-					return err
-				}
-			}
-			return b.Flush(ctx)
+			return outbox.ApplyBatch(ctx, tx, f.s.Begin, chunk...)
 		})
 		if err != nil {
 			f.t.Fatal(err)

@@ -48,8 +48,8 @@ func main() {
 			}
 			schedulingv1.RegisterSchedulingServiceServer(s, srv)
 			srv.Gauges(d.Metrics)
-			// The clocks run on assignment's moves.
-			moves, err := d.Follow("assignment", "127.0.0.1:7201", srv.ApplyMove)
+			// The clocks run on assignment's moves, taken a batch at a time.
+			moves, err := d.FollowBatches("assignment", "127.0.0.1:7201", srv.BeginMoves)
 			if err != nil {
 				return nil, err
 			}

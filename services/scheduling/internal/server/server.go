@@ -145,8 +145,46 @@ func (s *Server) compute(c *store.Clock) {
 
 // ApplyMove runs a case's clocks from assignment's CaseMoved event, in the
 // consumer's transaction, and publishes ClockChanged for every clock it
-// touched.
+// touched. It is a batch of one event (see BeginMoves).
 func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	return outbox.ApplyBatch(ctx, tx, s.BeginMoves, ev)
+}
+
+// BeginMoves takes a batch of assignment's feed: the clocks of its cases
+// are read and locked at once, and each move's writes wait for the
+// transaction's next round trip (its commit).
+func (s *Server) BeginMoves(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (outbox.Batch, error) {
+	var numbers []string
+	for _, ev := range evs {
+		if ev.GetCaseMoved() != nil {
+			numbers = append(numbers, ev.GetCaseNumber())
+		}
+	}
+	slices.Sort(numbers)
+	held, err := s.Store.LockAll(ctx, tx, slices.Compact(numbers))
+	if err != nil {
+		return nil, err
+	}
+	return &moves{s: s, tx: tx, held: held}, nil
+}
+
+// moves is one batch of assignment's feed.
+type moves struct {
+	s  *Server
+	tx pgx.Tx
+	// held are the batch's cases' clocks as the moves so far left them.
+	held map[string][]*store.Clock
+}
+
+func (m *moves) Apply(ctx context.Context, ev *eventsv1.Event) error {
+	return m.s.applyMove(ctx, m.tx, ev, m.held)
+}
+
+func (m *moves) Flush(context.Context) error { return nil }
+
+// applyMove applies one move to its case's clocks in held, which it
+// updates.
+func (s *Server) applyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event, held map[string][]*store.Clock) error {
 	mv := ev.GetCaseMoved()
 	if mv == nil {
 		return nil
@@ -165,16 +203,12 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 		Action: e.GetAction(), Class: mv.GetCaseClass(), At: at, ReceiveTime: timeOf(mv.GetReceiveTime()),
 		Holder: holder, Target: target, ExtensionDays: int(mv.GetExtensionDays()), ReportDue: timeOf(mv.GetReportDue()),
 	})
-	existing, err := s.Store.Lock(ctx, tx, num)
-	if err != nil {
-		return err
-	}
 	byKind := map[clocks.Kind]*store.Clock{}
 	// version is each clock's version as this move leaves it: every write
 	// of a row adds one (an insert makes it 1). The rows are locked and only
 	// moves insert clocks, so it need not be read back.
 	version := map[int16]int64{}
-	for _, c := range existing {
+	for _, c := range held[num] {
 		byKind[clocks.Kind(c.Kind)] = c
 		version[c.Kind] = c.Version
 	}
@@ -251,6 +285,16 @@ func (s *Server) ApplyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) e
 		}
 		changed = append(changed, c)
 	}
+	for _, c := range changed {
+		byKind[clocks.Kind(c.Kind)] = c // a restarted clock's new row last
+	}
+	after := make([]*store.Clock, 0, len(byKind))
+	for _, c := range byKind {
+		c.Version = version[c.Kind]
+		after = append(after, c)
+	}
+	slices.SortFunc(after, func(a, b *store.Clock) int { return int(a.Kind) - int(b.Kind) })
+	held[num] = after
 	for _, c := range changed {
 		if err := s.publishAt(ctx, tx, c, version[c.Kind]); err != nil {
 			return err

@@ -110,13 +110,25 @@ func (s *Store) Version(ctx context.Context, tx pgx.Tx, number string, kind int1
 	return v, nil
 }
 
-// Lock returns the clocks of a case locked FOR UPDATE.
-func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) ([]*Clock, error) {
-	rows, err := tx.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE case_number = $1 ORDER BY kind FOR UPDATE`, number)
+// LockAll returns the clocks of the cases (a consumer's batch), locked FOR
+// UPDATE in case order, in one round trip; each case is looked up by its
+// key, whatever the statistics say.
+func (s *Store) LockAll(ctx context.Context, tx pgx.Tx, numbers []string) (map[string][]*Clock, error) {
+	rows, err := tx.Query(ctx, `SELECT c.* FROM unnest($1::text[]) WITH ORDINALITY AS n(num, i)
+		CROSS JOIN LATERAL (SELECT `+clockColumns+` FROM clocks WHERE case_number = n.num ORDER BY kind FOR UPDATE) c
+		ORDER BY n.i`, numbers)
 	if err != nil {
-		return nil, fmt.Errorf("store.Lock: %w", err)
+		return nil, fmt.Errorf("store.LockAll: %w", err)
 	}
-	return scanClocks(rows)
+	all, err := scanClocks(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store.LockAll: %w", err)
+	}
+	out := make(map[string][]*Clock, len(numbers))
+	for _, c := range all {
+		out[c.CaseNumber] = append(out[c.CaseNumber], c)
+	}
+	return out, nil
 }
 
 // Update writes a clock's computed fields and its stop time.
