@@ -99,7 +99,7 @@ func (d Deps) Follow(feed, addr string, apply func(context.Context, pgx.Tx, *eve
 
 // FollowBatches is Follow for a consumer that applies each transaction's
 // events as one batch (see outbox.Consumer.Begin).
-func (d Deps) FollowBatches(feed, addr string, begin func(context.Context, pgx.Tx, []*eventsv1.Event) (outbox.Batch, error)) (func(context.Context) error, error) {
+func (d Deps) FollowBatches(feed, addr string, begin outbox.Begin) (func(context.Context) error, error) {
 	return d.follow(&outbox.Consumer{Feed: feed, Begin: begin}, addr)
 }
 

@@ -37,7 +37,7 @@ type Consumer struct {
 	// transaction with the events about to be applied (those not applied
 	// before): the consumer applies them through the Batch, which may
 	// gather their shared work and write it once at Flush.
-	Begin func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (Batch, error)
+	Begin Begin
 	// BatchSize is the number of events read at once (default 200).
 	BatchSize int32
 	// Wait is how long a read of a drained feed waits for the next event
