@@ -35,13 +35,8 @@ type procCPU struct {
 // them ("postgres:tongban-intake" for a backend of intake's pool), from
 // pg_stat_activity, so the CPU table says whose SQL the database spent
 // its time on. Backends gone by then keep the name "postgres".
-func backendNames(ctx context.Context, url string) map[int]string {
+func backendNames(ctx context.Context, conn *pgx.Conn) map[int]string {
 	out := map[int]string{}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return out
-	}
-	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT pid, application_name FROM pg_stat_activity WHERE application_name <> ''`)
 	if err != nil {
 		return out
@@ -82,8 +77,12 @@ func takeCPU(backends map[int]string) cpuSnapshot {
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 		parent, _ := strconv.Atoi(fields[1])
 		name := s[open+1 : closing]
-		if b, ok := backends[pid]; ok && name == "postgres" {
-			name = b
+		if name == "postgres" {
+			if b, ok := backends[pid]; ok {
+				name = b
+			} else {
+				name = postgresProcess(pid)
+			}
 		}
 		out.procs[pid] = procCPU{name: name, parent: parent, seconds: sum / clockTicks}
 	}
@@ -99,6 +98,33 @@ func takeCPU(backends map[int]string) cpuSnapshot {
 		}
 	}
 	return out
+}
+
+// postgresWorkers are the PostgreSQL processes that are not backends, by
+// the start of their process title ("postgres: autovacuum worker bench").
+var postgresWorkers = []string{"checkpointer", "background writer", "walwriter", "autovacuum worker",
+	"autovacuum launcher", "logical replication launcher", "archiver", "stats collector"}
+
+// postgresProcess names a PostgreSQL process that is not a named backend:
+// "postgres:checkpointer" and the like for the server's own workers (whose
+// work a run may leave to the next one), "postgres" for the rest (the
+// postmaster, which also holds the time of its exited children, and the
+// backends without an application name).
+func postgresProcess(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return "postgres"
+	}
+	title, ok := strings.CutPrefix(strings.TrimRight(string(b), "\x00 "), "postgres: ")
+	if !ok {
+		return "postgres"
+	}
+	for _, w := range postgresWorkers {
+		if strings.HasPrefix(title, w) {
+			return "postgres:" + w
+		}
+	}
+	return "postgres"
 }
 
 // cpuShare is where the CPU went between two snapshots.

@@ -25,30 +25,20 @@ func statementSettings() []string {
 
 // resetStatements creates the extension when missing and empties its
 // counts.
-func resetStatements(ctx context.Context, url string) error {
+func resetStatements(ctx context.Context, conn *pgx.Conn) error {
 	if statementsTo == "" {
 		return nil
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`)
+	_, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`)
 	return err
 }
 
 // appendStatements appends the top statements since the last reset to
 // statementsTo under label, with their time per operation (n operations).
-func appendStatements(ctx context.Context, url, label string, n int) error {
+func appendStatements(ctx context.Context, conn *pgx.Conn, label string, n int) error {
 	if statementsTo == "" || n == 0 {
 		return nil
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, rows, shared_blks_hit + shared_blks_read, query
 		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25`)
 	if err != nil {
