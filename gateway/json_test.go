@@ -47,3 +47,30 @@ func TestFastJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFastJSONSizeHint: a response type's buffer starts at the size of its
+// last response (and the JSON does not depend on it).
+func TestFastJSONSizeHint(t *testing.T) {
+	f := fastJSON{&runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}}
+	page := &intakev1.ListCasesResponse{}
+	for range 50 {
+		page.Cases = append(page.Cases, &intakev1.Case{Name: "cases/330421-2026-000001", Subject: "小区雨污管网破损", ReceiveTime: timestamppb.Now()})
+	}
+	hint := sizeHint(page.ProtoReflect().Descriptor())
+	var first []byte
+	for i, m := range []*intakev1.ListCasesResponse{page, page, {}, page} {
+		b, err := f.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := hint.Load(); h < int64(len(b)) || h > int64(len(b))*2+64 {
+			t.Errorf("response %d: %d bytes, next buffer %d", i, len(b), h)
+		}
+		switch {
+		case i == 0:
+			first = b
+		case m == page && !bytes.Equal(b, first):
+			t.Errorf("response %d differs from the first:\n%s\n%s", i, b, first)
+		}
+	}
+}

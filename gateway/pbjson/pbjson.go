@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -42,31 +43,34 @@ func appendMessage(b []byte, m protoreflect.Message) ([]byte, error) {
 	if wkt, ok := wellKnown[md.FullName()]; ok {
 		return wkt(b, m)
 	}
-	if md.ExtensionRanges().Len() > 0 || md.Syntax() != protoreflect.Proto3 {
-		return b, ErrUnsupported
+	fields, err := fieldsOf(md)
+	if err != nil {
+		return b, err
 	}
 	b = append(b, '{')
 	first := true
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		has := m.Has(fd)
-		if !has && fd.ContainingOneof() != nil {
-			continue // an unset oneof member or proto3 optional field is left out
+	for i := range fields {
+		f := &fields[i]
+		fd := f.fd
+		has := true
+		if f.mayBeUnset {
+			has = m.Has(fd)
+			if !has && f.oneof {
+				continue // an unset oneof member or proto3 optional field is left out
+			}
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, fd.JSONName())
-		b = append(b, ':')
+		b = append(b, f.name...)
 		var err error
 		switch {
-		case fd.IsList():
+		case f.list:
 			b, err = appendList(b, fd, m.Get(fd).List())
-		case fd.IsMap():
+		case f.isMap:
 			b, err = appendMap(b, fd, m.Get(fd).Map())
-		case fd.Message() != nil && !has:
+		case !has: // a message field
 			b = append(b, "null"...)
 		default:
 			b, err = appendSingular(b, fd, m.Get(fd))
@@ -76,6 +80,50 @@ func appendMessage(b []byte, m protoreflect.Message) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil // unknown fields are left out, as protojson does
+}
+
+// field is what appendMessage needs of a field, worked out once per
+// message type: its quoted JSON name with the colon, and whether it can
+// be unset (a oneof member or proto3 optional, left out when unset; a
+// message, null when unset). Scalars and lists need no Has.
+type field struct {
+	fd          protoreflect.FieldDescriptor
+	name        []byte
+	mayBeUnset  bool
+	oneof       bool
+	list, isMap bool
+}
+
+// fields holds each message type's []field, or ErrUnsupported.
+var fields sync.Map // protoreflect.MessageDescriptor → []field or error
+
+func fieldsOf(md protoreflect.MessageDescriptor) ([]field, error) {
+	if v, ok := fields.Load(md); ok {
+		if err, bad := v.(error); bad {
+			return nil, err
+		}
+		return v.([]field), nil
+	}
+	if md.ExtensionRanges().Len() > 0 || md.Syntax() != protoreflect.Proto3 {
+		fields.Store(md, ErrUnsupported)
+		return nil, ErrUnsupported
+	}
+	fds := md.Fields()
+	out := make([]field, fds.Len())
+	for i := range out {
+		fd := fds.Get(i)
+		oneof := fd.ContainingOneof() != nil
+		out[i] = field{
+			fd:         fd,
+			name:       append(appendString(nil, fd.JSONName()), ':'),
+			oneof:      oneof,
+			mayBeUnset: oneof || (fd.Message() != nil && !fd.IsList() && !fd.IsMap()),
+			list:       fd.IsList(),
+			isMap:      fd.IsMap(),
+		}
+	}
+	fields.Store(md, out)
+	return out, nil
 }
 
 func appendList(b []byte, fd protoreflect.FieldDescriptor, l protoreflect.List) ([]byte, error) {
@@ -294,7 +342,13 @@ func appendTimestamp(b []byte, m protoreflect.Message) ([]byte, error) {
 		return b, fmt.Errorf("pbjson: %s: timestamp out of range", m.Descriptor().FullName())
 	}
 	b = append(b, '"')
-	b = time.Unix(secs, 0).UTC().AppendFormat(b, "2006-01-02T15:04:05")
+	t := time.Unix(secs, 0).UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10)) // years 1–9999: the range checked above
 	b = appendNanos(b, nanos)
 	return append(b, 'Z', '"'), nil
 }
@@ -304,14 +358,19 @@ func appendNanos(b []byte, nanos int32) []byte {
 	if nanos == 0 {
 		return b
 	}
-	s := strconv.Itoa(int(nanos) + 1e9)[1:] // nine digits
+	digits := 9
 	switch {
 	case nanos%1e6 == 0:
-		s = s[:3]
+		digits, nanos = 3, nanos/1e6
 	case nanos%1e3 == 0:
-		s = s[:6]
+		digits, nanos = 6, nanos/1e3
 	}
-	return append(append(b, '.'), s...)
+	b = append(append(b, '.'), "000000000"[:digits]...) // zero-padded to digits
+	for i := len(b) - 1; nanos > 0; i-- {
+		b[i] = byte('0' + nanos%10)
+		nanos /= 10
+	}
+	return b
 }
 
 // Duration limits: ±315,576,000,000 s.
