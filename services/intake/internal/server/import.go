@@ -124,6 +124,13 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 		s.bulkImport(ctx, caller, plain, now, found, err == nil && len(keyed) == 0)
 	}
 	s.settle(ctx, caller, valid)
+	registered := 0
+	for _, r := range valid {
+		if r.res.GetOutcome() == intakev1.ImportOutcome_IMPORT_OUTCOME_REGISTERED {
+			registered++
+		}
+	}
+	s.analyzeAfterImport(ctx, registered)
 	resp := &intakev1.ImportCasesResponse{}
 	for _, r := range rows {
 		switch r.res.GetOutcome() {
@@ -237,4 +244,34 @@ func violationsOf(err error) []*intakev1.FieldViolation {
 		}
 	}
 	return out
+}
+
+// analyzeAfterRows is the registered rows of an import after which intake
+// analyzes the tables it grew (Store.Analyze): a migration's import into a
+// young county multiplies them faster than autovacuum follows.
+const analyzeAfterRows = 1000
+
+// analyzeAfterImport analyzes the cases and petitioners in the background
+// when an import registered at least analyzeAfterRows rows (one analysis at
+// a time; the import's answer does not wait for it). The service's pool
+// waits for it on shutdown.
+func (s *Server) analyzeAfterImport(ctx context.Context, registered int) {
+	threshold := s.analyzeRows
+	if threshold == 0 {
+		threshold = analyzeAfterRows
+	}
+	if registered < threshold || !s.analyzing.CompareAndSwap(false, true) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	go func() {
+		defer s.analyzing.Store(false)
+		defer cancel()
+		start := time.Now()
+		if err := s.Store.Analyze(ctx); err != nil {
+			slog.WarnContext(ctx, "analyze after import", "rows", registered, "err", err)
+			return
+		}
+		slog.InfoContext(ctx, "analyzed after import", "rows", registered, "took", time.Since(start).Round(time.Millisecond))
+	}()
 }

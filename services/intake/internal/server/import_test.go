@@ -274,3 +274,63 @@ func seq(t *testing.T, name string) int {
 	}
 	return n
 }
+
+// TestImportAnalyzes: an import that registered analyzeRows rows or more
+// has the cases and petitioners analyzed after it (in the background); a
+// smaller one, a validate_only one and an all-rejected one do not.
+func TestImportAnalyzes(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.analyzeRows = 3
+	client := grpcClient(t, s, "demo-dayun")
+	analyzed := func() (cases, petitioners int64) {
+		t.Helper()
+		err := s.Store.Pool.QueryRow(context.Background(), `SELECT
+			(SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'cases'::regclass),
+			(SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'petitioners'::regclass)`).Scan(&cases, &petitioners)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cases, petitioners
+	}
+	rows := func(n int) []*intakev1.ImportCasesRequest {
+		out := make([]*intakev1.ImportCasesRequest, n)
+		for i := range out {
+			out[i] = &intakev1.ImportCasesRequest{Case: matterOn(i+1, "", "")}
+		}
+		return out
+	}
+	validateOnly := rows(5)
+	validateOnly[0].ValidateOnly = true
+	rejected := rows(5)
+	for _, r := range rejected {
+		r.Case.Subject = ""
+	}
+	for _, tc := range []struct {
+		name string
+		rows []*intakev1.ImportCasesRequest
+	}{{"two rows", rows(2)}, {"validate_only", validateOnly}, {"all rejected", rejected}} {
+		importRows(t, client, tc.rows)
+		time.Sleep(200 * time.Millisecond) // an analysis would have begun
+		for s.analyzing.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if c, p := analyzed(); c != 0 || p != 0 {
+			t.Fatalf("after %s: cases analyzed %d times, petitioners %d; want none", tc.name, c, p)
+		}
+	}
+	if resp := importRows(t, client, rows(3)); resp.GetRegistered() != 3 {
+		t.Fatalf("import: %v", outcomes(resp))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, p := analyzed()
+		if c == 1 && p == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after three rows: cases analyzed %d times, petitioners %d; want once each", c, p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

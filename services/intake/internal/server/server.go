@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai on machines without zoneinfo
 	"unicode/utf8"
@@ -73,6 +74,11 @@ type Server struct {
 	// bulkRows is the rows of an import's set-based batch (bulkBatch when
 	// 0; tests make it small).
 	bulkRows int
+	// analyzeRows is the registered rows of an import after which intake
+	// analyzes its tables (analyzeAfterRows when 0; tests make it small);
+	// analyzing is set while it does.
+	analyzeRows int
+	analyzing   atomic.Bool
 }
 
 // DefaultRepeatWindow is the repeat window unless configured.
