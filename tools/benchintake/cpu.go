@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,6 +176,40 @@ func cpuLine(before, after cpuSnapshot, ops int) string {
 	parts := []string{fmt.Sprintf("machine %.2f", total*1000/float64(ops))}
 	for _, s := range shares {
 		parts = append(parts, fmt.Sprintf("%s %.2f", s.name, s.seconds*1000/float64(ops)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// peakMemory describes the peak resident memory (VmHWM) of the processes
+// named names, in MiB, in that order ("intake 61, gateway 38"): what the
+// services' heaps grew to under the benchmark's load, with GOGC and
+// GOMEMLIMIT as set.
+func peakMemory(names ...string) string {
+	peak := map[string]int64{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var name string
+		var kb int64
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "Name:"); ok {
+				name = strings.TrimSpace(v)
+			} else if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			}
+		}
+		if slices.Contains(names, name) {
+			peak[name] = max(peak[name], kb)
+		}
+	}
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		if kb, ok := peak[n]; ok {
+			parts = append(parts, fmt.Sprintf("%s %d", n, kb/1024))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -267,6 +267,8 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		"benchintake: the load generator; postgres:benchintake: its counting of the consumers' cases while they catch up):\n\n")
 	fmt.Fprintln(out, "| measurement | CPU ms per operation |")
 	fmt.Fprintln(out, "|---|---|")
+	fmt.Fprintf(cpu, "\nPeak resident memory (VmHWM) of the services by the end, MiB: %s.\n",
+		peakMemory("intake", "gateway", "assignment", "scheduling", "reporting"))
 	fmt.Print(out.String() + cpu.String())
 	return nil
 }
