@@ -22,8 +22,12 @@ type Result struct {
 // measures it. A worker starts no call after dur, and the calls in flight
 // then run to their end: cancelling them would fail them on purpose, and
 // it costs the servers more than the call (pgx closes a connection whose
-// query is cancelled). Failed calls count out of the rate.
+// query is cancelled); only a call still running inFlightGrace after the
+// run's time is cancelled, so that a hung call cannot hang the run. Failed
+// calls count out of the rate.
 func Run(ctx context.Context, n int, dur time.Duration, fn func(ctx context.Context, i int) error) Result {
+	ctx, cancel := context.WithTimeout(ctx, dur+inFlightGrace)
+	defer cancel()
 	var (
 		mu    sync.Mutex
 		all   []time.Duration
@@ -63,6 +67,9 @@ func Run(ctx context.Context, n int, dur time.Duration, fn func(ctx context.Cont
 	res.P50, res.P99 = Percentiles(all)
 	return res
 }
+
+// inFlightGrace is how long Run waits for the calls in flight at its end.
+const inFlightGrace = time.Minute
 
 // Percentiles returns the median and the 99th percentile of lat in
 // milliseconds (zero for none), sorting lat in place.

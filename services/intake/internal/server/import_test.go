@@ -22,7 +22,7 @@ import (
 )
 
 // grpcClient serves s on a loopback port and returns a client sending token.
-func grpcClient(t *testing.T, s *Server, token string) intakev1.IntakeServiceClient {
+func grpcClient(t testing.TB, s *Server, token string) intakev1.IntakeServiceClient {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,7 +41,7 @@ func grpcClient(t *testing.T, s *Server, token string) intakev1.IntakeServiceCli
 	return intakev1.NewIntakeServiceClient(conn)
 }
 
-func importRows(t *testing.T, client intakev1.IntakeServiceClient, rows []*intakev1.ImportCasesRequest) *intakev1.ImportCasesResponse {
+func importRows(t testing.TB, client intakev1.IntakeServiceClient, rows []*intakev1.ImportCasesRequest) *intakev1.ImportCasesResponse {
 	t.Helper()
 	stream, err := client.ImportCases(context.Background())
 	if err != nil {

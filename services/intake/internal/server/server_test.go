@@ -58,7 +58,7 @@ const (
 	phone    = "13812345678"
 )
 
-func newServer(t *testing.T) *Server {
+func newServer(t testing.TB) *Server {
 	t.Helper()
 	keys, err := protect.Parse("k1:"+protect.NewKey(), "k1", protect.NewKey())
 	if err != nil {
