@@ -466,11 +466,13 @@ var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection tim
 // pgbenchRegistration runs pgbench with the statements one registration
 // executes (see services/intake/internal/server.register and the store):
 // the idempotency claim, the case-number counter, the repeat look-up, the
-// case row, its sealed petitioner, the outbox event and the stored receipt.
+// case row, its sealed petitioner, the outbox event and the stored receipt;
+// each client appends to an audit chain of its own (client_id % 8), as each
+// of intake's connections does (audit.chainOf).
 func pgbenchRegistration(ctx context.Context, c *pgcluster.Cluster, clients int, dur time.Duration, dir string) (result, error) {
 	script := `\set n random(1, 2000000000)
 \set t random(1, 9)
-\set chain random(0, 7)
+\set chain :client_id % 8
 BEGIN;
 INSERT INTO idempotency_keys (scope, method, request_id, request_hash) VALUES ('330421102', 'CreateCase', 'pgb-' || :n || '-' || :client_id, sha256(:n::text::bytea)) ON CONFLICT DO NOTHING;
 SELECT nextval('case_seq_330421_YEAR') AS last_value \gset

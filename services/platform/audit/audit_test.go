@@ -110,3 +110,60 @@ func TestChain(t *testing.T) {
 		}
 	}
 }
+
+// TestChainPerConnection: concurrent transactions on a process's
+// connections append to different chains (none waits for another's head),
+// and a connection keeps its chain.
+func TestChainPerConnection(t *testing.T) {
+	ctx := context.Background()
+	pool := testDB.NewDatabase(t)
+	appendOn := func(conn *pgxpool.Conn) int16 {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck
+		e := audit.Entry{Office: "330421102", Role: "clerk", Action: audit.ReadIdentity, CaseNumber: "330421-2026-000001"}
+		if err := audit.Append(ctx, tx, e); err != nil {
+			t.Fatal(err)
+		}
+		var chain int16
+		if err := tx.QueryRow(ctx, `SELECT chain FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&chain); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return chain
+	}
+	conns := make([]*pgxpool.Conn, min(audit.Chains, int(pool.Config().MaxConns)))
+	seen := map[int16]int{}
+	for i := range conns {
+		c, err := pool.Acquire(ctx) // all held at once: distinct connections
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+		conns[i] = c
+		chain := appendOn(c)
+		if j, dup := seen[chain]; dup {
+			t.Fatalf("connections %d and %d both append to chain %d", j, i, chain)
+		}
+		seen[chain] = i
+	}
+	for i, c := range conns {
+		first := -1
+		for chain, j := range seen {
+			if j == i {
+				first = int(chain)
+			}
+		}
+		if again := appendOn(c); int(again) != first {
+			t.Errorf("connection %d appended to chain %d, then %d", i, first, again)
+		}
+	}
+	if n, err := audit.Verify(ctx, conns[0]); err != nil || n != int64(2*len(conns)) { // the pool's every connection is held
+		t.Fatalf("verify: %d, %v", n, err)
+	}
+}
