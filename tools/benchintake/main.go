@@ -59,6 +59,7 @@ func main() {
 	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
 	flag.StringVar(&statementsTo, "statements", "", "append each run's costliest SQL statements (pg_stat_statements) to this file")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
+	flag.StringVar(&planCacheMode, "plan-cache", "auto", "the ceiling's plan_cache_mode (auto as the services; force_custom_plan to compare)")
 	flag.Parse()
 	var clients []int
 	for _, c := range strings.Split(*clientList, ",") {
@@ -173,7 +174,7 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "| raw SQL: the registration transaction (pgbench -M %s, custom plans) | %d | %.0f | %.2f | %.2f | 1 |\n", pgbenchMode, c, ceiling.rate, ceiling.p50, ceiling.p99)
+		fmt.Fprintf(out, "| raw SQL: the registration transaction (pgbench -M %s, plan_cache_mode %s) | %d | %.0f | %.2f | %.2f | 1 |\n", pgbenchMode, planCacheMode, c, ceiling.rate, ceiling.p50, ceiling.p99)
 		logf("REST registrations, %d clients…", c)
 		var rest result
 		measure(fmt.Sprintf("REST registration, %d clients", c), func() int {
@@ -444,6 +445,7 @@ func newID() string {
 var (
 	preload        int
 	pgbenchMode    = "prepared"
+	planCacheMode  = "auto"
 	profileTo      string
 	profileRun     string
 	profileService string
@@ -534,11 +536,10 @@ COMMIT;
 		"-j", strconv.Itoa(min(clients, runtime.NumCPU())), "-T", strconv.Itoa(int(dur.Seconds())), "-f", path,
 		"-l", "--log-prefix="+logPrefix,
 		"-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres", "bench")
-	// Custom plans for every execution, to rule generic plans out of the
-	// comparison with the service (pgx re-plans too). At 32 clients the
-	// prepared ceiling still collapses below the service (docs/benchmarks.md:
-	// not yet explained; -M simple does not collapse).
-	cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path=ceiling -c plan_cache_mode=force_custom_plan")
+	// Plans cached as the service's are (-plan-cache auto: PostgreSQL's
+	// choice, generic after five executions, as for pgx's prepared
+	// statements); force_custom_plan plans every execution anew.
+	cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path=ceiling -c plan_cache_mode="+planCacheMode)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("pgbench: %w\n%s", err, b)
