@@ -124,8 +124,9 @@ var nextChain atomic.Uint32
 // chainOf is the chain tx's connection appends to: each connection is
 // given one when it first appends, in turn, and keeps it. A connection
 // runs one transaction at a time, so while a process has no more
-// connections than chains (a pool's default is half as many) no two of its
-// transactions lock the same head. Picked at random, as before, each of
+// connections than chains (pgxpool's default is max(4, CPUs); beyond eight
+// some connections share a chain) no two of its transactions lock the
+// same head. Picked at random, as before, each of
 // four concurrent transactions met another on its head one time in three,
 // and waited for that one's commit and its flush.
 func chainOf(tx pgx.Tx) int16 {
