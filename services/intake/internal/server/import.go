@@ -124,13 +124,6 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 		s.bulkImport(ctx, caller, plain, now, found, err == nil && len(keyed) == 0)
 	}
 	s.settle(ctx, caller, valid)
-	registered := 0
-	for _, r := range valid {
-		if r.res.GetOutcome() == intakev1.ImportOutcome_IMPORT_OUTCOME_REGISTERED {
-			registered++
-		}
-	}
-	s.analyzeAfterImport(ctx, registered)
 	resp := &intakev1.ImportCasesResponse{}
 	for _, r := range rows {
 		switch r.res.GetOutcome() {
@@ -145,6 +138,7 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 		}
 		resp.Results = append(resp.Results, r.res)
 	}
+	s.analyzeAfterImport(ctx, int(resp.Registered))
 	return stream.SendAndClose(resp)
 }
 
