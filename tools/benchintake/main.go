@@ -498,7 +498,7 @@ COMMIT;
 	// stalled). Here intake's consumers see only the service's cases.
 	ddl := `CREATE SCHEMA IF NOT EXISTS ceiling; CREATE SEQUENCE IF NOT EXISTS ceiling.case_seq_330421_` + year + `;`
 	for _, t := range []string{"idempotency_keys", "cases", "petitioners", "outbox", "audit_log", "audit_chains"} {
-		ddl += ` CREATE TABLE IF NOT EXISTS ceiling.` + t + ` (LIKE intake.` + t + ` INCLUDING ALL);`
+		ddl += likeTable("ceiling."+t, "intake."+t)
 	}
 	// The audit log's eight chains, and its sequence.
 	ddl += ` CREATE SEQUENCE IF NOT EXISTS ceiling.audit_seq; INSERT INTO ceiling.audit_chains (chain, seq, hash)
@@ -622,6 +622,16 @@ func caseNumbers(ctx context.Context, url string, n int) ([]string, error) {
 
 // importVsCopy times ImportCases of rows realistic cases against COPY of
 // the same rows into a copy of intake.cases with its indexes.
+// likeTable is the SQL that creates table dst, when missing, as src is:
+// its columns, defaults, indexes and storage parameters (a fillfactor
+// changes how many pages a write touches; LIKE does not copy them).
+func likeTable(dst, src string) string {
+	return ` CREATE TABLE IF NOT EXISTS ` + dst + ` (LIKE ` + src + ` INCLUDING ALL);
+		DO $$ DECLARE o text[] := (SELECT reloptions FROM pg_class WHERE oid = '` + src + `'::regclass); BEGIN
+			IF o IS NOT NULL THEN EXECUTE format('ALTER TABLE ` + dst + ` SET (%s)', array_to_string(o, ', ')); END IF;
+		END $$;`
+}
+
 func importVsCopy(ctx context.Context, url string, intake intakev1.IntakeServiceClient, rows int) (copyRate, importRate float64, err error) {
 	cases := make([]*intakev1.Case, rows)
 	for i := range cases {
@@ -632,7 +642,7 @@ func importVsCopy(ctx context.Context, url string, intake intakev1.IntakeService
 		return 0, 0, err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE intake.bench_copy (LIKE intake.cases INCLUDING ALL)`); err != nil {
+	if _, err := conn.Exec(ctx, likeTable("intake.bench_copy", "intake.cases")); err != nil {
 		return 0, 0, err
 	}
 	start := time.Now()
@@ -693,7 +703,7 @@ func copyWhatImportWrote(ctx context.Context, url string, numbers []string) (flo
 	tables := []string{"cases", "petitioners", "outbox", "audit_log"}
 	data := make([]bytes.Buffer, len(tables))
 	for i, t := range tables {
-		if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE intake.bench_all_%s (LIKE intake.%s INCLUDING ALL)`, t, t)); err != nil {
+		if _, err := conn.Exec(ctx, likeTable("intake.bench_all_"+t, "intake."+t)); err != nil {
 			return 0, err
 		}
 		list := "ARRAY['" + strings.Join(numbers, "','") + "']" // case numbers: digits and dashes

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -30,7 +33,55 @@ func resetStatements(ctx context.Context, conn *pgx.Conn) error {
 		return nil
 	}
 	_, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`)
+	if err != nil {
+		return err
+	}
+	updatesBefore, err = tableUpdates(ctx, conn)
 	return err
+}
+
+// updatesBefore are the tables' update counts when the run started.
+var updatesBefore map[string]updates
+
+// updates counts a table's updated rows, and those of them that were HOT
+// (heap-only: the new version on the old one's page, no index touched).
+type updates struct{ all, hot int64 }
+
+// tableUpdates reads every table's update counts. The cumulative
+// statistics lag a backend's work by up to a few seconds, so a run's
+// figures are close, not exact.
+func tableUpdates(ctx context.Context, conn *pgx.Conn) (map[string]updates, error) {
+	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]updates{}
+	var name string
+	var u updates
+	_, err = pgx.ForEachRow(rows, []any{&name, &u.all, &u.hot}, func() error {
+		out[name] = u
+		return nil
+	})
+	return out, err
+}
+
+// writeUpdates writes the tables updated since updatesBefore: rows
+// updated per operation (n) and the share of them that were HOT.
+func writeUpdates(ctx context.Context, conn *pgx.Conn, b *strings.Builder, n int) error {
+	time.Sleep(1500 * time.Millisecond) // an idle backend reports its counts within a second
+	after, err := tableUpdates(ctx, conn)
+	if err != nil {
+		return err
+	}
+	names := slices.Sorted(maps.Keys(after))
+	fmt.Fprintf(b, "\n| table | updated rows per operation | HOT |\n|---|---|---|\n")
+	for _, name := range names {
+		d := updates{after[name].all - updatesBefore[name].all, after[name].hot - updatesBefore[name].hot}
+		if d.all > 0 {
+			fmt.Fprintf(b, "| %s | %.2f | %.0f %% |\n", name, float64(d.all)/float64(n), 100*float64(d.hot)/float64(d.all))
+		}
+	}
+	return nil
 }
 
 // appendStatements appends the top statements since the last reset to
@@ -59,6 +110,9 @@ func appendStatements(ctx context.Context, conn *pgx.Conn, label string, n int) 
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := writeUpdates(ctx, conn, b, n); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(statementsTo, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)

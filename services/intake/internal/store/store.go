@@ -594,6 +594,14 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 	// One statement: the entry, and the case's state when the entry is new.
 	// In a pipeline (the consumer's batch) it waits for the next round trip:
 	// a batch's moves travel together, with its commit.
+	//
+	// A move that changes nothing the row shows (a case's first move,
+	// REGISTER, names the state and holder intake wrote) leaves the row
+	// alone: an update would write a new version of it and, unless its page
+	// has room, an entry in each of its indexes, once per registration.
+	// history_seq then stays at the last move that changed the row, which
+	// orders the same: a replay of a move after it restores what the row
+	// already holds.
 	err := pgdb.Later(ctx, tx, `WITH entry AS (INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $9)
 			ON CONFLICT DO NOTHING RETURNING 1)
 		UPDATE cases SET
@@ -605,7 +613,12 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 				|| CASE WHEN $4 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$4] END
 				|| CASE WHEN $5 = '' OR $5 = $4 OR $5 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$5::text] END
 				|| CASE WHEN $8 = '' OR $8 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$8::text] END
-		WHERE case_number = $1 AND EXISTS (SELECT FROM entry)`,
+		WHERE case_number = $1 AND EXISTS (SELECT FROM entry) AND (
+			(history_seq < $2 AND (state <> $3 OR holder_office <> $4
+				OR end_time IS DISTINCT FROM (CASE WHEN $6 THEN $7::timestamptz END)))
+			OR NOT $4 = ANY (involved_offices)
+			OR ($5 <> '' AND NOT $5 = ANY (involved_offices))
+			OR ($8 <> '' AND NOT $8 = ANY (involved_offices)))`,
 		m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time, m.Lead, m.Entry)
 	if err != nil {
 		if isForeignKey(err) {
