@@ -94,6 +94,7 @@ func (a applyEach) Flush(context.Context) error { return nil }
 func (c *Consumer) Run(ctx context.Context) error {
 	logger := logging.FromContext(ctx).With("feed", c.Feed)
 	backoff := pollDelay
+	var last time.Time // when the previous read began
 	for {
 		start := time.Now()
 		n, err := c.Step(ctx)
@@ -114,10 +115,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 			// would, under load, carry a few events per transaction and
 			// round trip; lingering lets the next batch fill (each event
 			// costs its consumer a fraction of what a batch costs).
-			backoff = lingerDelay
+			var interval time.Duration
+			if !last.IsZero() {
+				interval = start.Sub(last)
+			}
+			backoff = linger(n, int(c.pageSize()), interval)
 		default:
 			backoff = 0
 		}
+		last = start
 		if backoff > 0 {
 			select {
 			case <-ctx.Done():
