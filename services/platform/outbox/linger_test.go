@@ -15,9 +15,9 @@ func TestLinger(t *testing.T) {
 	}{
 		{"a trickle travels on at once", 3, 200, 60 * ms, lingerDelay},
 		{"just below busy", busyBatch - 1, 200, 60 * ms, lingerDelay},
-		{"busy: the next page fills in 160 ms", 40, 200, 40 * ms, 160 * ms},
+		{"busy: the next page fills in 150 ms", 80, 200, 100 * ms, 150 * ms},
 		{"busy and fast: never below the quiet linger", 180, 200, 60 * ms, lingerDelay},
-		{"busy but slow: at most maxLinger", 20, 200, time.Second, maxLinger},
+		{"busy but slow: at most maxLinger", 70, 200, time.Second, maxLinger},
 		{"the first read (no interval)", 50, 200, 0, lingerDelay},
 		{"a full page is not lingered on here", 200, 200, 60 * ms, lingerDelay},
 	} {
