@@ -213,3 +213,39 @@ func peakMemory(names ...string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// ioSnapshot is where the cluster's WAL stood and how much the machine's
+// disks had written, at one moment.
+type ioSnapshot struct {
+	wal     int64 // bytes of WAL since the cluster began (pg_current_wal_lsn)
+	written int64 // bytes written to the block devices (/sys/block/*/stat)
+}
+
+// takeIO reads the WAL position over conn and the disks' written sectors.
+func takeIO(ctx context.Context, conn *pgx.Conn) ioSnapshot {
+	var s ioSnapshot
+	_ = conn.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&s.wal)
+	stats, _ := filepath.Glob("/sys/block/*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 6 {
+			sectors, _ := strconv.ParseInt(f[6], 10, 64)
+			s.written += sectors * 512
+		}
+	}
+	return s
+}
+
+// ioLine describes the WAL and the disk writes per operation between two
+// snapshots: the I/O behind the kernel's writeback workers in the CPU
+// table.
+func ioLine(before, after ioSnapshot, ops int) string {
+	if ops == 0 {
+		return ""
+	}
+	return fmt.Sprintf("WAL %.1f kB, disk writes %.1f kB", float64(after.wal-before.wal)/1024/float64(ops),
+		float64(after.written-before.written)/1024/float64(ops))
+}

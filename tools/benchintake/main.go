@@ -47,6 +47,14 @@ import (
 	"github.com/tongban/tongban/tools/stack"
 )
 
+// splitList is the comma-separated items of s, none when s is empty.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
 func main() {
 	duration := flag.Duration("duration", 20*time.Second, "length of each load run")
 	clientList := flag.String("clients", "8,32", "concurrency levels")
@@ -56,6 +64,7 @@ func main() {
 	flag.StringVar(&profileRun, "profile-run", "REST registration", "which run -profile profiles (a part of its label in the CPU table)")
 	flag.StringVar(&profileService, "profile-service", "intake", "the service -profile profiles (intake, gateway, assignment, scheduling, reporting)")
 	flag.StringVar(&extraEnv, "env", "", "settings for every service, comma-separated (GOGC=400,LOG_LEVEL=info)")
+	flag.StringVar(&pgSettings, "pg", "", "settings for the PostgreSQL cluster, comma-separated (wal_compression=lz4,shared_buffers=512MB)")
 	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
 	flag.StringVar(&statementsTo, "statements", "", "append each run's costliest SQL statements (pg_stat_statements) to this file")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
@@ -81,9 +90,7 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 	// measure itself in the read runs.
 	env := []string{"INTAKE_PPROF=true", "ASSIGNMENT_PPROF=true", "SCHEDULING_PPROF=true", "REPORTING_PPROF=true",
 		"GATEWAY_RATE_PER_TOKEN=1000000"}
-	if extraEnv != "" {
-		env = append(env, strings.Split(extraEnv, ",")...)
-	}
+	env = append(env, splitList(extraEnv)...)
 	gatewayPprof := ""
 	if profileService == "gateway" {
 		ports, err := stack.FreePorts()
@@ -93,7 +100,7 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		gatewayPprof = "http://127.0.0.1:" + strconv.Itoa(ports.Gateway)
 		env = append(env, "GATEWAY_PPROF_ADDR=127.0.0.1:"+strconv.Itoa(ports.Gateway))
 	}
-	b, err := stack.StartBench(ctx, logf, stack.BenchOptions{Env: env, PostgresSettings: statementSettings()})
+	b, err := stack.StartBench(ctx, logf, stack.BenchOptions{Env: env, PostgresSettings: append(statementSettings(), splitList(pgSettings)...)})
 	if err != nil {
 		return err
 	}
@@ -149,14 +156,15 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 			logf("statements: %v", err)
 		}
 		backends := backendNames(ctx, admin)
-		before := takeCPU(backends)
+		before, io := takeCPU(backends), takeIO(ctx, admin)
 		n := run()
 		settle(ctx, admin)
+		ioAfter := takeIO(ctx, admin)
 		if err := appendStatements(ctx, admin, label, n); err != nil {
 			logf("statements: %v", err)
 		}
 		maps.Copy(backends, backendNames(ctx, admin)) // connections opened during the run
-		fmt.Fprintf(cpu, "| %s | %s |\n", label, cpuLine(before, takeCPU(backends), n))
+		fmt.Fprintf(cpu, "| %s | %s | %s |\n", label, cpuLine(before, takeCPU(backends), n), ioLine(io, ioAfter, n))
 	}
 	if err := preloadCases(ctx, intake, admin, preload); err != nil {
 		return err
@@ -266,8 +274,8 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		"everything it registered (postgres:NAME: the backends of NAME's connections, or PostgreSQL's worker NAME;\n"+
 		"postgres: the rest of the cluster, with the backends that exited during the run, such as pgbench's;\n"+
 		"benchintake: the load generator; postgres:benchintake: its counting of the consumers' cases while they catch up):\n\n")
-	fmt.Fprintln(out, "| measurement | CPU ms per operation |")
-	fmt.Fprintln(out, "|---|---|")
+	fmt.Fprintln(out, "| measurement | CPU ms per operation | I/O per operation |")
+	fmt.Fprintln(out, "|---|---|---|")
 	fmt.Fprintf(cpu, "\nPeak resident memory (VmHWM) of the services by the end, MiB: %s.\n",
 		peakMemory("intake", "gateway", "assignment", "scheduling", "reporting"))
 	fmt.Print(out.String() + cpu.String())
@@ -451,6 +459,7 @@ var (
 	profileService string
 	only           string
 	extraEnv       string
+	pgSettings     string
 )
 
 // part reports whether -only includes name.

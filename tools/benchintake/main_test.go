@@ -34,3 +34,20 @@ func TestPgbenchLatencies(t *testing.T) {
 		})
 	}
 }
+
+func TestIOLine(t *testing.T) {
+	before := ioSnapshot{wal: 1 << 20, written: 4 << 20}
+	for _, tc := range []struct {
+		after ioSnapshot
+		ops   int
+		want  string
+	}{
+		{ioSnapshot{wal: 1<<20 + 10240, written: 4<<20 + 20480}, 1, "WAL 10.0 kB, disk writes 20.0 kB"},
+		{ioSnapshot{wal: 1<<20 + 10240, written: 4<<20 + 20480}, 4, "WAL 2.5 kB, disk writes 5.0 kB"},
+		{ioSnapshot{wal: 1 << 21, written: 1 << 23}, 0, ""},
+	} {
+		if got := ioLine(before, tc.after, tc.ops); got != tc.want {
+			t.Errorf("ioLine(%v, %v, %d) = %q, want %q", before, tc.after, tc.ops, got, tc.want)
+		}
+	}
+}
