@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestLoad is `make loadtest`'s mixed workload (skipped otherwise): townships
@@ -26,7 +29,7 @@ func TestLoad(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TONGBAN_LOAD_SECONDS")); err == nil && v > 0 {
 		seconds = v
 	}
-	s, _, _ := startStack(t)
+	s, _, dbURL := startStack(t)
 	c := &client{t: t, base: s.GatewayURL()}
 	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var mu sync.Mutex
@@ -116,6 +119,7 @@ func TestLoad(t *testing.T) {
 		pct := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000 }
 		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.2f | %.2f |\n", n, len(ds), failed[n], float64(len(ds))/float64(seconds), pct(0.5), pct(0.99))
 	}
+	b.WriteString(updatesLine(t, dbURL))
 	t.Log(b.String())
 	if out := os.Getenv("TONGBAN_LOAD_OUT"); out != "" {
 		f, err := os.OpenFile(out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -133,4 +137,34 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%d %s calls failed without any fault injected", n, name)
 		}
 	}
+}
+
+// updatesLine says how many rows of the case tables the workload updated and
+// what share of the updates were heap-only (HOT: no index touched), from
+// PostgreSQL's cumulative statistics, which a backend reports within about
+// a second of going idle.
+func updatesLine(t *testing.T, dbURL string) string {
+	t.Helper()
+	time.Sleep(1500 * time.Millisecond)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		WHERE relname = 'cases' AND n_tup_upd > 0 ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	var name string
+	var upd, hot int64
+	if _, err := pgx.ForEachRow(rows, []any{&name, &upd, &hot}, func() error {
+		parts = append(parts, fmt.Sprintf("%s %d (%.0f %% heap-only)", name, upd, 100*float64(hot)/float64(upd)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return "\nRows updated: " + strings.Join(parts, ", ") + ".\n"
 }
