@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/tools/stack"
 )
 
 // TestLoad is `make loadtest`'s mixed workload (skipped otherwise): townships
@@ -139,32 +143,27 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// updatesLine says how many rows of the case tables the workload updated and
-// what share of the updates were heap-only (HOT: no index touched), from
-// PostgreSQL's cumulative statistics, which a backend reports within about
-// a second of going idle.
+// updatesLine says how many rows of each service's cases table the
+// workload updated and what share of the updates were heap-only (HOT: no
+// index touched), from PostgreSQL's cumulative statistics.
 func updatesLine(t *testing.T, dbURL string) string {
 	t.Helper()
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(stack.StatsDelay)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
-		WHERE relname = 'cases' AND n_tup_upd > 0 ORDER BY 1`)
+	updates, err := stack.TableUpdates(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var parts []string
-	var name string
-	var upd, hot int64
-	if _, err := pgx.ForEachRow(rows, []any{&name, &upd, &hot}, func() error {
-		parts = append(parts, fmt.Sprintf("%s %d (%.0f %% heap-only)", name, upd, 100*float64(hot)/float64(upd)))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	for _, name := range slices.Sorted(maps.Keys(updates)) {
+		if u := updates[name]; strings.HasSuffix(name, ".cases") && u.All > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d (%.0f %% heap-only)", name, u.All, 100*float64(u.HOT)/float64(u.All)))
+		}
 	}
 	return "\nRows updated: " + strings.Join(parts, ", ") + ".\n"
 }

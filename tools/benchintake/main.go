@@ -629,8 +629,6 @@ func caseNumbers(ctx context.Context, url string, n int) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// importVsCopy times ImportCases of rows realistic cases against COPY of
-// the same rows into a copy of intake.cases with its indexes.
 // likeTable is the SQL that creates table dst, when missing, as src is:
 // its columns, defaults, indexes and storage parameters (a fillfactor
 // changes how many pages a write touches; LIKE does not copy them).
@@ -641,6 +639,8 @@ func likeTable(dst, src string) string {
 		END $$;`
 }
 
+// importVsCopy times ImportCases of rows realistic cases against COPY of
+// the same rows into a copy of intake.cases with its indexes.
 func importVsCopy(ctx context.Context, url string, intake intakev1.IntakeServiceClient, rows int) (copyRate, importRate float64, err error) {
 	cases := make([]*intakev1.Case, rows)
 	for i := range cases {

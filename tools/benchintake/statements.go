@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/tools/stack"
 )
 
 // statementsTo, with -statements FILE, receives after each run the
@@ -36,49 +38,27 @@ func resetStatements(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil {
 		return err
 	}
-	updatesBefore, err = tableUpdates(ctx, conn)
+	updatesBefore, err = stack.TableUpdates(ctx, conn)
 	return err
 }
 
 // updatesBefore are the tables' update counts when the run started.
-var updatesBefore map[string]updates
-
-// updates counts a table's updated rows, and those of them that were HOT
-// (heap-only: the new version on the old one's page, no index touched).
-type updates struct{ all, hot int64 }
-
-// tableUpdates reads every table's update counts. The cumulative
-// statistics lag a backend's work by up to a few seconds, so a run's
-// figures are close, not exact.
-func tableUpdates(ctx context.Context, conn *pgx.Conn) (map[string]updates, error) {
-	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables`)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]updates{}
-	var name string
-	var u updates
-	_, err = pgx.ForEachRow(rows, []any{&name, &u.all, &u.hot}, func() error {
-		out[name] = u
-		return nil
-	})
-	return out, err
-}
+var updatesBefore map[string]stack.Updates
 
 // writeUpdates writes the tables updated since updatesBefore: rows
 // updated per operation (n) and the share of them that were HOT.
 func writeUpdates(ctx context.Context, conn *pgx.Conn, b *strings.Builder, n int) error {
-	time.Sleep(1500 * time.Millisecond) // an idle backend reports its counts within a second
-	after, err := tableUpdates(ctx, conn)
+	time.Sleep(stack.StatsDelay)
+	after, err := stack.TableUpdates(ctx, conn)
 	if err != nil {
 		return err
 	}
 	names := slices.Sorted(maps.Keys(after))
 	fmt.Fprintf(b, "\n| table | updated rows per operation | HOT |\n|---|---|---|\n")
 	for _, name := range names {
-		d := updates{after[name].all - updatesBefore[name].all, after[name].hot - updatesBefore[name].hot}
-		if d.all > 0 {
-			fmt.Fprintf(b, "| %s | %.2f | %.0f %% |\n", name, float64(d.all)/float64(n), 100*float64(d.hot)/float64(d.all))
+		all, hot := after[name].All-updatesBefore[name].All, after[name].HOT-updatesBefore[name].HOT
+		if all > 0 {
+			fmt.Fprintf(b, "| %s | %.2f | %.0f %% |\n", name, float64(all)/float64(n), 100*float64(hot)/float64(all))
 		}
 	}
 	return nil
