@@ -162,8 +162,26 @@ func TestManifests(t *testing.T) {
 				if env["TONGBAN_TLS_CERT_FILE"] == "" || env["TONGBAN_TLS_KEY_FILE"] == "" || env["TONGBAN_TLS_CA_FILE"] == "" || env["TONGBAN_TLS_CLIENT_AUTH"] != "require" {
 					t.Errorf("Deployment %s does not run mutual TLS: %v", d.Name, env)
 				}
-				if _, ok := env["TONGBAN_DEMO_CLOCK"]; ok {
-					t.Errorf("Deployment %s sets the demo clock", d.Name)
+				// No demo conveniences, and the credentials only from Secrets.
+				for _, name := range []string{"TONGBAN_DEMO_CLOCK", "TONGBAN_DEMO_CLOCK_KEY", "TONGBAN_DEMO_TOKENS"} {
+					if _, ok := env[name]; ok {
+						t.Errorf("Deployment %s sets %s", d.Name, name)
+					}
+				}
+				fromSecret := map[string]bool{}
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					fromSecret[e.Name] = e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
+				}
+				for _, name := range []string{"TONGBAN_SERVICE_TOKEN"} {
+					if !fromSecret[name] {
+						t.Errorf("Deployment %s does not take %s from a Secret", d.Name, name)
+					}
+				}
+				if d.Name == "gateway" && (!fromSecret["TONGBAN_TOKEN_SIGNING_KEYS"] || !fromSecret["TONGBAN_TOKEN_KEY_ID"]) {
+					t.Errorf("the gateway does not take its token keys from a Secret")
+				}
+				if d.Name != "gateway" && (!fromSecret["TONGBAN_TOKEN_PUBLIC_KEYS"] || env["TONGBAN_GATEWAY_ADDR"] == "") {
+					t.Errorf("Deployment %s does not verify tokens with the gateway's keys and revocations", d.Name)
 				}
 				// The Go runtime's soft memory limit sits below the
 				// container's hard one, so the collector acts before an

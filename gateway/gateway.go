@@ -174,19 +174,21 @@ func endless(h http.Handler) http.Handler {
 	})
 }
 
-// headerMatcher forwards the idempotency and request-id headers besides
-// grpc-gateway's defaults (Authorization among them).
+// forwarded are the only request headers that reach the services, as gRPC
+// metadata of the same name (grpc-gateway adds Authorization itself).
+// grpc-gateway's default would also pass any "Grpc-Metadata-*" header on,
+// which would let a caller at the edge set metadata that only Tongban's
+// own processes may send (the service credential, auth.ServiceHeader).
+var forwarded = map[string]bool{
+	"idempotency-key": true, "x-request-id": true, "if-match": true,
+	// Judged by the services: honoured only for make run's demo loader.
+	democlock.Header: true, democlock.KeyHeader: true,
+}
+
+// headerMatcher forwards the headers above and nothing else.
 func headerMatcher(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case "idempotency-key":
-		return "idempotency-key", true
-	case "x-request-id":
-		return "x-request-id", true
-	case democlock.Header:
-		// Honoured only by services started with TONGBAN_DEMO_CLOCK=true.
-		return democlock.Header, true
-	}
-	return runtime.DefaultHeaderMatcher(key)
+	k := strings.ToLower(key)
+	return k, forwarded[k]
 }
 
 // outgoingHeader passes on the one piece of response metadata meant for

@@ -60,6 +60,9 @@ type Service struct {
 	mu       sync.Mutex
 	statuses map[string]accountStatus // username → status, briefly cached
 	keys     map[string]keyToken      // API key id → the token it was swapped for
+	// revokedKeys caches whether an API key was revoked, for the tokens
+	// swapped for it.
+	revokedKeys map[string]keyStatus
 }
 
 type accountStatus struct {
@@ -410,6 +413,7 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *accountsv1.RevokeApiKey
 	}
 	s.mu.Lock()
 	delete(s.keys, parts[3])
+	delete(s.revokedKeys, parts[3])
 	s.mu.Unlock()
 	return &accountsv1.RevokeApiKeyResponse{}, nil
 }
@@ -496,8 +500,6 @@ func (s *Service) status(ctx context.Context, user string) (accountStatus, error
 	return st, nil
 }
 
-var errRevoked = rpcerr.New(codes.Unauthenticated, "TOKEN_REVOKED", "this access token was revoked or its account disabled: sign in again")
-
 func (s *Service) checkToken(ctx context.Context, tok string) error {
 	c, err := s.Verifier.Verify(tok, s.now())
 	if err != nil {
@@ -507,8 +509,14 @@ func (s *Service) checkToken(ctx context.Context, tok string) error {
 	if err != nil {
 		return rpcerr.ToStatus(err)
 	}
-	if st.disabled || c.IssuedAt == nil || c.IssuedAt.Before(st.validAfter) {
-		return errRevoked
+	keyRevoked := false
+	if c.APIKey != "" {
+		if keyRevoked, err = s.keyRevoked(ctx, c.APIKey); err != nil {
+			return rpcerr.ToStatus(err)
+		}
+	}
+	if auth.Revoked(auth.Revocation{Disabled: st.disabled, ValidAfter: st.validAfter}, keyRevoked, c) {
+		return auth.ErrRevoked
 	}
 	return nil
 }
@@ -548,7 +556,7 @@ func (s *Service) swapKey(ctx context.Context, key string) (string, error) {
 	if st.disabled {
 		return "", bad
 	}
-	tok, exp, err := s.Signer.Sign(token.Claims{Account: user, Office: st.office, Role: st.role}, now)
+	tok, exp, err := s.Signer.Sign(token.Claims{Account: user, Office: st.office, Role: st.role, APIKey: id}, now)
 	if err != nil {
 		return "", rpcerr.Internal(err)
 	}
@@ -583,4 +591,81 @@ func (s *Service) Bootstrap(ctx context.Context, spec string) error {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}
 	return nil
+}
+
+// keyRevoked says whether the API key id was revoked (briefly cached, as
+// an account's status).
+func (s *Service) keyRevoked(ctx context.Context, id string) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	r, ok := s.revokedKeys[id]
+	s.mu.Unlock()
+	if ok && now.Sub(r.fetched) < cacheFor {
+		return r.revoked, nil
+	}
+	var revoked bool
+	err := s.Pool.QueryRow(ctx, `SELECT revoke_time IS NOT NULL FROM api_keys WHERE id = $1`, id).Scan(&revoked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		revoked = true
+	} else if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	if s.revokedKeys == nil {
+		s.revokedKeys = map[string]keyStatus{}
+	}
+	s.revokedKeys[id] = keyStatus{revoked: revoked, fetched: now}
+	s.mu.Unlock()
+	return revoked, nil
+}
+
+type keyStatus struct {
+	revoked bool
+	fetched time.Time
+}
+
+// Revocations serves tongban.accounts.v1.RevocationService on the
+// gateway's internal gRPC port: what every service needs to refuse a
+// revoked token at its own port within the same bound as the gateway.
+type Revocations struct {
+	accountsv1.UnimplementedRevocationServiceServer
+	Accounts *Service
+}
+
+// ListRevocations lists the revocations still in force: disabled accounts,
+// accounts whose sessions were revoked within a token's lifetime, and API
+// keys revoked within it. The internal service role only.
+func (r *Revocations) ListRevocations(ctx context.Context, _ *accountsv1.ListRevocationsRequest) (*accountsv1.ListRevocationsResponse, error) {
+	if _, err := policy.Require(ctx, policy.ReadFeeds); err != nil {
+		return nil, err
+	}
+	s := r.Accounts
+	now := s.now()
+	// A token lives TTL; a clock a little fast at a service must not bring
+	// one back, hence the margin.
+	since := now.Add(-s.Signer.TTL() - time.Minute)
+	resp := &accountsv1.ListRevocationsResponse{ReadTime: timestamppb.New(now)}
+	rows, err := s.Pool.Query(ctx, `SELECT username, disabled, greatest(tokens_valid_after, 'epoch') FROM accounts
+		WHERE disabled OR tokens_valid_after > $1 ORDER BY username`, since)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	resp.Accounts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*accountsv1.AccountRevocation, error) {
+		var a accountsv1.AccountRevocation
+		var after time.Time
+		err := row.Scan(&a.Username, &a.Disabled, &after)
+		a.TokensValidAfter = timestamppb.New(after)
+		return &a, err
+	})
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT id FROM api_keys WHERE revoke_time > $1 ORDER BY id`, since)
+	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	if resp.RevokedApiKeys, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	return resp, nil
 }

@@ -31,12 +31,13 @@ func TestDashboard(t *testing.T) {
 	if _, err := os.Stat(stack.Chromium); err != nil {
 		t.Fatalf("Chromium is needed at %s (make test installs it: apt-get install chromium): %v", stack.Chromium, err)
 	}
-	s, _, _ := startStackEnv(t, democlock.Env+"=true", "TONGBAN_BOOTSTRAP_ADMIN=admin:dashboard-admin-password")
+	const clockKey = "the-dashboard-tests-demo-clock-key"
+	s, _, _ := startStackEnv(t, democlock.Env+"="+clockKey, "TONGBAN_BOOTSTRAP_ADMIN=admin:dashboard-admin-password")
 	c := &client{t: t, base: s.GatewayURL()}
 	ctx := context.Background()
 
 	const cases = 120
-	res, err := demodata.Load(ctx, demodata.Options{Gateway: c.base, Cases: cases, Seed: 7, Workers: 4})
+	res, err := demodata.Load(ctx, demodata.Options{Gateway: c.base, Cases: cases, Seed: 7, Workers: 4, ClockKey: clockKey})
 	if err != nil || res.Failed != 0 {
 		t.Fatalf("demo load: %v, %d failed: %v", err, res.Failed, res.Errors)
 	}

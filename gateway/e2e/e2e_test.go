@@ -295,6 +295,10 @@ func startStackEnv(t *testing.T, env ...string) (*stack.Stack, string, string) {
 	return startStackOn(t, testDB.NewEmptyDatabaseURL(t), env...)
 }
 
+// serviceCredential is the internal service credential of the tests'
+// stacks (make run's is random, in .data/secrets.env).
+const serviceCredential = "e2e-internal-service-credential"
+
 // startStackOn starts the stack on the database at dbURL.
 func startStackOn(t *testing.T, dbURL string, env ...string) (*stack.Stack, string, string) {
 	t.Helper()
@@ -306,7 +310,7 @@ func startStackOn(t *testing.T, dbURL string, env ...string) (*stack.Stack, stri
 	s, err := stack.Start(context.Background(), stack.Options{
 		BinDir: binDir, DatabaseURL: dbURL, Ports: ports, LogDir: logDir, BlobDir: t.TempDir(),
 		ExtraEnv: append(append(stack.NewSecrets(), "LOG_LEVEL=debug", "SCHEDULING_JOB_INTERVAL=200ms",
-			"TONGBAN_DIRECTORY_REFRESH=250ms"), env...),
+			"TONGBAN_DIRECTORY_REFRESH=250ms", "TONGBAN_SERVICE_TOKEN="+serviceCredential), env...),
 	})
 	if err != nil {
 		t.Fatal(err)

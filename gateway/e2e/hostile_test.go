@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/services/platform/democlock"
 )
 
 // snapshot is a count and checksum of every row of every Tongban table.
@@ -116,7 +118,8 @@ func TestHostileInput(t *testing.T) {
 		{"SQL in a text filter is only text", "GET", "/v1/cases?subjectContains=" + url.QueryEscape(sqli), "demo-bureau", nil, 200},
 		{"SQL in an office", "POST", "/v1/cases/" + num + ":transfer", "demo-bureau", map[string]any{"toOffice": "offices/" + sqli, "reason": sqli}, 400},
 		{"SQL in a repeat lookup", "POST", "/v1/cases:findRepeats", "demo-dayun", map[string]any{"idNumber": sqli, "phone": sqli}, 400},
-		{"a repeat lookup by a role that does not register", "POST", "/v1/cases:findRepeats", "demo-internal", map[string]any{"idNumber": idNumber}, 403},
+		{"the internal service credential at the edge", "GET", "/v1/cases", serviceCredential, nil, 401},
+		{"a repeat lookup with the internal service credential", "POST", "/v1/cases:findRepeats", serviceCredential, map[string]any{"idNumber": idNumber}, 401},
 		{"SQL in an office id", "GET", "/v1/offices/" + esc(sqli), "demo-bureau", nil, 404},
 		{"SQL in a new office", "POST", "/v1/offices?officeId=" + url.QueryEscape(sqli), "demo-bureau", map[string]any{"displayName": sqli, "kind": "OFFICE_KIND_DEPARTMENT"}, 403},
 		{"unknown field in an office", "PATCH", "/v1/offices/330421.zjj", "demo-bureau", `{"displayName": "x", "kindd": 1}`, 400},
@@ -134,8 +137,31 @@ func TestHostileInput(t *testing.T) {
 		{"negative page size", "GET", "/v1/cases?pageSize=-5", "demo-bureau", nil, 400},
 		{"a huge page size is capped", "GET", "/v1/cases?pageSize=100000000", "demo-bureau", nil, 200},
 	}
+	headersOf := map[string][]string{}
+	// Headers a caller at the edge must not be able to use: metadata only
+	// Tongban's processes send, and the demo clock.
+	withHeaders := []struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+		headers                   []string
+	}{
+		{"the service credential as gRPC metadata", "GET", "/v1/cases", "", nil, 401, []string{"Grpc-Metadata-X-Tongban-Service", serviceCredential}},
+		{"the service header itself", "GET", "/v1/cases", "", nil, 401, []string{"X-Tongban-Service", serviceCredential}},
+		{"a guessed service header beside an office token", "GET", "/v1/cases", "demo-dayun", nil, 401, []string{"X-Tongban-Service", "guess"}},
+		{"an office backdating with the demo clock", "POST", "/v1/cases?requestId=hostile-demo-clock", "demo-dayun", newCase, 403, []string{democlock.Header, "2019-05-01T09:00:00+08:00"}},
+		{"an office guessing the demo clock's key", "POST", "/v1/cases?requestId=hostile-demo-key", "demo-dayun", newCase, 403, []string{democlock.Header, "2019-05-01T09:00:00+08:00", democlock.KeyHeader, "guess"}},
+	}
+	for _, tc := range withHeaders {
+		tests = append(tests, struct {
+			name, method, path, token string
+			body                      any
+			status                    int
+		}{tc.name, tc.method, tc.path, tc.token, tc.body, tc.status})
+		headersOf[tc.name] = tc.headers
+	}
 	for _, tc := range tests {
-		r := c.do(tc.method, tc.path, tc.token, tc.body)
+		r := c.do(tc.method, tc.path, tc.token, tc.body, headersOf[tc.name]...)
 		if r.status != tc.status {
 			t.Errorf("%s: HTTP %d, want %d: %.300s", tc.name, r.status, tc.status, r.raw)
 			continue

@@ -7,8 +7,8 @@
 // pipeline.
 //
 // The moves are backdated with the demo clock (democlock), which the
-// services honour only when started with TONGBAN_DEMO_CLOCK=true (make run
-// does). Every call carries an idempotency key derived from the seed and
+// services honour only in make run's build, started with the demo clock's
+// key, and only on calls that present it (Options.ClockKey). Every call carries an idempotency key derived from the seed and
 // the case's index, so a load that is interrupted and run again continues
 // where it stopped and never registers a case twice.
 package demodata
@@ -48,6 +48,9 @@ type Options struct {
 	Progress func(done, failed int)
 	// HTTP is the client (default a fresh one).
 	HTTP *http.Client
+	// ClockKey is the demo clock's secret (TONGBAN_DEMO_CLOCK_KEY of the
+	// services), sent with every backdated call.
+	ClockKey string
 }
 
 // Result counts what a load did.
@@ -286,6 +289,7 @@ func (l *loader) call(ctx context.Context, method, path, token string, at time.T
 	}
 	if !at.IsZero() {
 		req.Header.Set(democlock.Header, at.UTC().Format(time.RFC3339Nano))
+		req.Header.Set(democlock.KeyHeader, l.opts.ClockKey)
 	}
 	l.calls.Add(1)
 	resp, err := l.opts.HTTP.Do(req)

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -131,9 +132,11 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 	s, err := stack.Start(ctx, stack.Options{
 		BinDir: bin, DatabaseURL: c.URL("tongban"), Ports: stack.DefaultPorts,
 		LogDir: filepath.Join(data, "logs"), BlobDir: filepath.Join(data, "blobs"), Progress: os.Stdout,
-		// The demo year is loaded with backdated moves (democlock); a
-		// deployment never sets this.
-		ExtraEnv: append(secrets, democlock.Env+"=true"),
+		AuditHeadsDir: filepath.Join(data, "audit-heads"),
+		// The secrets include the demo clock's key, with which the demo
+		// year is loaded with backdated moves (democlock); make run's
+		// build is the only one that honours it.
+		ExtraEnv: secrets,
 	})
 	if err != nil {
 		return err
@@ -149,7 +152,7 @@ func run(ctx context.Context, pgPort, demoCases int) error {
 	}
 	printWelcome(s, c, data, secrets, password)
 	if demoCases > 0 {
-		go loadDemoYear(ctx, s.GatewayURL(), data, demoCases)
+		go loadDemoYear(ctx, s.GatewayURL(), data, demoCases, secretOf(secrets, democlock.Env))
 	}
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
@@ -196,7 +199,7 @@ Demo tokens (send "Authorization: Bearer <token>"):
 // per data directory, printing its progress; the dashboard fills as it
 // goes. Interrupted, it resumes on the next make run (every call carries an
 // idempotency key).
-func loadDemoYear(ctx context.Context, gateway, data string, n int) {
+func loadDemoYear(ctx context.Context, gateway, data string, n int, clockKey string) {
 	const seed = 2026
 	marker := filepath.Join(data, fmt.Sprintf("demo-year-%d-%d.done", seed, n))
 	if _, err := os.Stat(marker); err == nil {
@@ -206,7 +209,7 @@ func loadDemoYear(ctx context.Context, gateway, data string, n int) {
 	start := time.Now()
 	last := time.Time{}
 	res, err := demodata.Load(ctx, demodata.Options{
-		Gateway: gateway, Cases: n, Seed: seed,
+		Gateway: gateway, Cases: n, Seed: seed, ClockKey: clockKey,
 		Progress: func(done, failed int) {
 			if time.Since(last) < 5*time.Second && done < n {
 				return
@@ -271,13 +274,35 @@ func loadSecrets(path string) ([]string, error) {
 			lines = append(lines, l)
 		}
 	}
+	// A data directory from before a secret was added gets it once.
+	var more []string
 	if !strings.Contains(string(b), "TONGBAN_TOKEN_SIGNING_KEYS=") {
-		// A data directory from before accounts: add their keys once.
-		more := stack.NewTokenSecrets()
+		more = append(more, stack.NewTokenSecrets()...)
+	}
+	for _, l := range stack.NewCredentials() {
+		name, _, _ := strings.Cut(l, "=")
+		if !strings.Contains(string(b), name+"=") {
+			more = append(more, l)
+		}
+	}
+	// make run's demo tokens and demo clock were "true" switches before
+	// they were credentials.
+	lines = slices.DeleteFunc(lines, func(l string) bool { return l == "TONGBAN_DEMO_CLOCK=true" })
+	if len(more) > 0 {
 		if err := os.WriteFile(path, []byte(strings.Join(append(lines, more...), "\n")+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 		lines = append(lines, more...)
 	}
 	return lines, nil
+}
+
+// secretOf is the value of the secret name among lines ("NAME=value").
+func secretOf(lines []string, name string) string {
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -5,6 +5,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,11 +19,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tongban/tongban/services/platform/audit"
+	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/pgcluster"
 	"github.com/tongban/tongban/services/platform/protect"
 	"github.com/tongban/tongban/services/platform/token"
@@ -65,7 +69,7 @@ var Tools = []string{"./tools/importcases"}
 // Build compiles every binary (services and tools) into outDir with one go
 // build (shared work is done once).
 func Build(ctx context.Context, root, outDir string) error {
-	args := []string{"build", "-o", outDir + string(filepath.Separator)}
+	args := []string{"build", "-tags", BuildTags, "-o", outDir + string(filepath.Separator)}
 	for _, s := range Services {
 		args = append(args, packages[s])
 	}
@@ -82,6 +86,7 @@ func Build(ctx context.Context, root, outDir string) error {
 // Ports are the loopback ports of one stack.
 type Ports struct {
 	Gateway                       int
+	GatewayGRPC                   int // the gateway's internal gRPC port (revocations)
 	IntakeGRPC, AssignmentGRPC    int
 	SchedulingGRPC, ReportingGRPC int
 	IntakeHTTP, AssignmentHTTP    int
@@ -90,7 +95,7 @@ type Ports struct {
 
 // DefaultPorts are the ports of `make run` (README lists them).
 var DefaultPorts = Ports{
-	Gateway:    8080,
+	Gateway: 8080, GatewayGRPC: 8081,
 	IntakeGRPC: 7101, IntakeHTTP: 7102,
 	AssignmentGRPC: 7201, AssignmentHTTP: 7202,
 	SchedulingGRPC: 7301, SchedulingHTTP: 7302,
@@ -100,7 +105,7 @@ var DefaultPorts = Ports{
 // FreePorts picks unused loopback ports (for tests).
 func FreePorts() (Ports, error) {
 	var ps []int
-	for range 9 {
+	for range 10 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return Ports{}, err
@@ -108,18 +113,44 @@ func FreePorts() (Ports, error) {
 		defer l.Close()
 		ps = append(ps, l.Addr().(*net.TCPAddr).Port)
 	}
-	return Ports{ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7], ps[8]}, nil
+	return Ports{ps[0], ps[9], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7], ps[8]}, nil
 }
 
 // NewSecrets returns the environment holding fresh secrets a stack needs
-// (intake's identity sealing and hash keys), one "NAME=value" per entry.
+// (intake's identity sealing and hash keys, the token keys, the
+// credentials), one "NAME=value" per entry.
 func NewSecrets() []string {
-	return append([]string{
+	return append(append([]string{
 		"INTAKE_IDENTITY_KEYS=k1:" + protect.NewKey(),
 		"INTAKE_IDENTITY_KEY_ID=k1",
 		"INTAKE_IDENTITY_HASH_KEY=" + protect.NewKey(),
-	}, NewTokenSecrets()...)
+	}, NewTokenSecrets()...), NewCredentials()...)
 }
+
+// NewCredentials are a stack's per-installation credentials: the internal
+// service credential (no process has a default), the demo tokens' switch
+// and the demo clock's key (honoured only by the tongbandemo build that
+// Build makes).
+func NewCredentials() []string {
+	auditKey := audit.NewSigningKey("a1")
+	k, err := audit.ParseSigningKey(auditKey)
+	if err != nil {
+		panic(err)
+	}
+	return []string{
+		"TONGBAN_SERVICE_TOKEN=" + protect.NewKey(),
+		"TONGBAN_DEMO_TOKENS=true",
+		democlock.Env + "=" + protect.NewKey(),
+		// The audit chains' heads are signed with this key and checked
+		// with its public half (tools/auditverify reads it from there).
+		"TONGBAN_AUDIT_SIGNING_KEY=" + auditKey,
+		"TONGBAN_AUDIT_PUBLIC_KEYS=" + k.PublicKey(),
+	}
+}
+
+// BuildTags are the tags of make run's and the tests' binaries: with the
+// demo clock compiled in (democlock), which deploy/'s image is not.
+const BuildTags = "tongbandemo"
 
 // BootstrapAdmin is the first administrator's username in a stack's
 // secrets; its password is in TONGBAN_BOOTSTRAP_ADMIN.
@@ -149,10 +180,13 @@ type Options struct {
 	BinDir      string // where Build put the binaries
 	DatabaseURL string // an existing, reachable database
 	Ports       Ports
-	LogDir      string    // each process logs to LogDir/<name>.log
-	BlobDir     string    // intake keeps attachments' bytes here
-	ExtraEnv    []string  // e.g. LOG_LEVEL=debug, and the secrets (see NewSecrets)
-	Progress    io.Writer // start-up progress; nil for none
+	LogDir      string // each process logs to LogDir/<name>.log
+	BlobDir     string // intake keeps attachments' bytes here
+	// AuditHeadsDir is where the processes publish their audit chains'
+	// signed heads (default LogDir/audit-heads).
+	AuditHeadsDir string
+	ExtraEnv      []string  // e.g. LOG_LEVEL=debug, and the secrets (see NewSecrets)
+	Progress      io.Writer // start-up progress; nil for none
 }
 
 // Stack is a running set of processes.
@@ -179,6 +213,17 @@ func (s *Stack) IntakeAddr() string {
 	return "127.0.0.1:" + strconv.Itoa(s.opts.Ports.IntakeGRPC)
 }
 
+// GRPCAddr is a service's gRPC address: name is one of intake, assignment,
+// scheduling, reporting, or gateway (its internal port).
+func (s *Stack) GRPCAddr(name string) string {
+	port := map[string]int{
+		"intake": s.opts.Ports.IntakeGRPC, "assignment": s.opts.Ports.AssignmentGRPC,
+		"scheduling": s.opts.Ports.SchedulingGRPC, "reporting": s.opts.Ports.ReportingGRPC,
+		"gateway": s.opts.Ports.GatewayGRPC,
+	}[name]
+	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
 // SideURL is the base URL of a service's side HTTP port (health, readiness,
 // metrics): name is one of intake, assignment, scheduling, reporting.
 func (s *Stack) SideURL(name string) string {
@@ -202,10 +247,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		"TONGBAN_ASSIGNMENT_ADDR=" + addr(p.AssignmentGRPC),
 		"TONGBAN_SCHEDULING_ADDR=" + addr(p.SchedulingGRPC),
 		"TONGBAN_REPORTING_ADDR=" + addr(p.ReportingGRPC),
+		"TONGBAN_GATEWAY_ADDR=" + addr(p.GatewayGRPC),
 		// The collector's settings of deploy/base (GOGC=400 and a soft
 		// memory limit), so that what make run and the benchmarks run is
 		// what a county deploys.
 		"GOGC=400", "GOMEMLIMIT=384MiB",
+		"TONGBAN_AUDIT_HEADS_DIR=" + cmp.Or(opts.AuditHeadsDir, filepath.Join(opts.LogDir, "audit-heads")),
 	}, opts.ExtraEnv...)
 	specs := []struct {
 		name  string
@@ -216,12 +263,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		{"assignment", []string{"ASSIGNMENT_GRPC_ADDR=" + addr(p.AssignmentGRPC), "ASSIGNMENT_HTTP_ADDR=" + addr(p.AssignmentHTTP)}, addr(p.AssignmentHTTP)},
 		{"scheduling", []string{"SCHEDULING_GRPC_ADDR=" + addr(p.SchedulingGRPC), "SCHEDULING_HTTP_ADDR=" + addr(p.SchedulingHTTP)}, addr(p.SchedulingHTTP)},
 		{"reporting", []string{"REPORTING_GRPC_ADDR=" + addr(p.ReportingGRPC), "REPORTING_HTTP_ADDR=" + addr(p.ReportingHTTP)}, addr(p.ReportingHTTP)},
-		{"gateway", []string{"GATEWAY_HTTP_ADDR=" + addr(p.Gateway)}, addr(p.Gateway)},
+		{"gateway", []string{"GATEWAY_HTTP_ADDR=" + addr(p.Gateway), "GATEWAY_GRPC_ADDR=" + addr(p.GatewayGRPC)}, addr(p.Gateway)},
 	}
 	// A port already taken (often a stack left running) would answer the
 	// readiness checks for processes that failed to start: refuse instead.
 	for _, port := range []int{p.IntakeGRPC, p.IntakeHTTP, p.AssignmentGRPC, p.AssignmentHTTP, p.SchedulingGRPC,
-		p.SchedulingHTTP, p.ReportingGRPC, p.ReportingHTTP, p.Gateway} {
+		p.SchedulingHTTP, p.ReportingGRPC, p.ReportingHTTP, p.Gateway, p.GatewayGRPC} {
 		l, err := net.Listen("tcp", addr(port))
 		if err != nil {
 			return nil, fmt.Errorf("port %d is taken (is another Tongban still running? stop it first): %w", port, err)
@@ -240,6 +287,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		}
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "  %-10s ready\n", sp.name)
+		}
+	}
+	// The services refuse accounts' tokens until they have read the
+	// gateway's revocations, which they can only once it is up.
+	if slices.ContainsFunc(common, func(e string) bool { return strings.HasPrefix(e, "TONGBAN_TOKEN_PUBLIC_KEYS=") }) {
+		for _, sp := range specs[:len(specs)-1] {
+			if err := s.waitURL(ctx, sp.name, "http://"+sp.ready+"/revocationz"); err != nil {
+				s.Stop()
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -267,7 +324,13 @@ func (s *Stack) spawn(name string, env []string, ready string) error {
 }
 
 func (s *Stack) waitReady(ctx context.Context, name, url string) error {
-	p := s.procs[len(s.procs)-1]
+	return s.waitURL(ctx, name, url)
+}
+
+// waitURL waits until url answers 200 while the newest process of name
+// runs.
+func (s *Stack) waitURL(ctx context.Context, name, url string) error {
+	p := s.latest(name)
 	deadline := time.After(60 * time.Second)
 	for {
 		resp, err := http.Get(url)

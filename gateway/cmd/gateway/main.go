@@ -21,7 +21,9 @@ import (
 	"github.com/tongban/tongban/gateway"
 	"github.com/tongban/tongban/gateway/accounts"
 	"github.com/tongban/tongban/gateway/accounts/migrations"
+	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
+	"github.com/tongban/tongban/services/platform/app"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
@@ -61,6 +63,13 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The internal service credential, for the gateway's own calls (the
+	// directory) and to refuse it at the edge; no default.
+	serviceToken := env("TONGBAN_SERVICE_TOKEN", "")
+	if len(serviceToken) < 16 {
+		return errors.New("no service credential: set TONGBAN_SERVICE_TOKEN (at least 16 characters, the same for every process; " +
+			"make run and make test generate one, deploy/ takes it from the Secret tongban-service-token)")
+	}
 	accts, closeAccounts, err := accountService(ctx, logger)
 	if err != nil {
 		return err
@@ -69,11 +78,17 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 	if accts != nil {
 		// Accounts act for offices: follow the directory administrators
 		// change through assignment's OfficeService.
-		stopFollowing, err := followDirectory(ctx, accts.Dir, env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"), tlsConf)
+		stopFollowing, err := followDirectory(ctx, accts.Dir, env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"), tlsConf, serviceToken)
 		if err != nil {
 			return err
 		}
 		defer stopFollowing()
+		// The revocations, for the services, on an internal gRPC port.
+		stopRevocations, err := serveRevocations(ctx, logger, accts, serviceToken, tlsConf)
+		if err != nil {
+			return err
+		}
+		defer stopRevocations()
 	}
 	g, err := gateway.New(ctx, gateway.Backends{
 		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
@@ -98,7 +113,7 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(logger, gateway.RateLimit(g, perToken)),
+		Handler:           logRequests(logger, gateway.RefuseCredential(serviceToken, gateway.RateLimit(g, perToken))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -149,13 +164,13 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 // followDirectory keeps dir at assignment's revision of the offices until
 // the returned stop is called, asking as the internal service
 // (TONGBAN_SERVICE_TOKEN) every TONGBAN_DIRECTORY_REFRESH.
-func followDirectory(ctx context.Context, dir *directory.Directory, addr string, tlsConf *tlsconf.Config) (func(), error) {
+func followDirectory(ctx context.Context, dir *directory.Directory, addr string, tlsConf *tlsconf.Config, serviceToken string) (func(), error) {
 	every, err := time.ParseDuration(env("TONGBAN_DIRECTORY_REFRESH", "15s"))
 	if err != nil || every <= 0 {
 		return nil, fmt.Errorf("TONGBAN_DIRECTORY_REFRESH: want a positive duration, have %q", env("TONGBAN_DIRECTORY_REFRESH", ""))
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()),
-		auth.DialToken(env("TONGBAN_SERVICE_TOKEN", "demo-internal")))
+		auth.ServiceCredential(serviceToken))
 	if err != nil {
 		return nil, fmt.Errorf("dial the directory: %w", err)
 	}
@@ -170,6 +185,23 @@ func followDirectory(ctx context.Context, dir *directory.Directory, addr string,
 		<-done
 		conn.Close()
 	}, nil
+}
+
+// serveRevocations serves tongban.accounts.v1.RevocationService on
+// GATEWAY_GRPC_ADDR (the cluster only, never the public edge; mutual TLS
+// when TONGBAN_TLS_* is set) to callers with the service credential.
+func serveRevocations(ctx context.Context, logger *slog.Logger, accts *accounts.Service, serviceToken string, tlsConf *tlsconf.Config) (func(), error) {
+	l, err := net.Listen("tcp", env("GATEWAY_GRPC_ADDR", "127.0.0.1:8081"))
+	if err != nil {
+		return nil, fmt.Errorf("GATEWAY_GRPC_ADDR: %w", err)
+	}
+	authn := auth.New(accts.Dir).WithService(serviceToken)
+	srv := grpc.NewServer(grpc.Creds(tlsConf.Server()),
+		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger), authn.UnaryServerInterceptor()))
+	accountsv1.RegisterRevocationServiceServer(srv, &accounts.Revocations{Accounts: accts})
+	go srv.Serve(l) //nolint:errcheck // stopped below
+	logger.InfoContext(ctx, "serving revocations", slog.String("grpc", l.Addr().String()))
+	return srv.Stop, nil
 }
 
 type statusRecorder struct {
@@ -230,6 +262,16 @@ func accountService(ctx context.Context, logger *slog.Logger) (*accounts.Service
 		return nil, nil, err
 	}
 	svc := &accounts.Service{Pool: pool, Dir: dir, Signer: signer, Verifier: verifier}
+	heads, err := app.HeadSigner(func(name, def string) string { return env("TONGBAN_"+name, def) }, pool, "gateway", "accounts")
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	if heads != nil {
+		go heads.Run(ctx) //nolint:errcheck // logs its failures; ends with ctx
+	} else {
+		logger.WarnContext(ctx, "the accounts' audit chain heads are not signed: set TONGBAN_AUDIT_SIGNING_KEY and TONGBAN_AUDIT_HEADS_DIR")
+	}
 	if spec := env("TONGBAN_BOOTSTRAP_ADMIN", ""); spec != "" {
 		if err := svc.Bootstrap(ctx, spec); err != nil {
 			pool.Close()

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	auditv1 "github.com/tongban/tongban/proto/tongban/audit/v1"
 	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
@@ -210,15 +211,50 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return nil
 	}
 
-	authn := auth.New(dir).WithPublic(spec.PublicMethods...)
+	tlsConf, err := tlsconf.FromEnv(env)
+	if err != nil {
+		return err
+	}
+	// The internal service credential: no default, so a service cannot
+	// come up accepting (or sending) a credential everyone knows.
+	serviceToken := env("SERVICE_TOKEN", "")
+	if len(serviceToken) < 16 {
+		return errors.New("no service credential: set TONGBAN_SERVICE_TOKEN (at least 16 characters, the same for every process; " +
+			"make run and make test generate one, deploy/ takes it from the Secret tongban-service-token)")
+	}
+	authn := auth.New(dir).WithPublic(spec.PublicMethods...).WithService(serviceToken)
+	if env("DEMO_TOKENS", "") == "true" {
+		logger.WarnContext(ctx, "DEMO TOKENS ON: the directory's static demo tokens are accepted; never in production")
+		authn.WithDemoTokens()
+	}
+	dial := func(addr string) (*grpc.ClientConn, error) {
+		return grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()), auth.ServiceCredential(serviceToken),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	}
 	// Accounts' access tokens, signed by the gateway, verified here with
-	// the public keys alone.
+	// the public keys alone and refused once the gateway says they were
+	// revoked (read every REVOCATION_REFRESH).
+	var revocations *auth.Revocations
+	var followRevocations func(context.Context) error
 	if keys := env("TOKEN_PUBLIC_KEYS", ""); keys != "" {
 		v, err := token.NewVerifier(keys)
 		if err != nil {
 			return fmt.Errorf("TONGBAN_TOKEN_PUBLIC_KEYS: %w", err)
 		}
-		authn.WithTokens(v)
+		every, err := time.ParseDuration(env("REVOCATION_REFRESH", "1s"))
+		if err != nil || every <= 0 || every > time.Second {
+			return fmt.Errorf("REVOCATION_REFRESH: want a positive duration of at most 1s (revocation holds within 2 s), have %q", env("REVOCATION_REFRESH", "1s"))
+		}
+		revocations = &auth.Revocations{}
+		authn.WithTokens(v).WithRevocations(revocations)
+		conn, err := dial(env("GATEWAY_ADDR", "127.0.0.1:8081"))
+		if err != nil {
+			return fmt.Errorf("dial the gateway: %w", err)
+		}
+		followRevocations = func(ctx context.Context) error {
+			defer conn.Close()
+			return auth.FollowRevocations(ctx, revocations, accountsv1.NewRevocationServiceClient(conn), every)
+		}
 	}
 	m := metrics.New(spec.Name)
 	m.Gauge("tongban_outbox_events", "Events this service has written to its outbox (the feed's newest position).", func() float64 {
@@ -234,14 +270,14 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		recoverUnary,
 		authn.UnaryServerInterceptor(),
 	}
-	if getenv(democlock.Env) == "true" {
-		logger.WarnContext(ctx, "DEMO CLOCK ON: callers may backdate moves with the "+democlock.Header+" header; never in production")
-		unary = append(unary, democlock.UnaryServerInterceptor())
+	if key := getenv(democlock.Env); key != "" && democlock.Compiled {
+		logger.WarnContext(ctx, "DEMO CLOCK ON: the demo loader may backdate moves with the "+democlock.Header+" header; never in production")
+	} else if key != "" {
+		logger.WarnContext(ctx, democlock.Env+" is set but this build has no demo clock: every demo time is refused")
 	}
-	tlsConf, err := tlsconf.FromEnv(env)
-	if err != nil {
-		return err
-	}
+	// Always installed: it refuses a demo time the build, the service's
+	// settings or the call do not allow.
+	unary = append(unary, democlock.UnaryServerInterceptor(getenv(democlock.Env)))
 	srv := grpc.NewServer(
 		grpc.Creds(tlsConf.Server()),
 		grpc.MaxRecvMsgSize(MaxMessage),
@@ -258,15 +294,11 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	eventsv1.RegisterEventFeedServiceServer(srv, &outbox.FeedServer{Pool: pool, Stopping: ctx.Done()})
 	auditv1.RegisterAuditServiceServer(srv, &audit.Server{Pool: pool, Dir: dir})
 
-	serviceToken := env("SERVICE_TOKEN", "demo-internal")
 	deps := Deps{
-		Pool:      pool,
-		Directory: dir,
-		Env:       env,
-		Dial: func(addr string) (*grpc.ClientConn, error) {
-			return grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()), auth.DialToken(serviceToken),
-				grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
-		},
+		Pool:             pool,
+		Directory:        dir,
+		Env:              env,
+		Dial:             dial,
 		Metrics:          m,
 		DirectoryRefresh: refresh,
 		FeedWait:         feedWait,
@@ -274,6 +306,18 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	workers, err := spec.Register(ctx, deps, srv)
 	if err != nil {
 		return err
+	}
+	if followRevocations != nil {
+		workers = append(workers, followRevocations)
+	}
+	signer, err := HeadSigner(env, pool, spec.Name, "")
+	if err != nil {
+		return err
+	}
+	if signer != nil {
+		workers = append(workers, signer.Run)
+	} else {
+		logger.WarnContext(ctx, "the audit chains' heads are not signed: set TONGBAN_AUDIT_SIGNING_KEY and TONGBAN_AUDIT_HEADS_DIR")
 	}
 	if !spec.OwnsDirectory {
 		// The offices administrators change through assignment's
@@ -294,12 +338,43 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	}
 	// Metrics on the side port, which only the cluster reaches (deploy/).
 	s.Handlers = map[string]http.Handler{"GET /metrics": m.Handler()}
+	if revocations != nil {
+		// Whether accounts' tokens are accepted: the revocations are
+		// current (make run and the tests wait for it after the gateway
+		// starts).
+		s.Handlers["GET /revocationz"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if !revocations.Fresh(time.Now()) {
+				http.Error(w, "revocations not read yet", http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ok\n")) //nolint:errcheck
+		})
+	}
 	if env("PPROF", "") == "true" {
 		// Profiles on the side port (loopback by default), for benchmarks.
 		s.Handlers["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
 		s.Handlers["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
 	}
 	return s.Run(ctx, workers...)
+}
+
+// HeadSigner is the signer of a schema's audit chain heads (audit.HeadSigner)
+// from AUDIT_SIGNING_KEY and AUDIT_HEADS_DIR (env as Run's); nil when
+// neither is set. The key never comes from the database, and the directory
+// should be storage its owner cannot rewrite (deploy/).
+func HeadSigner(env func(name, def string) string, pool *pgxpool.Pool, service, schema string) (*audit.HeadSigner, error) {
+	keyText, dir := env("AUDIT_SIGNING_KEY", ""), env("AUDIT_HEADS_DIR", "")
+	if keyText == "" && dir == "" {
+		return nil, nil
+	}
+	if keyText == "" || dir == "" {
+		return nil, errors.New("TONGBAN_AUDIT_SIGNING_KEY and TONGBAN_AUDIT_HEADS_DIR go together: set both, or neither")
+	}
+	key, err := audit.ParseSigningKey(keyText)
+	if err != nil {
+		return nil, fmt.Errorf("TONGBAN_AUDIT_SIGNING_KEY: %w", err)
+	}
+	return &audit.HeadSigner{Pool: pool, Service: service, Schema: schema, Key: key, Dir: dir}, nil
 }
 
 // recoverUnary turns a handler panic into Internal, logging the stack

@@ -10,6 +10,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
 	"strings"
 	"time"
@@ -53,13 +54,24 @@ func FromContext(ctx context.Context) (Caller, bool) {
 	return c, ok
 }
 
-// Authenticator resolves tokens against a directory.
+// ServiceHeader is the metadata key that carries the internal service
+// credential between Tongban's processes. It is not "authorization", so no
+// bearer token presented at the edge can ever be taken for it, and the
+// gateway forwards no such header (see gateway.headerMatcher).
+const ServiceHeader = "x-tongban-service"
+
+// Authenticator resolves credentials: accounts' access tokens (verified with
+// the gateway's public keys, checked against its revocations), the internal
+// service credential, and under make run the demo directory's static tokens.
 type Authenticator struct {
-	dir      *directory.Directory
-	tokens   map[[32]byte]directory.Token
-	verifier *token.Verifier
+	dir         *directory.Directory
+	tokens      map[[32]byte]directory.Token
+	verifier    *token.Verifier
+	revocations *Revocations
+	service     *[32]byte
 	// publicMethods answer without a caller.
 	publicMethods map[string]bool
+	now           func() time.Time
 }
 
 // WithTokens makes a also accept the access tokens v verifies (the
@@ -69,34 +81,84 @@ func (a *Authenticator) WithTokens(v *token.Verifier) *Authenticator {
 	return a
 }
 
-// New builds an authenticator over the directory's tokens.
-func New(dir *directory.Directory) *Authenticator {
-	a := &Authenticator{dir: dir, tokens: make(map[[32]byte]directory.Token, len(dir.Tokens))}
-	for _, t := range dir.Tokens {
+// WithRevocations makes a refuse the access tokens r says were revoked,
+// and every access token while r is stale.
+func (a *Authenticator) WithRevocations(r *Revocations) *Authenticator {
+	a.revocations = r
+	return a
+}
+
+// WithService makes a accept the internal service credential (sent under
+// ServiceHeader by ServiceCredential) as the caller of role service.
+func (a *Authenticator) WithService(credential string) *Authenticator {
+	h := sha256.Sum256([]byte(credential))
+	a.service = &h
+	return a
+}
+
+// WithDemoTokens makes a accept the directory's static tokens (one per
+// demo office): make run's and the tests' convenience, never a deployment's.
+func (a *Authenticator) WithDemoTokens() *Authenticator {
+	for _, t := range a.dir.Tokens {
+		if t.Role == RoleService {
+			continue // the service role is never a bearer token
+		}
 		a.tokens[sha256.Sum256([]byte(t.Token))] = t
 	}
 	return a
 }
 
+// New builds an authenticator for the directory's county that accepts
+// nothing until told what (WithTokens, WithService, WithDemoTokens).
+func New(dir *directory.Directory) *Authenticator {
+	return &Authenticator{dir: dir, tokens: map[[32]byte]directory.Token{}, now: time.Now}
+}
+
+// errInvalid answers a credential that is not one.
+var errInvalid = rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
+
 // Authenticate resolves a bearer token.
 func (a *Authenticator) Authenticate(tok string) (Caller, bool) {
+	c, err := a.authenticate(tok)
+	return c, err == nil
+}
+
+func (a *Authenticator) authenticate(tok string) (Caller, error) {
 	if a.verifier != nil && token.Looks(tok) {
-		c, err := a.verifier.Verify(tok, time.Now())
+		now := a.now()
+		c, err := a.verifier.Verify(tok, now)
 		if err != nil || c.Role == RoleService {
-			return Caller{}, false // no account carries the internal services' role
+			return Caller{}, errInvalid // no account carries the internal services' role
+		}
+		if a.revocations != nil {
+			if err := a.revocations.check(c, now); err != nil {
+				return Caller{}, err
+			}
 		}
 		o, ok := a.dir.Office(c.Office)
 		if !ok {
-			return Caller{}, false
+			return Caller{}, errInvalid
 		}
-		return Caller{Office: o, Role: c.Role, County: a.dir.County.Code, Account: c.Account}, true
+		return Caller{Office: o, Role: c.Role, County: a.dir.County.Code, Account: c.Account}, nil
 	}
 	t, ok := a.tokens[sha256.Sum256([]byte(tok))]
 	if !ok {
-		return Caller{}, false
+		return Caller{}, errInvalid
 	}
 	o, _ := a.dir.Office(t.Office)
-	return Caller{Office: o, Role: t.Role, County: a.dir.County.Code}, true
+	return Caller{Office: o, Role: t.Role, County: a.dir.County.Code}, nil
+}
+
+// serviceCaller is the caller of a call made with the internal service
+// credential: the service role, at the county's petition bureau (whose
+// office the directory names), which the policy lets read feeds and case
+// cards and never identity.
+func (a *Authenticator) serviceCaller(credential string) (Caller, error) {
+	h := sha256.Sum256([]byte(credential))
+	if a.service == nil || subtle.ConstantTimeCompare(h[:], a.service[:]) != 1 {
+		return Caller{}, rpcerr.New(codes.Unauthenticated, "SERVICE_CREDENTIAL_INVALID", "the service credential is not valid")
+	}
+	return Caller{Office: a.dir.Bureau(), Role: RoleService, County: a.dir.County.Code}, nil
 }
 
 // public methods need no caller: health checks, reflection, and the
@@ -158,6 +220,9 @@ func (s *callerStream) Context() context.Context { return s.ctx }
 
 func (a *Authenticator) fromMetadata(ctx context.Context) (Caller, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	if svc := md.Get(ServiceHeader); len(svc) > 0 {
+		return a.serviceCaller(svc[0])
+	}
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
 		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "missing credentials: send \"Authorization: Bearer <token>\"")
@@ -166,11 +231,7 @@ func (a *Authenticator) fromMetadata(ctx context.Context) (Caller, error) {
 	if !ok {
 		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MALFORMED", "the Authorization header must be \"Bearer <token>\"")
 	}
-	c, ok := a.Authenticate(strings.TrimSpace(token))
-	if !ok {
-		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
-	}
-	return c, nil
+	return a.authenticate(strings.TrimSpace(token))
 }
 
 // Require returns the caller of ctx, or UNAUTHENTICATED when there is none
@@ -183,8 +244,8 @@ func Require(ctx context.Context) (Caller, error) {
 	return c, nil
 }
 
-// DialToken returns per-RPC credentials that send token, for service-to-service
-// calls over loopback (no TLS in the skeleton).
+// DialToken returns per-RPC credentials that send a bearer token (tests and
+// tools calling a service as an office).
 func DialToken(token string) grpc.DialOption {
 	return grpc.WithPerRPCCredentials(bearer(token))
 }
@@ -196,3 +257,18 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 }
 
 func (bearer) RequireTransportSecurity() bool { return false }
+
+// ServiceCredential returns per-RPC credentials that send the internal
+// service credential, for calls between Tongban's processes (mutual TLS
+// underneath in deploy/).
+func ServiceCredential(credential string) grpc.DialOption {
+	return grpc.WithPerRPCCredentials(serviceCred(credential))
+}
+
+type serviceCred string
+
+func (s serviceCred) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{ServiceHeader: string(s)}, nil
+}
+
+func (serviceCred) RequireTransportSecurity() bool { return false }

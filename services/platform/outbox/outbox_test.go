@@ -20,6 +20,7 @@ import (
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/pgtest"
@@ -119,11 +120,11 @@ func TestConsumerAppliesEachEventOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.New(directory.Demo()).UnaryServerInterceptor()))
+	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.New(directory.Demo()).WithService(authtest.ServiceCredential).UnaryServerInterceptor()))
 	eventsv1.RegisterEventFeedServiceServer(srv, &FeedServer{Pool: producer})
 	go srv.Serve(l) //nolint:errcheck
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), auth.DialToken("demo-internal"))
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), auth.ServiceCredential(authtest.ServiceCredential))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestLongPoll(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testDB.NewDatabase(t)
-	internal, _ := auth.New(directory.Demo()).Authenticate("demo-internal")
+	internal, _ := auth.FromContext(authtest.Service(t))
 	stopping := make(chan struct{})
 	srv := &FeedServer{Pool: pool, Stopping: stopping}
 	cursor := ""
@@ -320,7 +321,7 @@ func TestLongPoll(t *testing.T) {
 
 func TestFeedIsForServicesOnly(t *testing.T) {
 	t.Parallel()
-	a := auth.New(directory.Demo())
+	a := auth.New(directory.Demo()).WithDemoTokens()
 	township, _ := a.Authenticate("demo-dayun")
 	ctx := auth.WithCaller(context.Background(), township)
 	_, err := (&FeedServer{}).ListEvents(ctx, &eventsv1.ListEventsRequest{})

@@ -43,19 +43,22 @@ const (
 	ReadAudit  Verb = "read-audit"      // the audit log (at the bureau)
 	Administer Verb = "administer"      // accounts and API keys (at the bureau)
 	Configure  Verb = "configure"       // the county's calendar: holiday notices, local days off
+	// LookupIdentity: look earlier cases up by a petitioner's ID number or
+	// phone, at the counter (people, not outside systems).
+	LookupIdentity Verb = "lookup-identity"
 )
 
 // Verbs lists every verb, in the matrix's order.
-var Verbs = []Verb{Register, Move, Progress, SeeFigures, ReadFeeds, ReadAudit, Administer, Configure}
+var Verbs = []Verb{Register, Move, Progress, SeeFigures, ReadFeeds, ReadAudit, Administer, Configure, LookupIdentity}
 
 // Roles lists every role, in the matrix's order.
 var Roles = []string{"clerk", "handler", "leader", "admin", "system", auth.RoleService}
 
 var roleVerbs = map[string][]Verb{
-	"clerk":          {Register, Move, Progress, SeeFigures, ReadAudit, Configure},
-	"handler":        {Register, Move, Progress, SeeFigures},
+	"clerk":          {Register, Move, Progress, SeeFigures, ReadAudit, Configure, LookupIdentity},
+	"handler":        {Register, Move, Progress, SeeFigures, LookupIdentity},
 	RoleLeader:       {Progress, SeeFigures},
-	"admin":          {Register, Move, Progress, SeeFigures, ReadAudit, Administer, Configure},
+	"admin":          {Register, Move, Progress, SeeFigures, ReadAudit, Administer, Configure, LookupIdentity},
 	"system":         {Register, Move},
 	auth.RoleService: {ReadFeeds},
 }
@@ -122,6 +125,16 @@ func Principal(c auth.Caller) string {
 // AccountPrincipal is how an account is listed among a case's involved
 // parties: "accounts/{username}".
 func AccountPrincipal(username string) string { return "accounts/" + username }
+
+// SeesIdentity is the one rule for whether c sees a case's petitioners in
+// clear (name, ID number, phone): only the office that registered the case,
+// which took the identity at its counter, and never the internal service
+// role. Every other office sees them masked, and an accusation's accuser
+// not at all (信访工作条例 第三十条: 对检举控告人的信息予以保密). Every read that
+// shows identity, or answers a question about it (FindRepeats), asks this.
+func SeesIdentity(c auth.Caller, registeredBy string) bool {
+	return c.Role != auth.RoleService && c.Office.ID == registeredBy
+}
 
 // SeesCounty reports whether c sees every case of its county: the county
 // petition bureau's staff (not its leaders, who see what they lead).

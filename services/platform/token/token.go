@@ -28,6 +28,9 @@ type Claims struct {
 	Office string `json:"office"`
 	// Role is the account's role in that office.
 	Role string `json:"role"`
+	// APIKey is the id of the API key the token was swapped for (empty for
+	// a signed-in person), so that revoking the key ends its tokens too.
+	APIKey string `json:"key,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -63,6 +66,9 @@ func (s *Signer) Sign(c Claims, now time.Time) (string, time.Time, error) {
 	signed, err := t.SignedString(s.key)
 	return signed, exp, err
 }
+
+// TTL is how long the tokens the signer issues live.
+func (s *Signer) TTL() time.Duration { return s.ttl }
 
 // Verifier checks tokens against the public keys by kid.
 type Verifier struct {

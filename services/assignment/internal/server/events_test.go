@@ -135,7 +135,7 @@ func TestListCaseEventsPages(t *testing.T) {
 func TestWatchCaseEvents(t *testing.T) {
 	t.Parallel()
 	s, e := feedFixture(t)
-	authn := auth.New(directory.Demo())
+	authn := auth.New(directory.Demo()).WithDemoTokens()
 	srv := grpc.NewServer(grpc.StreamInterceptor(authn.StreamServerInterceptor()))
 	eventsv1.RegisterCaseEventServiceServer(srv, e)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -611,7 +611,7 @@ func TestRefusals(t *testing.T) {
 			{token: "demo-jiaxing", call: reReview, state: final, holder: jiaxing},
 		}},
 		{"service accounts move nothing", reg{}, []step{
-			{token: "demo-internal", call: accept, code: codes.PermissionDenied, reason: "ROLE_NOT_ALLOWED"},
+			{token: authtest.ServiceToken, call: accept, code: codes.PermissionDenied, reason: "ROLE_NOT_ALLOWED"},
 		}},
 	}
 	for i, tc := range tests {

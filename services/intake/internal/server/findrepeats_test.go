@@ -69,10 +69,36 @@ func TestFindRepeats(t *testing.T) {
 	if got := find(dayun, &intakev1.FindRepeatsRequest{Phone: phone}); len(got) != 1 {
 		t.Errorf("by phone: %v", got)
 	}
-	if got := find(bureau, &intakev1.FindRepeatsRequest{IdNumber: idNumber, Township: "330421103", CaseClass: claim}); len(got) != 2 || !strings.HasSuffix(got[0], " same") || strings.HasSuffix(got[1], " same") {
-		t.Errorf("the bureau finds %v, want both, 西塘镇's (the same matter) first", got)
+	// No identity oracle: the bureau sees both cases, masked, so a lookup
+	// by the number finds neither; each township finds its own; an
+	// accusation's accuser is found by the office that registered it only.
+	if got := find(bureau, &intakev1.FindRepeatsRequest{IdNumber: idNumber, Township: "330421103", CaseClass: claim}); len(got) != 0 {
+		t.Errorf("the bureau, which sees the person masked, finds %v", got)
 	}
-	if got := find(dayun, &intakev1.FindRepeatsRequest{IdNumber: "110101199003074514"}); len(got) != 0 {
+	ours := validCase()
+	ours.Subject = "县信访局接待的来访"
+	if _, err := s.CreateCase(bureau, &intakev1.CreateCaseRequest{Case: ours}); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(bureau, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); len(got) != 1 {
+		t.Errorf("the bureau finds %v, want the one case it registered", got)
+	}
+	if got := find(xitang, &intakev1.FindRepeatsRequest{Phone: phone}); len(got) != 1 || got[0] == num {
+		t.Errorf("西塘镇 finds %v, want its own case only", got)
+	}
+	accusation := validCase()
+	accusation.CaseClass, accusation.Subject = intakev1.CaseClass_CASE_CLASS_ACCUSATION, "检举某站所违规收费"
+	accusation.Petitioners = []*intakev1.Petitioner{{DisplayName: "李四", IdNumber: "110101199003074514", Phone: "13900001111"}}
+	if _, err := s.CreateCase(xitang, &intakev1.CreateCaseRequest{Case: accusation}); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(bureau, &intakev1.FindRepeatsRequest{IdNumber: "110101199003074514"}); len(got) != 0 {
+		t.Errorf("the bureau finds the accuser of 西塘镇's accusation: %v", got)
+	}
+	if got := find(xitang, &intakev1.FindRepeatsRequest{Phone: "13900001111"}); len(got) != 1 {
+		t.Errorf("西塘镇 does not find the accusation it registered: %v", got)
+	}
+	if got := find(dayun, &intakev1.FindRepeatsRequest{IdNumber: "110101199003074514"}); len(got) != 0 { // 西塘镇's accuser
 		t.Errorf("another person: %v", got)
 	}
 
@@ -90,9 +116,17 @@ func TestFindRepeats(t *testing.T) {
 			t.Errorf("%s: %v, want INVALID_ARGUMENT on %s", name, err, tc.field)
 		}
 	}
-	leader := authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, "zhang.wei")
-	if _, err := s.FindRepeats(leader, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); status.Code(err) != codes.PermissionDenied {
-		t.Errorf("a leader looks up a petitioner: %v", err)
+	for _, who := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"a leader", authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, "zhang.wei")},
+		{"an outside system", authtest.AsAccount(t, "330421102", "system", "dayun.system")},
+		{"the internal service", authtest.Service(t)},
+	} {
+		if _, err := s.FindRepeats(who.ctx, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("%s looks up a petitioner: %v", who.name, err)
+		}
 	}
 	entries, err := audit.List(context.Background(), s.Store.Pool, audit.Filter{Office: "330421102", Limit: 50})
 	if err != nil {
@@ -109,5 +143,33 @@ func TestFindRepeats(t *testing.T) {
 	}
 	if lookups != 3 {
 		t.Errorf("%d lookups audited for 大云镇, want 3", lookups)
+	}
+}
+
+// TestFindRepeatsRate: an account's identity lookups are bounded (a burst,
+// then a steady lookupRate a minute); the refusal names the limit, and
+// another account is not held up.
+func TestFindRepeatsRate(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	clerk := authtest.AsAccount(t, "330421102", "clerk", "dayun.clerk")
+	refused := 0
+	for range lookupRate {
+		_, err := s.FindRepeats(clerk, &intakev1.FindRepeatsRequest{Phone: phone})
+		if status.Code(err) == codes.ResourceExhausted {
+			refused++
+			if rpcerr.Reason(err) != "LOOKUP_RATE" {
+				t.Errorf("refused with %v", err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if allowed := lookupRate - refused; allowed < lookupRate/3 || allowed > lookupRate/3+2 {
+		t.Errorf("%d of %d lookups at once allowed, want the burst of %d", allowed, lookupRate, lookupRate/3)
+	}
+	other := authtest.AsAccount(t, "330421102", "clerk", "dayun.other")
+	if _, err := s.FindRepeats(other, &intakev1.FindRepeatsRequest{Phone: phone}); err != nil {
+		t.Errorf("another account was held up: %v", err)
 	}
 }

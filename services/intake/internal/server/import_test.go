@@ -28,7 +28,7 @@ func grpcClient(t testing.TB, s *Server, token string) intakev1.IntakeServiceCli
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := auth.New(directory.Demo())
+	a := auth.New(directory.Demo()).WithDemoTokens()
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
 	intakev1.RegisterIntakeServiceServer(srv, s)
 	go srv.Serve(l) //nolint:errcheck

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -284,11 +286,21 @@ func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
 // maxRepeatMatches bounds FindRepeats' answer.
 const maxRepeatMatches = 10
 
-// FindRepeats finds a petitioner's earlier cases the caller may see.
+// FindRepeats finds a petitioner's earlier cases that the caller may see
+// with their identity in clear (policy.SeesIdentity): a question about an
+// identity is answered only from cases that would show it anyway, so an
+// office that sees a petitioner masked, or an accusation's accuser not at
+// all, cannot complete or confirm them by guessing. People only, at most
+// lookupRate a minute per account (or office, for a demo token); each
+// lookup is audited.
 func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsRequest) (*intakev1.FindRepeatsResponse, error) {
-	caller, err := policy.Require(ctx, policy.Register)
+	caller, err := policy.Require(ctx, policy.LookupIdentity)
 	if err != nil {
 		return nil, err
+	}
+	if !s.lookups.allow(caller) {
+		return nil, rpcerr.New(codes.ResourceExhausted, "LOOKUP_RATE",
+			fmt.Sprintf("at most %d identity lookups a minute per account: wait a minute", lookupRate))
 	}
 	var v rpcerr.Violations
 	id, phone := strings.TrimSpace(req.GetIdNumber()), strings.TrimSpace(req.GetPhone())
@@ -344,7 +356,7 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 	out := &intakev1.FindRepeatsResponse{}
 	for _, f := range found {
 		r, ok := roots[f.Number]
-		if !seen[f.Number] || !ok || !policy.CanSeeCase(caller, caller.County, r.Involved) {
+		if !seen[f.Number] || !ok || !policy.CanSeeCase(caller, caller.County, r.Involved) || !policy.SeesIdentity(caller, f.RegisteredBy) {
 			continue
 		}
 		seen[f.Number] = false // once per case, whichever petitioner matched
@@ -392,4 +404,32 @@ func lookupBy(id, phone string) string {
 		return "id_number"
 	}
 	return "phone"
+}
+
+// lookupRate is how many identity lookups an account may make a minute: a
+// clerk at the counter makes one per petitioner; a script enumerating ID
+// numbers would need hundreds.
+const lookupRate = 30
+
+// lookupLimiter bounds identity lookups per account (per office for a demo
+// token), in this process: with n replicas an account gets at most n times
+// the rate, still far from what enumeration needs.
+type lookupLimiter struct {
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+}
+
+func (l *lookupLimiter) allow(c auth.Caller) bool {
+	key := c.Office.ID + "/" + c.Account
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil || len(l.buckets) > 10_000 {
+		l.buckets = map[string]*rate.Limiter{} // bounded memory; a reset only forgives
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = rate.NewLimiter(rate.Every(time.Minute/lookupRate), lookupRate/3)
+		l.buckets[key] = b
+	}
+	return b.Allow()
 }

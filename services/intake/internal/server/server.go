@@ -79,6 +79,8 @@ type Server struct {
 	// analyzing is set while it does.
 	analyzeRows int
 	analyzing   atomic.Bool
+	// lookups bounds FindRepeats per account.
+	lookups lookupLimiter
 }
 
 // DefaultRepeatWindow is the repeat window unless configured.
@@ -264,7 +266,9 @@ func (s *Server) GetCase(ctx context.Context, req *intakev1.GetCaseRequest) (*in
 		return nil, rpcerr.ToStatus(err, "name", req.GetName())
 	}
 	resp, err := one(s, ctx, caller, c, func(pc *intakev1.Case) *intakev1.GetCaseResponse {
-		if req.GetView() == intakev1.CaseView_CASE_VIEW_BASIC {
+		// The internal service role (assignment's case cards) reads the
+		// card, never the content or the people.
+		if req.GetView() == intakev1.CaseView_CASE_VIEW_BASIC || caller.Role == auth.RoleService {
 			pc.Content, pc.Petitioners, pc.History = "", nil, nil
 		}
 		return &intakev1.GetCaseResponse{Case: pc}
@@ -518,15 +522,17 @@ func (s *Server) view(caller auth.Caller, c *store.Case, root rootView) *intakev
 		Anonymous:    c.Anonymous,
 		HeadCount:    c.HeadCount,
 		Group:        int(c.HeadCount) >= s.Rules.GroupSize,
-		Repeat:       c.RepeatOf != "",
 		Etag:         etag(c.Version),
 		UpdateTime:   timestamppb.New(c.UpdateTime),
 	}
+	// That a case repeats an earlier one says the person has another case:
+	// shown only to whoever may see that one, or registering with a guessed
+	// ID number would tell whether someone has a case elsewhere.
 	if root.visible {
-		out.RepeatOf = caseName(c.RepeatOf)
+		out.Repeat, out.RepeatOf, out.RepeatOfFinal = c.RepeatOf != "", caseName(c.RepeatOf), root.final
 	}
-	out.RepeatOfFinal = root.final
-	if caller.Office.ID == c.RegisteredBy {
+	clear := policy.SeesIdentity(caller, c.RegisteredBy)
+	if clear {
 		out.QueryCode = c.QueryCode
 	}
 	if c.Accused != "" && caller.Office.ID != c.Accused {
@@ -534,14 +540,14 @@ func (s *Server) view(caller auth.Caller, c *store.Case, root rootView) *intakev
 	}
 	accusation := c.Class == int16(intakev1.CaseClass_CASE_CLASS_ACCUSATION)
 	for _, p := range c.Petitioners {
-		if caller.Office.ID != c.RegisteredBy && accusation {
+		if !clear && accusation {
 			break // the accuser is never shown outside the registering office
 		}
 		pp := &intakev1.Petitioner{
 			Kind: intakev1.PetitionerKind(p.Kind), Representative: p.Representative,
 			DisplayName: p.Name, IdNumber: p.IDNumber, Phone: p.Phone,
 		}
-		if caller.Office.ID != c.RegisteredBy {
+		if !clear {
 			pp = masked(pp)
 		}
 		out.Petitioners = append(out.Petitioners, pp)

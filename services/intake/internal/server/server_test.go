@@ -465,7 +465,7 @@ func TestLogsCarryNoIdentity(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The real chain: logging, then authentication (which annotates the line).
 	logged := logging.UnaryServerInterceptor(logger)
-	authn := auth.New(directory.Demo()).UnaryServerInterceptor()
+	authn := auth.New(directory.Demo()).WithDemoTokens().UnaryServerInterceptor()
 	call := func(ctx context.Context, method string, req any, h grpc.UnaryHandler) {
 		info := &grpc.UnaryServerInfo{FullMethod: method}
 		_, _ = logged(ctx, req, info, func(ctx context.Context, req any) (any, error) { return authn(ctx, req, info, h) })

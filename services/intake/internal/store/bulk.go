@@ -62,7 +62,7 @@ const repeatCandidatesSQL = `WITH p AS MATERIALIZED (
 		SELECT case_number, id_number_hash, phone_hash FROM petitioners
 		WHERE id_number_hash = ANY ($2) OR phone_hash = ANY ($3))
 	SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class,
-		c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, '')
+		c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, ''), c.registered_by, c.involved_offices
 	FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number
 		AND county = $1 AND receive_time >= $4 LIMIT 1) c`
 
@@ -73,6 +73,10 @@ type Candidate struct {
 	Class                         int16
 	ReceiveTime                   time.Time
 	IDHash, PhoneHash             []byte
+	// RegisteredBy and Involved say who may see the earlier case and its
+	// identity (FindRepeats answers only with what the caller may).
+	RegisteredBy string
+	Involved     []string
 }
 
 // RepeatCandidates returns the petitioners of county's cases received since
@@ -102,7 +106,7 @@ func QueueRepeatCandidates(b *pgx.Batch, county string, idHashes, phoneHashes []
 	b.Queue(repeatCandidatesSQL, county, idHashes, phoneHashes, since).Query(func(rows pgx.Rows) error {
 		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Candidate, error) {
 			var c Candidate
-			err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash)
+			err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash, &c.RegisteredBy, &c.Involved)
 			return c, err
 		})
 		if err != nil {

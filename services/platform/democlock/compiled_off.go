@@ -1,0 +1,5 @@
+//go:build !tongbandemo
+
+package democlock
+
+const compiled = false
