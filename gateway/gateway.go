@@ -36,6 +36,7 @@ import (
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/democlock"
+	"github.com/tongban/tongban/services/platform/download"
 )
 
 // Backends are the services' gRPC addresses and how to reach them.
@@ -128,6 +129,7 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 		}
 	}
 	root := http.NewServeMux()
+	guard = apiHeaders(guard)
 	root.Handle("/v1/", guard(limitBody(mux)))
 	logs := &auditLogs{conns: g.conns, mux: mux, marshaler: marshaler}
 	if b.Accounts != nil {
@@ -152,6 +154,28 @@ func New(ctx context.Context, b Backends) (*Gateway, error) {
 	}))
 	return g, nil
 }
+
+// apiHeaders wraps guard so every API response, whatever route or error
+// wrote it, tells the browser not to guess its type, never to run or frame
+// it (an uploaded file served from the workbench's origin), and not to keep
+// it: a case's identity must not stay in a shared counter computer's cache.
+func apiHeaders(guard func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		inner := guard(h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hd := w.Header()
+			hd.Set("X-Content-Type-Options", "nosniff")
+			hd.Set("Content-Security-Policy", APIPolicy)
+			hd.Set("Cache-Control", "no-store")
+			hd.Set("Referrer-Policy", "no-referrer")
+			inner.ServeHTTP(w, r)
+		})
+	}
+}
+
+// APIPolicy is the Content-Security-Policy of every API response: nothing
+// loads, nothing runs, and a response opened as a page is sandboxed.
+const APIPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 
 // MaxBody is the largest request body the gateway reads: a gRPC message's
 // bound, less room for the JSON's overhead over the protobuf.
@@ -194,7 +218,7 @@ func headerMatcher(key string) (string, bool) {
 // outgoingHeader passes on the one piece of response metadata meant for
 // HTTP clients, an export's file name; nothing else internal leaves.
 func outgoingHeader(key string) (string, bool) {
-	if key == "content-disposition" {
+	if key == download.Header {
 		return "Content-Disposition", true
 	}
 	return "", false

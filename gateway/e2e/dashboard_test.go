@@ -147,7 +147,7 @@ func TestDashboard(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment; filename*=UTF-8''") {
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment; filename=\"") || !strings.Contains(resp.Header.Get("Content-Disposition"), "; filename*=UTF-8''") {
 			t.Errorf("%s export: %d %q %q", format, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
 		}
 	}

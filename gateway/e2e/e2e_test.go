@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/tongban/tongban/gateway"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/calendar"
 	"github.com/tongban/tongban/services/platform/pgtest"
@@ -453,6 +454,16 @@ func TestWalkingSkeleton(t *testing.T) {
 	dlResp.Body.Close()
 	if dlResp.StatusCode != 200 || dlResp.Header.Get("Content-Type") != "application/pdf" || !bytes.Equal(pdfBack, pdf) {
 		t.Fatalf("download: %d %s %q", dlResp.StatusCode, dlResp.Header.Get("Content-Type"), pdfBack)
+	}
+	// Saved, never shown, and never run, with its Chinese name (RFC 6266).
+	for h, want := range map[string]string{
+		"Content-Disposition":     `attachment; filename="file.pdf"; filename*=UTF-8''%E6%9D%A5%E4%BF%A1.pdf`,
+		"X-Content-Type-Options":  "nosniff",
+		"Content-Security-Policy": gateway.APIPolicy,
+	} {
+		if got := dlResp.Header.Get(h); got != want {
+			t.Errorf("download's %s = %q, want %q", h, got, want)
+		}
 	}
 
 	// Batches: newline-delimited JSON (one ImportCasesRequest a line) and

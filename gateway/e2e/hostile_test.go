@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
@@ -63,6 +64,14 @@ func settled(t *testing.T, dbURL string) map[string]string {
 			t.Fatal("the database did not settle")
 		}
 		prev = cur
+	}
+}
+
+// upload is an attachment's JSON body.
+func upload(filename, declared string, content []byte) map[string]any {
+	return map[string]any{
+		"attachment": map[string]any{"filename": filename, "mediaType": declared},
+		"content":    base64.StdEncoding.EncodeToString(content),
 	}
 }
 
@@ -136,6 +145,13 @@ func TestHostileInput(t *testing.T) {
 		{"request id replayed with another body", "POST", "/v1/cases?requestId=hostile-1", "demo-dayun", other, 400},
 		{"negative page size", "GET", "/v1/cases?pageSize=-5", "demo-bureau", nil, 400},
 		{"a huge page size is capped", "GET", "/v1/cases?pageSize=100000000", "demo-bureau", nil, 200},
+		{"an HTML page as an attachment", "POST", "/v1/cases/" + num + "/attachments?requestId=hostile-html", "demo-dayun", upload("说明.html", "text/html", []byte("<!DOCTYPE html><script>fetch('/v1/cases')</script>")), 400},
+		{"an executable named .pdf", "POST", "/v1/cases/" + num + "/attachments?requestId=hostile-exe", "demo-dayun", upload("来信扫描.pdf", "application/pdf", append([]byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00"), make([]byte, 128)...)), 400},
+	}
+	// What the message must say, where a generic one would not help.
+	says := map[string]string{
+		"an HTML page as an attachment": "HTML (text/html), which may not be attached",
+		"an executable named .pdf":      "EXE (application/vnd.microsoft.portable-executable), which may not be attached",
 	}
 	headersOf := map[string][]string{}
 	// Headers a caller at the edge must not be able to use: metadata only
@@ -167,8 +183,8 @@ func TestHostileInput(t *testing.T) {
 			continue
 		}
 		if tc.status >= 400 && tc.status != 413 {
-			if msg, _ := r.body["message"].(string); msg == "" {
-				t.Errorf("%s: no readable message: %.300s", tc.name, r.raw)
+			if msg, _ := r.body["message"].(string); msg == "" || !strings.Contains(r.raw, says[tc.name]) {
+				t.Errorf("%s: no readable message (want %q): %.300s", tc.name, says[tc.name], r.raw)
 			}
 		}
 		for _, leak := range []string{"goroutine", "pgx", "SQLSTATE", "syntax error at", ".go:"} {

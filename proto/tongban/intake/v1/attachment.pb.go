@@ -32,7 +32,11 @@ type Attachment struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The file's name as given, e.g. "来信扫描.pdf" (at most 200 characters).
 	Filename string `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
-	// Media type, e.g. "application/pdf", "image/jpeg".
+	// Media type, e.g. "application/pdf", "image/jpeg". On upload it may be
+	// left out: the service reads the type from the bytes, stores and serves
+	// that one, and refuses types not on its allowlist (PDF, office
+	// documents, images, audio recordings, plain text; never HTML, SVG, XML,
+	// scripts, archives or executables).
 	MediaType string `protobuf:"bytes,3,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
 	// Size in bytes.
 	SizeBytes int64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
@@ -145,7 +149,7 @@ const file_tongban_intake_v1_attachment_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1f\n" +
 	"\bfilename\x18\x02 \x01(\tB\x03\xe0A\x02R\bfilename\x12\"\n" +
 	"\n" +
-	"media_type\x18\x03 \x01(\tB\x03\xe0A\x02R\tmediaType\x12\"\n" +
+	"media_type\x18\x03 \x01(\tB\x03\xe0A\x01R\tmediaType\x12\"\n" +
 	"\n" +
 	"size_bytes\x18\x04 \x01(\x03B\x03\xe0A\x03R\tsizeBytes\x12\x1b\n" +
 	"\x06sha256\x18\x05 \x01(\tB\x03\xe0A\x03R\x06sha256\x120\n" +

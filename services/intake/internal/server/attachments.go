@@ -17,9 +17,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/intake/internal/filetype"
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/download"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
@@ -48,14 +50,19 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 	case n > 200 || strings.ContainsAny(a.GetFilename(), "/\\\x00"):
 		v.Add("attachment.filename", "must be at most 200 characters, without / or \\")
 	}
-	if mt, _, err := mime.ParseMediaType(a.GetMediaType()); err != nil || !strings.Contains(mt, "/") {
-		v.Add("attachment.media_type", `must be a media type such as "application/pdf" or "image/jpeg"`)
+	if mt, _, err := mime.ParseMediaType(a.GetMediaType()); a.GetMediaType() != "" && (err != nil || !strings.Contains(mt, "/")) {
+		v.Add("attachment.media_type", `must be a media type such as "application/pdf" or "image/jpeg", or left out`)
 	}
+	// What is stored and served is what the bytes are, never what the
+	// uploader declared.
+	sniffed := filetype.Sniff(req.GetContent())
 	switch size := len(req.GetContent()); {
 	case size == 0:
 		v.Add("content", "is required (the file's bytes)")
 	case size > MaxAttachment:
 		v.Add("content", "must be at most "+strconv.Itoa(MaxAttachment>>20)+" MiB")
+	case !sniffed.Allowed:
+		v.Add("content", "is "+sniffed.Name+", which may not be attached: "+filetype.Accepted)
 	}
 	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
 	if err := v.Err(); err != nil {
@@ -80,7 +87,7 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 					"only the registering office or the office holding the case may attach files")
 			}
 			row := &store.Attachment{
-				CaseNumber: num, Filename: a.GetFilename(), MediaType: a.GetMediaType(), Size: ref.Size,
+				CaseNumber: num, Filename: a.GetFilename(), MediaType: sniffed.MediaType, Size: ref.Size,
 				SHA256: ref.SHA256, ContainsIdentity: a.GetContainsIdentity(), CreatedBy: caller.Office.ID,
 			}
 			if err := s.Store.AddAttachment(ctx, tx, row); err != nil {
@@ -141,7 +148,7 @@ func (s *Server) GetAttachmentContent(ctx context.Context, req *intakev1.GetAtta
 	} else if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
-	if caller.Office.ID != c.RegisteredBy &&
+	if !policy.SeesIdentity(caller, c.RegisteredBy) &&
 		(a.ContainsIdentity || c.Class == int16(intakev1.CaseClass_CASE_CLASS_ACCUSATION)) {
 		return nil, rpcerr.New(codes.PermissionDenied, "IDENTITY_PROTECTED",
 			"this file may show the petitioner's identity: only the registering office may download it")
@@ -161,6 +168,7 @@ func (s *Server) GetAttachmentContent(ctx context.Context, req *intakev1.GetAtta
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
+	download.SetFilename(ctx, a.Filename)
 	return &httpbody.HttpBody{ContentType: a.MediaType, Data: data}, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"log/slog"
 	"os"
 	"slices"
@@ -878,7 +880,11 @@ func TestAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent := created.GetCase().GetName()
-	photo := bytes.Repeat([]byte{0xff, 0xd8, 0xff}, 1000)
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, image.NewGray(image.Rect(0, 0, 32, 32)), nil); err != nil {
+		t.Fatal(err)
+	}
+	photo := jpg.Bytes()
 	add := func(token, filename string, identity bool, content []byte) (*intakev1.Attachment, error) {
 		r, err := s.CreateAttachment(authtest.As(t, token), &intakev1.CreateAttachmentRequest{
 			Parent: parent, Content: content, RequestId: "att-" + filename,
@@ -901,6 +907,28 @@ func TestAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a2.GetMediaType() != "text/plain; charset=utf-8" {
+		t.Errorf("text declared as a JPEG stored as %q, want what its bytes are", a2.GetMediaType())
+	}
+	// Files a browser or a computer would run are refused by what they
+	// are, whatever their name or declared type; nothing is stored.
+	for _, bad := range []struct {
+		filename, declared, says string
+		content                  []byte
+	}{
+		{"说明.html", "text/html", "HTML (text/html)", []byte("<html><body><script>fetch('/v1/cases')</script></body></html>")},
+		{"来信扫描.pdf", "application/pdf", "EXE (application/vnd.microsoft.portable-executable)", append([]byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00"), make([]byte, 128)...)},
+		{"图.jpg", "image/jpeg", "SVG (image/svg+xml)", []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)},
+	} {
+		_, err := s.CreateAttachment(dayun, &intakev1.CreateAttachmentRequest{
+			Parent: parent, Content: bad.content, RequestId: "bad-" + bad.filename,
+			Attachment: &intakev1.Attachment{Filename: bad.filename, MediaType: bad.declared},
+		})
+		if status.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"content"}) ||
+			!strings.Contains(err.Error(), bad.says) || !strings.Contains(err.Error(), "may not be attached") {
+			t.Errorf("%s (%s): %v, want 400 on content naming %s", bad.filename, bad.declared, err, bad.says)
+		}
+	}
 	if _, err := add("demo-bureau", "x.jpg", false, photo); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("bureau (neither registering nor holding) attached: %v", err)
 	}
@@ -920,8 +948,8 @@ func TestAttachments(t *testing.T) {
 	}
 	download := func(token, name string) ([]byte, error) {
 		b, err := s.GetAttachmentContent(authtest.As(t, token), &intakev1.GetAttachmentContentRequest{Name: name})
-		if err == nil && b.GetContentType() != "image/jpeg" {
-			t.Errorf("content type %q", b.GetContentType())
+		if want := map[string]string{a1.GetName(): "image/jpeg", a2.GetName(): "text/plain; charset=utf-8"}[name]; err == nil && b.GetContentType() != want {
+			t.Errorf("%s served as %q, want %q", name, b.GetContentType(), want)
 		}
 		return b.GetData(), err
 	}

@@ -5,15 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net/url"
 	"strconv"
 
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/genproto/googleapis/api/httpbody"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
+	"github.com/tongban/tongban/services/platform/download"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -146,8 +144,7 @@ func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.Expor
 		out = httpbody.HttpBody{ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", Data: b}
 		file += ".xlsx"
 	}
-	// The gateway forwards this header, so a browser saves the file by name.
-	_ = grpc.SetHeader(ctx, metadata.Pairs("content-disposition", `attachment; filename*=UTF-8''`+url.PathEscape(file)))
+	download.SetFilename(ctx, file)
 	return &out, nil
 }
 
