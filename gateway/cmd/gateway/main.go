@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/tongban/tongban/gateway"
 	"github.com/tongban/tongban/gateway/accounts"
@@ -199,6 +200,11 @@ func serveRevocations(ctx context.Context, logger *slog.Logger, accts *accounts.
 	srv := grpc.NewServer(grpc.Creds(tlsConf.Server()),
 		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger), authn.UnaryServerInterceptor()))
 	accountsv1.RegisterRevocationServiceServer(srv, &accounts.Revocations{Accounts: accts})
+	reflection.Register(srv) // an internal port, as the services' are
+	if err := app.Scoped(srv); err != nil {
+		l.Close()
+		return nil, err
+	}
 	go srv.Serve(l) //nolint:errcheck // stopped below
 	logger.InfoContext(ctx, "serving revocations", slog.String("grpc", l.Addr().String()))
 	return srv.Stop, nil

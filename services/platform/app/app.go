@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ import (
 	"github.com/tongban/tongban/services/platform/metrics"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/serving"
 	"github.com/tongban/tongban/services/platform/tlsconf"
 	"github.com/tongban/tongban/services/platform/token"
@@ -307,6 +309,9 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	if err := Scoped(srv); err != nil {
+		return err
+	}
 	if followRevocations != nil {
 		workers = append(workers, followRevocations)
 	}
@@ -356,6 +361,27 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		s.Handlers["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
 	}
 	return s.Run(ctx, workers...)
+}
+
+// Scoped refuses a server that registers a Tongban method without a
+// visibility scope in policy.Methods: such a method is not served at all.
+func Scoped(srv *grpc.Server) error {
+	var missing []string
+	for svc, info := range srv.GetServiceInfo() {
+		if !strings.HasPrefix(svc, "tongban.") {
+			continue // health, reflection
+		}
+		for _, m := range info.Methods {
+			if _, ok := policy.Methods["/"+svc+"/"+m.Name]; !ok {
+				missing = append(missing, "/"+svc+"/"+m.Name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("methods without a visibility scope in policy.Methods: %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // HeadSigner is the signer of a schema's audit chain heads (audit.HeadSigner)

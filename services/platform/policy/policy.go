@@ -146,7 +146,10 @@ func SeesCounty(c auth.Caller) bool {
 // deadlines, reminders, notices, agenda): its own office's, or any office's
 // for the county petition bureau.
 func ForOffice(c auth.Caller, office string) bool {
-	return c.Office.ID == office || c.Office.Kind == directory.Bureau
+	if c.Role == RoleLeader { // a leader sees the cases they lead, not an office's work
+		return false
+	}
+	return c.Office.ID == office || SeesCounty(c)
 }
 
 // Case is what a decision about a move needs to know of the case.

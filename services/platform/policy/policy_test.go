@@ -11,6 +11,17 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	_ "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	_ "github.com/tongban/tongban/proto/tongban/audit/v1"
+	_ "github.com/tongban/tongban/proto/tongban/directory/v1"
+	_ "github.com/tongban/tongban/proto/tongban/events/v1"
+	_ "github.com/tongban/tongban/proto/tongban/intake/v1"
+	_ "github.com/tongban/tongban/proto/tongban/reporting/v1"
+	_ "github.com/tongban/tongban/proto/tongban/scheduling/v1"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/lifecycle"
@@ -104,7 +115,48 @@ func matrix() string {
 			}
 		}
 	}
+	b.WriteString("\nwhat each method answers to whom (policy.Methods):\n")
+	byScope := map[Scope][]string{}
+	for m, sc := range Methods {
+		byScope[sc] = append(byScope[sc], m)
+	}
+	for _, sc := range slices.Sorted(maps.Keys(byScope)) {
+		fmt.Fprintf(&b, "  %s:\n", sc)
+		for _, m := range slices.Sorted(slices.Values(byScope[sc])) {
+			fmt.Fprintf(&b, "    %s\n", m)
+		}
+	}
 	return b.String()
+}
+
+// TestEveryMethodHasAScope: every method of every Tongban service compiled
+// in has a visibility scope, and no scope names a method that is gone.
+func TestEveryMethodHasAScope(t *testing.T) {
+	seen := map[string]bool{}
+	protoregistry.GlobalFiles.RangeFiles(func(f protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(f.Package()), "tongban.") {
+			return true
+		}
+		for i := range f.Services().Len() {
+			svc := f.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				m := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(j).Name())
+				seen[m] = true
+				if _, ok := Methods[m]; !ok {
+					t.Errorf("%s has no visibility scope: add it to policy.Methods", m)
+				}
+			}
+		}
+		return true
+	})
+	if len(seen) < 70 {
+		t.Fatalf("only %d methods registered: a proto package is not imported here", len(seen))
+	}
+	for m := range Methods {
+		if !seen[m] {
+			t.Errorf("policy.Methods names %s, which no service has", m)
+		}
+	}
 }
 
 func reason(err error) string {

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -530,9 +531,11 @@ func appointmentProto(a *store.Appointment) *schedulingv1.Appointment {
 	}
 }
 
-// ListAppointments lists a month's appointments and each leader's count.
+// ListAppointments lists a month's appointments of the cases the caller
+// may see, and each leader's count of them.
 func (s *Server) ListAppointments(ctx context.Context, req *schedulingv1.ListAppointmentsRequest) (*schedulingv1.ListAppointmentsResponse, error) {
-	if _, err := auth.Require(ctx); err != nil {
+	caller, err := auth.Require(ctx)
+	if err != nil {
 		return nil, err
 	}
 	month, err := time.ParseInLocation("2006-01", req.GetMonth(), calendar.China)
@@ -543,6 +546,9 @@ func (s *Server) ListAppointments(ctx context.Context, req *schedulingv1.ListApp
 	}
 	as, err := s.Store.Appointments(ctx, month, month.AddDate(0, 1, 0), "", req.GetLeader())
 	if err != nil {
+		return nil, rpcerr.ToStatus(err)
+	}
+	if as, err = s.visibleAppointments(ctx, caller, as); err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
 	leaders, err := s.Store.Leaders(ctx)
@@ -564,6 +570,22 @@ func (s *Server) ListAppointments(ctx context.Context, req *schedulingv1.ListApp
 		})
 	}
 	return resp, nil
+}
+
+// visibleAppointments keeps the appointments of cases caller may see.
+func (s *Server) visibleAppointments(ctx context.Context, caller auth.Caller, as []*store.Appointment) ([]*store.Appointment, error) {
+	nums := make([]string, len(as))
+	for i, a := range as {
+		nums[i] = a.CaseNumber
+	}
+	vis, err := s.Store.InvolvedIn(ctx, nums)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(as, func(a *store.Appointment) bool {
+		v, ok := vis[a.CaseNumber]
+		return !ok || !policy.CanSeeCase(caller, v.County, v.Involved)
+	}), nil
 }
 
 // agenda collects an office's receptions, appointments and deadlines.

@@ -737,7 +737,7 @@ func (s *Server) ListSupervisions(ctx context.Context, req *schedulingv1.ListSup
 		return nil, err
 	}
 	office := caller.Office.ID
-	if caller.Office.Kind == directory.Bureau {
+	if policy.SeesCounty(caller) {
 		office = ""
 	}
 	ss, err := s.Store.Supervisions(ctx, caller.County, office, req.GetShowResolved(), page.Offset, page.Size+1)

@@ -304,6 +304,31 @@ func (s *Store) Involved(ctx context.Context, number string) (string, []string, 
 	return county, offices, nil
 }
 
+// Visibility is what policy.CanSeeCase needs of a case.
+type Visibility struct {
+	County   string
+	Involved []string
+}
+
+// InvolvedIn returns the visibility of each of numbers that is known.
+func (s *Store) InvolvedIn(ctx context.Context, numbers []string) (map[string]Visibility, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT case_number, county, involved FROM case_offices WHERE case_number = ANY($1)`, numbers)
+	if err != nil {
+		return nil, fmt.Errorf("store.InvolvedIn: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Visibility{}
+	for rows.Next() {
+		var num string
+		var v Visibility
+		if err := rows.Scan(&num, &v.County, &v.Involved); err != nil {
+			return nil, fmt.Errorf("store.InvolvedIn: %w", err)
+		}
+		out[num] = v
+	}
+	return out, rows.Err()
+}
+
 // LocalRestDays returns the county's local days off by date.
 func (s *Store) LocalRestDays(ctx context.Context) (map[string]string, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), name FROM local_rest_days`)
