@@ -102,6 +102,17 @@ func TestHostileInput(t *testing.T) {
 		}
 		return ""
 	})
+	c.do("POST", "/v1/cases?requestId=hostile-2", "demo-dayun", map[string]any{"channel": "CHANNEL_VISIT", "township": "330421102",
+		"caseClass": "CASE_CLASS_SUGGESTION", "subject": "建议增设路灯", "content": "村口无路灯。", "anonymous": true}).must(t, 201, "a second case")
+	pageToken := c.do("GET", "/v1/cases?pageSize=1", "demo-dayun", nil).must(t, 200, "a first page").str("nextPageToken")
+	if pageToken == "" {
+		t.Fatal("no next page token")
+	}
+	flip := map[byte]string{'A': "B"}[pageToken[5]]
+	if flip == "" {
+		flip = "A"
+	}
+	changedToken := pageToken[:5] + flip + pageToken[6:]
 	before := settled(t, dbURL)
 
 	sqli := "'; DROP TABLE intake.cases; --"
@@ -143,6 +154,7 @@ func TestHostileInput(t *testing.T) {
 		{"another township's token", "POST", "/v1/cases/" + num + ":referUp", "demo-xitang", map[string]any{"reason": "x"}, 404},
 		{"a department acting on a case it never held", "POST", "/v1/cases/" + num + ":answer", "demo-zjj", map[string]any{"outcome": "ANSWER_OUTCOME_SUPPORT", "text": "x"}, 404},
 		{"request id replayed with another body", "POST", "/v1/cases?requestId=hostile-1", "demo-dayun", other, 400},
+		{"a page token with one character changed", "GET", "/v1/cases?pageSize=1&pageToken=" + changedToken, "demo-dayun", nil, 400},
 		{"negative page size", "GET", "/v1/cases?pageSize=-5", "demo-bureau", nil, 400},
 		{"a huge page size is capped", "GET", "/v1/cases?pageSize=100000000", "demo-bureau", nil, 200},
 		{"an HTML page as an attachment", "POST", "/v1/cases/" + num + "/attachments?requestId=hostile-html", "demo-dayun", upload("说明.html", "text/html", []byte("<!DOCTYPE html><script>fetch('/v1/cases')</script>")), 400},
@@ -150,8 +162,11 @@ func TestHostileInput(t *testing.T) {
 	}
 	// What the message must say, where a generic one would not help.
 	says := map[string]string{
-		"an HTML page as an attachment": "HTML (text/html), which may not be attached",
-		"an executable named .pdf":      "EXE (application/vnd.microsoft.portable-executable), which may not be attached",
+		"an HTML page as an attachment":              "HTML (text/html), which may not be attached",
+		"an executable named .pdf":                   "EXE (application/vnd.microsoft.portable-executable), which may not be attached",
+		"If-Match disagreeing with the body's etag":  `is \"1\" but the If-Match header says \"7\"`,
+		"Idempotency-Key disagreeing with requestId": `is \"hostile-3\" but the Idempotency-Key header is \"hostile-4\"`,
+		"a page token with one character changed":    "is not a token from a previous call of this list",
 	}
 	headersOf := map[string][]string{}
 	// Headers a caller at the edge must not be able to use: metadata only
@@ -166,6 +181,9 @@ func TestHostileInput(t *testing.T) {
 		{"the service header itself", "GET", "/v1/cases", "", nil, 401, []string{"X-Tongban-Service", serviceCredential}},
 		{"a guessed service header beside an office token", "GET", "/v1/cases", "demo-dayun", nil, 401, []string{"X-Tongban-Service", "guess"}},
 		{"an office backdating with the demo clock", "POST", "/v1/cases?requestId=hostile-demo-clock", "demo-dayun", newCase, 403, []string{democlock.Header, "2019-05-01T09:00:00+08:00"}},
+		{"If-Match disagreeing with the body's etag", "PATCH", "/v1/cases/" + num, "demo-dayun", map[string]any{"subject": "改", "etag": "1"}, 400, []string{"If-Match", `"7"`}},
+		{"a stale If-Match", "PATCH", "/v1/cases/" + num, "demo-dayun", map[string]any{"subject": "改"}, 409, []string{"If-Match", `"99"`}},
+		{"Idempotency-Key disagreeing with requestId", "POST", "/v1/cases?requestId=hostile-3", "demo-dayun", other, 400, []string{"Idempotency-Key", "hostile-4"}},
 		{"an office guessing the demo clock's key", "POST", "/v1/cases?requestId=hostile-demo-key", "demo-dayun", newCase, 403, []string{democlock.Header, "2019-05-01T09:00:00+08:00", democlock.KeyHeader, "guess"}},
 	}
 	for _, tc := range withHeaders {

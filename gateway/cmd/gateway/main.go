@@ -28,6 +28,7 @@ import (
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/logging"
+	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/tlsconf"
 	"github.com/tongban/tongban/services/platform/token"
@@ -71,6 +72,7 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		return errors.New("no service credential: set TONGBAN_SERVICE_TOKEN (at least 16 characters, the same for every process; " +
 			"make run and make test generate one, deploy/ takes it from the Secret tongban-service-token)")
 	}
+	pagination.SetKey(app.DeriveKey(serviceToken, "page tokens")) // the audit log's pages
 	accts, closeAccounts, err := accountService(ctx, logger)
 	if err != nil {
 		return err

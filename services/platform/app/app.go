@@ -7,6 +7,8 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,7 @@ import (
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/metrics"
 	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/serving"
@@ -224,6 +227,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return errors.New("no service credential: set TONGBAN_SERVICE_TOKEN (at least 16 characters, the same for every process; " +
 			"make run and make test generate one, deploy/ takes it from the Secret tongban-service-token)")
 	}
+	pagination.SetKey(DeriveKey(serviceToken, "page tokens"))
 	authn := auth.New(dir).WithPublic(spec.PublicMethods...).WithService(serviceToken)
 	if env("DEMO_TOKENS", "") == "true" {
 		logger.WarnContext(ctx, "DEMO TOKENS ON: the directory's static demo tokens are accepted; never in production")
@@ -361,6 +365,18 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		s.Handlers["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
 	}
 	return s.Run(ctx, workers...)
+}
+
+// DeriveKey derives a 32-byte key for one purpose from the installation's
+// service credential (HKDF, RFC 5869), so that a secret every process
+// already shares also keys what every replica must agree on (page tokens)
+// without a second secret to distribute.
+func DeriveKey(secret, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(secret), nil, "tongban "+purpose, 32)
+	if err != nil {
+		panic(err) // only for a length SHA-256 cannot give
+	}
+	return k
 }
 
 // Scoped refuses a server that registers a Tongban method without a

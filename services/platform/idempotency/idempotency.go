@@ -50,10 +50,16 @@ func Check(v Violations, rid string) {
 }
 
 // Checked returns the request's id (see RequestID) and reports it to v when
-// it is too long.
+// it is too long, or when the request_id field and the Idempotency-Key
+// header are both sent and differ: which one a retry would be matched by
+// is then a guess, and a guess can duplicate.
 func Checked(ctx context.Context, field string, v Violations) string {
 	rid := RequestID(ctx, field)
 	Check(v, rid)
+	md, _ := metadata.FromIncomingContext(ctx)
+	if h := md.Get("idempotency-key"); field != "" && len(h) > 0 && h[0] != field {
+		v.Add("request_id", fmt.Sprintf("is %q but the Idempotency-Key header is %q: send one, or the same in both", field, h[0]))
+	}
 	return rid
 }
 

@@ -3,11 +3,14 @@ package idempotency
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -107,5 +110,36 @@ func TestReuseWithDifferentRequest(t *testing.T) {
 	key.Scope = "330421103"
 	if replayed, err := run(wrapperspb.String("b")); err != nil || replayed {
 		t.Fatalf("other scope: replayed=%v err=%v", replayed, err)
+	}
+}
+
+// TestChecked: the request_id field, else the Idempotency-Key header; both
+// different is a violation of request_id naming both.
+func TestChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name, field, header, want, violation string
+	}{
+		{"neither", "", "", "", ""},
+		{"the field", "r-1", "", "r-1", ""},
+		{"the header", "", "h-1", "h-1", ""},
+		{"both the same", "r-1", "r-1", "r-1", ""},
+		{"both different", "r-1", "h-1", "r-1", `request_id: is "r-1" but the Idempotency-Key header is "h-1"`},
+		{"too long", strings.Repeat("x", 129), "", strings.Repeat("x", 129), "request_id: must be at most 128 characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.header != "" {
+				ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("idempotency-key", tc.header))
+			}
+			var v rpcerr.Violations
+			got := Checked(ctx, tc.field, &v)
+			err := v.Err()
+			if got != tc.want || (tc.violation == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), strings.TrimPrefix(tc.violation, "request_id: ")) {
+				t.Errorf("Checked = %q, %v; want %q, %q", got, err, tc.want, tc.violation)
+			}
+			if err != nil && !slices.Equal(rpcerr.Fields(err), []string{"request_id"}) {
+				t.Errorf("fields %v, want request_id", rpcerr.Fields(err))
+			}
+		})
 	}
 }

@@ -1,15 +1,64 @@
 // Package pagination reads page sizes and opaque page tokens the same way in
 // every List method (AIP-158): 0 means the default, above the maximum is
-// capped, negative is invalid; a token is bound to the request it came from.
+// capped, negative is invalid; a token is bound to the request it came from
+// and authenticated (HMAC-SHA256 with the installation's key), so a token
+// changed by one character is refused rather than read as another page.
 package pagination
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
+	"sync/atomic"
 	"time"
 )
+
+// macSize is the tag's length: 128 bits, as NIST SP 800-107 allows for
+// truncated HMAC tags.
+const macSize = 16
+
+var key atomic.Pointer[[]byte]
+
+func init() {
+	// Until SetKey: a key of this process alone, so tokens are still
+	// authenticated (tests, tools); the services set the installation's.
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	key.Store(&k)
+}
+
+// SetKey sets the key every replica of every service shares, so a token
+// from one replica reads at another.
+func SetKey(k []byte) {
+	k = append([]byte(nil), k...)
+	key.Store(&k)
+}
+
+// seal appends the tag of payload in scope.
+func seal(payload []byte, scope string) string {
+	return base64.RawURLEncoding.EncodeToString(append(payload, tag(payload, scope)...))
+}
+
+// open returns the payload of a token of scope, at least minLen long.
+func open(token, scope string, minLen int) ([]byte, bool) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil || len(b) < minLen+macSize {
+		return nil, false
+	}
+	payload, got := b[:len(b)-macSize], b[len(b)-macSize:]
+	return payload, hmac.Equal(got, tag(payload, scope))
+}
+
+func tag(payload []byte, scope string) []byte {
+	m := hmac.New(sha256.New, *key.Load())
+	m.Write([]byte(scope))
+	m.Write([]byte{0})
+	m.Write(payload)
+	return m.Sum(nil)[:macSize]
+}
 
 // ErrBadToken says a page token is malformed or belongs to another request.
 var ErrBadToken = errors.New("invalid page token")
@@ -34,10 +83,9 @@ func Size(requested, def, max int32) (int, error) {
 // request parameters other than the page) so that a token cannot be replayed
 // against a different list.
 func Token(offset int64, scope string) string {
-	b := make([]byte, 12)
+	b := make([]byte, 8)
 	binary.BigEndian.PutUint64(b, uint64(offset))
-	binary.BigEndian.PutUint32(b[8:], crc32.ChecksumIEEE([]byte(scope)))
-	return base64.RawURLEncoding.EncodeToString(b)
+	return seal(b, "offset\x00"+scope)
 }
 
 // Offset decodes a token made by [Token] for the same scope. The empty token
@@ -46,11 +94,8 @@ func Offset(token, scope string) (int64, error) {
 	if token == "" {
 		return 0, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != 12 {
-		return 0, ErrBadToken
-	}
-	if binary.BigEndian.Uint32(b[8:]) != crc32.ChecksumIEEE([]byte(scope)) {
+	b, ok := open(token, "offset\x00"+scope, 8)
+	if !ok || len(b) != 8 {
 		return 0, ErrBadToken
 	}
 	off := int64(binary.BigEndian.Uint64(b))
@@ -105,10 +150,9 @@ type Keyset struct {
 // KeysetToken encodes k, checksummed with scope (the list's filters and
 // order), as an opaque page token.
 func KeysetToken(k Keyset, scope string) string {
-	b := make([]byte, 12, 12+len(k.Key))
+	b := make([]byte, 8, 8+len(k.Key)+macSize)
 	binary.BigEndian.PutUint64(b, uint64(k.Time.UnixMicro()))
-	binary.BigEndian.PutUint32(b[8:], crc32.ChecksumIEEE([]byte(scope)))
-	return base64.RawURLEncoding.EncodeToString(append(b, k.Key...))
+	return seal(append(b, k.Key...), "keyset\x00"+scope)
 }
 
 // ParseKeyset decodes a token made by [KeysetToken] for the same scope;
@@ -117,9 +161,9 @@ func ParseKeyset(token, scope string) (k Keyset, ok bool, err error) {
 	if token == "" {
 		return Keyset{}, false, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 12 || binary.BigEndian.Uint32(b[8:]) != crc32.ChecksumIEEE([]byte(scope)) {
+	b, ok := open(token, "keyset\x00"+scope, 8)
+	if !ok {
 		return Keyset{}, false, ErrBadToken
 	}
-	return Keyset{Time: time.UnixMicro(int64(binary.BigEndian.Uint64(b))).UTC(), Key: string(b[12:])}, true, nil
+	return Keyset{Time: time.UnixMicro(int64(binary.BigEndian.Uint64(b))).UTC(), Key: string(b[8:])}, true, nil
 }

@@ -76,3 +76,39 @@ func FuzzParseKeyset(f *testing.F) {
 		}
 	})
 }
+
+// TestTamperedTokens: any one character changed, and a token made under
+// another installation's key, are refused, never read as another page.
+func TestTamperedTokens(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for name, tc := range map[string]struct {
+		tok   string
+		parse func(string) error
+	}{
+		"offset": {Token(150, "ListCases/330421102"), func(s string) error { _, err := Offset(s, "ListCases/330421102"); return err }},
+		"keyset": {KeysetToken(Keyset{Time: time.Unix(1_790_000_000, 0), Key: "330421-2026-000123"}, "ListCases"),
+			func(s string) error { _, _, err := ParseKeyset(s, "ListCases"); return err }},
+	} {
+		if err := tc.parse(tc.tok); err != nil {
+			t.Fatalf("%s: the token itself: %v", name, err)
+		}
+		for i := range len(tc.tok) {
+			for _, c := range alphabet {
+				if byte(c) == tc.tok[i] {
+					continue
+				}
+				changed := tc.tok[:i] + string(c) + tc.tok[i+1:]
+				if err := tc.parse(changed); err == nil {
+					t.Fatalf("%s: %q (character %d changed) was accepted", name, changed, i)
+				}
+			}
+		}
+	}
+	tok := Token(150, "s")
+	old := *key.Load()
+	SetKey([]byte("another installation's key, 32 bytes"))
+	defer SetKey(old)
+	if _, err := Offset(tok, "s"); err == nil {
+		t.Fatal("a token of another installation's key was accepted")
+	}
+}

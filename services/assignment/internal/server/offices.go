@@ -21,6 +21,7 @@ import (
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/policy"
+	"github.com/tongban/tongban/services/platform/precondition"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -176,6 +177,7 @@ func (o *Offices) UpdateOffice(ctx context.Context, req *directoryv1.UpdateOffic
 			v.Add("update_mask", "may name display_name, duties and closed, not "+p)
 		}
 	}
+	want := precondition.Etag(ctx, req.GetOffice().GetEtag(), &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -186,7 +188,7 @@ func (o *Offices) UpdateOffice(ctx context.Context, req *directoryv1.UpdateOffic
 		if err != nil {
 			return "", err
 		}
-		if e := req.GetOffice().GetEtag(); e != "" && e != directory.Etag(cur.Revision) {
+		if want != "" && want != directory.Etag(cur.Revision) {
 			return "", rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the office changed since you read it: reload it and try again", "etag", directory.Etag(cur.Revision))
 		}
 		next := cur.Office

@@ -36,6 +36,7 @@ import (
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/policy"
+	"github.com/tongban/tongban/services/platform/precondition"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/ruleset"
 	"github.com/tongban/tongban/services/platform/tracing"
@@ -704,6 +705,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 		v.Add("name", names.CaseNumberHint)
 	}
 	rid := idempotency.Checked(ctx, m.requestID, v)
+	m.etag = precondition.Etag(ctx, m.etag, v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/precondition"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -56,6 +57,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 		v.Add("update_mask", "names no field to correct")
 	}
 	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
+	want := precondition.Etag(ctx, req.GetCase().GetEtag(), &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -72,7 +74,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 			if caller.Office.ID != c.RegisteredBy {
 				return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OFFICE", "only the registering office may correct a registration")
 			}
-			if e := req.GetCase().GetEtag(); e != "" && e != etag(c.Version) {
+			if want != "" && want != etag(c.Version) {
 				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c.Version))
 			}
 			// Validate the corrected registration as a whole, as at registration.

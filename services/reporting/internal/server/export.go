@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -103,6 +104,40 @@ func ExportRows(r *reportingv1.Report) [][]string {
 	return rows
 }
 
+// CSV writes rows for a spreadsheet: UTF-8 with a byte-order mark (so
+// Excel reads the Chinese), and every text cell that a spreadsheet would
+// take for a formula neutralised (OWASP, CSV injection): a leader's name
+// or an office's is typed by people, and "=HYPERLINK(…)" must stay text.
+func CSV(rows [][]string) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("\ufeff")
+	w := csv.NewWriter(&buf)
+	for _, row := range rows {
+		safe := make([]string, len(row))
+		for i, cell := range row {
+			safe[i] = TextCell(cell)
+		}
+		if err := w.Write(safe); err != nil {
+			return nil, err
+		}
+	}
+	w.Flush()
+	return buf.Bytes(), w.Error()
+}
+
+// TextCell prefixes a quote to a cell that starts with a formula's
+// character (= + - @, tab, carriage return), unless it is a number: "-3"
+// is a count, not a formula.
+func TextCell(cell string) string {
+	if cell == "" || !strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return cell
+	}
+	if _, err := strconv.ParseFloat(cell, 64); err == nil {
+		return cell
+	}
+	return "'" + cell
+}
+
 // ExportMonthlyReport writes a month's report as XLSX or CSV.
 func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.ExportMonthlyReportRequest) (*httpbody.HttpBody, error) {
 	var v rpcerr.Violations
@@ -128,13 +163,11 @@ func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.Expor
 	}
 	var out httpbody.HttpBody
 	if req.GetFormat() == reportingv1.ExportFormat_EXPORT_FORMAT_CSV {
-		var buf bytes.Buffer
-		buf.WriteString("\ufeff")
-		w := csv.NewWriter(&buf)
-		if err := w.WriteAll(rows); err != nil {
+		b, err := CSV(rows)
+		if err != nil {
 			return nil, rpcerr.Internal(err)
 		}
-		out = httpbody.HttpBody{ContentType: "text/csv; charset=utf-8", Data: buf.Bytes()}
+		out = httpbody.HttpBody{ContentType: "text/csv; charset=utf-8", Data: b}
 		file += ".csv"
 	} else {
 		b, err := xlsx(rows)

