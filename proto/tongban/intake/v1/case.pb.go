@@ -423,7 +423,10 @@ type Case struct {
 	RepeatOfFinal bool `protobuf:"varint,27,opt,name=repeat_of_final,json=repeatOfFinal,proto3" json:"repeat_of_final,omitempty"`
 	// The query code printed on the receipt (受理凭证, 查询码): with the case
 	// number it identifies the petitioner's case when they ask about it.
-	// Shown to the registering office only.
+	// Shown to the registering office only. It is derived from the case
+	// number with a key the database does not hold, never stored; a code
+	// drawn before that (old receipts) still opens the lookup but is not
+	// shown again.
 	QueryCode     string `protobuf:"bytes,28,opt,name=query_code,json=queryCode,proto3" json:"query_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

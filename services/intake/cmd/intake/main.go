@@ -36,7 +36,11 @@ func main() {
 			if blobDir == "" {
 				return nil, fmt.Errorf("set INTAKE_BLOB_DIR: the directory that keeps attachments' bytes")
 			}
-			srv, err := server.New(&store.Store{Pool: d.Pool, Keys: keys}, d.Directory, blob.Dir{Root: blobDir})
+			st := &store.Store{Pool: d.Pool, Keys: keys}
+			if _, err := st.HashLegacyQueryCodes(ctx); err != nil {
+				return nil, err
+			}
+			srv, err := server.New(st, d.Directory, blob.Dir{Root: blobDir})
 			if err != nil {
 				return nil, err
 			}

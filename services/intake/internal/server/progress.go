@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"strings"
 
@@ -54,7 +53,7 @@ func (s *Server) GetCaseProgress(ctx context.Context, req *intakev1.GetCaseProgr
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, rpcerr.Internal(err)
 	}
-	if err != nil || subtle.ConstantTimeCompare([]byte(c.QueryCode), []byte(code)) != 1 {
+	if err != nil || !s.Store.QueryCodeMatches(c, code) {
 		if _, err := s.Store.Pool.Exec(ctx, `INSERT INTO progress_failures (case_number) VALUES ($1)`, num); err != nil {
 			return nil, rpcerr.Internal(err)
 		}

@@ -84,3 +84,67 @@ func TestCaseProgress(t *testing.T) {
 		t.Errorf("after five wrong codes, the right one: %v", err)
 	}
 }
+
+// TestQueryCodeAtRest: the database holds no query code, in clear or as a
+// hash anyone could recompute: a new case's code is derived with the
+// identity hash key, and a code drawn before that (still printed on old
+// receipts) is replaced at start by its keyed hash and still opens the
+// lookup.
+func TestQueryCodeAtRest(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := context.Background()
+	created, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCase()
+	var row string
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT c::text FROM cases c WHERE case_number = $1`, c.GetCaseNumber()).Scan(&row); err != nil {
+		t.Fatal(err)
+	}
+	if c.GetQueryCode() == "" || strings.Contains(strings.ToUpper(row), c.GetQueryCode()) {
+		t.Fatalf("the case's row holds its query code %q: %s", c.GetQueryCode(), row)
+	}
+	var dump string // every table of the schema, as text
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT string_agg(t, '|') FROM (
+		SELECT c::text AS t FROM cases c UNION ALL SELECT i::text FROM idempotency_keys i UNION ALL SELECT a::text FROM audit_log a) x`).Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToUpper(dump), c.GetQueryCode()) {
+		t.Errorf("the database holds the query code %q", c.GetQueryCode())
+	}
+
+	// A case registered before codes were derived, its code in clear.
+	legacy, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase(), RequestId: "legacy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := legacy.GetCase().GetCaseNumber()
+	if _, err := s.Store.Pool.Exec(ctx, `UPDATE cases SET query_code = '0A1B2C3D' WHERE case_number = $1`, num); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Store.HashLegacyQueryCodes(ctx); err != nil || n != 1 {
+		t.Fatalf("HashLegacyQueryCodes = %d, %v; want 1", n, err)
+	}
+	if n, err := s.Store.HashLegacyQueryCodes(ctx); err != nil || n != 0 {
+		t.Fatalf("a second run = %d, %v; want 0", n, err)
+	}
+	var clear *string
+	var hash []byte
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT query_code, query_code_hash FROM cases WHERE case_number = $1`, num).Scan(&clear, &hash); err != nil || clear != nil || len(hash) != 32 {
+		t.Fatalf("after hashing: %v %x %v", clear, hash, err)
+	}
+	for _, tc := range []struct {
+		code string
+		ok   bool
+	}{{"0a1b2c3d", true}, {legacy.GetCase().GetQueryCode(), false}, {"0A1B2C3E", false}} {
+		_, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: legacy.GetCase().GetName(), QueryCode: tc.code})
+		if (err == nil) != tc.ok {
+			t.Errorf("the legacy case with code %q: %v, want ok=%t", tc.code, err, tc.ok)
+		}
+	}
+	if got, err := s.GetCase(authtest.As(t, "demo-dayun"), &intakev1.GetCaseRequest{Name: legacy.GetCase().GetName()}); err != nil || got.GetCase().GetQueryCode() != "" {
+		t.Errorf("a legacy code, known only as a hash, shown as %q (%v)", got.GetCase().GetQueryCode(), err)
+	}
+}

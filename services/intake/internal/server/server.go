@@ -532,8 +532,8 @@ func (s *Server) view(caller auth.Caller, c *store.Case, root rootView) *intakev
 		out.Repeat, out.RepeatOf, out.RepeatOfFinal = c.RepeatOf != "", caseName(c.RepeatOf), root.final
 	}
 	clear := policy.SeesIdentity(caller, c.RegisteredBy)
-	if clear {
-		out.QueryCode = c.QueryCode
+	if clear && c.QueryCodeHash == nil { // a code drawn before codes were derived is known no more
+		out.QueryCode = s.Store.QueryCode(c.Number)
 	}
 	if c.Accused != "" && caller.Office.ID != c.Accused {
 		out.AccusedOffice = names.Office(c.Accused)

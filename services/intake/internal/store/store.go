@@ -4,7 +4,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/hmac"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,7 +69,9 @@ type Case struct {
 	ExternalID     string
 	RepeatOf       string // the first case of the matter, for a repeat
 	Accused        string // for an accusation: the accused office id, if any
-	QueryCode      string // printed on the receipt; drawn at registration
+	// QueryCodeHash is set for a case whose query code was drawn at random
+	// before codes were derived (QueryCode); nil otherwise.
+	QueryCodeHash []byte
 	Version        int64
 	UpdateTime     time.Time
 }
@@ -201,8 +204,8 @@ func sequenceName(county string, year int) (string, error) {
 	return fmt.Sprintf("case_seq_%s_%d", county, year), nil
 }
 
-// Insert stores a new case with its petitioners. Its times, version and
-// query code are drawn here, not by the database, so that in a
+// Insert stores a new case with its petitioners. Its times and version are
+// drawn here, not by the database, so that in a
 // pgdb.Pipeline the row travels with the transaction's next round trip:
 // CreateTime is now unless set already (a demonstration load's backdated
 // registration). A duplicate (source system, external id) is
@@ -211,17 +214,17 @@ func sequenceName(county string, year int) (string, error) {
 func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	const q = `INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content,
 		anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices,
-		source_system, external_id, repeat_of, accused_office, create_time, update_time, version, query_code)
+		source_system, external_id, repeat_of, accused_office, create_time, update_time, version)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,NULLIF($17,''),NULLIF($18,''),NULLIF($19,''),NULLIF($20,''),
-			$21, $22, $23, $24)`
+			$21, $22, $23)`
 	if c.CreateTime.IsZero() {
 		c.CreateTime = time.Now()
 	}
 	c.CreateTime = c.CreateTime.UTC().Truncate(time.Microsecond) // as stored
-	c.UpdateTime, c.Version, c.QueryCode = c.CreateTime, 1, newQueryCode()
+	c.UpdateTime, c.Version = c.CreateTime, 1
 	err := pgdb.Later(ctx, tx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
-		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, c.CreateTime, c.UpdateTime, c.Version, c.QueryCode)
+		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, c.CreateTime, c.UpdateTime, c.Version)
 	if IsDuplicateExternal(err) {
 		return ErrDuplicateExternal
 	}
@@ -231,11 +234,63 @@ func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	return s.insertPetitioners(ctx, tx, c)
 }
 
-// newQueryCode draws a receipt's query code: eight characters, 0-9 and A-F.
-func newQueryCode() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToUpper(hex.EncodeToString(b[:]))
+// QueryCode is the query code printed on a case's receipt (受理凭证, 查询码):
+// eight characters, 0-9 and A-F, the keyed hash of its number under the
+// identity hash key. Derived, never stored: the registering office can
+// reprint a receipt, a retried registration gets the same code, and the
+// database alone gives no code away. (32 bits, against the lookup's
+// lockout of 5 wrong codes per case in 15 minutes.)
+func (s *Store) QueryCode(number string) string {
+	return strings.ToUpper(hex.EncodeToString(s.Keys.Hash("query_code", number)[:4]))
+}
+
+// QueryCodeMatches reports, in constant time, whether code is c's.
+func (s *Store) QueryCodeMatches(c *Case, code string) bool {
+	if c.QueryCodeHash != nil {
+		return hmac.Equal(c.QueryCodeHash, s.legacyHash(c.Number, code))
+	}
+	return subtle.ConstantTimeCompare([]byte(s.QueryCode(c.Number)), []byte(code)) == 1
+}
+
+func (s *Store) legacyHash(number, code string) []byte {
+	return s.Keys.Hash("legacy_query_code", number+"\x00"+code)
+}
+
+// HashLegacyQueryCodes replaces the query codes stored in clear before
+// migration 000011 by their keyed hashes, a thousand cases a transaction;
+// once done it finds nothing and costs one indexless scan of a column
+// that is NULL everywhere.
+func (s *Store) HashLegacyQueryCodes(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT case_number, query_code FROM cases WHERE query_code IS NOT NULL LIMIT 1000 FOR UPDATE SKIP LOCKED`)
+			if err != nil {
+				return err
+			}
+			type legacy struct{ number, code string }
+			found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (legacy, error) {
+				var l legacy
+				return l, r.Scan(&l.number, &l.code)
+			})
+			if err != nil {
+				return err
+			}
+			b := &pgx.Batch{}
+			for _, l := range found {
+				b.Queue(`UPDATE cases SET query_code_hash = $2, query_code = NULL WHERE case_number = $1`, l.number, s.legacyHash(l.number, l.code))
+			}
+			n = len(found)
+			return tx.SendBatch(ctx, b).Close()
+		})
+		if err != nil {
+			return total, fmt.Errorf("store.HashLegacyQueryCodes: %w", err)
+		}
+		if total += n; n == 0 {
+			return total, nil
+		}
+	}
 }
 
 func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error {
@@ -254,13 +309,13 @@ func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error
 const caseColumns = `case_number, county, township, channel, case_class, topic, subject, content,
 	anonymous, head_count, registered_by, registered_role, receive_time, create_time, state, holder_office,
 	involved_offices, coalesce(source_system, ''), coalesce(external_id, ''), coalesce(repeat_of, ''),
-	version, update_time, coalesce(accused_office, ''), query_code`
+	version, update_time, coalesce(accused_office, ''), query_code_hash`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Channel, &c.Class, &c.Topic, &c.Subject, &c.Content,
 		&c.Anonymous, &c.HeadCount, &c.RegisteredBy, &c.RegisteredRole, &c.ReceiveTime, &c.CreateTime, &c.State,
-		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused, &c.QueryCode)
+		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused, &c.QueryCodeHash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
