@@ -172,10 +172,18 @@ func TestManifests(t *testing.T) {
 				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
 					fromSecret[e.Name] = e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
 				}
-				for _, name := range []string{"TONGBAN_SERVICE_TOKEN"} {
+				for _, name := range []string{"TONGBAN_SERVICE_TOKEN", "TONGBAN_AUDIT_SIGNING_KEY"} {
 					if !fromSecret[name] {
 						t.Errorf("Deployment %s does not take %s from a Secret", d.Name, name)
 					}
+				}
+				// The audit heads go to a volume outside the database.
+				heads := false
+				for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+					heads = heads || m.Name == "audit-heads" && env["TONGBAN_AUDIT_HEADS_DIR"] == m.MountPath
+				}
+				if !heads {
+					t.Errorf("Deployment %s does not write its signed audit heads to the audit-heads volume", d.Name)
 				}
 				if d.Name == "gateway" && (!fromSecret["TONGBAN_TOKEN_SIGNING_KEYS"] || !fromSecret["TONGBAN_TOKEN_KEY_ID"]) {
 					t.Errorf("the gateway does not take its token keys from a Secret")

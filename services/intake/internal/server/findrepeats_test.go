@@ -173,3 +173,31 @@ func TestFindRepeatsRate(t *testing.T) {
 		t.Errorf("another account was held up: %v", err)
 	}
 }
+
+// TestRepeatLinkHidden: registering a person's matter that repeats a case
+// the registering office may not see links the two, but the office is not
+// told: that would say the person has a case elsewhere. The bureau, which
+// sees both, is.
+func TestRepeatLinkHidden(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	c := validCase()
+	c.Topic = "城乡建设/排水"
+	earlier, err := s.CreateCase(authtest.As(t, "demo-bureau"), &intakev1.CreateCaseRequest{Case: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = validCase()
+	c.Topic = "城乡建设/排水"
+	later, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.GetCase().GetRepeat() || later.GetCase().GetRepeatOf() != "" {
+		t.Errorf("the township is told its registration repeats %q, a case it may not see", later.GetCase().GetRepeatOf())
+	}
+	got, err := s.GetCase(authtest.As(t, "demo-bureau"), &intakev1.GetCaseRequest{Name: later.GetCase().GetName()})
+	if err != nil || !got.GetCase().GetRepeat() || got.GetCase().GetRepeatOf() != earlier.GetCase().GetName() {
+		t.Errorf("the bureau sees repeat %v of %q (%v), want a repeat of %s", got.GetCase().GetRepeat(), got.GetCase().GetRepeatOf(), err, earlier.GetCase().GetName())
+	}
+}

@@ -72,8 +72,8 @@ type Case struct {
 	// QueryCodeHash is set for a case whose query code was drawn at random
 	// before codes were derived (QueryCode); nil otherwise.
 	QueryCodeHash []byte
-	Version        int64
-	UpdateTime     time.Time
+	Version       int64
+	UpdateTime    time.Time
 }
 
 // Store wraps intake's pool. Identity is sealed with Keys on the way in and
