@@ -168,12 +168,15 @@ Tongban is running for %s %s (%s).
   REST API     %s/v1/…          OpenAPI: %s/openapi/tongban.swagger.json
   readiness    %s/readyz
   gRPC         intake 127.0.0.1:%d  assignment 127.0.0.1:%d  scheduling 127.0.0.1:%d  reporting 127.0.0.1:%d
+               gateway 127.0.0.1:%d (internal: the revocations the services follow)
   PostgreSQL   %s
   logs         %s
+  audit heads  %s (go run ./tools/auditverify -heads %[14]s)
 
 Demo tokens (send "Authorization: Bearer <token>"):
 `, dir.County.Name, dir.County.Code, dir.County.RuleSet, s.GatewayURL(), s.GatewayURL(), s.GatewayURL(),
-		p.IntakeGRPC, p.AssignmentGRPC, p.SchedulingGRPC, p.ReportingGRPC, c.URL("tongban"), filepath.Join(data, "logs"))
+		p.IntakeGRPC, p.AssignmentGRPC, p.SchedulingGRPC, p.ReportingGRPC, p.GatewayGRPC, c.URL("tongban"), filepath.Join(data, "logs"),
+		filepath.Join(data, "audit-heads"))
 	for _, t := range dir.Tokens {
 		o, _ := dir.Office(t.Office)
 		fmt.Printf("  %-16s %-8s offices/%-14s %s\n", t.Token, t.Role, o.ID, o.Name)

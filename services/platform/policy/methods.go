@@ -1,7 +1,5 @@
 package policy
 
-import "slices"
-
 // Scope is how a method limits what it answers to what its caller may
 // see. Every method of every Tongban service has one (Methods); a test
 // enumerates the services registered at each port and fails on a method
@@ -123,10 +121,4 @@ func init() {
 		"StartCaseHearing", "EndCaseHearing"} {
 		Methods["/tongban.assignment.v1.AssignmentService/"+m] = Write
 	}
-}
-
-// TiedToCases reports whether a method's answers carry facts of cases, so
-// that an office that may not see a case must get nothing of it there.
-func TiedToCases(s Scope) bool {
-	return slices.Contains([]Scope{OneCase, EachCase, OwnOffice, Figures, Write}, s)
 }
