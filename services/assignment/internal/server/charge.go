@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -170,8 +169,6 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 		note: req.GetLeaderTitle() + req.GetLeader() + "包案；责任单位 " + unit.Name + "，责任人 " + req.GetPerson() + "，办结时限 " + req.GetDueDate(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
 			switch {
-			case c.Docs.GetLead() != nil:
-				return refuse("ALREADY_LED", c.Docs.GetLead().GetLeaderTitle()+c.Docs.GetLead().GetLeader()+" is already in charge of the case")
 			case unit.ID == c.Accused:
 				return refuse("ACCUSED_UNIT", "an accusation (检举控告) is never put in the charge of the unit it accuses (信访工作条例 第三十条第三款)", "unit", unit.Resource())
 			}
@@ -217,15 +214,6 @@ func (s *Server) RecordCaseProgress(ctx context.Context, req *assignmentv1.Recor
 		method: "RecordCaseProgress", action: lifecycle.RecordProgress, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetProgress()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
-			lead := c.Docs.GetLead()
-			switch {
-			case lead == nil:
-				return refuse("NOT_LED", "no leader is in charge of this case (包案): there is no card to record on")
-			case caller.Role == policy.RoleLeader && caller.Account != "" && policy.AccountPrincipal(caller.Account) == lead.GetLeaderAccount():
-				// the leader in charge records on their own card
-			case caller.Office.ID != c.Holder && caller.Office.Resource() != lead.GetUnit() && caller.Office.Kind != directory.Bureau:
-				return rpcerr.New(codes.PermissionDenied, "NOT_IN_CHARGE", "only the holder, the unit in charge ("+lead.GetUnit()+"), the leader in charge or the petition bureau records on the card")
-			}
 			c.Docs.Progress = append(c.Docs.Progress, &assignmentv1.Progress{
 				Office: caller.Office.Resource(), Steps: req.GetSteps(), Progress: req.GetProgress(), Measures: req.GetMeasures(),
 				RecordTime: timestamppb.New(s.now(ctx)),

@@ -231,12 +231,6 @@ func (s *Server) SignForCase(ctx context.Context, req *assignmentv1.SignForCaseR
 	return &assignmentv1.SignForCaseResponse{Case: c}, nil
 }
 
-// sendBackDue is the last day the pending organ may object to a transfer.
-func (s *Server) sendBackDue(c *store.Case) time.Time {
-	due, _ := s.Calendar().AddWorkingDays(c.TransferTime, s.Rules.ObjectionWorkingDays)
-	return due
-}
-
 // SendBackCase records the pending organ's objection; a case that bounced
 // too often between the same two offices goes to the bureau instead.
 func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCaseRequest) (*assignmentv1.SendBackCaseResponse, error) {
@@ -246,12 +240,6 @@ func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCas
 		method: "SendBackCase", action: lifecycle.SendBack, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
 		apply: func(ctx context.Context, tx pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
-			due := s.sendBackDue(c)
-			if s.now(ctx).After(calendar.EndOfDay(due)) {
-				return refuse("OBJECTION_PERIOD_OVER", "an objection to a transfer is due within "+strconv.Itoa(s.Rules.ObjectionWorkingDays)+
-					" working days, by "+due.Format(time.DateOnly)+" ("+s.Rules.ObjectionSource+"); sign for the case",
-					"send_back_due", due.Format(time.DateOnly))
-			}
 			e.Target = c.Holder
 			n, err := s.Store.Bounces(ctx, tx, c.Number, caller.Office.ID, c.Holder)
 			if err != nil {
@@ -371,12 +359,6 @@ func (s *Server) ReportCase(ctx context.Context, req *assignmentv1.ReportCaseReq
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetText()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
 			a := c.Docs.GetAssignment()
-			switch {
-			case a == nil:
-				return refuse("NOT_ASSIGNED", "only a case the county assigned down (交办) takes a report (办结报告)")
-			case a.GetReportTime() != nil:
-				return refuse("ALREADY_REPORTED", "the report on this case was filed on "+a.GetReportTime().AsTime().In(calendar.China).Format(time.DateOnly))
-			}
 			a.Report, a.ReportTime = req.GetText(), timestamppb.New(s.now(ctx))
 			e.Target, _ = names.OfficeID(a.GetAssignedBy())
 			return nil
@@ -401,12 +383,6 @@ func (s *Server) ExtendCase(ctx context.Context, req *assignmentv1.ExtendCaseReq
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
 		note: strconv.Itoa(int(req.GetDays())) + "日，" + req.GetApprovedBy() + "批准：" + req.GetReason(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
-			switch {
-			case c.Class != int16(intakev1.CaseClass_CASE_CLASS_CLAIM):
-				return refuse("NO_HANDLING_PERIOD", "only a claim (申诉求决) runs the handling period that an extension lengthens")
-			case c.Docs.GetExtension() != nil:
-				return refuse("ALREADY_EXTENDED", "the handling period may be extended once ("+s.Rules.HandlingSource+")")
-			}
 			c.Docs.Extension = &assignmentv1.Extension{
 				Days: req.GetDays(), Reason: req.GetReason(), ApprovedBy: req.GetApprovedBy(), ExtendTime: timestamppb.New(s.now(ctx)),
 			}
@@ -515,17 +491,10 @@ func (s *Server) higher(resource string) (directory.Office, error) {
 	return directory.Office{}, refuse("NO_HIGHER_ORGAN", "the organ above "+resource+" is outside this system; the petitioner applies to it directly")
 }
 
-// nextInstance is a request for review or re-review: within the period,
-// to the organ above the one that decided.
+// nextInstance sends a request for review or re-review to the organ above
+// the one that decided (the guard checked the period).
 func (s *Server) nextInstance(ctx context.Context, c *store.Case, e *store.Entry, decidedBy, what string) error {
-	if !reviewable(c) {
-		return refuse("NO_REVIEW_FOR_CLASS", "only a claim (申诉求决) handled as a petition has review and re-review (信访工作条例 第三十一条、第三十五条); suggestions and accusations do not")
-	}
-	if due := c.NextInstanceDue; s.now(ctx).After(calendar.EndOfDay(due)) {
-		return refuse("PERIOD_OVER", what+" must be asked within "+strconv.Itoa(s.Rules.NextInstanceDays)+" days of the decision, by "+
-			due.Format(time.DateOnly)+" ("+s.Rules.NextInstanceSource+")", "due", due.Format(time.DateOnly))
-	}
-	up, err := s.higher(decidedBy)
+	up, err := s.nextInstanceOpen(ctx, c, decidedBy, what)
 	if err != nil {
 		return err
 	}
@@ -629,9 +598,6 @@ func (s *Server) StartCaseHearing(ctx context.Context, req *assignmentv1.StartCa
 		method: "StartCaseHearing", action: lifecycle.StartHearing, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
-			if c.Docs.GetHearingStartTime() != nil {
-				return refuse("HEARING_OPEN", "a hearing is already being held since "+c.Docs.GetHearingStartTime().AsTime().In(calendar.China).Format(time.DateOnly))
-			}
 			c.Docs.HearingStartTime = timestamppb.New(s.now(ctx))
 			return nil
 		},
@@ -650,9 +616,6 @@ func (s *Server) EndCaseHearing(ctx context.Context, req *assignmentv1.EndCaseHe
 		method: "EndCaseHearing", action: lifecycle.EndHearing, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
-			if c.Docs.GetHearingStartTime() == nil {
-				return refuse("NO_HEARING", "no hearing is being held")
-			}
 			c.Docs.HearingStartTime = nil
 			return nil
 		},
@@ -670,14 +633,7 @@ func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseReque
 	c, err := s.transition(ctx, &v, move{
 		method: "CloseCase", action: lifecycle.Close, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetNote(),
-		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
-			r := c.Docs.GetEvaluation().GetRating()
-			satisfied := lifecycle.State(e.FromState) == lifecycle.Evaluated &&
-				(r == assignmentv1.Rating_RATING_SATISFIED || r == assignmentv1.Rating_RATING_BASICALLY_SATISFIED)
-			if due := c.NextInstanceDue; reviewable(c) && !satisfied && !s.now(ctx).After(calendar.EndOfDay(due)) {
-				return refuse("NEXT_INSTANCE_PERIOD_OPEN", "the petitioner may still ask for the next instance until "+due.Format(time.DateOnly)+
-					" ("+s.Rules.NextInstanceSource+"); close after that, or once they are satisfied", "due", due.Format(time.DateOnly))
-			}
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
 			c.NextInstanceDue = time.Time{}
 			return nil
 		},
@@ -724,7 +680,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 			return err
 		}
 		_, err = idempotency.Do(ctx, tx, key, m.req, out, func() error {
-			to, err := policy.Decide(caller, m.action, policyCase(c))
+			to, err := s.decide(ctx, caller, m.action, c)
 			if errors.Is(err, policy.ErrNotVisible) {
 				return store.ErrNotFound // the same answer as a missing case
 			}
@@ -762,7 +718,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 				return err
 			}
 			proto.Reset(out)
-			proto.Merge(out, s.toProto(c))
+			proto.Merge(out, s.withActions(ctx, caller, c))
 			return publishMove(ctx, tx, c, e)
 		})
 		return err
@@ -799,8 +755,7 @@ func (s *Server) ListCaseHistory(ctx context.Context, req *assignmentv1.ListCase
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
-	resp := &assignmentv1.ListCaseHistoryResponse{Case: s.toProto(c)}
-	resp.Case.AvailableActions = availableActions(caller, c)
+	resp := &assignmentv1.ListCaseHistoryResponse{Case: s.withActions(ctx, caller, c)}
 	entries, resp.NextPageToken = pagination.Trim(page, entries)
 	for _, e := range entries {
 		resp.Entries = append(resp.Entries, entryProto(e))
@@ -834,7 +789,7 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	resp := &assignmentv1.ListOfficeQueueResponse{}
 	cases, resp.NextPageToken = pagination.Trim(page, cases)
 	for _, c := range cases {
-		resp.Cases = append(resp.Cases, s.toProto(c))
+		resp.Cases = append(resp.Cases, s.withActions(ctx, caller, c))
 	}
 	return resp, nil
 }
@@ -1057,8 +1012,8 @@ func (s *Server) toProto(c *store.Case) *assignmentv1.Case {
 	if !c.AcceptTime.IsZero() {
 		out.AcceptTime = timestamppb.New(c.AcceptTime)
 	}
-	if !c.NextInstanceDue.IsZero() {
-		out.NextInstanceDue = timestamppb.New(calendar.EndOfDay(c.NextInstanceDue))
+	if due := s.nextInstanceDue(c); !due.IsZero() {
+		out.NextInstanceDue = timestamppb.New(calendar.EndOfDay(due))
 	}
 	return out
 }
@@ -1150,19 +1105,3 @@ func policyCase(c *store.Case) policy.Case {
 
 // orderedActions are the lifecycle's actions in their enum order.
 var orderedActions = slices.Sorted(maps.Keys(lifecycle.Rules))
-
-// availableActions are the moves the policy allows caller on c now, in the
-// lifecycle's order (the registration, which no caller makes, left out).
-func availableActions(caller auth.Caller, c *store.Case) []assignmentv1.Action {
-	k := policyCase(c)
-	var out []assignmentv1.Action
-	for _, a := range orderedActions {
-		if a == lifecycle.Register {
-			continue
-		}
-		if _, err := policy.Decide(caller, a, k); err == nil {
-			out = append(out, a)
-		}
-	}
-	return out
-}
