@@ -1,8 +1,8 @@
 // Package calendar is the official working-day calendar: public holidays
 // and 调休 make-up working days from the State Council notices, kept as
 // reviewed data (holidays.json, with its source). A date in a year whose
-// notice is not in the data is answered from weekdays only and flagged
-// provisional: never silently.
+// notice is not in the data is answered from weekdays and the fixed-date
+// statutory holidays and flagged provisional: never silently.
 package calendar
 
 import (
@@ -110,7 +110,18 @@ func (c *Calendar) Day(date time.Time) Day {
 	if wd := date.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		d.Kind = Weekend
 	}
+	if name, ok := fixedHolidays[date.Format("01-02")]; ok && d.Provisional && date.Year() >= 2025 {
+		d.Kind, d.Holiday = Holiday, name
+	}
 	return d
+}
+
+// fixedHolidays are the statutory days off on fixed dates (《全国年节及纪念日
+// 放假办法》, revised 2024-11-12, in force from 2025): certain before a year's
+// notice, which adds only the bridges and make-up days. The lunar ones (春节,
+// 清明, 端午, 中秋) are not here: a year without its notice stays provisional.
+var fixedHolidays = map[string]string{
+	"01-01": "元旦", "05-01": "劳动节", "05-02": "劳动节", "10-01": "国庆节", "10-02": "国庆节", "10-03": "国庆节",
 }
 
 // NextWorkingDay returns the first working day after t's date in China, and

@@ -29,7 +29,13 @@ func TestDay(t *testing.T) {
 		{"2026-10-07", Holiday, "国庆节", false, false},
 		{"2026-11-23", Workday, "", true, false},  // a Monday
 		{"2026-11-22", Weekend, "", false, false}, // a Sunday
-		{"2027-01-01", Workday, "", true, true},   // no 2027 notice yet: flagged
+		// No 2027 notice yet: flagged, the fixed-date statutory days off
+		// (全国年节及纪念日放假办法) known, the bridges not.
+		{"2027-01-01", Holiday, "元旦", false, true},
+		{"2027-05-01", Holiday, "劳动节", false, true},
+		{"2027-05-03", Workday, "", true, true}, // a Monday: a bridge only the notice can make
+		{"2027-10-03", Holiday, "国庆节", false, true},
+		{"2027-10-04", Workday, "", true, true},
 	}
 	for _, tc := range tests {
 		d, err := time.Parse(time.DateOnly, tc.date)
@@ -87,7 +93,7 @@ func TestPeriods(t *testing.T) {
 		{"late evening counts as that day in China", func() (time.Time, bool) {
 			return c.AddWorkingDays(time.Date(2026, 11, 19, 17, 0, 0, 0, time.UTC), 1) // 01:00 on the 20th in China
 		}, "2026-11-23", false},
-		{"into a year without a notice", func() (time.Time, bool) { return c.AddWorkingDays(at("2026-12-30 09:00"), 3) }, "2027-01-04", true},
+		{"into a year without a notice", func() (time.Time, bool) { return c.AddWorkingDays(at("2026-12-30 09:00"), 3) }, "2027-01-05", true}, // over 元旦 2027
 		{"30 days, ends on a working day", func() (time.Time, bool) { return c.AddDays(at("2026-11-02 09:00"), 30, true) }, "2026-12-02", false},
 		{"30 days ending in 国庆, rolled over", func() (time.Time, bool) { return c.AddDays(at("2026-09-03 09:00"), 30, true) }, "2026-10-08", false},
 		{"30 days ending in 国庆, no roll-over", func() (time.Time, bool) { return c.AddDays(at("2026-09-03 09:00"), 30, false) }, "2026-10-03", false},

@@ -870,7 +870,7 @@ func TestHolidayNoticeFromScheduling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := restarted.Calendar().Day(jan1); d.Kind == calendar.Holiday {
+	if d := restarted.Calendar().Day(jan1); !d.Provisional {
 		t.Fatal("a new server knew the notice before loading")
 	}
 	if err := restarted.LoadCalendar(ctx); err != nil {

@@ -401,7 +401,9 @@ func TestImportHolidayNotice(t *testing.T) {
 		}
 		return r.GetDeadlines()[0]
 	}
-	if d := routing(); !d.GetProvisional() || d.GetDueTime().AsTime().In(calendar.China).Format(time.DateOnly) != "2027-01-04" {
+	// 元旦 is a fixed statutory day off, known before the notice: the date
+	// is right already, and provisional.
+	if d := routing(); !d.GetProvisional() || d.GetDueTime().AsTime().In(calendar.China).Format(time.DateOnly) != "2027-01-05" {
 		t.Fatalf("before: %v", d)
 	}
 	notice := "year 2027\nsource 国办发明电〔2026〕（test）\n元旦 2027-01-01..2027-01-03\n春节 2027-02-06..2027-02-13 workdays 2027-02-14\n"
