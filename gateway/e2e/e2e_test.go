@@ -866,21 +866,29 @@ func TestHardRoute(t *testing.T) {
 	c.do("GET", path, "demo-xitang", nil).must(t, 404, "another township")
 
 	// The same petitioner comes again on the same matter: intake links the
-	// repeat (三级终结 shown), assignment declines it.
+	// repeat (三级终结 shown); no guess declines it: the clerk does, citing
+	// 第三十六条第三款.
 	again := c.do("POST", "/v1/cases", "demo-dayun", petition).must(t, 201, "register the repeat")
 	rep := again.str("caseNumber")
 	if again.str("repeatOf") != "cases/"+num || again.body["repeatOfFinal"] != true {
 		t.Fatalf("repeat: %s", again.raw)
 	}
-	c.eventually("assignment declines the repeat", func() string {
-		h := c.do("GET", "/v1/cases/"+rep+"/history", "demo-dayun", nil)
-		cs, _ := h.body["case"].(map[string]any)
-		d, _ := cs["decline"].(map[string]any)
-		if cs["state"] != "CASE_STATE_DECLINED" || d["channel"] != "STATUTORY_CHANNEL_FINALLY_CLOSED" || d["finalCase"] != "cases/"+num {
-			return h.raw
+	registeredFor := func(number string) func() string {
+		return func() string {
+			h := c.do("GET", "/v1/cases/"+number+"/history", "demo-dayun", nil)
+			if h.str("case", "state") != "CASE_STATE_REGISTERED" || !strings.Contains(h.raw, "ACTION_DECLINE") || !strings.Contains(h.raw, "ACTION_ACCEPT") {
+				return h.raw
+			}
+			return ""
 		}
-		return ""
-	})
+	}
+	c.eventually("the repeat waits on the clerk's decision", registeredFor(rep))
+	finally := map[string]any{"channel": "STATUTORY_CHANNEL_FINALLY_CLOSED",
+		"notice": "本事项已经复核终结，以同一事实和理由提出的，不再受理（信访工作条例 第三十六条第三款）。"}
+	if d := c.do("POST", "/v1/cases/"+rep+":decline", "demo-dayun", finally).must(t, 200, "the clerk declines the repeat"); d.str("state") != "CASE_STATE_DECLINED" ||
+		d.str("decline", "finalCase") != "cases/"+num {
+		t.Errorf("declined repeat: %s", d.raw)
+	}
 
 	// The township's system follows its cases on the event feed: every
 	// move of both, in order, and nothing of other townships'.
@@ -943,6 +951,45 @@ func TestHardRoute(t *testing.T) {
 			t.Fatalf("watch line %d: %s (%v)", i, lines.Text(), err)
 		}
 	}
+	resp.Body.Close()
+
+	// A different matter of the same petitioner, its topic left blank: the
+	// similarity rule may take it for a repeat of the final case, but
+	// nothing is decided by that. A clerk who declines it in error is
+	// corrected by the bureau in one move, and the case is decided again.
+	other := map[string]any{
+		"channel": "CHANNEL_VISIT", "township": "330421102", "caseClass": "CASE_CLASS_CLAIM",
+		"subject": "村道排水沟堵塞", "content": "村口排水沟堵塞，雨天积水严重，请求疏通。",
+		"petitioners": []any{map[string]any{"displayName": "李四", "idNumber": "330421198502020017", "phone": "13900001111"}},
+	}
+	diff := c.do("POST", "/v1/cases", "demo-dayun", other).must(t, 201, "a different matter")
+	third := diff.str("caseNumber")
+	if diff.str("repeatOf") != "cases/"+num || diff.body["repeatOfFinal"] != true {
+		t.Fatalf("the blank topic was not taken for the final matter, so this proves nothing: %s", diff.raw)
+	}
+	c.eventually("the different matter waits on the clerk", registeredFor(third))
+	c.do("POST", "/v1/cases/"+third+":unlinkRepeat", "demo-dayun", map[string]any{}).must(t, 200, "the clerk unlinks the guess")
+	c.eventually("assignment knows it repeats nothing", func() string {
+		if h := c.do("GET", "/v1/cases/"+third+"/history", "demo-dayun", nil); h.str("case", "repeatOf") != "" {
+			return h.raw
+		}
+		return ""
+	})
+	c.do("POST", "/v1/cases/"+third+":decline", "demo-dayun", finally).must(t, 400, "三级终结 for a case that repeats none")
+	c.do("POST", "/v1/cases/"+third+":decline", "demo-dayun", map[string]any{"channel": "STATUTORY_CHANNEL_LITIGATION", "notice": "请向人民法院起诉。"}).must(t, 200, "declined in error")
+	c.do("POST", "/v1/cases/"+third+":reopen", "demo-dayun", map[string]any{"reason": "x"}).must(t, 403, "a township reopens")
+	re := c.do("POST", "/v1/cases/"+third+":reopen", "demo-bureau", map[string]any{"reason": "属行政管理事项，应予受理"}).must(t, 200, "the bureau reopens")
+	if re.str("state") != "CASE_STATE_REGISTERED" || re.str("holderOffice") != "offices/330421102" || !strings.Contains(re.raw, "correctedDeclines") {
+		t.Errorf("reopened: %s", re.raw)
+	}
+	c.do("POST", "/v1/cases/"+third+":accept", "demo-dayun", map[string]any{}).must(t, 200, "accepted after the correction")
+	c.eventually("the routing clock restarted at the correction, then stopped", func() string {
+		h := c.do("GET", "/v1/cases/"+third+"/history", "demo-bureau", nil)
+		if !strings.Contains(h.raw, "ACTION_REOPEN") || !strings.Contains(h.raw, "纠正不予受理：属行政管理事项，应予受理") {
+			return h.raw
+		}
+		return ""
+	})
 }
 
 // TestClocks drives scheduling's clocks through assignment's events over

@@ -64,6 +64,7 @@ const (
 	RecordProgress  = assignmentv1.Action_ACTION_RECORD_PROGRESS
 	StartHearing    = assignmentv1.Action_ACTION_START_HEARING
 	EndHearing      = assignmentv1.Action_ACTION_END_HEARING
+	Reopen          = assignmentv1.Action_ACTION_REOPEN
 )
 
 // Same as a rule's To keeps the state (a report, an extension).
@@ -142,6 +143,9 @@ var Rules = map[Action]Rule{
 	// 听证: its time does not count toward the re-review period.
 	StartHearing: {From: []State{ReReviewRequested}, To: Same, By: reviewers, Who: Holder},
 	EndHearing:   {From: []State{ReReviewRequested}, To: Same, By: reviewers, Who: Holder},
+	// 纠正: the bureau reopens a case declined in error; the holder decides
+	// again.
+	Reopen: {From: []State{Declined}, To: Registered, By: bureauOnly, Who: Anyone},
 	// 办结.
 	Close: {From: []State{Answered, Evaluated, Reviewed}, To: Closed, By: everyone, Who: HolderOrBureau},
 	// 主办 / 协办.

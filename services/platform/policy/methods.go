@@ -118,7 +118,7 @@ func init() {
 		"AcceptCaseReturn", "AcceptCase", "DeclineCase", "AssignCaseDown", "ReportCase", "ExtendCase", "EvaluateCase",
 		"RequestCaseReview", "ReviewCase", "RequestCaseReReview", "ReReviewCase", "CloseCase", "AddCaseCoHandler",
 		"ContributeToCase", "ReturnCaseForRework", "SetCaseUrgency", "LeadCase", "RecordCaseProgress",
-		"StartCaseHearing", "EndCaseHearing"} {
+		"StartCaseHearing", "EndCaseHearing", "ReopenCase"} {
 		Methods["/tongban.assignment.v1.AssignmentService/"+m] = Write
 	}
 }

@@ -3695,6 +3695,125 @@ func (x *EndCaseHearingResponse) GetCase() *Case {
 	return nil
 }
 
+// The request of ReopenCase.
+type ReopenCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why the decision not to accept was wrong, for the history.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The case's etag; when set and stale, the call fails with ABORTED.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A client-chosen id (e.g. a UUID) making retries safe.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReopenCaseRequest) Reset() {
+	*x = ReopenCaseRequest{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReopenCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReopenCaseRequest) ProtoMessage() {}
+
+func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReopenCaseRequest.ProtoReflect.Descriptor instead.
+func (*ReopenCaseRequest) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ReopenCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReopenCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReopenCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReopenCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// The response of ReopenCase.
+type ReopenCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case after the move.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReopenCaseResponse) Reset() {
+	*x = ReopenCaseResponse{}
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReopenCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReopenCaseResponse) ProtoMessage() {}
+
+func (x *ReopenCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tongban_assignment_v1_assignment_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReopenCaseResponse.ProtoReflect.Descriptor instead.
+func (*ReopenCaseResponse) Descriptor() ([]byte, []int) {
+	return file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ReopenCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 var File_tongban_assignment_v1_assignment_service_proto protoreflect.FileDescriptor
 
 const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
@@ -3959,7 +4078,15 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"I\n" +
 	"\x16EndCaseHearingResponse\x12/\n" +
-	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case2\xa5#\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case\"\x86\x01\n" +
+	"\x11ReopenCaseRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x01R\x04etag\x12\"\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x03\xe0A\x01R\trequestId\"E\n" +
+	"\x12ReopenCaseResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.tongban.assignment.v1.CaseR\x04case2\xb5$\n" +
 	"\x11AssignmentService\x12\x91\x01\n" +
 	"\vReferCaseUp\x12).tongban.assignment.v1.ReferCaseUpRequest\x1a*.tongban.assignment.v1.ReferCaseUpResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:referUp\x12\x95\x01\n" +
 	"\fTransferCase\x12*.tongban.assignment.v1.TransferCaseRequest\x1a+.tongban.assignment.v1.TransferCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:transfer\x12\x8d\x01\n" +
@@ -3992,7 +4119,9 @@ const file_tongban_assignment_v1_assignment_service_proto_rawDesc = "" +
 	"\x12RecordCaseProgress\x120.tongban.assignment.v1.RecordCaseProgressRequest\x1a1.tongban.assignment.v1.RecordCaseProgressResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\x04case\"!/v1/{name=cases/*}:recordProgress\x12\x8b\x01\n" +
 	"\vGetCaseCard\x12).tongban.assignment.v1.GetCaseCardRequest\x1a*.tongban.assignment.v1.GetCaseCardResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x04card\x12\x17/v1/{name=cases/*/card}\x12\xa5\x01\n" +
 	"\x10StartCaseHearing\x12..tongban.assignment.v1.StartCaseHearingRequest\x1a/.tongban.assignment.v1.StartCaseHearingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\x04case\"\x1f/v1/{name=cases/*}:startHearing\x12\x9d\x01\n" +
-	"\x0eEndCaseHearing\x12,.tongban.assignment.v1.EndCaseHearingRequest\x1a-.tongban.assignment.v1.EndCaseHearingResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:endHearing\x12\x96\x01\n" +
+	"\x0eEndCaseHearing\x12,.tongban.assignment.v1.EndCaseHearingRequest\x1a-.tongban.assignment.v1.EndCaseHearingResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:endHearing\x12\x8d\x01\n" +
+	"\n" +
+	"ReopenCase\x12(.tongban.assignment.v1.ReopenCaseRequest\x1a).tongban.assignment.v1.ReopenCaseResponse\"*\x82\xd3\xe4\x93\x02$:\x01*b\x04case\"\x19/v1/{name=cases/*}:reopen\x12\x96\x01\n" +
 	"\x0fListCaseHistory\x12-.tongban.assignment.v1.ListCaseHistoryRequest\x1a..tongban.assignment.v1.ListCaseHistoryResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=cases/*}/history\x12\x96\x01\n" +
 	"\x0fListOfficeQueue\x12-.tongban.assignment.v1.ListOfficeQueueRequest\x1a..tongban.assignment.v1.ListOfficeQueueResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=offices/*}/queueB\xee\x01\n" +
 	"\x19com.tongban.assignment.v1B\x16AssignmentServiceProtoP\x01ZCgithub.com/tongban/tongban/proto/tongban/assignment/v1;assignmentv1\xa2\x02\x03TAX\xaa\x02\x15Tongban.Assignment.V1\xca\x02\x15Tongban\\Assignment\\V1\xe2\x02!Tongban\\Assignment\\V1\\GPBMetadata\xea\x02\x17Tongban::Assignment::V1b\x06proto3"
@@ -4009,7 +4138,7 @@ func file_tongban_assignment_v1_assignment_service_proto_rawDescGZIP() []byte {
 	return file_tongban_assignment_v1_assignment_service_proto_rawDescData
 }
 
-var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_tongban_assignment_v1_assignment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
 	(*ReferCaseUpRequest)(nil),          // 0: tongban.assignment.v1.ReferCaseUpRequest
 	(*ReferCaseUpResponse)(nil),         // 1: tongban.assignment.v1.ReferCaseUpResponse
@@ -4069,116 +4198,121 @@ var file_tongban_assignment_v1_assignment_service_proto_goTypes = []any{
 	(*StartCaseHearingResponse)(nil),    // 55: tongban.assignment.v1.StartCaseHearingResponse
 	(*EndCaseHearingRequest)(nil),       // 56: tongban.assignment.v1.EndCaseHearingRequest
 	(*EndCaseHearingResponse)(nil),      // 57: tongban.assignment.v1.EndCaseHearingResponse
-	(*Case)(nil),                        // 58: tongban.assignment.v1.Case
-	(AnswerOutcome)(0),                  // 59: tongban.assignment.v1.AnswerOutcome
-	(AnswerForm)(0),                     // 60: tongban.assignment.v1.AnswerForm
-	(*HistoryEntry)(nil),                // 61: tongban.assignment.v1.HistoryEntry
-	(StatutoryChannel)(0),               // 62: tongban.assignment.v1.StatutoryChannel
-	(Rating)(0),                         // 63: tongban.assignment.v1.Rating
-	(ContributionKind)(0),               // 64: tongban.assignment.v1.ContributionKind
-	(*CaseCard)(nil),                    // 65: tongban.assignment.v1.CaseCard
+	(*ReopenCaseRequest)(nil),           // 58: tongban.assignment.v1.ReopenCaseRequest
+	(*ReopenCaseResponse)(nil),          // 59: tongban.assignment.v1.ReopenCaseResponse
+	(*Case)(nil),                        // 60: tongban.assignment.v1.Case
+	(AnswerOutcome)(0),                  // 61: tongban.assignment.v1.AnswerOutcome
+	(AnswerForm)(0),                     // 62: tongban.assignment.v1.AnswerForm
+	(*HistoryEntry)(nil),                // 63: tongban.assignment.v1.HistoryEntry
+	(StatutoryChannel)(0),               // 64: tongban.assignment.v1.StatutoryChannel
+	(Rating)(0),                         // 65: tongban.assignment.v1.Rating
+	(ContributionKind)(0),               // 66: tongban.assignment.v1.ContributionKind
+	(*CaseCard)(nil),                    // 67: tongban.assignment.v1.CaseCard
 }
 var file_tongban_assignment_v1_assignment_service_proto_depIdxs = []int32{
-	58, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	59, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	60, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
-	58, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
-	61, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
-	58, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
-	58, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	62, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
-	58, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	63, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
-	58, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
-	59, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	58, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
-	59, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
-	58, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 27: tongban.assignment.v1.AddCaseCoHandlerResponse.case:type_name -> tongban.assignment.v1.Case
-	64, // 28: tongban.assignment.v1.ContributeToCaseRequest.kind:type_name -> tongban.assignment.v1.ContributionKind
-	58, // 29: tongban.assignment.v1.ContributeToCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 30: tongban.assignment.v1.ReturnCaseForReworkResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 31: tongban.assignment.v1.SetCaseUrgencyResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 32: tongban.assignment.v1.LeadCaseResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 33: tongban.assignment.v1.RecordCaseProgressResponse.case:type_name -> tongban.assignment.v1.Case
-	65, // 34: tongban.assignment.v1.GetCaseCardResponse.card:type_name -> tongban.assignment.v1.CaseCard
-	58, // 35: tongban.assignment.v1.StartCaseHearingResponse.case:type_name -> tongban.assignment.v1.Case
-	58, // 36: tongban.assignment.v1.EndCaseHearingResponse.case:type_name -> tongban.assignment.v1.Case
-	0,  // 37: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
-	2,  // 38: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
-	4,  // 39: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
-	10, // 40: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
-	12, // 41: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
-	14, // 42: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
-	16, // 43: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
-	18, // 44: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
-	20, // 45: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
-	22, // 46: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
-	24, // 47: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
-	26, // 48: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
-	28, // 49: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
-	30, // 50: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
-	32, // 51: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
-	34, // 52: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
-	36, // 53: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
-	38, // 54: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
-	40, // 55: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:input_type -> tongban.assignment.v1.AddCaseCoHandlerRequest
-	42, // 56: tongban.assignment.v1.AssignmentService.ContributeToCase:input_type -> tongban.assignment.v1.ContributeToCaseRequest
-	44, // 57: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:input_type -> tongban.assignment.v1.ReturnCaseForReworkRequest
-	46, // 58: tongban.assignment.v1.AssignmentService.SetCaseUrgency:input_type -> tongban.assignment.v1.SetCaseUrgencyRequest
-	48, // 59: tongban.assignment.v1.AssignmentService.LeadCase:input_type -> tongban.assignment.v1.LeadCaseRequest
-	50, // 60: tongban.assignment.v1.AssignmentService.RecordCaseProgress:input_type -> tongban.assignment.v1.RecordCaseProgressRequest
-	52, // 61: tongban.assignment.v1.AssignmentService.GetCaseCard:input_type -> tongban.assignment.v1.GetCaseCardRequest
-	54, // 62: tongban.assignment.v1.AssignmentService.StartCaseHearing:input_type -> tongban.assignment.v1.StartCaseHearingRequest
-	56, // 63: tongban.assignment.v1.AssignmentService.EndCaseHearing:input_type -> tongban.assignment.v1.EndCaseHearingRequest
-	6,  // 64: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
-	8,  // 65: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
-	1,  // 66: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
-	3,  // 67: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
-	5,  // 68: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
-	11, // 69: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
-	13, // 70: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
-	15, // 71: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
-	17, // 72: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
-	19, // 73: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
-	21, // 74: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
-	23, // 75: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
-	25, // 76: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
-	27, // 77: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
-	29, // 78: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
-	31, // 79: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
-	33, // 80: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
-	35, // 81: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
-	37, // 82: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
-	39, // 83: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
-	41, // 84: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:output_type -> tongban.assignment.v1.AddCaseCoHandlerResponse
-	43, // 85: tongban.assignment.v1.AssignmentService.ContributeToCase:output_type -> tongban.assignment.v1.ContributeToCaseResponse
-	45, // 86: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:output_type -> tongban.assignment.v1.ReturnCaseForReworkResponse
-	47, // 87: tongban.assignment.v1.AssignmentService.SetCaseUrgency:output_type -> tongban.assignment.v1.SetCaseUrgencyResponse
-	49, // 88: tongban.assignment.v1.AssignmentService.LeadCase:output_type -> tongban.assignment.v1.LeadCaseResponse
-	51, // 89: tongban.assignment.v1.AssignmentService.RecordCaseProgress:output_type -> tongban.assignment.v1.RecordCaseProgressResponse
-	53, // 90: tongban.assignment.v1.AssignmentService.GetCaseCard:output_type -> tongban.assignment.v1.GetCaseCardResponse
-	55, // 91: tongban.assignment.v1.AssignmentService.StartCaseHearing:output_type -> tongban.assignment.v1.StartCaseHearingResponse
-	57, // 92: tongban.assignment.v1.AssignmentService.EndCaseHearing:output_type -> tongban.assignment.v1.EndCaseHearingResponse
-	7,  // 93: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
-	9,  // 94: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
-	66, // [66:95] is the sub-list for method output_type
-	37, // [37:66] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	60, // 0: tongban.assignment.v1.ReferCaseUpResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 1: tongban.assignment.v1.TransferCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	61, // 2: tongban.assignment.v1.AnswerCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	62, // 3: tongban.assignment.v1.AnswerCaseRequest.form:type_name -> tongban.assignment.v1.AnswerForm
+	60, // 4: tongban.assignment.v1.AnswerCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 5: tongban.assignment.v1.ListCaseHistoryResponse.case:type_name -> tongban.assignment.v1.Case
+	63, // 6: tongban.assignment.v1.ListCaseHistoryResponse.entries:type_name -> tongban.assignment.v1.HistoryEntry
+	60, // 7: tongban.assignment.v1.ListOfficeQueueResponse.cases:type_name -> tongban.assignment.v1.Case
+	60, // 8: tongban.assignment.v1.RouteCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 9: tongban.assignment.v1.SignForCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 10: tongban.assignment.v1.SendBackCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 11: tongban.assignment.v1.AcceptCaseReturnResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 12: tongban.assignment.v1.AcceptCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	64, // 13: tongban.assignment.v1.DeclineCaseRequest.channel:type_name -> tongban.assignment.v1.StatutoryChannel
+	60, // 14: tongban.assignment.v1.DeclineCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 15: tongban.assignment.v1.AssignCaseDownResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 16: tongban.assignment.v1.ReportCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 17: tongban.assignment.v1.ExtendCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	65, // 18: tongban.assignment.v1.EvaluateCaseRequest.rating:type_name -> tongban.assignment.v1.Rating
+	60, // 19: tongban.assignment.v1.EvaluateCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 20: tongban.assignment.v1.RequestCaseReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	61, // 21: tongban.assignment.v1.ReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	60, // 22: tongban.assignment.v1.ReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 23: tongban.assignment.v1.RequestCaseReReviewResponse.case:type_name -> tongban.assignment.v1.Case
+	61, // 24: tongban.assignment.v1.ReReviewCaseRequest.outcome:type_name -> tongban.assignment.v1.AnswerOutcome
+	60, // 25: tongban.assignment.v1.ReReviewCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 26: tongban.assignment.v1.CloseCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 27: tongban.assignment.v1.AddCaseCoHandlerResponse.case:type_name -> tongban.assignment.v1.Case
+	66, // 28: tongban.assignment.v1.ContributeToCaseRequest.kind:type_name -> tongban.assignment.v1.ContributionKind
+	60, // 29: tongban.assignment.v1.ContributeToCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 30: tongban.assignment.v1.ReturnCaseForReworkResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 31: tongban.assignment.v1.SetCaseUrgencyResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 32: tongban.assignment.v1.LeadCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 33: tongban.assignment.v1.RecordCaseProgressResponse.case:type_name -> tongban.assignment.v1.Case
+	67, // 34: tongban.assignment.v1.GetCaseCardResponse.card:type_name -> tongban.assignment.v1.CaseCard
+	60, // 35: tongban.assignment.v1.StartCaseHearingResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 36: tongban.assignment.v1.EndCaseHearingResponse.case:type_name -> tongban.assignment.v1.Case
+	60, // 37: tongban.assignment.v1.ReopenCaseResponse.case:type_name -> tongban.assignment.v1.Case
+	0,  // 38: tongban.assignment.v1.AssignmentService.ReferCaseUp:input_type -> tongban.assignment.v1.ReferCaseUpRequest
+	2,  // 39: tongban.assignment.v1.AssignmentService.TransferCase:input_type -> tongban.assignment.v1.TransferCaseRequest
+	4,  // 40: tongban.assignment.v1.AssignmentService.AnswerCase:input_type -> tongban.assignment.v1.AnswerCaseRequest
+	10, // 41: tongban.assignment.v1.AssignmentService.RouteCase:input_type -> tongban.assignment.v1.RouteCaseRequest
+	12, // 42: tongban.assignment.v1.AssignmentService.SignForCase:input_type -> tongban.assignment.v1.SignForCaseRequest
+	14, // 43: tongban.assignment.v1.AssignmentService.SendBackCase:input_type -> tongban.assignment.v1.SendBackCaseRequest
+	16, // 44: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:input_type -> tongban.assignment.v1.AcceptCaseReturnRequest
+	18, // 45: tongban.assignment.v1.AssignmentService.AcceptCase:input_type -> tongban.assignment.v1.AcceptCaseRequest
+	20, // 46: tongban.assignment.v1.AssignmentService.DeclineCase:input_type -> tongban.assignment.v1.DeclineCaseRequest
+	22, // 47: tongban.assignment.v1.AssignmentService.AssignCaseDown:input_type -> tongban.assignment.v1.AssignCaseDownRequest
+	24, // 48: tongban.assignment.v1.AssignmentService.ReportCase:input_type -> tongban.assignment.v1.ReportCaseRequest
+	26, // 49: tongban.assignment.v1.AssignmentService.ExtendCase:input_type -> tongban.assignment.v1.ExtendCaseRequest
+	28, // 50: tongban.assignment.v1.AssignmentService.EvaluateCase:input_type -> tongban.assignment.v1.EvaluateCaseRequest
+	30, // 51: tongban.assignment.v1.AssignmentService.RequestCaseReview:input_type -> tongban.assignment.v1.RequestCaseReviewRequest
+	32, // 52: tongban.assignment.v1.AssignmentService.ReviewCase:input_type -> tongban.assignment.v1.ReviewCaseRequest
+	34, // 53: tongban.assignment.v1.AssignmentService.RequestCaseReReview:input_type -> tongban.assignment.v1.RequestCaseReReviewRequest
+	36, // 54: tongban.assignment.v1.AssignmentService.ReReviewCase:input_type -> tongban.assignment.v1.ReReviewCaseRequest
+	38, // 55: tongban.assignment.v1.AssignmentService.CloseCase:input_type -> tongban.assignment.v1.CloseCaseRequest
+	40, // 56: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:input_type -> tongban.assignment.v1.AddCaseCoHandlerRequest
+	42, // 57: tongban.assignment.v1.AssignmentService.ContributeToCase:input_type -> tongban.assignment.v1.ContributeToCaseRequest
+	44, // 58: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:input_type -> tongban.assignment.v1.ReturnCaseForReworkRequest
+	46, // 59: tongban.assignment.v1.AssignmentService.SetCaseUrgency:input_type -> tongban.assignment.v1.SetCaseUrgencyRequest
+	48, // 60: tongban.assignment.v1.AssignmentService.LeadCase:input_type -> tongban.assignment.v1.LeadCaseRequest
+	50, // 61: tongban.assignment.v1.AssignmentService.RecordCaseProgress:input_type -> tongban.assignment.v1.RecordCaseProgressRequest
+	52, // 62: tongban.assignment.v1.AssignmentService.GetCaseCard:input_type -> tongban.assignment.v1.GetCaseCardRequest
+	54, // 63: tongban.assignment.v1.AssignmentService.StartCaseHearing:input_type -> tongban.assignment.v1.StartCaseHearingRequest
+	56, // 64: tongban.assignment.v1.AssignmentService.EndCaseHearing:input_type -> tongban.assignment.v1.EndCaseHearingRequest
+	58, // 65: tongban.assignment.v1.AssignmentService.ReopenCase:input_type -> tongban.assignment.v1.ReopenCaseRequest
+	6,  // 66: tongban.assignment.v1.AssignmentService.ListCaseHistory:input_type -> tongban.assignment.v1.ListCaseHistoryRequest
+	8,  // 67: tongban.assignment.v1.AssignmentService.ListOfficeQueue:input_type -> tongban.assignment.v1.ListOfficeQueueRequest
+	1,  // 68: tongban.assignment.v1.AssignmentService.ReferCaseUp:output_type -> tongban.assignment.v1.ReferCaseUpResponse
+	3,  // 69: tongban.assignment.v1.AssignmentService.TransferCase:output_type -> tongban.assignment.v1.TransferCaseResponse
+	5,  // 70: tongban.assignment.v1.AssignmentService.AnswerCase:output_type -> tongban.assignment.v1.AnswerCaseResponse
+	11, // 71: tongban.assignment.v1.AssignmentService.RouteCase:output_type -> tongban.assignment.v1.RouteCaseResponse
+	13, // 72: tongban.assignment.v1.AssignmentService.SignForCase:output_type -> tongban.assignment.v1.SignForCaseResponse
+	15, // 73: tongban.assignment.v1.AssignmentService.SendBackCase:output_type -> tongban.assignment.v1.SendBackCaseResponse
+	17, // 74: tongban.assignment.v1.AssignmentService.AcceptCaseReturn:output_type -> tongban.assignment.v1.AcceptCaseReturnResponse
+	19, // 75: tongban.assignment.v1.AssignmentService.AcceptCase:output_type -> tongban.assignment.v1.AcceptCaseResponse
+	21, // 76: tongban.assignment.v1.AssignmentService.DeclineCase:output_type -> tongban.assignment.v1.DeclineCaseResponse
+	23, // 77: tongban.assignment.v1.AssignmentService.AssignCaseDown:output_type -> tongban.assignment.v1.AssignCaseDownResponse
+	25, // 78: tongban.assignment.v1.AssignmentService.ReportCase:output_type -> tongban.assignment.v1.ReportCaseResponse
+	27, // 79: tongban.assignment.v1.AssignmentService.ExtendCase:output_type -> tongban.assignment.v1.ExtendCaseResponse
+	29, // 80: tongban.assignment.v1.AssignmentService.EvaluateCase:output_type -> tongban.assignment.v1.EvaluateCaseResponse
+	31, // 81: tongban.assignment.v1.AssignmentService.RequestCaseReview:output_type -> tongban.assignment.v1.RequestCaseReviewResponse
+	33, // 82: tongban.assignment.v1.AssignmentService.ReviewCase:output_type -> tongban.assignment.v1.ReviewCaseResponse
+	35, // 83: tongban.assignment.v1.AssignmentService.RequestCaseReReview:output_type -> tongban.assignment.v1.RequestCaseReReviewResponse
+	37, // 84: tongban.assignment.v1.AssignmentService.ReReviewCase:output_type -> tongban.assignment.v1.ReReviewCaseResponse
+	39, // 85: tongban.assignment.v1.AssignmentService.CloseCase:output_type -> tongban.assignment.v1.CloseCaseResponse
+	41, // 86: tongban.assignment.v1.AssignmentService.AddCaseCoHandler:output_type -> tongban.assignment.v1.AddCaseCoHandlerResponse
+	43, // 87: tongban.assignment.v1.AssignmentService.ContributeToCase:output_type -> tongban.assignment.v1.ContributeToCaseResponse
+	45, // 88: tongban.assignment.v1.AssignmentService.ReturnCaseForRework:output_type -> tongban.assignment.v1.ReturnCaseForReworkResponse
+	47, // 89: tongban.assignment.v1.AssignmentService.SetCaseUrgency:output_type -> tongban.assignment.v1.SetCaseUrgencyResponse
+	49, // 90: tongban.assignment.v1.AssignmentService.LeadCase:output_type -> tongban.assignment.v1.LeadCaseResponse
+	51, // 91: tongban.assignment.v1.AssignmentService.RecordCaseProgress:output_type -> tongban.assignment.v1.RecordCaseProgressResponse
+	53, // 92: tongban.assignment.v1.AssignmentService.GetCaseCard:output_type -> tongban.assignment.v1.GetCaseCardResponse
+	55, // 93: tongban.assignment.v1.AssignmentService.StartCaseHearing:output_type -> tongban.assignment.v1.StartCaseHearingResponse
+	57, // 94: tongban.assignment.v1.AssignmentService.EndCaseHearing:output_type -> tongban.assignment.v1.EndCaseHearingResponse
+	59, // 95: tongban.assignment.v1.AssignmentService.ReopenCase:output_type -> tongban.assignment.v1.ReopenCaseResponse
+	7,  // 96: tongban.assignment.v1.AssignmentService.ListCaseHistory:output_type -> tongban.assignment.v1.ListCaseHistoryResponse
+	9,  // 97: tongban.assignment.v1.AssignmentService.ListOfficeQueue:output_type -> tongban.assignment.v1.ListOfficeQueueResponse
+	68, // [68:98] is the sub-list for method output_type
+	38, // [38:68] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_assignment_service_proto_init() }
@@ -4193,7 +4327,7 @@ func file_tongban_assignment_v1_assignment_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tongban_assignment_v1_assignment_service_proto_rawDesc), len(file_tongban_assignment_v1_assignment_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   58,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1244,6 +1244,51 @@ func local_request_AssignmentService_EndCaseHearing_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+func request_AssignmentService_ReopenCase_0(ctx context.Context, marshaler runtime.Marshaler, client AssignmentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ReopenCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ReopenCase(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AssignmentService_ReopenCase_0(ctx context.Context, marshaler runtime.Marshaler, server AssignmentServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ReopenCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.ReopenCase(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_AssignmentService_ListCaseHistory_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_AssignmentService_ListCaseHistory_0(ctx context.Context, marshaler runtime.Marshaler, client AssignmentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1896,6 +1941,26 @@ func RegisterAssignmentServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_AssignmentService_EndCaseHearing_0(annotatedContext, mux, outboundMarshaler, w, req, response_AssignmentService_EndCaseHearing_0{resp.(*EndCaseHearingResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AssignmentService_ReopenCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tongban.assignment.v1.AssignmentService/ReopenCase", runtime.WithHTTPPathPattern("/v1/{name=cases/*}:reopen"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AssignmentService_ReopenCase_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AssignmentService_ReopenCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_AssignmentService_ReopenCase_0{resp.(*ReopenCaseResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_AssignmentService_ListCaseHistory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2435,6 +2500,23 @@ func RegisterAssignmentServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_AssignmentService_EndCaseHearing_0(annotatedContext, mux, outboundMarshaler, w, req, response_AssignmentService_EndCaseHearing_0{resp.(*EndCaseHearingResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AssignmentService_ReopenCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tongban.assignment.v1.AssignmentService/ReopenCase", runtime.WithHTTPPathPattern("/v1/{name=cases/*}:reopen"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AssignmentService_ReopenCase_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AssignmentService_ReopenCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_AssignmentService_ReopenCase_0{resp.(*ReopenCaseResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_AssignmentService_ListCaseHistory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2715,6 +2797,15 @@ func (m response_AssignmentService_EndCaseHearing_0) XXX_ResponseBody() interfac
 	return response.Case
 }
 
+type response_AssignmentService_ReopenCase_0 struct {
+	*ReopenCaseResponse
+}
+
+func (m response_AssignmentService_ReopenCase_0) XXX_ResponseBody() interface{} {
+	response := m.ReopenCaseResponse
+	return response.Case
+}
+
 var (
 	pattern_AssignmentService_ReferCaseUp_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "referUp"))
 	pattern_AssignmentService_TransferCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "transfer"))
@@ -2743,6 +2834,7 @@ var (
 	pattern_AssignmentService_GetCaseCard_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "cases", "card", "name"}, ""))
 	pattern_AssignmentService_StartCaseHearing_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "startHearing"))
 	pattern_AssignmentService_EndCaseHearing_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "endHearing"))
+	pattern_AssignmentService_ReopenCase_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "reopen"))
 	pattern_AssignmentService_ListCaseHistory_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "history"}, ""))
 	pattern_AssignmentService_ListOfficeQueue_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "offices", "parent", "queue"}, ""))
 )
@@ -2775,6 +2867,7 @@ var (
 	forward_AssignmentService_GetCaseCard_0         = runtime.ForwardResponseMessage
 	forward_AssignmentService_StartCaseHearing_0    = runtime.ForwardResponseMessage
 	forward_AssignmentService_EndCaseHearing_0      = runtime.ForwardResponseMessage
+	forward_AssignmentService_ReopenCase_0          = runtime.ForwardResponseMessage
 	forward_AssignmentService_ListCaseHistory_0     = runtime.ForwardResponseMessage
 	forward_AssignmentService_ListOfficeQueue_0     = runtime.ForwardResponseMessage
 )

@@ -46,6 +46,7 @@ const (
 	AssignmentService_GetCaseCard_FullMethodName         = "/tongban.assignment.v1.AssignmentService/GetCaseCard"
 	AssignmentService_StartCaseHearing_FullMethodName    = "/tongban.assignment.v1.AssignmentService/StartCaseHearing"
 	AssignmentService_EndCaseHearing_FullMethodName      = "/tongban.assignment.v1.AssignmentService/EndCaseHearing"
+	AssignmentService_ReopenCase_FullMethodName          = "/tongban.assignment.v1.AssignmentService/ReopenCase"
 	AssignmentService_ListCaseHistory_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListCaseHistory"
 	AssignmentService_ListOfficeQueue_FullMethodName     = "/tongban.assignment.v1.AssignmentService/ListOfficeQueue"
 )
@@ -169,6 +170,11 @@ type AssignmentServiceClient interface {
 	// Ends the hearing; the re-review period runs again, longer by the
 	// hearing's days. Accepted in state RE_REVIEW_REQUESTED, by the holder.
 	EndCaseHearing(ctx context.Context, in *EndCaseHearingRequest, opts ...grpc.CallOption) (*EndCaseHearingResponse, error)
+	// Reopens a case declined in error: the county petition bureau's
+	// correction, with its reason in the history. The case is registered
+	// again with the office that declined it, and its clocks restart.
+	// Accepted in state DECLINED, by the county petition bureau.
+	ReopenCase(ctx context.Context, in *ReopenCaseRequest, opts ...grpc.CallOption) (*ReopenCaseResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -455,6 +461,16 @@ func (c *assignmentServiceClient) EndCaseHearing(ctx context.Context, in *EndCas
 	return out, nil
 }
 
+func (c *assignmentServiceClient) ReopenCase(ctx context.Context, in *ReopenCaseRequest, opts ...grpc.CallOption) (*ReopenCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReopenCaseResponse)
+	err := c.cc.Invoke(ctx, AssignmentService_ReopenCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *assignmentServiceClient) ListCaseHistory(ctx context.Context, in *ListCaseHistoryRequest, opts ...grpc.CallOption) (*ListCaseHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseHistoryResponse)
@@ -594,6 +610,11 @@ type AssignmentServiceServer interface {
 	// Ends the hearing; the re-review period runs again, longer by the
 	// hearing's days. Accepted in state RE_REVIEW_REQUESTED, by the holder.
 	EndCaseHearing(context.Context, *EndCaseHearingRequest) (*EndCaseHearingResponse, error)
+	// Reopens a case declined in error: the county petition bureau's
+	// correction, with its reason in the history. The case is registered
+	// again with the office that declined it, and its clocks restart.
+	// Accepted in state DECLINED, by the county petition bureau.
+	ReopenCase(context.Context, *ReopenCaseRequest) (*ReopenCaseResponse, error)
 	// Lists the history of a case, oldest first.
 	ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error)
 	// Lists the open cases an office holds now (its queue: not yet answered),
@@ -690,6 +711,9 @@ func (UnimplementedAssignmentServiceServer) StartCaseHearing(context.Context, *S
 }
 func (UnimplementedAssignmentServiceServer) EndCaseHearing(context.Context, *EndCaseHearingRequest) (*EndCaseHearingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EndCaseHearing not implemented")
+}
+func (UnimplementedAssignmentServiceServer) ReopenCase(context.Context, *ReopenCaseRequest) (*ReopenCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReopenCase not implemented")
 }
 func (UnimplementedAssignmentServiceServer) ListCaseHistory(context.Context, *ListCaseHistoryRequest) (*ListCaseHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseHistory not implemented")
@@ -1204,6 +1228,24 @@ func _AssignmentService_EndCaseHearing_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AssignmentService_ReopenCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReopenCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssignmentServiceServer).ReopenCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssignmentService_ReopenCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssignmentServiceServer).ReopenCase(ctx, req.(*ReopenCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AssignmentService_ListCaseHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseHistoryRequest)
 	if err := dec(in); err != nil {
@@ -1354,6 +1396,10 @@ var AssignmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EndCaseHearing",
 			Handler:    _AssignmentService_EndCaseHearing_Handler,
+		},
+		{
+			MethodName: "ReopenCase",
+			Handler:    _AssignmentService_ReopenCase_Handler,
 		},
 		{
 			MethodName: "ListCaseHistory",

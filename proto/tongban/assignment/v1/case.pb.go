@@ -194,6 +194,11 @@ const (
 	Action_ACTION_START_HEARING Action = 27
 	// 听证结束: the hearing ended; the re-review period runs again.
 	Action_ACTION_END_HEARING Action = 28
+	// 纠正: the county petition bureau reopens a case declined in error (a
+	// possible repeat of a finally closed matter that is another matter, a
+	// wrong non-acceptance); the case is registered again and its clocks
+	// restart (信访工作条例 第四十条: the petition bureau supervises).
+	Action_ACTION_REOPEN Action = 29
 )
 
 // Enum value maps for Action.
@@ -228,6 +233,7 @@ var (
 		26: "ACTION_RECORD_PROGRESS",
 		27: "ACTION_START_HEARING",
 		28: "ACTION_END_HEARING",
+		29: "ACTION_REOPEN",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED":       0,
@@ -259,6 +265,7 @@ var (
 		"ACTION_RECORD_PROGRESS":   26,
 		"ACTION_START_HEARING":     27,
 		"ACTION_END_HEARING":       28,
+		"ACTION_REOPEN":            29,
 	}
 )
 
@@ -558,7 +565,8 @@ const (
 	// 检察、公安程序: procuratorial or public-security procedure (涉法涉诉).
 	StatutoryChannel_STATUTORY_CHANNEL_LEGAL_PROCEDURE StatutoryChannel = 6
 	// 三级终结: the matter was finally closed after re-review and is not
-	// accepted again (Art 36 ¶3); set by the system for such repeats.
+	// accepted again (Art 36 ¶3): chosen by the holder for a case that
+	// repeats a finally closed one, never by the system.
 	StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED StatutoryChannel = 7
 )
 
@@ -1672,13 +1680,17 @@ type Case struct {
 	Deadlines []*Deadline `protobuf:"bytes,31,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	// Since when a re-review hearing (听证) is being held; unset otherwise.
 	HearingStartTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=hearing_start_time,json=hearingStartTime,proto3" json:"hearing_start_time,omitempty"`
-	// The actions the caller may take on the case now, as the access policy
-	// and the lifecycle allow them (the kind of office, holder or receiver,
-	// the state); what a move needs beyond that (periods, targets) is checked
-	// when it is made. Set where a case is read for one caller (its history).
+	// The actions the caller may take on the case now: decided by the same
+	// function that decides a move (the access policy, the lifecycle, and
+	// every precondition on the case: periods, lead, hearing, documents).
+	// What a move needs of its request (a target office, a date) is checked
+	// when it is made. On every answer that returns a case for one caller.
 	AvailableActions []Action `protobuf:"varint,33,rep,packed,name=available_actions,json=availableActions,proto3,enum=tongban.assignment.v1.Action" json:"available_actions,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Decisions not to accept that the county petition bureau corrected
+	// (REOPEN), oldest first.
+	CorrectedDeclines []*Decline `protobuf:"bytes,34,rep,name=corrected_declines,json=correctedDeclines,proto3" json:"corrected_declines,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1935,6 +1947,13 @@ func (x *Case) GetAvailableActions() []Action {
 	return nil
 }
 
+func (x *Case) GetCorrectedDeclines() []*Decline {
+	if x != nil {
+		return x.CorrectedDeclines
+	}
+	return nil
+}
+
 // CaseCard is the one-case-one-card view of a case in a leader's charge
 // (一案一卡): subject, leader, fixed unit, person and date, and the steps,
 // progress and measures so far.
@@ -2140,7 +2159,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
 	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
 	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\x12%\n" +
-	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\x82\x0e\n" +
+	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\xd6\x0e\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2182,7 +2201,8 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\bprogress\x18\x1e \x03(\v2\x1f.tongban.assignment.v1.ProgressB\x03\xe0A\x03R\bprogress\x12B\n" +
 	"\tdeadlines\x18\x1f \x03(\v2\x1f.tongban.assignment.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x12M\n" +
 	"\x12hearing_start_time\x18  \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x10hearingStartTime\x12O\n" +
-	"\x11available_actions\x18! \x03(\x0e2\x1d.tongban.assignment.v1.ActionB\x03\xe0A\x03R\x10availableActionsJ\x04\b\v\x10\f\"\xfc\x02\n" +
+	"\x11available_actions\x18! \x03(\x0e2\x1d.tongban.assignment.v1.ActionB\x03\xe0A\x03R\x10availableActions\x12R\n" +
+	"\x12corrected_declines\x18\" \x03(\v2\x1e.tongban.assignment.v1.DeclineB\x03\xe0A\x03R\x11correctedDeclinesJ\x04\b\v\x10\f\"\xfc\x02\n" +
 	"\bCaseCard\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12;\n" +
@@ -2207,7 +2227,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x12\"\n" +
 	"\x1eCASE_STATE_RE_REVIEW_REQUESTED\x10\v\x12\x14\n" +
 	"\x10CASE_STATE_FINAL\x10\f\x12\x15\n" +
-	"\x11CASE_STATE_CLOSED\x10\r*\x98\x05\n" +
+	"\x11CASE_STATE_CLOSED\x10\r*\xab\x05\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACTION_REGISTER\x10\x01\x12\x13\n" +
@@ -2238,7 +2258,8 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x10ACTION_TAKE_LEAD\x10\x19\x12\x1a\n" +
 	"\x16ACTION_RECORD_PROGRESS\x10\x1a\x12\x18\n" +
 	"\x14ACTION_START_HEARING\x10\x1b\x12\x16\n" +
-	"\x12ACTION_END_HEARING\x10\x1c*\x96\x02\n" +
+	"\x12ACTION_END_HEARING\x10\x1c\x12\x11\n" +
+	"\rACTION_REOPEN\x10\x1d*\x96\x02\n" +
 	"\tClockKind\x12\x1a\n" +
 	"\x16CLOCK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CLOCK_KIND_ROUTING\x10\x01\x12\x19\n" +
@@ -2360,15 +2381,16 @@ var file_tongban_assignment_v1_case_proto_depIdxs = []int32{
 	8,  // 39: tongban.assignment.v1.Case.deadlines:type_name -> tongban.assignment.v1.Deadline
 	20, // 40: tongban.assignment.v1.Case.hearing_start_time:type_name -> google.protobuf.Timestamp
 	1,  // 41: tongban.assignment.v1.Case.available_actions:type_name -> tongban.assignment.v1.Action
-	0,  // 42: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
-	17, // 43: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
-	16, // 44: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
-	10, // 45: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	11, // 42: tongban.assignment.v1.Case.corrected_declines:type_name -> tongban.assignment.v1.Decline
+	0,  // 43: tongban.assignment.v1.CaseCard.state:type_name -> tongban.assignment.v1.CaseState
+	17, // 44: tongban.assignment.v1.CaseCard.lead:type_name -> tongban.assignment.v1.Lead
+	16, // 45: tongban.assignment.v1.CaseCard.progress:type_name -> tongban.assignment.v1.Progress
+	10, // 46: tongban.assignment.v1.CaseCard.answer:type_name -> tongban.assignment.v1.Answer
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_tongban_assignment_v1_case_proto_init() }

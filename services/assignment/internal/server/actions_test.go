@@ -161,6 +161,10 @@ func call(s *Server, c *assignmentv1.Case, a lifecycle.Action, now time.Time) fu
 			return s.LeadCase(ctx, &assignmentv1.LeadCaseRequest{Name: n, Leader: "张伟", LeaderTitle: "副县长", Person: "李明",
 				Unit: "offices/330421.zjj", DueDate: due, LeaderAccount: "accounts/zhang.wei"})
 		})
+	case lifecycle.Reopen:
+		return wrap(func(ctx context.Context) (resp, error) {
+			return s.ReopenCase(ctx, &assignmentv1.ReopenCaseRequest{Name: n, Reason: "属新的信访事项，应予受理"})
+		})
 	case lifecycle.RecordProgress:
 		return wrap(func(ctx context.Context) (resp, error) {
 			return s.RecordCaseProgress(ctx, &assignmentv1.RecordCaseProgressRequest{Name: n, Steps: "走访", Progress: "已协调"})
@@ -280,7 +284,7 @@ func TestOfferedIsAllowed(t *testing.T) {
 	}
 	// The walks went far enough to mean something.
 	for _, a := range []lifecycle.Action{lifecycle.Route, lifecycle.SignFor, lifecycle.SendBack, lifecycle.Accept, lifecycle.Answer,
-		lifecycle.RequestReview, lifecycle.Review, lifecycle.RequestReReview, lifecycle.StartHearing, lifecycle.ReReview} {
+		lifecycle.RequestReview, lifecycle.Review, lifecycle.RequestReReview, lifecycle.StartHearing, lifecycle.ReReview, lifecycle.Decline, lifecycle.Reopen} {
 		if offered[a] == 0 {
 			t.Errorf("no walk made %v: %v", a, offered)
 		}

@@ -305,16 +305,28 @@ func (s *Server) DeclineCase(ctx context.Context, req *assignmentv1.DeclineCaseR
 	switch ch := req.GetChannel(); {
 	case ch == assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED:
 		v.Add("channel", "is required: the statutory channel the petitioner is directed to (STATUTORY_CHANNEL_LITIGATION, …)")
-	case ch == assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED:
-		v.Add("channel", "STATUTORY_CHANNEL_FINALLY_CLOSED is set by the system for repeats of a finally closed case")
 	case assignmentv1.StatutoryChannel_name[int32(ch)] == "":
 		v.Add("channel", "is not a known channel")
 	}
 	c, err := s.transition(ctx, &v, move{
 		method: "DeclineCase", action: lifecycle.Decline, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetNotice()),
-		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
-			c.Docs.Decline = &assignmentv1.Decline{Channel: req.GetChannel(), Notice: req.GetNotice(), Office: caller.Office.Resource()}
+		apply: func(ctx context.Context, tx pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+			d := &assignmentv1.Decline{Channel: req.GetChannel(), Notice: req.GetNotice(), Office: caller.Office.Resource()}
+			if req.GetChannel() == assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED {
+				// The clerk's decision that this is the same matter, on the
+				// same facts and reasons, as one finally closed.
+				final, err := s.repeatsFinal(ctx, tx, c)
+				if err != nil {
+					return err
+				}
+				if !final {
+					return refuse("NOT_A_REPEAT_OF_FINAL", "STATUTORY_CHANNEL_FINALLY_CLOSED declines a repeat of a matter finally closed after re-review "+
+						"(信访工作条例 第三十六条第三款); this case repeats none: link it to the final case first (:linkRepeat), or name another channel")
+				}
+				d.FinalCase = names.Case(c.RepeatOf)
+			}
+			c.Docs.Decline = d
 			return nil
 		},
 	})
@@ -825,9 +837,10 @@ var queued = []int16{
 }
 
 // Register takes a case from intake's CaseRegistered event: the registering
-// office holds it first (首办负责). A repeat of a matter finally closed after
-// re-review (三级终结) is declined at once: no organ accepts it again. It is
-// a batch of one event (see BeginRegistrations).
+// office holds it first (首办负责). A possible repeat of a matter finally
+// closed after re-review (三级终结) is registered like any other: whether it
+// is the same matter on the same facts is the holder's decision, not a
+// similarity guess's. It is a batch of one event (see BeginRegistrations).
 func (s *Server) Register(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 	return outbox.ApplyBatch(ctx, tx, s.BeginRegistrations, ev)
 }
@@ -847,10 +860,20 @@ type registrations struct {
 	entries []*store.Entry
 	// traces are the events' trace contexts, which their moves continue.
 	traces []string
+	// repeats are the links clerks changed: case number, the case it
+	// repeats now ("" for none), in the feed's order.
+	repeats [][2]string
 }
 
 // Apply takes one event of the batch.
 func (r *registrations) Apply(ctx context.Context, ev *eventsv1.Event) error {
+	if rc := ev.GetCaseRepeatChanged(); rc != nil {
+		// A clerk linked or unlinked a repeat: whether a decline may cite
+		// 第三十六条第三款 follows the link.
+		repeatOf, _ := names.CaseNumber(rc.GetRepeatOf())
+		r.repeats = append(r.repeats, [2]string{ev.GetCaseNumber(), repeatOf})
+		return nil
+	}
 	reg := ev.GetCaseRegistered()
 	if reg == nil || r.seen[ev.GetCaseNumber()] {
 		return nil
@@ -888,7 +911,7 @@ func (r *registrations) Apply(ctx context.Context, ev *eventsv1.Event) error {
 // closed matters.
 func (r *registrations) Flush(ctx context.Context) error {
 	if len(r.cases) == 0 {
-		return nil
+		return r.setRepeats(ctx)
 	}
 	created, err := r.s.Store.CreateAll(ctx, r.tx, r.cases, r.entries)
 	if err != nil {
@@ -908,48 +931,54 @@ func (r *registrations) Flush(ctx context.Context) error {
 			return err
 		}
 	}
-	for i, c := range r.cases {
-		if created[i] && c.RepeatOf != "" {
-			if err := r.s.declineIfFinal(ctx, r.tx, c, r.traces[i]); err != nil {
-				return err
-			}
+	return r.setRepeats(ctx)
+}
+
+// setRepeats applies the batch's changed repeat links, after its new cases.
+func (r *registrations) setRepeats(ctx context.Context) error {
+	for _, rp := range r.repeats {
+		if err := r.s.Store.SetRepeat(ctx, r.tx, rp[0], rp[1]); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// declineIfFinal declines a new case, held by its registering office, when
-// the case it repeats was finally closed after re-review; its move
-// continues the trace of traceparent.
-func (s *Server) declineIfFinal(ctx context.Context, tx pgx.Tx, c *store.Case, traceparent string) error {
-	switch st, err := s.Store.State(ctx, tx, c.RepeatOf); {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case lifecycle.State(st) != lifecycle.Final:
-		return nil
+// repeatsFinal reports whether c repeats a case finally closed after
+// re-review (三级终结).
+func (s *Server) repeatsFinal(ctx context.Context, tx pgx.Tx, c *store.Case) (bool, error) {
+	if c.RepeatOf == "" {
+		return false, nil
 	}
-	office := c.Holder
-	notice := "本事项已经复核终结（" + c.RepeatOf + "），同一事项以同一事实和理由提出的，不再受理（信访工作条例 第三十六条第三款）。"
-	c.State = int16(lifecycle.Declined)
-	c.Docs.Decline = &assignmentv1.Decline{
-		Channel: assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED, Notice: notice,
-		Office: names.Office(office), FinalCase: names.Case(c.RepeatOf),
+	st, err := s.Store.State(ctx, tx, c.RepeatOf)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	if err := s.Store.Save(ctx, tx, c); err != nil {
-		return err
+	return err == nil && lifecycle.State(st) == lifecycle.Final, err
+}
+
+// ReopenCase is the bureau's correction of a decision not to accept.
+func (s *Server) ReopenCase(ctx context.Context, req *assignmentv1.ReopenCaseRequest) (*assignmentv1.ReopenCaseResponse, error) {
+	var v rpcerr.Violations
+	requireText(&v, "reason", req.GetReason(), maxReason)
+	c, err := s.transition(ctx, &v, move{
+		method: "ReopenCase", action: lifecycle.Reopen, req: req,
+		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
+		note: "纠正不予受理：" + req.GetReason(),
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
+			if d := c.Docs.GetDecline(); d != nil {
+				e.Note += "（原不予受理告知：" + summary(d.GetNotice()) + "）"
+				c.Docs.CorrectedDeclines = append(c.Docs.CorrectedDeclines, d)
+			}
+			c.Docs.Decline = nil
+			e.Target = c.Holder // the office that declined decides again
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
-	d := &store.Entry{
-		CaseNumber: c.Number, Action: int16(lifecycle.Decline), Time: c.UpdateTime, ActorOffice: office, ActorRole: "system",
-		FromState: int16(lifecycle.Registered), ToState: c.State, FromOffice: office, ToOffice: office, Note: notice,
-	}
-	if err := s.Store.AddEntry(ctx, tx, d); err != nil {
-		return err
-	}
-	ev := moveEvent(c, d)
-	ev.Traceparent = traceparent
-	return outbox.Append(ctx, tx, ev)
+	return &assignmentv1.ReopenCaseResponse{Case: c}, nil
 }
 
 // publishMove writes the CaseMoved event of entry e.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,6 +125,11 @@ type step struct {
 // Calls, by name, with fixed arguments.
 func referUp(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
 	r, err := s.ReferCaseUp(ctx, &assignmentv1.ReferCaseUpRequest{Name: n, Reason: "镇级无法协调"})
+	return r.GetCase(), err
+}
+
+func reopen(ctx context.Context, s *Server, n string) (*assignmentv1.Case, error) {
+	r, err := s.ReopenCase(ctx, &assignmentv1.ReopenCaseRequest{Name: n, Reason: "系新的事项，应予受理"})
 	return r.GetCase(), err
 }
 
@@ -419,19 +425,36 @@ func TestHardRoute(t *testing.T) {
 		c.GetReview().GetOffice() != bureau || c.GetReReview().GetOffice() != jiaxing {
 		t.Errorf("documents: %v", c)
 	}
-	// A repeat of the final case (intake linked it) is declined at once.
+	// A possible repeat of the final case (intake linked it) is not
+	// declined by a guess: it is registered, and its holder decides.
+	const repeat = "cases/330421-2026-000002"
 	register(t, s, reg{number: "330421-2026-000002", repeatOf: caseName})
-	h, err := s.ListCaseHistory(authtest.As(t, "demo-dayun"), &assignmentv1.ListCaseHistoryRequest{Parent: "cases/330421-2026-000002"})
+	h, err := s.ListCaseHistory(authtest.As(t, "demo-dayun"), &assignmentv1.ListCaseHistoryRequest{Parent: repeat})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := h.GetCase(); c.GetState() != declined || c.GetDecline().GetChannel() != assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED ||
-		c.GetDecline().GetFinalCase() != caseName || len(h.GetEntries()) != 2 {
-		t.Errorf("repeat of a final case: %v", h)
+	if c := h.GetCase(); c.GetState() != assignmentv1.CaseState_CASE_STATE_REGISTERED || c.GetRepeatOf() != caseName ||
+		!slices.Contains(c.GetAvailableActions(), assignmentv1.Action_ACTION_ACCEPT) || !slices.Contains(c.GetAvailableActions(), assignmentv1.Action_ACTION_DECLINE) {
+		t.Errorf("a possible repeat of a final case: %v", h)
 	}
-	walk(t, s, clk, "cases/330421-2026-000002", []step{
-		{token: "demo-dayun", call: accept, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},
+	// The clerk finds it the same matter and declines it citing Art 36 ¶3;
+	// the bureau finds otherwise and reopens it in one move.
+	walk(t, s, clk, repeat, []step{
+		{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED), state: declined, holder: "offices/330421102"},
+		{token: "demo-dayun", call: reopen, code: codes.PermissionDenied, reason: "OFFICE_KIND_NOT_ALLOWED"},
+		{token: "demo-bureau", call: reopen, state: assignmentv1.CaseState_CASE_STATE_REGISTERED, holder: "offices/330421102"},
+		{token: "demo-dayun", call: accept, state: assignmentv1.CaseState_CASE_STATE_IN_HANDLING, holder: "offices/330421102"},
 	})
+	h, err = s.ListCaseHistory(authtest.As(t, "demo-bureau"), &assignmentv1.ListCaseHistoryRequest{Parent: repeat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := h.GetEntries()
+	if len(es) != 4 || es[2].GetAction() != assignmentv1.Action_ACTION_REOPEN || !strings.Contains(es[2].GetNote(), "纠正不予受理：") ||
+		!strings.Contains(es[2].GetNote(), "原不予受理告知") || len(h.GetCase().GetCorrectedDeclines()) != 1 ||
+		h.GetCase().GetCorrectedDeclines()[0].GetFinalCase() != caseName || h.GetCase().GetDecline() != nil {
+		t.Errorf("the correction in the history: %v", h)
+	}
 }
 
 // TestRefusals: every refusal of the state machine's methods, each on a
@@ -505,7 +528,7 @@ func TestRefusals(t *testing.T) {
 		}},
 		{"decline names a channel and ends the case", reg{}, []step{
 			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},
-			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},
+			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_FINALLY_CLOSED), code: codes.FailedPrecondition, reason: "NOT_A_REPEAT_OF_FINAL"},
 			{token: "demo-dayun", call: decline(assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_ARBITRATION), state: declined, holder: dayun},
 			{token: "demo-dayun", call: accept, code: codes.FailedPrecondition, reason: "CASE_STATE_CONFLICT"},
 		}},

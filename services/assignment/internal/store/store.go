@@ -285,6 +285,15 @@ func (s *Store) Save(ctx context.Context, tx pgx.Tx, c *Case) error {
 	return nil
 }
 
+// SetRepeat records the case number repeats ("" for none), as intake's
+// clerks linked it.
+func (s *Store) SetRepeat(ctx context.Context, tx pgx.Tx, number, repeatOf string) error {
+	if _, err := tx.Exec(ctx, `UPDATE cases SET repeat_of = NULLIF($2, '') WHERE case_number = $1`, number, repeatOf); err != nil {
+		return fmt.Errorf("store.SetRepeat: %w", err)
+	}
+	return nil
+}
+
 // Bounces counts the send-backs (and escalations) between offices a and b
 // in either direction in a case's history.
 func (s *Store) Bounces(ctx context.Context, tx pgx.Tx, number, a, b string) (int, error) {

@@ -75,7 +75,8 @@ func Of(m Move) Effects {
 			at = m.At
 		}
 		return Effects{Start: []Start{{Kind: Routing, Office: m.Holder, At: at}}}
-	case assignmentv1.Action_ACTION_REFER_UP, assignmentv1.Action_ACTION_ESCALATE, assignmentv1.Action_ACTION_ACCEPT_RETURN:
+	case assignmentv1.Action_ACTION_REFER_UP, assignmentv1.Action_ACTION_ESCALATE, assignmentv1.Action_ACTION_ACCEPT_RETURN,
+		assignmentv1.Action_ACTION_REOPEN: // a reopened case is decided again, from the correction
 		// The new holder decides, on a clock of its own.
 		return Effects{Stop: []Kind{Objection}, Start: []Start{start(Routing, m.Holder)}}
 	case assignmentv1.Action_ACTION_ROUTE, assignmentv1.Action_ACTION_TRANSFER:
