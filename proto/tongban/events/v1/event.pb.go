@@ -520,8 +520,9 @@ type CaseMoved struct {
 	Entry *v11.HistoryEntry `protobuf:"bytes,3,opt,name=entry,proto3" json:"entry,omitempty"`
 	// The class of the case (which clocks run depends on it).
 	CaseClass v1.CaseClass `protobuf:"varint,4,opt,name=case_class,json=caseClass,proto3,enum=tongban.intake.v1.CaseClass" json:"case_class,omitempty"`
-	// For the registration: when the petition was received (clocks count from
-	// receipt).
+	// For the registration: when the petition was received; for a sign-for,
+	// when the signing organ received the case (the transfer). Clocks count
+	// from receipt.
 	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
 	// For an extension: the days it adds.
 	ExtensionDays int32 `protobuf:"varint,6,opt,name=extension_days,json=extensionDays,proto3" json:"extension_days,omitempty"`

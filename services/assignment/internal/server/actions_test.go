@@ -16,6 +16,7 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/lifecycle"
+	"github.com/tongban/tongban/services/platform/outbox"
 )
 
 // actor is one caller of the walk.
@@ -313,4 +314,31 @@ func bureauView(t *testing.T, s *Server, number string) *assignmentv1.Case {
 		t.Fatal(err)
 	}
 	return h.GetCase()
+}
+
+// TestSignForCarriesReceipt: a sign-for's event tells scheduling when the
+// organ received the case, the transfer, from which its acceptance period
+// runs (信访工作条例 第二十三条).
+func TestSignForCarriesReceipt(t *testing.T) {
+	t.Parallel()
+	s, clk := registered(t)
+	if _, err := referUp(authtest.As(t, "demo-dayun"), s, caseName); err != nil {
+		t.Fatal(err)
+	}
+	transferred := clk.Now()
+	if _, err := transfer("offices/330421.zjj")(authtest.As(t, "demo-bureau"), s, caseName); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(50 * time.Hour)
+	if _, err := s.SignForCase(authtest.As(t, "demo-zjj"), &assignmentv1.SignForCaseRequest{Name: caseName}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := outbox.Written(context.Background(), s.Store.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1].GetCaseMoved()
+	if last.GetEntry().GetAction() != assignmentv1.Action_ACTION_SIGN_FOR || !last.GetReceiveTime().AsTime().Equal(transferred) {
+		t.Errorf("the sign-for's event: %v, want receive_time %v", last, transferred)
+	}
 }

@@ -220,7 +220,8 @@ func (s *Server) SignForCase(ctx context.Context, req *assignmentv1.SignForCaseR
 	c, err := s.transition(ctx, &v, move{
 		method: "SignForCase", action: lifecycle.SignFor, req: req,
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
-		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
+		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
+			e.Received = c.TransferTime // the acceptance period runs from receipt, not from signing
 			c.Holder, c.Pending, c.TransferTime = caller.Office.ID, "", time.Time{}
 			return nil
 		},
@@ -996,6 +997,10 @@ func moveEvent(c *store.Case, e *store.Entry) *eventsv1.Event {
 	case lifecycle.Register:
 		if !c.ReceiveTime.IsZero() {
 			mv.ReceiveTime = timestamppb.New(c.ReceiveTime)
+		}
+	case lifecycle.SignFor:
+		if !e.Received.IsZero() {
+			mv.ReceiveTime = timestamppb.New(e.Received)
 		}
 	case lifecycle.Extend:
 		mv.ExtensionDays = c.Docs.GetExtension().GetDays()

@@ -70,6 +70,9 @@ type Entry struct {
 	Target      string
 	Note        string
 	RequestID   string
+	// Received is when the office signing for a case received it (the
+	// transfer): carried on the move's event, not stored.
+	Received time.Time
 }
 
 // Store wraps assignment's pool.

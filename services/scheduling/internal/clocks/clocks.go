@@ -57,7 +57,7 @@ type Move struct {
 	Action        assignmentv1.Action
 	Class         intakev1.CaseClass
 	At            time.Time // when the move was made
-	ReceiveTime   time.Time // for the registration
+	ReceiveTime   time.Time // for the registration; for a sign-for, the transfer's time
 	Holder        string    // office id holding the case after the move
 	Target        string    // office id the move addresses, if any
 	ExtensionDays int
@@ -84,7 +84,14 @@ func Of(m Move) Effects {
 	case assignmentv1.Action_ACTION_SEND_BACK:
 		return Effects{Stop: []Kind{Objection}}
 	case assignmentv1.Action_ACTION_SIGN_FOR:
-		return Effects{Stop: []Kind{Objection}, Start: []Start{start(Acceptance, m.Holder)}}
+		// The period to decide on acceptance runs from the day the organ
+		// received the case (信访工作条例 第二十三条, 浙江省信访条例 第二十条), not
+		// from its signing: a slow sign-for does not lengthen it.
+		received := Start{Kind: Acceptance, Office: m.Holder, At: m.ReceiveTime}
+		if received.At.IsZero() || received.At.After(m.At) {
+			received.At = m.At
+		}
+		return Effects{Stop: []Kind{Objection}, Start: []Start{received}}
 	case assignmentv1.Action_ACTION_ASSIGN_DOWN:
 		return Effects{Stop: []Kind{Routing}, Start: []Start{start(Acceptance, m.Holder), {Kind: Report, Office: m.Holder, At: m.At, Due: m.ReportDue}}}
 	case assignmentv1.Action_ACTION_ACCEPT:

@@ -51,6 +51,15 @@ func TestOf(t *testing.T) {
 			t.Errorf("%s: starts %v, want %v", tc.name, kinds, tc.start)
 		}
 	}
+	// Acceptance runs from receipt (信访工作条例 第二十三条): a sign-for three
+	// days after the transfer does not lengthen it.
+	transferred := at.AddDate(0, 0, -3)
+	if e := Of(Move{Action: assignmentv1.Action_ACTION_SIGN_FOR, Holder: "330421.zjj", At: at, ReceiveTime: transferred}); len(e.Start) != 1 || !e.Start[0].At.Equal(transferred) {
+		t.Errorf("sign-for after a slow receipt: %+v, want acceptance from %v", e, transferred)
+	}
+	if e := Of(Move{Action: assignmentv1.Action_ACTION_SIGN_FOR, Holder: "330421.zjj", At: at}); len(e.Start) != 1 || !e.Start[0].At.Equal(at) {
+		t.Errorf("sign-for from an event without the transfer's time: %+v", e)
+	}
 	if e := Of(Move{Action: assignmentv1.Action_ACTION_START_HEARING}); !slices.Equal(e.Pause, []Kind{ReReview}) {
 		t.Errorf("hearing: %+v", e)
 	}
