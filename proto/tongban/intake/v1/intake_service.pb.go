@@ -561,7 +561,11 @@ type UpdateCaseRequest struct {
 	// overwrites fields it does not name.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// A client-chosen id making retries safe.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why a finished case (declined, final, closed) is corrected: required
+	// then, when only the county petition bureau may correct it, and only
+	// its subject, content and petitioners (contact details, a typo).
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +617,13 @@ func (x *UpdateCaseRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 func (x *UpdateCaseRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UpdateCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -2077,13 +2088,14 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x124\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x1b.tongban.intake.v1.CaseViewB\x03\xe0A\x01R\x04view\">\n" +
 	"\x0fGetCaseResponse\x12+\n" +
-	"\x04case\x18\x01 \x01(\v2\x17.tongban.intake.v1.CaseR\x04case\"\xab\x01\n" +
+	"\x04case\x18\x01 \x01(\v2\x17.tongban.intake.v1.CaseR\x04case\"\xc8\x01\n" +
 	"\x11UpdateCaseRequest\x120\n" +
 	"\x04case\x18\x01 \x01(\v2\x17.tongban.intake.v1.CaseB\x03\xe0A\x02R\x04case\x12@\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x02R\n" +
 	"updateMask\x12\"\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x03\xe0A\x01R\trequestId\"A\n" +
+	"request_id\x18\x03 \x01(\tB\x03\xe0A\x01R\trequestId\x12\x1b\n" +
+	"\x06reason\x18\x04 \x01(\tB\x03\xe0A\x01R\x06reason\"A\n" +
 	"\x12UpdateCaseResponse\x12+\n" +
 	"\x04case\x18\x01 \x01(\v2\x17.tongban.intake.v1.CaseR\x04case\"\xcf\x04\n" +
 	"\x10ListCasesRequest\x12 \n" +

@@ -17,6 +17,7 @@ import (
 	"github.com/tongban/tongban/services/platform/authtest"
 	"github.com/tongban/tongban/services/platform/lifecycle"
 	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // actor is one caller of the walk.
@@ -340,5 +341,17 @@ func TestSignForCarriesReceipt(t *testing.T) {
 	last := evs[len(evs)-1].GetCaseMoved()
 	if last.GetEntry().GetAction() != assignmentv1.Action_ACTION_SIGN_FOR || !last.GetReceiveTime().AsTime().Equal(transferred) {
 		t.Errorf("the sign-for's event: %v, want receive_time %v", last, transferred)
+	}
+}
+
+// TestBlankReasons: a reason of ideographic or zero-width spaces is none.
+func TestBlankReasons(t *testing.T) {
+	t.Parallel()
+	s, _ := registered(t)
+	for _, reason := range []string{"", "   ", "\u3000\u3000", "\u200b\ufeff\u2060", "\u3000\u200b "} {
+		_, err := s.ReferCaseUp(authtest.As(t, "demo-dayun"), &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: reason})
+		if status.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"reason"}) {
+			t.Errorf("reason %+q: %v, want INVALID_ARGUMENT on reason", reason, err)
+		}
 	}
 }

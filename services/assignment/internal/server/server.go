@@ -39,6 +39,7 @@ import (
 	"github.com/tongban/tongban/services/platform/precondition"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/ruleset"
+	"github.com/tongban/tongban/services/platform/textnorm"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
@@ -1085,8 +1086,10 @@ func optionalText(v *rpcerr.Violations, field, val string, max int) {
 	}
 }
 
+// requireText checks a person's text as textnorm reads it: a reason of
+// ideographic or zero-width spaces is no reason.
 func requireText(v *rpcerr.Violations, field, val string, max int) {
-	switch n := utf8.RuneCountInString(strings.TrimSpace(val)); {
+	switch n := utf8.RuneCountInString(textnorm.Clean(val)); {
 	case n == 0:
 		v.Add(field, "is required")
 	case n > max:

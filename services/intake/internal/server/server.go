@@ -159,6 +159,7 @@ func registrar(ctx context.Context) (auth.Caller, error) {
 
 // newCase is the store row of a validated registration at caller's office.
 func (s *Server) newCase(caller auth.Caller, in *intakev1.Case, now time.Time) *store.Case {
+	in = cleaned(in) // the text as validate checked it
 	c := &store.Case{
 		County:         s.Dir.County.Code,
 		Township:       in.GetTownship(),

@@ -1038,3 +1038,67 @@ func TestRetention(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCorrectFinishedCase: once a case has ended, its registering office
+// corrects nothing; the bureau corrects a typo or contact details with a
+// reason, recorded as such; what was decided on stays. Text made of
+// ideographic or zero-width spaces is empty, at registration and in a
+// correction.
+func TestCorrectFinishedCase(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := context.Background()
+	dayun, bureau := authtest.As(t, "demo-dayun"), authtest.As(t, "demo-bureau")
+	blank := validCase()
+	blank.Subject = "\u3000 \u200b\ufeff"
+	if _, err := s.CreateCase(dayun, &intakev1.CreateCaseRequest{Case: blank}); !slices.Equal(rpcerr.Fields(err), []string{"case.subject"}) {
+		t.Errorf("a subject of blanks: %v", err)
+	}
+	padded := validCase()
+	padded.Subject = "\u3000小区雨污管网破损\u200b "
+	created, err := s.CreateCase(dayun, &intakev1.CreateCaseRequest{Case: padded})
+	if err != nil || created.GetCase().GetSubject() != "小区雨污管网破损" {
+		t.Fatalf("a padded subject is stored as %q (%v)", created.GetCase().GetSubject(), err)
+	}
+	name, num := created.GetCase().GetName(), created.GetCase().GetCaseNumber()
+	ev := &eventsv1.Event{CaseNumber: num, Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{
+		Sequence: 1, Action: assignmentv1.Action_ACTION_CLOSE, ToState: assignmentv1.CaseState_CASE_STATE_CLOSED, ToOffice: "offices/330421102", Time: timestamppb.Now(),
+	}}}}
+	if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ProjectMove(ctx, tx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	typo := func(reason string, paths ...string) *intakev1.UpdateCaseRequest {
+		return &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Subject: "小区雨污管网破损（东云村）", Topic: "城乡建设", Anonymous: true},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}, Reason: reason}
+	}
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		req    *intakev1.UpdateCaseRequest
+		reason string
+	}{
+		{"the registering office", dayun, typo("错别字", "subject"), "CASE_ENDED"},
+		{"the bureau without a reason", bureau, typo("", "subject"), "CORRECTION_REASON_REQUIRED"},
+		{"the bureau with a reason of blanks", bureau, typo("\u3000\u200b", "subject"), "CORRECTION_REASON_REQUIRED"},
+		{"the bureau changing the topic", bureau, typo("归类有误", "topic"), "CASE_ENDED"},
+		{"the bureau changing anonymity", bureau, typo("当事人要求", "anonymous"), "CASE_ENDED"},
+	} {
+		_, err := s.UpdateCase(tc.ctx, tc.req)
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), tc.reason) {
+			t.Errorf("%s: %v, want FAILED_PRECONDITION %s", tc.name, err, tc.reason)
+		}
+	}
+	fixed, err := s.UpdateCase(bureau, typo("事项名称漏写村名", "subject"))
+	if err != nil || fixed.GetCase().GetSubject() != "小区雨污管网破损（东云村）" {
+		t.Fatalf("the bureau's correction: %v, %v", fixed, err)
+	}
+	// The registration's identity is as the registering office had it.
+	got, err := s.GetCase(dayun, &intakev1.GetCaseRequest{Name: name, View: intakev1.CaseView_CASE_VIEW_FULL})
+	if err != nil || got.GetCase().GetPetitioners()[0].GetIdNumber() != idNumber {
+		t.Errorf("after the bureau's correction the petitioner is %v (%v)", got.GetCase().GetPetitioners(), err)
+	}
+	var reason string
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT reason FROM case_changes WHERE case_number = $1 ORDER BY version DESC LIMIT 1`, num).Scan(&reason); err != nil || reason != "事项名称漏写村名" {
+		t.Errorf("the correction's record: %q, %v", reason, err)
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/store"
@@ -19,13 +21,49 @@ import (
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/precondition"
 	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/textnorm"
 )
 
 // correctable are the fields a registration may be corrected in; the rest
 // (channel, class, township, source) decide routing and stay as registered.
 var correctable = []string{"anonymous", "content", "head_count", "petitioners", "receive_time", "subject", "topic"}
+
+// endedStates are the states of a case that has ended.
+var endedStates = map[int16]bool{
+	int16(assignmentv1.CaseState_CASE_STATE_DECLINED): true,
+	int16(assignmentv1.CaseState_CASE_STATE_FINAL):    true,
+	int16(assignmentv1.CaseState_CASE_STATE_CLOSED):   true,
+}
+
+// afterEnd are the fields a finished case may still be corrected in: a
+// petitioner's contact details, a typo in the subject or the content.
+var afterEnd = []string{"content", "petitioners", "subject"}
+
+// mayCorrect says whether caller may correct fields of c: while it runs,
+// the registering office; once it has ended, only the county petition
+// bureau, with a reason, and only in afterEnd (what was decided on the
+// registration stays as it was decided).
+func mayCorrect(caller auth.Caller, c *store.Case, ended bool, fields []string, reason string) error {
+	switch {
+	case !ended && caller.Office.ID != c.RegisteredBy:
+		return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OFFICE", "only the registering office may correct a registration")
+	case !ended:
+		return nil
+	case !policy.SeesCounty(caller) || caller.Role == "system":
+		return rpcerr.New(codes.FailedPrecondition, "CASE_ENDED", "the case has ended: only the county petition bureau corrects it, with a reason, and only contact details or a typo")
+	case reason == "":
+		return rpcerr.New(codes.FailedPrecondition, "CORRECTION_REASON_REQUIRED", "the case has ended: say why it is corrected (reason)", "field", "reason")
+	}
+	for _, f := range fields {
+		if !slices.Contains(afterEnd, f) {
+			return rpcerr.New(codes.FailedPrecondition, "CASE_ENDED", "the case has ended: "+f+" stays as it was decided; a finished case takes corrections of "+strings.Join(afterEnd, ", ")+" only", "field", f)
+		}
+	}
+	return nil
+}
 
 // UpdateCase corrects a registration.
 func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest) (*intakev1.UpdateCaseResponse, error) {
@@ -58,6 +96,10 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 	}
 	rid := idempotency.Checked(ctx, req.GetRequestId(), &v)
 	want := precondition.Etag(ctx, req.GetCase().GetEtag(), &v)
+	reason := textnorm.Clean(req.GetReason())
+	if utf8.RuneCountInString(reason) > 500 {
+		v.Add("reason", "must be at most 500 characters")
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -71,25 +113,31 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 			if err != nil {
 				return err
 			}
-			if caller.Office.ID != c.RegisteredBy {
-				return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OFFICE", "only the registering office may correct a registration")
+			ended := endedStates[c.State]
+			if err := mayCorrect(caller, c, ended, fields, reason); err != nil {
+				return err
 			}
 			if want != "" && want != etag(c.Version) {
 				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c.Version))
 			}
-			// Validate the corrected registration as a whole, as at registration.
-			merged := s.view(caller, c, rootView{})
+			// Validate the corrected registration as a whole, as at
+			// registration: as the registering office has it, identity in
+			// clear (the bureau correcting a finished case sees it masked;
+			// merged never leaves this function).
+			registrar := caller
+			registrar.Office.ID, registrar.Role = c.RegisteredBy, "clerk"
+			merged := s.view(registrar, c, rootView{})
 			in := req.GetCase()
 			for _, f := range fields {
 				switch f {
 				case "subject":
-					merged.Subject, c.Subject = in.GetSubject(), in.GetSubject()
+					merged.Subject = in.GetSubject()
 				case "content":
-					merged.Content, c.Content = in.GetContent(), in.GetContent()
+					merged.Content = in.GetContent()
 				case "topic":
-					merged.Topic, c.Topic = in.GetTopic(), in.GetTopic()
+					merged.Topic = in.GetTopic()
 				case "anonymous":
-					merged.Anonymous, c.Anonymous = in.GetAnonymous(), in.GetAnonymous()
+					merged.Anonymous = in.GetAnonymous()
 				case "receive_time":
 					merged.ReceiveTime = in.GetReceiveTime()
 				case "head_count":
@@ -101,16 +149,22 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 			if err := s.validate(c.RegisteredBy, &intakev1.CreateCaseRequest{Case: merged}, s.Now()); err != nil {
 				return err
 			}
+			merged = cleaned(merged) // as validate checked it
+			c.Subject, c.Content, c.Topic, c.Anonymous = merged.GetSubject(), merged.GetContent(), merged.GetTopic(), merged.GetAnonymous()
 			c.ReceiveTime = merged.GetReceiveTime().AsTime()
 			c.HeadCount = headCount(merged)
 			c.Petitioners = petitionersOf(merged)
 			if err := s.Store.Update(ctx, tx, c, store.Correction{
-				Fields: fields, ActorOffice: caller.Office.ID, ActorRole: caller.Role, RequestID: rid,
+				Fields: fields, ActorOffice: caller.Office.ID, ActorRole: caller.Role, RequestID: rid, Reason: reason,
 			}); err != nil {
 				return err
 			}
 			receipt.Name, receipt.CaseNumber = names.Case(num), num
-			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Correct, num, rid, "fields="+strings.Join(fields, ","))); err != nil {
+			detail := "fields=" + strings.Join(fields, ",")
+			if ended {
+				detail += " after_end=true reason=" + reason
+			}
+			if err := audit.Append(ctx, tx, audit.FromCall(ctx, audit.Correct, num, rid, detail)); err != nil {
 				return err
 			}
 			return outbox.Append(ctx, tx, &eventsv1.Event{

@@ -7,11 +7,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/intake/internal/identity"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/textnorm"
 )
 
 // Limits on registration fields.
@@ -31,7 +34,9 @@ const (
 var sourceSystem = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // validate checks a CreateCaseRequest registered by office (an id) and
-// reports every bad field at once.
+// reports every bad field at once. It checks the case as it will be
+// stored (cleaned, as newCase stores it), so that a subject of ideographic
+// or zero-width spaces is the empty subject it looks like.
 func (s *Server) validate(office string, req *intakev1.CreateCaseRequest, now time.Time) error {
 	var v rpcerr.Violations
 	idempotency.Check(&v, req.GetRequestId())
@@ -40,6 +45,7 @@ func (s *Server) validate(office string, req *intakev1.CreateCaseRequest, now ti
 		v.Add("case", "is required")
 		return v.Err()
 	}
+	c = cleaned(c)
 	if _, ok := intakev1.Channel_name[int32(c.GetChannel())]; !ok || c.GetChannel() == intakev1.Channel_CHANNEL_UNSPECIFIED {
 		v.Add("case.channel", "is required: one of CHANNEL_VISIT, CHANNEL_LETTER, CHANNEL_PHONE, CHANNEL_WEB, CHANNEL_REFERRAL")
 	}
@@ -98,6 +104,17 @@ func (s *Server) validate(office string, req *intakev1.CreateCaseRequest, now ti
 	}
 	s.validatePetitioners(&v, c)
 	return v.Err()
+}
+
+// cleaned is a copy of c with its free text and names as they are
+// checked and stored (textnorm); the caller's request is left alone.
+func cleaned(c *intakev1.Case) *intakev1.Case {
+	c = proto.Clone(c).(*intakev1.Case)
+	c.Subject, c.Content, c.Topic = textnorm.Clean(c.GetSubject()), textnorm.Clean(c.GetContent()), textnorm.Clean(c.GetTopic())
+	for _, p := range c.GetPetitioners() {
+		p.DisplayName = textnorm.Clean(p.GetDisplayName())
+	}
+	return c
 }
 
 // validatePetitioners checks who petitions: named petitioners unless

@@ -580,6 +580,7 @@ type Correction struct {
 	Fields                 []string // proto field names, e.g. "subject"
 	ActorOffice, ActorRole string
 	RequestID              string
+	Reason                 string // why a finished case is corrected ("" while it runs)
 }
 
 // Update writes the corrected fields of c (a case read with Lock and then
@@ -602,8 +603,8 @@ func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Case, corr Correction)
 			return err
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO case_changes (case_number, version, time, actor_office, actor_role, fields, request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.Number, c.Version, c.UpdateTime, corr.ActorOffice, corr.ActorRole, corr.Fields, corr.RequestID)
+	_, err := tx.Exec(ctx, `INSERT INTO case_changes (case_number, version, time, actor_office, actor_role, fields, request_id, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''))`, c.Number, c.Version, c.UpdateTime, corr.ActorOffice, corr.ActorRole, corr.Fields, corr.RequestID, corr.Reason)
 	if err != nil {
 		return fmt.Errorf("store.Update record: %w", err)
 	}
