@@ -47,6 +47,11 @@ type RuleSet struct {
 	// the next working day (民法典 第二百零三条). Not settled for petition
 	// work, so a setting; on by default.
 	RollOver bool
+	// SendBackLimit is the send-back of a case (across every organ it was
+	// sent to) that hands it to the county petition bureau to decide,
+	// instead of back to its sender: 推诿扯皮 ends there. No article fixes the
+	// number; it is the county's setting.
+	SendBackLimit int
 	// Clocks are the statutory clocks scheduling runs, by kind.
 	Clocks map[assignmentv1.ClockKind]Clock
 }
@@ -109,6 +114,7 @@ var sets = map[string]*RuleSet{
 		NextInstanceDays:      30,
 		NextInstanceSource:    "信访工作条例 第三十五条、第三十六条 (复查、复核: 30日内提出)",
 		RollOver:              true,
+		SendBackLimit:         3,
 		Clocks: clocks(
 			Clock{Days: 15, Source: "信访工作条例 第二十二条"},
 			Clock{Days: 15, Source: "信访工作条例 第二十三条"},
@@ -129,6 +135,7 @@ var sets = map[string]*RuleSet{
 		NextInstanceDays:      30,
 		NextInstanceSource:    "信访工作条例 第三十五条、第三十六条; 浙江省信访条例 第二十四条 (复查、复核: 30日内提出)",
 		RollOver:              true,
+		SendBackLimit:         3,
 		Clocks: clocks(
 			Clock{Days: 5, WorkingDays: true, Source: "浙江省信访条例 第二十条第一款"},
 			Clock{Days: 5, WorkingDays: true, Source: "浙江省信访条例 第二十条第二款"},

@@ -1689,8 +1689,12 @@ type Case struct {
 	// Decisions not to accept that the county petition bureau corrected
 	// (REOPEN), oldest first.
 	CorrectedDeclines []*Decline `protobuf:"bytes,34,rep,name=corrected_declines,json=correctedDeclines,proto3" json:"corrected_declines,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Why the county petition bureau holds the case, when a send-back past
+	// the rule set's limit handed it over (推诿扯皮): how many, by whom. The
+	// bureau's inbox shows it.
+	Escalation    string `protobuf:"bytes,35,opt,name=escalation,proto3" json:"escalation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1954,6 +1958,13 @@ func (x *Case) GetCorrectedDeclines() []*Decline {
 	return nil
 }
 
+func (x *Case) GetEscalation() string {
+	if x != nil {
+		return x.Escalation
+	}
+	return ""
+}
+
 // CaseCard is the one-case-one-card view of a case in a leader's charge
 // (一案一卡): subject, leader, fixed unit, person and date, and the steps,
 // progress and measures so far.
@@ -2159,7 +2170,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x06person\x18\x04 \x01(\tR\x06person\x125\n" +
 	"\bdue_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueDate\x127\n" +
 	"\tlead_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bleadTime\x12%\n" +
-	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\xd6\x0e\n" +
+	"\x0eleader_account\x18\a \x01(\tR\rleaderAccount\"\xfb\x0e\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -2202,7 +2213,10 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\tdeadlines\x18\x1f \x03(\v2\x1f.tongban.assignment.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x12M\n" +
 	"\x12hearing_start_time\x18  \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x10hearingStartTime\x12O\n" +
 	"\x11available_actions\x18! \x03(\x0e2\x1d.tongban.assignment.v1.ActionB\x03\xe0A\x03R\x10availableActions\x12R\n" +
-	"\x12corrected_declines\x18\" \x03(\v2\x1e.tongban.assignment.v1.DeclineB\x03\xe0A\x03R\x11correctedDeclinesJ\x04\b\v\x10\f\"\xfc\x02\n" +
+	"\x12corrected_declines\x18\" \x03(\v2\x1e.tongban.assignment.v1.DeclineB\x03\xe0A\x03R\x11correctedDeclines\x12#\n" +
+	"\n" +
+	"escalation\x18# \x01(\tB\x03\xe0A\x03R\n" +
+	"escalationJ\x04\b\v\x10\f\"\xfc\x02\n" +
 	"\bCaseCard\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12;\n" +

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -32,11 +31,6 @@ func main() {
 			}
 			if err := srv.LoadCalendar(ctx); err != nil {
 				return nil, err
-			}
-			// How many send-backs between the same two offices a case takes
-			// before the next one goes to the petition bureau to decide.
-			if srv.MaxBounces, err = strconv.Atoi(d.Env("MAX_BOUNCES", "2")); err != nil || srv.MaxBounces < 1 {
-				return nil, fmt.Errorf("ASSIGNMENT_MAX_BOUNCES: want a positive number, have %q", d.Env("MAX_BOUNCES", "2"))
 			}
 			assignmentv1.RegisterAssignmentServiceServer(s, srv)
 			// The county's offices: seeded from the directory file, changed

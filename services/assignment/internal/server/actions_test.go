@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,5 +354,35 @@ func TestBlankReasons(t *testing.T) {
 		if status.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"reason"}) {
 			t.Errorf("reason %+q: %v, want INVALID_ARGUMENT on reason", reason, err)
 		}
+	}
+}
+
+// TestEscalationInTheBureausInbox: the send-back that reaches the rule
+// set's limit, counted across organs, puts the case in the bureau's queue
+// with the notice of who refused it.
+func TestEscalationInTheBureausInbox(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	register(t, s, reg{number: "330421-2026-000001", office: "330421.zjj"})
+	for _, to := range []string{"rsj", "zrzyj", "mzj"} {
+		if _, err := transfer("offices/330421."+to)(authtest.As(t, "demo-zjj"), s, caseName); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sendBack(authtest.As(t, "demo-"+to), s, caseName); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err := s.ListOfficeQueue(authtest.As(t, "demo-bureau"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/330421.xfj"})
+	if err != nil || len(q.GetCases()) != 1 {
+		t.Fatalf("the bureau's queue: %v, %v", q, err)
+	}
+	c := q.GetCases()[0]
+	for _, want := range []string{"第3次退回", "嘉善县人力资源和社会保障局", "嘉善县民政局", "提交嘉善县信访局决定"} {
+		if !strings.Contains(c.GetEscalation(), want) {
+			t.Errorf("the notice %q lacks %q", c.GetEscalation(), want)
+		}
+	}
+	if !slices.Contains(c.GetAvailableActions(), assignmentv1.Action_ACTION_TRANSFER) {
+		t.Errorf("the bureau may not act on it: %v", c.GetAvailableActions())
 	}
 }

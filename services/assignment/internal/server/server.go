@@ -57,9 +57,9 @@ type Server struct {
 	Rules *ruleset.RuleSet
 	// cal is the official calendar with the notices loaded at run time.
 	cal atomic.Pointer[calendar.Calendar]
-	// MaxBounces is how many send-backs between the same two offices a case
-	// takes before the next one sends it to the petition bureau instead.
-	MaxBounces int
+	// SendBackLimit is the send-back of a case, counted across every organ,
+	// that sends it to the petition bureau instead of back (the rule set's).
+	SendBackLimit int
 	// Now is the clock of periods (injectable for tests).
 	Now func() time.Time
 	// Subjects reads subjects from intake for case cards; nil leaves them
@@ -73,7 +73,7 @@ func New(st *store.Store, dir *directory.Directory) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: st, Dir: dir, Rules: rules, MaxBounces: 2, Now: now}
+	s := &Server{Store: st, Dir: dir, Rules: rules, SendBackLimit: rules.SendBackLimit, Now: now}
 	s.cal.Store(calendar.Official())
 	return s, nil
 }
@@ -243,15 +243,22 @@ func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCas
 		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
 		apply: func(ctx context.Context, tx pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
 			e.Target = c.Holder
-			n, err := s.Store.Bounces(ctx, tx, c.Number, caller.Office.ID, c.Holder)
+			refusals, err := s.Store.SendBacks(ctx, tx, c.Number)
 			if err != nil {
 				return err
 			}
-			if n+1 > s.MaxBounces {
-				// 推诿扯皮 stops here: the bureau decides.
+			if n := len(refusals) + 1; n >= s.SendBackLimit {
+				// 推诿扯皮 stops here: the bureau decides, told why in its inbox.
 				bureau := s.Dir.Bureau()
+				var who []string
+				for _, o := range append(refusals, caller.Office.ID) {
+					if d, ok := s.Dir.Office(o); ok && !slices.Contains(who, d.Name) {
+						who = append(who, d.Name)
+					}
+				}
 				e.Action = int16(lifecycle.Escalate)
-				e.Note = "第" + strconv.Itoa(n+1) + "次退回，提交" + bureau.Name + "决定：" + req.GetReason()
+				e.Note = "第" + strconv.Itoa(n) + "次退回（" + strings.Join(who, "、") + "），提交" + bureau.Name + "决定：" + req.GetReason()
+				c.Docs.Escalation = e.Note
 				c.State, c.Holder, c.Pending, c.TransferTime = int16(lifecycle.Registered), bureau.ID, "", time.Time{}
 			}
 			return nil

@@ -512,6 +512,14 @@ func TestRefusals(t *testing.T) {
 			{token: "demo-zjj", call: acceptReturn, code: codes.PermissionDenied, reason: "NOT_HOLDER"}, // the bureau decides now
 			{token: "demo-bureau", call: transfer(zrzyj), state: transferred, holder: bureau},
 		}},
+		{"circling through departments goes to the bureau at the third send-back", reg{township: "330421102", office: "330421.zjj"}, []step{
+			{token: "demo-zjj", call: transfer("offices/330421.rsj"), state: transferred, holder: zjj},
+			{token: "demo-rsj", call: sendBack, state: returnRequested, holder: zjj},
+			{token: "demo-zjj", call: transfer(zrzyj), state: transferred, holder: zjj},
+			{token: "demo-zrzyj", call: sendBack, state: returnRequested, holder: zjj},
+			{token: "demo-zjj", call: transfer("offices/330421.mzj"), state: transferred, holder: zjj},
+			{token: "demo-mzj", call: sendBack, state: registeredState, holder: bureau}, // three organs, three refusals
+		}},
 		{"assigned down, reported once", reg{office: "330421.xfj"}, []step{
 			{token: "demo-bureau", call: assignDown(zjj, "2026-11-30"), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"},   // not a township
 			{token: "demo-bureau", call: assignDown(dayun, "2026-11-01"), code: codes.InvalidArgument, reason: "INVALID_ARGUMENT"}, // in the past
@@ -761,7 +769,7 @@ func TestConcurrentMoves(t *testing.T) {
 	t.Parallel()
 	s, _ := newServer(t)
 	register(t, s, reg{number: "330421-2026-000001", office: "330421.xfj"})
-	s.MaxBounces = 1000 // keep the bouncing going
+	s.SendBackLimit = 1000 // keep the bouncing going
 	offices := []string{"demo-zjj", "demo-rsj", "demo-zrzyj", "demo-bureau"}
 	depts := []string{zjj, "offices/330421.rsj", zrzyj}
 	calls := []func(context.Context, *Server, string) (*assignmentv1.Case, error){

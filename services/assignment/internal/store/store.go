@@ -297,17 +297,22 @@ func (s *Store) SetRepeat(ctx context.Context, tx pgx.Tx, number, repeatOf strin
 	return nil
 }
 
-// Bounces counts the send-backs (and escalations) between offices a and b
-// in either direction in a case's history.
-func (s *Store) Bounces(ctx context.Context, tx pgx.Tx, number, a, b string) (int, error) {
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM case_history WHERE case_number = $1 AND action = ANY ($4)
-		AND ((actor_office = $2 AND target_office = $3) OR (actor_office = $3 AND target_office = $2))`,
-		number, a, b, []int16{int16(assignmentv1.Action_ACTION_SEND_BACK), int16(assignmentv1.Action_ACTION_ESCALATE)}).Scan(&n)
+// SendBacks lists the offices that sent a case back since the bureau last
+// took it over from a send-back (an escalation), in order: the bounce
+// guard counts them across every organ.
+func (s *Store) SendBacks(ctx context.Context, tx pgx.Tx, number string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT actor_office FROM case_history WHERE case_number = $1 AND action = $2
+		AND sequence > (SELECT coalesce(max(sequence), 0) FROM case_history WHERE case_number = $1 AND action = $3)
+		ORDER BY sequence`,
+		number, int16(assignmentv1.Action_ACTION_SEND_BACK), int16(assignmentv1.Action_ACTION_ESCALATE))
 	if err != nil {
-		return 0, fmt.Errorf("store.Bounces: %w", err)
+		return nil, fmt.Errorf("store.SendBacks: %w", err)
 	}
-	return n, nil
+	offices, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store.SendBacks: %w", err)
+	}
+	return offices, nil
 }
 
 // AddEntry appends e to the case's history with the next sequence number,
