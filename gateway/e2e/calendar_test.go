@@ -9,8 +9,9 @@ import (
 
 // TestLocalDayOffMovesTheEnforcedDate: the county gives the last day of a
 // petitioner's review window off; the window shown moves to the next day,
-// on the case's deadlines and on the case alike, and a request for review
-// on that next day is accepted: the date shown is the date enforced.
+// on the case's deadlines and on the case alike, the case's history says
+// so, and a request for review on that next day is accepted: the date
+// shown is the date enforced.
 func TestLocalDayOffMovesTheEnforcedDate(t *testing.T) {
 	const clockKey = "the-calendar-tests-demo-clock-key"
 	s, _, _ := startStackEnv(t, democlock.Env+"="+clockKey)
@@ -45,6 +46,13 @@ func TestLocalDayOffMovesTheEnforcedDate(t *testing.T) {
 	c.eventually("the review window ends on 2026-07-01", window("2026-07-01T15:59:59"))
 	c.do("POST", "/v1/calendar/localRestDays", "demo-bureau", map[string]any{"date": "2026-07-01", "title": "防汛停工"}).must(t, 200, "a local day off")
 	c.eventually("the window, shown and enforced, ends on 2026-07-02", window("2026-07-02T15:59:59"))
+	c.eventually("the case's history says the deadline moved", func() string {
+		h := c.do("GET", path+"/history", "demo-dayun", nil)
+		if !strings.Contains(h.raw, "ACTION_DEADLINE_MOVED") || !strings.Contains(h.raw, "申请复查期限随工作日历调整：2026-07-01 → 2026-07-02") {
+			return h.raw
+		}
+		return ""
+	})
 	r := c.do("POST", path+":requestReview", "demo-dayun", map[string]any{"reason": "对答复不服，申请复查。"}, at("2026-07-02T10:00:00+08:00")...)
 	if r.status != 200 || r.str("state") != "CASE_STATE_REVIEW_REQUESTED" {
 		t.Fatalf("a request for review on the moved last day: %d %s", r.status, r.raw)

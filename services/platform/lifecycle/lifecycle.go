@@ -65,6 +65,7 @@ const (
 	StartHearing    = assignmentv1.Action_ACTION_START_HEARING
 	EndHearing      = assignmentv1.Action_ACTION_END_HEARING
 	Reopen          = assignmentv1.Action_ACTION_REOPEN
+	DeadlineMoved   = assignmentv1.Action_ACTION_DEADLINE_MOVED
 )
 
 // Same as a rule's To keeps the state (a report, an extension).

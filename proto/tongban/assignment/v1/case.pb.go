@@ -199,6 +199,9 @@ const (
 	// wrong non-acceptance); the case is registered again and its clocks
 	// restart (信访工作条例 第四十条: the petition bureau supervises).
 	Action_ACTION_REOPEN Action = 29
+	// 期限调整: a change of the calendar (a holiday notice, a local day off)
+	// moved one of the case's deadlines; no one acted, and the state stays.
+	Action_ACTION_DEADLINE_MOVED Action = 30
 )
 
 // Enum value maps for Action.
@@ -234,6 +237,7 @@ var (
 		27: "ACTION_START_HEARING",
 		28: "ACTION_END_HEARING",
 		29: "ACTION_REOPEN",
+		30: "ACTION_DEADLINE_MOVED",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED":       0,
@@ -266,6 +270,7 @@ var (
 		"ACTION_START_HEARING":     27,
 		"ACTION_END_HEARING":       28,
 		"ACTION_REOPEN":            29,
+		"ACTION_DEADLINE_MOVED":    30,
 	}
 )
 
@@ -2241,7 +2246,7 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x12\"\n" +
 	"\x1eCASE_STATE_RE_REVIEW_REQUESTED\x10\v\x12\x14\n" +
 	"\x10CASE_STATE_FINAL\x10\f\x12\x15\n" +
-	"\x11CASE_STATE_CLOSED\x10\r*\xab\x05\n" +
+	"\x11CASE_STATE_CLOSED\x10\r*\xc6\x05\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACTION_REGISTER\x10\x01\x12\x13\n" +
@@ -2273,7 +2278,8 @@ const file_tongban_assignment_v1_case_proto_rawDesc = "" +
 	"\x16ACTION_RECORD_PROGRESS\x10\x1a\x12\x18\n" +
 	"\x14ACTION_START_HEARING\x10\x1b\x12\x16\n" +
 	"\x12ACTION_END_HEARING\x10\x1c\x12\x11\n" +
-	"\rACTION_REOPEN\x10\x1d*\x96\x02\n" +
+	"\rACTION_REOPEN\x10\x1d\x12\x19\n" +
+	"\x15ACTION_DEADLINE_MOVED\x10\x1e*\x96\x02\n" +
 	"\tClockKind\x12\x1a\n" +
 	"\x16CLOCK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CLOCK_KIND_ROUTING\x10\x01\x12\x19\n" +

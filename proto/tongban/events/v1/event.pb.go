@@ -642,9 +642,13 @@ type ClockChanged struct {
 	// The clock's version, which grows with every change of the clock. The
 	// feed orders events by the transaction that wrote them, which is not
 	// always the order the clock changed in: keep the highest version.
-	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Set when the calendar changed (a holiday notice, a local day off) and
+	// moved the clock's last day: the day it was before. The case's history
+	// records the move.
+	RecomputedFrom *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=recomputed_from,json=recomputedFrom,proto3" json:"recomputed_from,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ClockChanged) Reset() {
@@ -696,6 +700,13 @@ func (x *ClockChanged) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *ClockChanged) GetRecomputedFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecomputedFrom
+	}
+	return nil
 }
 
 // CaseCorrected says the registering office corrected a registration. It
@@ -984,11 +995,12 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"report_due\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\treportDue\x125\n" +
 	"\x06rating\x18\b \x01(\x0e2\x1d.tongban.assignment.v1.RatingR\x06rating\x12!\n" +
-	"\flead_account\x18\t \x01(\tR\vleadAccount\"}\n" +
+	"\flead_account\x18\t \x01(\tR\vleadAccount\"\xc2\x01\n" +
 	"\fClockChanged\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12;\n" +
 	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion\"\xd4\x01\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12C\n" +
+	"\x0frecomputed_from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0erecomputedFrom\"\xd4\x01\n" +
 	"\rCaseCorrected\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12!\n" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\x12=\n" +
@@ -1062,14 +1074,15 @@ var file_tongban_events_v1_event_proto_depIdxs = []int32{
 	9,  // 14: tongban.events.v1.CaseMoved.report_due:type_name -> google.protobuf.Timestamp
 	13, // 15: tongban.events.v1.CaseMoved.rating:type_name -> tongban.assignment.v1.Rating
 	14, // 16: tongban.events.v1.ClockChanged.deadline:type_name -> tongban.assignment.v1.Deadline
-	9,  // 17: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
-	0,  // 18: tongban.events.v1.LeaderMeeting.kind:type_name -> tongban.events.v1.LeaderMeetingKind
-	9,  // 19: tongban.events.v1.LeaderMeeting.date:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	9,  // 17: tongban.events.v1.ClockChanged.recomputed_from:type_name -> google.protobuf.Timestamp
+	9,  // 18: tongban.events.v1.CaseCorrected.receive_time:type_name -> google.protobuf.Timestamp
+	0,  // 19: tongban.events.v1.LeaderMeeting.kind:type_name -> tongban.events.v1.LeaderMeetingKind
+	9,  // 20: tongban.events.v1.LeaderMeeting.date:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_tongban_events_v1_event_proto_init() }

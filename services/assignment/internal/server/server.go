@@ -820,7 +820,13 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 // holiday notice loaded at run time joins the calendar of the periods.
 func (s *Server) ApplyScheduling(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 	if cc := ev.GetClockChanged(); cc != nil {
-		return s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline(), cc.GetVersion())
+		if err := s.Store.PutDeadline(ctx, tx, ev.GetCaseNumber(), cc.GetDeadline(), cc.GetVersion()); err != nil {
+			return err
+		}
+		if cc.GetRecomputedFrom() != nil {
+			return s.deadlineMoved(ctx, tx, ev.GetCaseNumber(), cc)
+		}
+		return nil
 	}
 	if hn := ev.GetHolidayNoticeImported(); hn != nil {
 		if err := s.Store.AddHolidayNotice(ctx, tx, int(hn.GetYear()), hn.GetText()); err != nil {
@@ -837,6 +843,43 @@ func (s *Server) ApplyScheduling(ctx context.Context, tx pgx.Tx, ev *eventsv1.Ev
 		s.cal.Store(c) // a rollback of tx leaves it in force: the event is replayed and rebuilds the same
 	}
 	return nil
+}
+
+// clockNames name the clocks in a history entry.
+var clockNames = map[assignmentv1.ClockKind]string{
+	assignmentv1.ClockKind_CLOCK_KIND_ROUTING: "登记转送", assignmentv1.ClockKind_CLOCK_KIND_ACCEPTANCE: "受理告知",
+	assignmentv1.ClockKind_CLOCK_KIND_OBJECTION: "异议", assignmentv1.ClockKind_CLOCK_KIND_HANDLING: "办理",
+	assignmentv1.ClockKind_CLOCK_KIND_REVIEW_REQUEST: "申请复查", assignmentv1.ClockKind_CLOCK_KIND_REVIEW: "复查",
+	assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW_REQUEST: "申请复核", assignmentv1.ClockKind_CLOCK_KIND_RE_REVIEW: "复核",
+	assignmentv1.ClockKind_CLOCK_KIND_REPORT: "办结报告",
+}
+
+// deadlineMoved records in the case's history that a change of the
+// calendar moved one of its deadlines: the date shown and enforced changed
+// without anyone's move, and whoever relied on the old one can see why.
+func (s *Server) deadlineMoved(ctx context.Context, tx pgx.Tx, number string, cc *eventsv1.ClockChanged) error {
+	c, err := s.Store.Lock(ctx, tx, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	from := calendar.DateOf(cc.GetRecomputedFrom().AsTime()).Format(time.DateOnly)
+	to := calendar.DateOf(cc.GetDeadline().GetDueTime().AsTime()).Format(time.DateOnly)
+	e := &store.Entry{
+		CaseNumber: number, Action: int16(lifecycle.DeadlineMoved), ActorOffice: s.Dir.Bureau().ID, ActorRole: "system",
+		FromState: c.State, ToState: c.State, FromOffice: c.Holder, ToOffice: c.Holder,
+		Note: clockNames[cc.GetDeadline().GetKind()] + "期限随工作日历调整：" + from + " → " + to,
+	}
+	if err := s.Store.Save(ctx, tx, c); err != nil { // a new version: the case changed
+		return err
+	}
+	e.Time = c.UpdateTime
+	if err := s.Store.AddEntry(ctx, tx, e); err != nil {
+		return err
+	}
+	return publishMove(ctx, tx, c, e)
 }
 
 // queued are the states in which a case waits on its holder.

@@ -296,7 +296,7 @@ func (s *Server) applyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event, h
 	slices.SortFunc(after, func(a, b *store.Clock) int { return int(a.Kind) - int(b.Kind) })
 	held[num] = after
 	for _, c := range changed {
-		if err := s.publishAt(ctx, tx, c, version[c.Kind]); err != nil {
+		if err := s.publishAt(ctx, tx, c, version[c.Kind], time.Time{}); err != nil {
 			return err
 		}
 	}
@@ -337,15 +337,17 @@ func (s *Server) publish(ctx context.Context, tx pgx.Tx, c *store.Clock) error {
 	if err != nil {
 		return err
 	}
-	return s.publishAt(ctx, tx, c, version)
+	return s.publishAt(ctx, tx, c, version, time.Time{})
 }
 
-// publishAt writes ClockChanged for c at version.
-func (s *Server) publishAt(ctx context.Context, tx pgx.Tx, c *store.Clock, version int64) error {
-	return outbox.Append(ctx, tx, &eventsv1.Event{
-		CaseNumber: c.CaseNumber,
-		Payload:    &eventsv1.Event_ClockChanged{ClockChanged: &eventsv1.ClockChanged{County: c.County, Deadline: deadline(c), Version: version}},
-	})
+// publishAt writes ClockChanged for c at version; recomputedFrom, when
+// set, is the last day a change of the calendar moved it from.
+func (s *Server) publishAt(ctx context.Context, tx pgx.Tx, c *store.Clock, version int64, recomputedFrom time.Time) error {
+	cc := &eventsv1.ClockChanged{County: c.County, Deadline: deadline(c), Version: version}
+	if !recomputedFrom.IsZero() {
+		cc.RecomputedFrom = timestamppb.New(recomputedFrom)
+	}
+	return outbox.Append(ctx, tx, &eventsv1.Event{CaseNumber: c.CaseNumber, Payload: &eventsv1.Event_ClockChanged{ClockChanged: cc}})
 }
 
 func deadline(c *store.Clock) *assignmentv1.Deadline {
@@ -486,7 +488,15 @@ func (s *Server) Recompute(ctx context.Context) (int, error) {
 			if err := s.Store.Update(ctx, tx, c); err != nil {
 				return err
 			}
-			if err := s.publish(ctx, tx, c); err != nil {
+			version, err := s.Store.Version(ctx, tx, c.CaseNumber, c.Kind)
+			if err != nil {
+				return err
+			}
+			var from time.Time
+			if !c.DueDate.Equal(before) {
+				from = calendar.EndOfDay(before) // the last day moved: the case's history says so
+			}
+			if err := s.publishAt(ctx, tx, c, version, from); err != nil {
 				return err
 			}
 			moved++
