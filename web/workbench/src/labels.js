@@ -59,6 +59,8 @@ export const actions = {
   ACTION_RECORD_PROGRESS: '一案一卡记录',
   ACTION_START_HEARING: '听证开始',
   ACTION_END_HEARING: '听证结束',
+  ACTION_REOPEN: '纠正不予受理',
+  ACTION_DEADLINE_MOVED: '期限随日历调整',
 };
 
 export const clocks = {

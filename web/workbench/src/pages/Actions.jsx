@@ -50,6 +50,7 @@ export const moves = {
   ACTION_RECORD_PROGRESS: { verb: 'recordProgress', fields: [text('steps', '工作步骤'), text('progress', '进展情况'), text('measures', '下步措施')] },
   ACTION_START_HEARING: { verb: 'startHearing', fields: [text('note', '听证说明')] },
   ACTION_END_HEARING: { verb: 'endHearing', fields: [text('note', '听证结果')] },
+  ACTION_REOPEN: { verb: 'reopen', fields: [text('reason', '纠正理由')] },
 };
 
 /** One input of a move's form; Form.Item's props (id, value, onChange) go to the input. */
@@ -81,7 +82,8 @@ function Field({ f, ...control }) {
 export default function ActionBar({ kase, onDone }) {
   const [open, setOpen] = useState(null);
   // The card records progress only on a led case (包案).
-  const available = (kase.availableActions || []).filter((a) => moves[a] && (a !== 'ACTION_RECORD_PROGRESS' || kase.lead));
+  // The API offers exactly the moves it will accept (one function decides both).
+  const available = (kase.availableActions || []).filter((a) => moves[a]);
   if (!available.length) return <Alert type="info" showIcon title="当前没有您可以办理的操作" />;
   return (
     <>
