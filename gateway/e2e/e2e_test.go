@@ -226,7 +226,7 @@ var volatile = []struct {
 	with string
 }{
 	{regexp.MustCompile(`\d{6}-\d{4}-\d{6,9}`), "{case_number}"},
-	{regexp.MustCompile(`\\"\d+\\"`), `\"{etag}\"`},
+	{regexp.MustCompile(`\\"\d+(\.\d+)?\\"`), `\"{etag}\"`},
 }
 
 // record keeps r's body (HTTP status and normalised JSON) under name.

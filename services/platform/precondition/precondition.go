@@ -20,13 +20,15 @@ type Violations interface {
 	Add(field, description string)
 }
 
-// Etag returns the etag the write must match ("" for none): body, else the
-// If-Match header's one entity tag ("*", any version, is none).
+// Etag returns the etag the write must match ("" for none), as the API
+// writes etags (quoted, `"3"`): body, else the If-Match header's one entity
+// tag ("*", any version, is none). Either may come with or without quotes.
 func Etag(ctx context.Context, body string, v Violations) string {
+	body = bare(body)
 	md, _ := metadata.FromIncomingContext(ctx)
 	values := md.Get(Header)
 	if len(values) == 0 {
-		return body
+		return quoted(body)
 	}
 	raw := strings.TrimSpace(strings.Join(values, ","))
 	header := ""
@@ -34,18 +36,27 @@ func Etag(ctx context.Context, body string, v Violations) string {
 	case raw == "*":
 	case strings.Contains(raw, ","):
 		v.Add("etag", "the If-Match header must name one etag, got "+raw)
-		return body
+		return quoted(body)
 	case strings.HasPrefix(raw, "W/"):
 		v.Add("etag", "the If-Match header must be a strong etag (RFC 9110), got "+raw)
-		return body
+		return quoted(body)
 	default:
-		header = strings.Trim(raw, `"`)
+		header = bare(raw)
 	}
 	if body != "" && header != "" && body != header {
 		v.Add("etag", `is "`+body+`" but the If-Match header says "`+header+`": send one, or the same in both`)
 	}
 	if body != "" {
-		return body
+		return quoted(body)
 	}
-	return header
+	return quoted(header)
+}
+
+func bare(tag string) string { return strings.TrimSuffix(strings.TrimPrefix(tag, `"`), `"`) }
+
+func quoted(tag string) string {
+	if tag == "" {
+		return ""
+	}
+	return `"` + tag + `"`
 }

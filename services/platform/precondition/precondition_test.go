@@ -20,13 +20,15 @@ func TestEtag(t *testing.T) {
 		violation  string // part of the message, "" for none
 	}{
 		{"neither", "", nil, "", ""},
-		{"the body alone", "3", nil, "3", ""},
-		{"the header alone, quoted", "", []string{`"3"`}, "3", ""},
-		{"the header alone, bare", "", []string{"3"}, "3", ""},
-		{"both the same", "3", []string{`"3"`}, "3", ""},
-		{"both different", "3", []string{`"4"`}, "3", `is "3" but the If-Match header says "4"`},
+		{"the body alone", `"3.1"`, nil, `"3.1"`, ""},
+		{"the body alone, bare", "3", nil, `"3"`, ""},
+		{"the header alone, quoted", "", []string{`"3"`}, `"3"`, ""},
+		{"the header alone, bare", "", []string{"3"}, `"3"`, ""},
+		{"both the same", `"3"`, []string{`"3"`}, `"3"`, ""},
+		{"both the same, one bare", "3", []string{`"3"`}, `"3"`, ""},
+		{"both different", "3", []string{`"4"`}, `"3"`, `is "3" but the If-Match header says "4"`},
 		{"any version", "", []string{"*"}, "", ""},
-		{"any version with a body etag", "3", []string{"*"}, "3", ""},
+		{"any version with a body etag", "3", []string{"*"}, `"3"`, ""},
 		{"two etags", "", []string{`"3", "4"`}, "", "must name one etag"},
 		{"a weak etag", "", []string{`W/"3"`}, "", "strong etag"},
 	} {

@@ -1632,8 +1632,9 @@ type Case struct {
 	County string `protobuf:"bytes,7,opt,name=county,proto3" json:"county,omitempty"`
 	// The written answer, once given.
 	Answer *Answer `protobuf:"bytes,8,opt,name=answer,proto3" json:"answer,omitempty"`
-	// Changes with every move; send it back on a transition to refuse lost
-	// updates (ABORTED when it no longer matches).
+	// The case's version, "R.M" (registration, moves), the same as intake's
+	// Case.etag; send it back on a transition to refuse lost updates (ABORTED
+	// when the case moved since).
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the case was last moved.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`

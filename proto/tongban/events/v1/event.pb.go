@@ -724,7 +724,10 @@ type CaseCorrected struct {
 	// The topic after the correction.
 	Topic string `protobuf:"bytes,5,opt,name=topic,proto3" json:"topic,omitempty"`
 	// Whether it is a group petition after the correction.
-	Group         bool `protobuf:"varint,6,opt,name=group,proto3" json:"group,omitempty"`
+	Group bool `protobuf:"varint,6,opt,name=group,proto3" json:"group,omitempty"`
+	// The registration's version after the correction (the first part of the
+	// case's etag); 0 from events older than the field.
+	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -799,6 +802,13 @@ func (x *CaseCorrected) GetGroup() bool {
 		return x.Group
 	}
 	return false
+}
+
+func (x *CaseCorrected) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 // HolidayNoticeImported says the county loaded a year's State Council
@@ -1000,7 +1010,7 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12;\n" +
 	"\bdeadline\x18\x02 \x01(\v2\x1f.tongban.assignment.v1.DeadlineR\bdeadline\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12C\n" +
-	"\x0frecomputed_from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0erecomputedFrom\"\xd4\x01\n" +
+	"\x0frecomputed_from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0erecomputedFrom\"\xee\x01\n" +
 	"\rCaseCorrected\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x12!\n" +
 	"\factor_office\x18\x02 \x01(\tR\vactorOffice\x12=\n" +
@@ -1008,7 +1018,8 @@ const file_tongban_events_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"head_count\x18\x04 \x01(\x05R\theadCount\x12\x14\n" +
 	"\x05topic\x18\x05 \x01(\tR\x05topic\x12\x14\n" +
-	"\x05group\x18\x06 \x01(\bR\x05group\"?\n" +
+	"\x05group\x18\x06 \x01(\bR\x05group\x12\x18\n" +
+	"\aversion\x18\a \x01(\x03R\aversion\"?\n" +
 	"\x15HolidayNoticeImported\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"\xc1\x01\n" +

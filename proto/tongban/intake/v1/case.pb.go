@@ -408,8 +408,10 @@ type Case struct {
 	// The first case of the matter this one repeats, "cases/{case_number}";
 	// shown only to offices that may see that case.
 	RepeatOf string `protobuf:"bytes,23,opt,name=repeat_of,json=repeatOf,proto3" json:"repeat_of,omitempty"`
-	// Changes with every correction of the registration; send it with an
-	// update to refuse lost updates (ABORTED when stale).
+	// The case's version, "R.M": R counts the registration's corrections, M
+	// the case's moves. The same on every route that returns the case; send
+	// it with a correction or a move to refuse lost updates (ABORTED when the
+	// part the write changes is stale).
 	Etag string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the registration was last corrected (equal to create_time when
 	// never).

@@ -27,6 +27,7 @@ import (
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/platform/caseversion"
 	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
@@ -705,8 +706,8 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 			if errors.Is(err, policy.ErrNotVisible) {
 				return store.ErrNotFound // the same answer as a missing case
 			}
-			if m.etag != "" && m.etag != etag(c) {
-				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c))
+			if err := caseversion.Check(m.etag, version(c), caseversion.Moves); err != nil {
+				return err
 			}
 			if err != nil {
 				return stateError(err, m.action, c)
@@ -740,6 +741,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, m move) (
 			}
 			proto.Reset(out)
 			proto.Merge(out, s.withActions(ctx, caller, c))
+			out.Etag = version(c).Echo(m.etag).Etag() // a correction the client made may not have reached us yet
 			return publishMove(ctx, tx, c, e)
 		})
 		return err
@@ -915,6 +917,8 @@ type registrations struct {
 	// repeats are the links clerks changed: case number, the case it
 	// repeats now ("" for none), in the feed's order.
 	repeats [][2]string
+	// corrected are the registrations' versions after their corrections.
+	corrected map[string]int64
 }
 
 // Apply takes one event of the batch.
@@ -924,6 +928,16 @@ func (r *registrations) Apply(ctx context.Context, ev *eventsv1.Event) error {
 		// 第三十六条第三款 follows the link.
 		repeatOf, _ := names.CaseNumber(rc.GetRepeatOf())
 		r.repeats = append(r.repeats, [2]string{ev.GetCaseNumber(), repeatOf})
+		return nil
+	}
+	if cc := ev.GetCaseCorrected(); cc != nil {
+		// The etag's first part follows the registration's version.
+		if cc.GetVersion() > r.corrected[ev.GetCaseNumber()] {
+			if r.corrected == nil {
+				r.corrected = map[string]int64{}
+			}
+			r.corrected[ev.GetCaseNumber()] = cc.GetVersion()
+		}
 		return nil
 	}
 	reg := ev.GetCaseRegistered()
@@ -986,14 +1000,15 @@ func (r *registrations) Flush(ctx context.Context) error {
 	return r.setRepeats(ctx)
 }
 
-// setRepeats applies the batch's changed repeat links, after its new cases.
+// setRepeats applies the batch's changed repeat links and registration
+// versions, after its new cases.
 func (r *registrations) setRepeats(ctx context.Context) error {
 	for _, rp := range r.repeats {
 		if err := r.s.Store.SetRepeat(ctx, r.tx, rp[0], rp[1]); err != nil {
 			return err
 		}
 	}
-	return nil
+	return r.s.Store.SetRegistrationVersions(ctx, r.tx, r.corrected)
 }
 
 // repeatsFinal reports whether c repeats a case finally closed after
@@ -1078,7 +1093,7 @@ func (s *Server) toProto(c *store.Case) *assignmentv1.Case {
 	out.RegisteredBy = names.Office(c.RegisteredBy)
 	out.Township = c.Township
 	out.County = c.County
-	out.Etag = etag(c)
+	out.Etag = version(c).Etag()
 	out.UpdateTime = timestamppb.New(c.UpdateTime)
 	out.AccusedOffice = names.Office(c.Accused)
 	out.LitigationRelated = c.LitigationRelated
@@ -1119,7 +1134,11 @@ func entryProto(e *store.Entry) *assignmentv1.HistoryEntry {
 	}
 }
 
-func etag(c *store.Case) string { return `"` + strconv.FormatInt(c.Version, 10) + `"` }
+// version is the case's version across the services: the registration's as
+// intake's feed last told, and its moves'.
+func version(c *store.Case) caseversion.Version {
+	return caseversion.Version{Registration: max(c.RegistrationVersion, 1), Moves: c.Version}
+}
 
 // summary shortens an answer for the history entry.
 func summary(text string) string {

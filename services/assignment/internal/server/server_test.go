@@ -714,17 +714,69 @@ func TestChargeDocuments(t *testing.T) {
 	}
 }
 
+// TestEtag: a case's etag carries intake's registration version (from its
+// feed) and assignment's moves; a move checks the moves' part only, and
+// answers with the newest of each part it knows or was sent.
 func TestEtag(t *testing.T) {
 	t.Parallel()
 	s, _ := registered(t)
 	ctx := authtest.As(t, "demo-dayun")
-	_, err := s.ReferCaseUp(ctx, &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "r", Etag: `"7"`})
-	if status.Code(err) != codes.Aborted || rpcerr.Reason(err) != "ETAG_MISMATCH" {
-		t.Fatalf("stale etag: %v", err)
+	card := func() string {
+		t.Helper()
+		h, err := s.ListCaseHistory(ctx, &assignmentv1.ListCaseHistoryRequest{Parent: caseName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.GetCase().GetEtag()
 	}
-	r, err := s.ReferCaseUp(ctx, &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "r", Etag: `"1"`})
-	if err != nil || r.GetCase().GetEtag() != `"2"` {
-		t.Fatalf("current etag: %v, %v", r, err)
+	if got := card(); got != `"1.1"` {
+		t.Fatalf("a registered case's etag = %s, want \"1.1\"", got)
+	}
+	corrected := func(version int64) {
+		t.Helper()
+		ev := &eventsv1.Event{
+			EventId: fmt.Sprintf("ev-corrected-%d", version), CaseNumber: "330421-2026-000001", OccurTime: timestamppb.New(base),
+			Payload: &eventsv1.Event_CaseCorrected{CaseCorrected: &eventsv1.CaseCorrected{Fields: []string{"subject"}, Version: version}},
+		}
+		if err := pgdb.InTx(context.Background(), s.Store.Pool, func(tx pgx.Tx) error { return s.Register(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	urgent := false
+	for _, tc := range []struct {
+		name      string
+		corrected int64 // a CaseCorrected event first, with this version
+		sent      string
+		want      string // the move's etag; "" for ABORTED
+	}{
+		{name: "stale moves", sent: `"1.7"`},
+		{name: "an etag of one service, as before", sent: `"1"`},
+		{name: "current", sent: `"1.1"`, want: `"1.2"`},
+		{name: "after a correction, the registration part behind", corrected: 2, sent: `"1.2"`, want: `"2.3"`},
+		{name: "a correction arriving late never lowers it", corrected: 1, sent: `"2.3"`, want: `"2.4"`},
+		{name: "the client has seen a correction the feed has not brought", sent: `"3.4"`, want: `"3.5"`},
+	} {
+		if tc.corrected > 0 {
+			corrected(tc.corrected)
+		}
+		before := card()
+		r, err := s.SetCaseUrgency(ctx, &assignmentv1.SetCaseUrgencyRequest{Name: caseName, Urgent: !urgent, Reason: tc.name, Etag: tc.sent})
+		if err == nil {
+			urgent = !urgent
+		}
+		switch {
+		case tc.want == "" && (status.Code(err) != codes.Aborted || rpcerr.Reason(err) != "ETAG_MISMATCH"):
+			t.Errorf("%s: %v, want ABORTED ETAG_MISMATCH", tc.name, err)
+		case tc.want == "" && card() != before:
+			t.Errorf("%s: a refused move changed the etag %s → %s", tc.name, before, card())
+		case tc.want != "" && (err != nil || r.GetCase().GetEtag() != tc.want):
+			t.Errorf("%s: etag %s, %v; want %s", tc.name, r.GetCase().GetEtag(), err, tc.want)
+		}
+	}
+	// What a read shows: the registration as the feed told it (the echo
+	// is the client's, not stored).
+	if got := card(); got != `"2.5"` {
+		t.Errorf("the case's etag = %s, want \"2.5\"", got)
 	}
 }
 
@@ -751,8 +803,8 @@ func TestReferUpExactlyOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for _, e := range etags {
-		if e != `"2"` {
-			t.Fatalf("etags = %v, want all \"2\"", etags)
+		if e != `"1.2"` {
+			t.Fatalf("etags = %v, want all \"1.2\"", etags)
 		}
 	}
 	hist, err := s.ListCaseHistory(ctx, &assignmentv1.ListCaseHistoryRequest{Parent: caseName})

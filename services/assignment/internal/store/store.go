@@ -37,11 +37,14 @@ type Case struct {
 	LitigationRelated bool
 	Urgent            bool
 	RepeatOf          string
-	Version           int64
-	TransferTime      time.Time
-	AcceptTime        time.Time
-	AnswerTime        time.Time
-	NextInstanceDue   time.Time // a date (midnight UTC); zero when none
+	Version           int64 // the moves': the sequence of the last history entry
+	// RegistrationVersion is intake's version of the registration, as its
+	// feed last told (the first part of the case's etag).
+	RegistrationVersion int64
+	TransferTime        time.Time
+	AcceptTime          time.Time
+	AnswerTime          time.Time
+	NextInstanceDue     time.Time // a date (midnight UTC); zero when none
 	// Deadlines are the case's statutory clocks, as scheduling published
 	// them, running ones first (read only).
 	Deadlines []*assignmentv1.Deadline
@@ -82,7 +85,8 @@ const caseColumns = `case_number, county, township, case_class, registered_by, s
 	COALESCE(pending_office, ''), involved_offices, COALESCE(accused_office, ''), litigation_related,
 	COALESCE(repeat_of, ''), version, COALESCE(transfer_time, 'epoch'), COALESCE(accept_time, 'epoch'),
 	COALESCE(answer_time, 'epoch'), COALESCE(next_instance_due, 'epoch'), documents, create_time, update_time, urgent,
-	(SELECT COALESCE(jsonb_agg(d.deadline ORDER BY NOT d.running, d.kind), '[]') FROM deadlines d WHERE d.case_number = cases.case_number)`
+	(SELECT COALESCE(jsonb_agg(d.deadline ORDER BY NOT d.running, d.kind), '[]') FROM deadlines d WHERE d.case_number = cases.case_number),
+	registration_version`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
@@ -90,7 +94,7 @@ func scanCase(row pgx.Row) (*Case, error) {
 	var nextDue time.Time
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Class, &c.RegisteredBy, &c.State, &c.Holder,
 		&c.Pending, &c.Involved, &c.Accused, &c.LitigationRelated, &c.RepeatOf, &c.Version,
-		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime, &c.Urgent, &deadlines)
+		&c.TransferTime, &c.AcceptTime, &c.AnswerTime, &nextDue, &docs, &c.CreateTime, &c.UpdateTime, &c.Urgent, &deadlines, &c.RegistrationVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -284,6 +288,26 @@ func (s *Store) Save(ctx context.Context, tx pgx.Tx, c *Case) error {
 		orNull(c.TransferTime), orNull(c.AcceptTime), orNull(c.AnswerTime), nextDue, docs, c.Urgent).Scan(&c.Version, &c.UpdateTime)
 	if err != nil {
 		return fmt.Errorf("store.Save: %w", err)
+	}
+	return nil
+}
+
+// SetRegistrationVersions records the registrations' versions intake
+// published (case number to version); an older one arriving late never
+// lowers a newer.
+func (s *Store) SetRegistrationVersions(ctx context.Context, tx pgx.Tx, versions map[string]int64) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	numbers, vs := make([]string, 0, len(versions)), make([]int64, 0, len(versions))
+	for n, v := range versions {
+		numbers, vs = append(numbers, n), append(vs, v)
+	}
+	_, err := tx.Exec(ctx, `UPDATE cases SET registration_version = v.version
+		FROM unnest($1::text[], $2::bigint[]) AS v(case_number, version)
+		WHERE cases.case_number = v.case_number AND cases.registration_version < v.version`, numbers, vs)
+	if err != nil {
+		return fmt.Errorf("store.SetRegistrationVersions: %w", err)
 	}
 	return nil
 }

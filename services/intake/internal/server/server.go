@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/blob"
+	"github.com/tongban/tongban/services/platform/caseversion"
 	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
@@ -489,7 +489,12 @@ func (s *Server) rootsVisible(ctx context.Context, caller auth.Caller, cases []*
 	return visible, nil
 }
 
-func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+// version is the case's version across the services: its registration's
+// and the last move this service has heard of (every case's first move,
+// REGISTER, is known before it arrives).
+func version(c *store.Case) caseversion.Version {
+	return caseversion.Version{Registration: c.Version, Moves: max(c.Moves, caseversion.Registered.Moves)}
+}
 
 func caseName(number string) string {
 	if number == "" {
@@ -523,7 +528,7 @@ func (s *Server) view(caller auth.Caller, c *store.Case, root rootView) *intakev
 		Anonymous:    c.Anonymous,
 		HeadCount:    c.HeadCount,
 		Group:        int(c.HeadCount) >= s.Rules.GroupSize,
-		Etag:         etag(c.Version),
+		Etag:         version(c).Etag(),
 		UpdateTime:   timestamppb.New(c.UpdateTime),
 	}
 	// That a case repeats an earlier one says the person has another case:

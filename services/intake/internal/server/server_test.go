@@ -869,6 +869,44 @@ func TestUpdateCase(t *testing.T) {
 	}
 }
 
+// TestCaseEtag: the etag is the case's across the services: the
+// registration's version, and the last move projected from assignment. A
+// correction checks its own part only, and answers with what the client has
+// seen.
+func TestCaseEtag(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := authtest.As(t, "demo-dayun")
+	created, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: validCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, name := created.GetCase(), created.GetCase().GetName()
+	if c.GetEtag() != `"1.1"` { // its REGISTER move is known before it arrives
+		t.Errorf("a new case's etag = %s, want \"1.1\"", c.GetEtag())
+	}
+	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
+	moved := &eventsv1.Event{CaseNumber: c.GetCaseNumber(), Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{
+		Sequence: 4, Action: assignmentv1.Action_ACTION_SET_URGENCY, ToState: assignmentv1.CaseState_CASE_STATE_REGISTERED, ToOffice: "offices/330421102",
+	}}}}
+	if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error { return s.ProjectMove(ctx, tx, moved) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ sent, want string }{
+		{`"1.1"`, `"2.4"`}, // the moves' part behind: not intake's to check
+		{`"2.6"`, `"3.6"`}, // the client has seen moves the feed has not brought yet
+		{`3.6`, `"4.6"`},   // bare, as typed; the echo is this answer's, never stored
+	} {
+		r, err := s.UpdateCase(ctx, &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Etag: tc.sent, Topic: "市政/排水" + tc.sent}, UpdateMask: mask("topic")})
+		if err != nil || r.GetCase().GetEtag() != tc.want {
+			t.Errorf("correcting with %s: etag %s, %v; want %s", tc.sent, r.GetCase().GetEtag(), err, tc.want)
+		}
+	}
+	if got, err := s.GetCase(ctx, &intakev1.GetCaseRequest{Name: name}); err != nil || got.GetCase().GetEtag() != `"4.4"` {
+		t.Errorf("read: %v, %v; want etag \"4.4\"", got.GetCase().GetEtag(), err)
+	}
+}
+
 // TestAttachments: the registering office attaches files; offices that may
 // see the case list them and download the ones that do not show identity.
 func TestAttachments(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/caseversion"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
@@ -117,8 +118,8 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 			if err := mayCorrect(caller, c, ended, fields, reason); err != nil {
 				return err
 			}
-			if want != "" && want != etag(c.Version) {
-				return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", etag(c.Version))
+			if err := caseversion.Check(want, version(c), caseversion.Registration); err != nil {
+				return err
 			}
 			// Validate the corrected registration as a whole, as at
 			// registration: as the registering office has it, identity in
@@ -173,7 +174,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 				Payload: &eventsv1.Event_CaseCorrected{CaseCorrected: &eventsv1.CaseCorrected{
 					Fields: fields, ActorOffice: names.Office(caller.Office.ID),
 					ReceiveTime: timestamppb.New(c.ReceiveTime), HeadCount: c.HeadCount,
-					Topic: c.Topic, Group: int(c.HeadCount) >= s.Rules.GroupSize,
+					Topic: c.Topic, Group: int(c.HeadCount) >= s.Rules.GroupSize, Version: c.Version,
 				}},
 			})
 		})
@@ -185,6 +186,9 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 	c, err := s.reread(ctx, caller, num)
 	if err != nil {
 		return nil, err
+	}
+	if v, ok := caseversion.Parse(c.GetEtag()); ok {
+		c.Etag = v.Echo(want).Etag() // a move the client made may not have reached us yet
 	}
 	return &intakev1.UpdateCaseResponse{Case: c}, nil
 }

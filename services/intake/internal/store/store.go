@@ -72,8 +72,11 @@ type Case struct {
 	// QueryCodeHash is set for a case whose query code was drawn at random
 	// before codes were derived (QueryCode); nil otherwise.
 	QueryCodeHash []byte
-	Version       int64
-	UpdateTime    time.Time
+	Version       int64 // the registration's: one per correction
+	// Moves is the sequence of the last move projected from assignment (0
+	// until the first arrives): the other half of the case's etag.
+	Moves      int64
+	UpdateTime time.Time
 }
 
 // Store wraps intake's pool. Identity is sealed with Keys on the way in and
@@ -309,13 +312,14 @@ func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error
 const caseColumns = `case_number, county, township, channel, case_class, topic, subject, content,
 	anonymous, head_count, registered_by, registered_role, receive_time, create_time, state, holder_office,
 	involved_offices, coalesce(source_system, ''), coalesce(external_id, ''), coalesce(repeat_of, ''),
-	version, update_time, coalesce(accused_office, ''), query_code_hash`
+	version, update_time, coalesce(accused_office, ''), query_code_hash,
+	(SELECT coalesce(max(h.sequence), 0) FROM case_history h WHERE h.case_number = cases.case_number)`
 
 func scanCase(row pgx.Row) (*Case, error) {
 	var c Case
 	err := row.Scan(&c.Number, &c.County, &c.Township, &c.Channel, &c.Class, &c.Topic, &c.Subject, &c.Content,
 		&c.Anonymous, &c.HeadCount, &c.RegisteredBy, &c.RegisteredRole, &c.ReceiveTime, &c.CreateTime, &c.State,
-		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused, &c.QueryCodeHash)
+		&c.Holder, &c.Involved, &c.SourceSystem, &c.ExternalID, &c.RepeatOf, &c.Version, &c.UpdateTime, &c.Accused, &c.QueryCodeHash, &c.Moves)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
