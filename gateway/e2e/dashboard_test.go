@@ -99,7 +99,7 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 	for fig, field := range map[string]string{
-		"timely_routing_rate": "timelyRoutingRate", "on_time_answer_rate": "onTimeAnswerRate", "closed_rate": "closedRate",
+		"timely_routing_rate": "timelyRoutingRate", "on_time_answer_rate": "onTimeAnswerRate", "closed_rate": "closedRate", "resolution_rate": "resolutionRate",
 		"evaluation_rate": "evaluationRate", "satisfaction_rate": "satisfactionRate",
 	} {
 		api, ok := f[field].(float64)
@@ -137,7 +137,7 @@ func TestDashboard(t *testing.T) {
 	locked := run(b, chromedp.Evaluate[bool](`document.querySelector("#township").disabled`))
 	b.shot("dashboard-xitang.png")
 	own := c.do("GET", "/v1/counties/-/report?"+period, "demo-xitang", nil).must(t, 200, "西塘镇's report")
-	if own.body["township"] != "330421103" || township["cases"] != count(own.body["figures"].(map[string]any)["cases"]) || !locked {
+	if own.body["office"] != "offices/330421103" || township["cases"] != count(own.body["figures"].(map[string]any)["cases"]) || !locked {
 		t.Errorf("西塘镇's dashboard shows %v (locked %v); its API report %v", township, locked, own.body["figures"])
 	}
 	c.do("GET", "/v1/counties/-/report?township=330421102", "demo-xitang", nil).must(t, 403, "another township's figures")

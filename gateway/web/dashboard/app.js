@@ -98,9 +98,11 @@ function render(r, overdue, atRisk) {
   for (const d of r.departments || []) titles[d.office] = d.title;
   for (const l of r.leaders || []) titles[l.office] = l.officeTitle;
   for (const d of [...(overdue.deadlines || []), ...(atRisk.deadlines || [])]) titles[d.deadline.office] = d.officeTitle;
+  // An office's report counts the cases it may list; the bureau's township
+  // filter, the cases concerning the township. Say which.
   let scope = "全县";
-  if (r.township) scope = titles["offices/" + r.township] || r.township;
-  if (r.department) scope = titles[r.department] || r.department;
+  if (r.township) scope = (titles["offices/" + r.township] || r.township) + "（涉及该乡镇的信访事项）";
+  if (r.office) scope = (titles[r.office] || r.office) + "（本单位登记、办理或承接的信访事项）";
   $("#scope").textContent = `${scope} · ${r.startMonth} 至 ${r.endMonth}`;
   county = r.county;
   lockScope(r);
@@ -108,14 +110,14 @@ function render(r, overdue, atRisk) {
   const values = {
     cases: num(f.cases), persons: num(f.persons), group_cases: num(f.groupCases), referred_up: num(f.referredUp),
     repeats: num(f.repeats), timely_routing_rate: pct(f.timelyRoutingRate), on_time_answer_rate: pct(f.onTimeAnswerRate),
-    closed_rate: pct(f.closedRate), evaluation_rate: pct(f.evaluationRate), satisfaction_rate: pct(f.satisfactionRate),
+    closed_rate: pct(f.closedRate), resolution_rate: pct(f.resolutionRate), evaluation_rate: pct(f.evaluationRate), satisfaction_rate: pct(f.satisfactionRate),
     reviews: num(f.reviews) + " / " + num(f.reReviews), overdue_now: num(r.overdueNow), at_risk_now: num(r.atRiskNow),
   };
   for (const card of document.querySelectorAll("[data-figure]")) {
     card.querySelector(".value").textContent = values[card.dataset.figure];
   }
-  change($("[data-change=yoy]"), "同比", r.casesChangeYearOnYear);
-  change($("[data-change=pop]"), "环比", r.casesChangePeriodOnPeriod);
+  change($("[data-change=yoy]"), "同比", r.casesChangeYearOnYear, r.yearAgoStartMonth, r.yearAgoEndMonth, r.yearAgoPartial, r.recordsStartMonth);
+  change($("[data-change=pop]"), "环比", r.casesChangePeriodOnPeriod, r.previousStartMonth, r.previousEndMonth, r.previousPartial, r.recordsStartMonth);
 
   drawCharts(r);
   unitTable($("#townships"), r.townships || [], "乡镇（街道）");
@@ -130,10 +132,21 @@ function render(r, overdue, atRisk) {
   $("#asof").textContent = r.asOf ? "数据截至 " + new Date(r.asOf).toLocaleString("zh-CN") : "暂无数据";
 }
 
-function change(el, label, v) {
+// change shows a comparison, naming the months it compares with; one the
+// records do not cover (the API leaves it unset) says why it is absent.
+function change(el, label, v, from, to, partial, recordsStart) {
   el.className = "change";
+  const span = from === to ? from : `${from} 至 ${to}`;
+  el.title = `与 ${span} 相比`;
+  el.dataset.period = span;
+  if (partial) {
+    el.textContent = label + " —";
+    el.title = `对比期 ${span} 早于数据起始月 ${recordsStart}（不完整），不作比较`;
+    return;
+  }
   if (v === undefined || v === null) {
     el.textContent = label + " —";
+    el.title = `对比期 ${span} 无信访事项`;
     return;
   }
   el.classList.add(v > 0 ? "up" : v < 0 ? "down" : "flat");
@@ -145,12 +158,9 @@ function change(el, label, v) {
 // only shows it).
 function lockScope(r) {
   const sel = $("#township");
-  if (r.township && !sel.value) {
-    sel.innerHTML = `<option value="${esc(r.township)}">${esc(titles["offices/" + r.township] || r.township)}</option>`;
-    sel.disabled = true;
-    return;
-  }
-  if (r.department) {
+  if (r.office) {
+    // A township's or a department's own report: no other scope to choose.
+    sel.innerHTML = `<option value="">${esc(titles[r.office] || r.office)}</option>`;
     sel.disabled = true;
     return;
   }

@@ -15,10 +15,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	_ "github.com/tongban/tongban/proto/tongban/accounts/v1"
-	_ "github.com/tongban/tongban/proto/tongban/assignment/v1"
+	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	_ "github.com/tongban/tongban/proto/tongban/audit/v1"
 	_ "github.com/tongban/tongban/proto/tongban/directory/v1"
-	_ "github.com/tongban/tongban/proto/tongban/events/v1"
+	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	_ "github.com/tongban/tongban/proto/tongban/intake/v1"
 	_ "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	_ "github.com/tongban/tongban/proto/tongban/scheduling/v1"
@@ -268,5 +268,25 @@ func TestInvariants(t *testing.T) {
 	}
 	if _, err := Require(context.Background(), Move); rpcerr.Reason(err) != "TOKEN_MISSING" {
 		t.Errorf("no caller: %v", err)
+	}
+}
+
+// TestMoveParties: a move makes party its holder, the office it addresses
+// and a leader taking charge, each once.
+func TestMoveParties(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mv   *eventsv1.CaseMoved
+		want []string
+	}{
+		{"a registration", &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{ToOffice: "offices/330421102"}}, []string{"330421102"}},
+		{"a transfer", &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{ToOffice: "offices/330421.xfj", TargetOffice: "offices/330421.zjj"}}, []string{"330421.xfj", "330421.zjj"}},
+		{"addressed to its holder", &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{ToOffice: "offices/330421.zjj", TargetOffice: "offices/330421.zjj"}}, []string{"330421.zjj"}},
+		{"a leader takes charge", &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{ToOffice: "offices/330421102"}, LeadAccount: "accounts/zhang.wei"}, []string{"330421102", "accounts/zhang.wei"}},
+		{"nothing named", &eventsv1.CaseMoved{}, nil},
+	} {
+		if got := MoveParties(tc.mv); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -219,10 +219,15 @@ type Summary struct {
 	Transferred int64 `protobuf:"varint,4,opt,name=transferred,proto3" json:"transferred,omitempty"`
 	// Cases answered in writing.
 	Answered int64 `protobuf:"varint,5,opt,name=answered,proto3" json:"answered,omitempty"`
-	// Cases registered and not yet answered.
+	// Cases not ended: neither closed (办结, 三级终结) nor declined (不予受理).
 	Open int64 `protobuf:"varint,6,opt,name=open,proto3" json:"open,omitempty"`
 	// Per township, in division-code order. A township caller sees only its own.
-	Townships     []*TownshipFigures `protobuf:"bytes,7,rep,name=townships,proto3" json:"townships,omitempty"`
+	Townships []*TownshipFigures `protobuf:"bytes,7,rep,name=townships,proto3" json:"townships,omitempty"`
+	// The office whose cases the summary counts, "offices/{id}", when it is
+	// an office's (a township's or a department's): the cases it registered,
+	// holds or held, or is asked to take (the cases it may list); empty for
+	// the county.
+	Office        string `protobuf:"bytes,8,opt,name=office,proto3" json:"office,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -306,6 +311,13 @@ func (x *Summary) GetTownships() []*TownshipFigures {
 	return nil
 }
 
+func (x *Summary) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
 // Figures are the counts and rates of a set of cases: the cases received
 // (by receive time, in China) in a period, for a county, a township or a
 // department. Every figure of a period is about the cases received in it
@@ -372,8 +384,15 @@ type Figures struct {
 	// 满意率: (satisfied + basically_satisfied) / evaluated; unset when
 	// nothing was evaluated.
 	SatisfactionRate *float64 `protobuf:"fixed64,26,opt,name=satisfaction_rate,json=satisfactionRate,proto3,oneof" json:"satisfaction_rate,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// 已化解: cases closed (办结, not 三级终结) whose petitioner did not rate the
+	// answer 不满意: the matter ended with the petitioner satisfied or no
+	// longer contesting it (息诉).
+	Resolved int64 `protobuf:"varint,27,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	// 化解率: resolved / (cases - declined), of the cases taken on; unset when
+	// every case was declined or there are none.
+	ResolutionRate *float64 `protobuf:"fixed64,28,opt,name=resolution_rate,json=resolutionRate,proto3,oneof" json:"resolution_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Figures) Reset() {
@@ -584,6 +603,20 @@ func (x *Figures) GetEvaluationRate() float64 {
 func (x *Figures) GetSatisfactionRate() float64 {
 	if x != nil && x.SatisfactionRate != nil {
 		return *x.SatisfactionRate
+	}
+	return 0
+}
+
+func (x *Figures) GetResolved() int64 {
+	if x != nil {
+		return x.Resolved
+	}
+	return 0
+}
+
+func (x *Figures) GetResolutionRate() float64 {
+	if x != nil && x.ResolutionRate != nil {
+		return *x.ResolutionRate
 	}
 	return 0
 }
@@ -820,9 +853,12 @@ type Report struct {
 	StartMonth string `protobuf:"bytes,2,opt,name=start_month,json=startMonth,proto3" json:"start_month,omitempty"`
 	// Last month of the period, "YYYY-MM" (inclusive).
 	EndMonth string `protobuf:"bytes,3,opt,name=end_month,json=endMonth,proto3" json:"end_month,omitempty"`
-	// The township the report is limited to, or empty for the county.
+	// The township the report is limited to (the cases concerning it), or
+	// empty. Only the bureau limits to a township: a township's own report
+	// is an office's (office).
 	Township string `protobuf:"bytes,4,opt,name=township,proto3" json:"township,omitempty"`
-	// The department the report is limited to, "offices/{id}", or empty.
+	// The department whose cases the report counts, "offices/{id}", or
+	// empty; the same as office then.
 	Department string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
 	// The period's figures.
 	Figures *Figures `protobuf:"bytes,6,opt,name=figures,proto3" json:"figures,omitempty"`
@@ -831,20 +867,20 @@ type Report struct {
 	// The period of the same length just before (环比).
 	Previous *Figures `protobuf:"bytes,8,opt,name=previous,proto3" json:"previous,omitempty"`
 	// Change of cases against year_ago, (cases - year_ago.cases) /
-	// year_ago.cases; unset when year_ago has none.
+	// year_ago.cases; unset when year_ago has none or is partial.
 	CasesChangeYearOnYear *float64 `protobuf:"fixed64,9,opt,name=cases_change_year_on_year,json=casesChangeYearOnYear,proto3,oneof" json:"cases_change_year_on_year,omitempty"`
-	// Change of cases against previous; unset when previous has none.
+	// Change of cases against previous; unset when previous has none or is
+	// partial.
 	CasesChangePeriodOnPeriod *float64 `protobuf:"fixed64,10,opt,name=cases_change_period_on_period,json=casesChangePeriodOnPeriod,proto3,oneof" json:"cases_change_period_on_period,omitempty"`
 	// Cases and persons per month of the period, in order.
 	Months []*Count `protobuf:"bytes,11,rep,name=months,proto3" json:"months,omitempty"`
 	// The same per month a year earlier, aligned with months.
 	MonthsYearAgo []*Count `protobuf:"bytes,12,rep,name=months_year_ago,json=monthsYearAgo,proto3" json:"months_year_ago,omitempty"`
-	// By channel, in enum order (omitted in a department's report).
+	// By channel, in enum order.
 	Channels []*Count `protobuf:"bytes,13,rep,name=channels,proto3" json:"channels,omitempty"`
-	// By class, in enum order (omitted in a department's report).
+	// By class, in enum order.
 	Classes []*Count `protobuf:"bytes,14,rep,name=classes,proto3" json:"classes,omitempty"`
-	// The ten most frequent topics, most cases first (omitted in a
-	// department's report).
+	// The ten most frequent topics, most cases first.
 	Topics []*Count `protobuf:"bytes,15,rep,name=topics,proto3" json:"topics,omitempty"`
 	// Townships with cases, by cases, most first (the ranking).
 	Townships []*UnitFigures `protobuf:"bytes,16,rep,name=townships,proto3" json:"townships,omitempty"`
@@ -859,9 +895,35 @@ type Report struct {
 	AtRiskNow int64 `protobuf:"varint,20,opt,name=at_risk_now,json=atRiskNow,proto3" json:"at_risk_now,omitempty"`
 	// When the newest event the read model has applied happened: the figures
 	// are as of then.
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The office whose cases the report counts, "offices/{id}": for a
+	// township or a department (its own report, or the bureau's department
+	// filter), the cases it registered, holds or held, or is asked to take —
+	// exactly the cases it may list. Empty for the county or a township
+	// filter.
+	Office string `protobuf:"bytes,22,opt,name=office,proto3" json:"office,omitempty"`
+	// The first and last month of year_ago (同比): the same months a year
+	// earlier.
+	YearAgoStartMonth string `protobuf:"bytes,23,opt,name=year_ago_start_month,json=yearAgoStartMonth,proto3" json:"year_ago_start_month,omitempty"`
+	// See year_ago_start_month.
+	YearAgoEndMonth string `protobuf:"bytes,24,opt,name=year_ago_end_month,json=yearAgoEndMonth,proto3" json:"year_ago_end_month,omitempty"`
+	// The first and last month of previous (环比): the period of the same
+	// length just before. For a period of twelve months it is the same as
+	// year_ago.
+	PreviousStartMonth string `protobuf:"bytes,25,opt,name=previous_start_month,json=previousStartMonth,proto3" json:"previous_start_month,omitempty"`
+	// See previous_start_month.
+	PreviousEndMonth string `protobuf:"bytes,26,opt,name=previous_end_month,json=previousEndMonth,proto3" json:"previous_end_month,omitempty"`
+	// The first month the county's records hold cases for; empty when none.
+	// It counts as partial (a county starts mid-month).
+	RecordsStartMonth string `protobuf:"bytes,27,opt,name=records_start_month,json=recordsStartMonth,proto3" json:"records_start_month,omitempty"`
+	// year_ago begins on or before records_start_month: its figures cover
+	// part of it only, and cases_change_year_on_year is unset.
+	YearAgoPartial bool `protobuf:"varint,28,opt,name=year_ago_partial,json=yearAgoPartial,proto3" json:"year_ago_partial,omitempty"`
+	// previous begins on or before records_start_month: its figures cover
+	// part of it only, and cases_change_period_on_period is unset.
+	PreviousPartial bool `protobuf:"varint,29,opt,name=previous_partial,json=previousPartial,proto3" json:"previous_partial,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
@@ -1039,6 +1101,62 @@ func (x *Report) GetAsOf() *timestamppb.Timestamp {
 		return x.AsOf
 	}
 	return nil
+}
+
+func (x *Report) GetOffice() string {
+	if x != nil {
+		return x.Office
+	}
+	return ""
+}
+
+func (x *Report) GetYearAgoStartMonth() string {
+	if x != nil {
+		return x.YearAgoStartMonth
+	}
+	return ""
+}
+
+func (x *Report) GetYearAgoEndMonth() string {
+	if x != nil {
+		return x.YearAgoEndMonth
+	}
+	return ""
+}
+
+func (x *Report) GetPreviousStartMonth() string {
+	if x != nil {
+		return x.PreviousStartMonth
+	}
+	return ""
+}
+
+func (x *Report) GetPreviousEndMonth() string {
+	if x != nil {
+		return x.PreviousEndMonth
+	}
+	return ""
+}
+
+func (x *Report) GetRecordsStartMonth() string {
+	if x != nil {
+		return x.RecordsStartMonth
+	}
+	return ""
+}
+
+func (x *Report) GetYearAgoPartial() bool {
+	if x != nil {
+		return x.YearAgoPartial
+	}
+	return false
+}
+
+func (x *Report) GetPreviousPartial() bool {
+	if x != nil {
+		return x.PreviousPartial
+	}
+	return false
 }
 
 // RunningDeadline is a running duty clock of a case.
@@ -1226,11 +1344,12 @@ type GetReportRequest struct {
 	// Last month, "YYYY-MM"; default this month (China time). At most 36
 	// months after start_month.
 	EndMonth string `protobuf:"bytes,3,opt,name=end_month,json=endMonth,proto3" json:"end_month,omitempty"`
-	// Limit to one township (9-digit code); a township caller is always
-	// limited to its own.
+	// Limit to the cases concerning one township (9-digit code); for the
+	// bureau. A township caller always gets its own office's report (the
+	// cases it may list), and may name only its own code here.
 	Township string `protobuf:"bytes,4,opt,name=township,proto3" json:"township,omitempty"`
-	// Limit to one department, "offices/{id}"; a department caller is always
-	// limited to itself.
+	// Limit to the cases one department may list, "offices/{id}"; a
+	// department caller is always limited to itself.
 	Department    string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1580,7 +1699,7 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"registered\x12\x1f\n" +
 	"\vreferred_up\x18\x03 \x01(\x03R\n" +
 	"referredUp\x12\x1a\n" +
-	"\banswered\x18\x04 \x01(\x03R\banswered\"\x98\x02\n" +
+	"\banswered\x18\x04 \x01(\x03R\banswered\"\xb5\x02\n" +
 	"\aSummary\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12#\n" +
 	"\n" +
@@ -1591,7 +1710,8 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\vtransferred\x18\x04 \x01(\x03B\x03\xe0A\x03R\vtransferred\x12\x1f\n" +
 	"\banswered\x18\x05 \x01(\x03B\x03\xe0A\x03R\banswered\x12\x17\n" +
 	"\x04open\x18\x06 \x01(\x03B\x03\xe0A\x03R\x04open\x12H\n" +
-	"\ttownships\x18\a \x03(\v2%.tongban.reporting.v1.TownshipFiguresB\x03\xe0A\x03R\ttownships\"\xcd\b\n" +
+	"\ttownships\x18\a \x03(\v2%.tongban.reporting.v1.TownshipFiguresB\x03\xe0A\x03R\ttownships\x12\x1b\n" +
+	"\x06office\x18\b \x01(\tB\x03\xe0A\x03R\x06office\"\xab\t\n" +
 	"\aFigures\x12\x14\n" +
 	"\x05cases\x18\x01 \x01(\x03R\x05cases\x12\x18\n" +
 	"\apersons\x18\x02 \x01(\x03R\apersons\x12\x1f\n" +
@@ -1623,13 +1743,16 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\vclosed_rate\x18\x18 \x01(\x01H\x03R\n" +
 	"closedRate\x88\x01\x01\x12,\n" +
 	"\x0fevaluation_rate\x18\x19 \x01(\x01H\x04R\x0eevaluationRate\x88\x01\x01\x120\n" +
-	"\x11satisfaction_rate\x18\x1a \x01(\x01H\x05R\x10satisfactionRate\x88\x01\x01B\x16\n" +
+	"\x11satisfaction_rate\x18\x1a \x01(\x01H\x05R\x10satisfactionRate\x88\x01\x01\x12\x1a\n" +
+	"\bresolved\x18\x1b \x01(\x03R\bresolved\x12,\n" +
+	"\x0fresolution_rate\x18\x1c \x01(\x01H\x06R\x0eresolutionRate\x88\x01\x01B\x16\n" +
 	"\x14_timely_routing_rateB\x19\n" +
 	"\x17_timely_acceptance_rateB\x16\n" +
 	"\x14_on_time_answer_rateB\x0e\n" +
 	"\f_closed_rateB\x12\n" +
 	"\x10_evaluation_rateB\x14\n" +
-	"\x12_satisfaction_rate\"_\n" +
+	"\x12_satisfaction_rateB\x12\n" +
+	"\x10_resolution_rate\"_\n" +
 	"\x05Count\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12\x14\n" +
@@ -1644,7 +1767,7 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\x06office\x18\x02 \x01(\tR\x06office\x12-\n" +
 	"\x12reception_meetings\x18\x03 \x01(\x03R\x11receptionMeetings\x12\"\n" +
 	"\fappointments\x18\x04 \x01(\x03R\fappointments\x12!\n" +
-	"\foffice_title\x18\x05 \x01(\tR\vofficeTitle\"\xe4\b\n" +
+	"\foffice_title\x18\x05 \x01(\tR\vofficeTitle\"\xbf\v\n" +
 	"\x06Report\x12\x16\n" +
 	"\x06county\x18\x01 \x01(\tR\x06county\x12\x1f\n" +
 	"\vstart_month\x18\x02 \x01(\tR\n" +
@@ -1671,7 +1794,15 @@ const file_tongban_reporting_v1_reporting_service_proto_rawDesc = "" +
 	"\voverdue_now\x18\x13 \x01(\x03R\n" +
 	"overdueNow\x12\x1e\n" +
 	"\vat_risk_now\x18\x14 \x01(\x03R\tatRiskNow\x12/\n" +
-	"\x05as_of\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOfB\x1c\n" +
+	"\x05as_of\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x16\n" +
+	"\x06office\x18\x16 \x01(\tR\x06office\x12/\n" +
+	"\x14year_ago_start_month\x18\x17 \x01(\tR\x11yearAgoStartMonth\x12+\n" +
+	"\x12year_ago_end_month\x18\x18 \x01(\tR\x0fyearAgoEndMonth\x120\n" +
+	"\x14previous_start_month\x18\x19 \x01(\tR\x12previousStartMonth\x12,\n" +
+	"\x12previous_end_month\x18\x1a \x01(\tR\x10previousEndMonth\x12.\n" +
+	"\x13records_start_month\x18\x1b \x01(\tR\x11recordsStartMonth\x12(\n" +
+	"\x10year_ago_partial\x18\x1c \x01(\bR\x0eyearAgoPartial\x12)\n" +
+	"\x10previous_partial\x18\x1d \x01(\bR\x0fpreviousPartialB\x1c\n" +
 	"\x1a_cases_change_year_on_yearB \n" +
 	"\x1e_cases_change_period_on_period\"\xc4\x01\n" +
 	"\x0fRunningDeadline\x12\x12\n" +

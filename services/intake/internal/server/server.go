@@ -625,11 +625,9 @@ func (s *Server) ProjectMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event)
 		return fmt.Errorf("marshal history entry: %w", err)
 	}
 	to, _ := names.OfficeID(entry.GetToOffice())
-	target, _ := names.OfficeID(entry.GetTargetOffice())
 	st := entry.GetToState()
 	return s.Store.ApplyMove(ctx, tx, store.Move{
-		Target:     target,
-		Lead:       mv.GetLeadAccount(),
+		Parties:    policy.MoveParties(mv),
 		CaseNumber: ev.GetCaseNumber(),
 		Sequence:   entry.GetSequence(),
 		ToState:    int16(st),

@@ -635,21 +635,18 @@ type Move struct {
 	Sequence   int64
 	ToState    int16
 	ToOffice   string // office id
-	Target     string // office id the move addresses (a transfer's receiver), if any
-	// Lead is the account of a leader who took charge ("accounts/{username}"),
-	// who may see the case from then on.
-	Lead  string
-	Entry []byte // serialized HistoryEntry
+	// Parties are those the move makes party to the case, who may see it
+	// from then on (policy.MoveParties).
+	Parties []string
+	Entry   []byte // serialized HistoryEntry
 	// Ends says the move ended the case (closed, final, declined) at Time.
 	Ends bool
 	Time time.Time
 }
 
 // ApplyMove projects a move: it records the history entry, and when the
-// move is newer than what the case shows, its state and holder; the new
-// holder and the office the move addresses (the receiver of a transfer,
-// which must read the case to sign for it) join the offices that may see
-// the case.
+// move is newer than what the case shows, its state and holder; the move's
+// parties join those who may see the case.
 func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 	// One statement: the entry, and the case's state when the entry is new.
 	// In a pipeline (the consumer's batch) it waits for the next round trip:
@@ -662,7 +659,7 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 	// history_seq then stays at the last move that changed the row, which
 	// orders the same: a replay of a move after it restores what the row
 	// already holds.
-	err := pgdb.Later(ctx, tx, `WITH entry AS (INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $9)
+	err := pgdb.Later(ctx, tx, `WITH entry AS (INSERT INTO case_history (case_number, sequence, entry) VALUES ($1, $2, $8)
 			ON CONFLICT DO NOTHING RETURNING 1)
 		UPDATE cases SET
 			state = CASE WHEN history_seq < $2 THEN $3 ELSE state END,
@@ -670,16 +667,12 @@ func (s *Store) ApplyMove(ctx context.Context, tx pgx.Tx, m Move) error {
 			end_time = CASE WHEN history_seq < $2 THEN (CASE WHEN $6 THEN $7::timestamptz END) ELSE end_time END,
 			history_seq = GREATEST(history_seq, $2),
 			involved_offices = involved_offices
-				|| CASE WHEN $4 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$4] END
-				|| CASE WHEN $5 = '' OR $5 = $4 OR $5 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$5::text] END
-				|| CASE WHEN $8 = '' OR $8 = ANY (involved_offices) THEN '{}'::text[] ELSE ARRAY[$8::text] END
+				|| ARRAY(SELECT p FROM unnest($5::text[]) WITH ORDINALITY AS u(p, i) WHERE NOT p = ANY (involved_offices) ORDER BY i)
 		WHERE case_number = $1 AND EXISTS (SELECT FROM entry) AND (
 			(history_seq < $2 AND (state <> $3 OR holder_office <> $4
 				OR end_time IS DISTINCT FROM (CASE WHEN $6 THEN $7::timestamptz END)))
-			OR NOT $4 = ANY (involved_offices)
-			OR ($5 <> '' AND NOT $5 = ANY (involved_offices))
-			OR ($8 <> '' AND NOT $8 = ANY (involved_offices)))`,
-		m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Target, m.Ends, m.Time, m.Lead, m.Entry)
+			OR NOT $5::text[] <@ involved_offices)`,
+		m.CaseNumber, m.Sequence, m.ToState, m.ToOffice, m.Parties, m.Ends, m.Time, m.Entry)
 	if err != nil {
 		if isForeignKey(err) {
 			return fmt.Errorf("store.ApplyMove: %w: %s", ErrNotFound, m.CaseNumber)

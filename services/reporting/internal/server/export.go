@@ -52,6 +52,7 @@ var headline = []column{
 	{"及时告知率（告知受理）", pct(func(f *reportingv1.Figures) *float64 { return f.TimelyAcceptanceRate })},
 	{"按期办结率", pct(func(f *reportingv1.Figures) *float64 { return f.OnTimeAnswerRate })},
 	{"结案率", pct(func(f *reportingv1.Figures) *float64 { return f.ClosedRate })},
+	{"化解率", pct(func(f *reportingv1.Figures) *float64 { return f.ResolutionRate })},
 	{"参评率", pct(func(f *reportingv1.Figures) *float64 { return f.EvaluationRate })},
 	{"满意率", pct(func(f *reportingv1.Figures) *float64 { return f.SatisfactionRate })},
 }
@@ -149,9 +150,6 @@ func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.Expor
 	if err != nil {
 		return nil, err
 	}
-	if sc.department != "" {
-		sc.township = ""
-	}
 	r, err := s.report(ctx, sc, newPeriod(m, m))
 	if err != nil {
 		return nil, err
@@ -160,6 +158,9 @@ func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.Expor
 	file := fmt.Sprintf("信访月报-%s-%s", r.GetCounty(), r.GetStartMonth())
 	if sc.township != "" {
 		file += "-" + sc.township
+	}
+	if sc.office != "" {
+		file += "-" + sc.office
 	}
 	var out httpbody.HttpBody
 	if req.GetFormat() == reportingv1.ExportFormat_EXPORT_FORMAT_CSV {

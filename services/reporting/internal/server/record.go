@@ -13,6 +13,7 @@ import (
 	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 )
 
@@ -73,6 +74,8 @@ func (r *recorder) Apply(ctx context.Context, ev *eventsv1.Event) error {
 			c.ReceiveTime = r.GetReceiveTime().AsTime()
 			c.Channel, c.Class = int16(r.GetChannel()), int16(r.GetCaseClass())
 			c.HeadCount, c.Group, c.Repeat = r.GetHeadCount(), r.GetGroup(), r.GetRepeatOf() != ""
+			office, _ := names.OfficeID(r.GetRegisteredBy())
+			c.Involve(office)
 			return nil
 		})
 		if err == nil {
@@ -117,6 +120,7 @@ func (s *Server) move(c *store.Case, mv *eventsv1.CaseMoved) {
 	if c.County == "" {
 		c.County, c.Township = mv.GetCounty(), mv.GetTownship()
 	}
+	c.Involve(policy.MoveParties(mv)...) // whatever the order: parties only join
 	e := mv.GetEntry()
 	switch e.GetAction() {
 	case assignmentv1.Action_ACTION_REFER_UP:

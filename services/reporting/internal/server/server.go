@@ -50,16 +50,27 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// scope is what a caller may see: the county, or one township or
-// department of it.
+// scope is what a report counts: the county, the cases concerning one
+// township (the bureau's filter), or the cases one office may list.
 type scope struct {
-	township, department string // office ids; empty for all
+	// township limits to the cases concerning it (9-digit code).
+	township string
+	// office limits to the cases the office is party to: exactly those
+	// policy.CanSeeCase lets it see, and its lists show.
+	office string
+	// duty limits the clocks to those the office must act on (a
+	// department's).
+	duty string
 }
 
 // scopeOf checks the county name and the requested township and
 // department against the caller: the petition bureau (and the prefecture
-// bureau above it) sees everything, a township its own township, a
-// department its own cases. Permission is decided before anything is read.
+// bureau above it) sees everything, and may limit to the cases concerning
+// a township or to those a department may list; a township or a
+// department sees the cases it may list, no more — the figures of a case
+// it cannot open would tell it of the case (an accusation against its own
+// staff, 信访工作条例 第三十条). Permission is decided before anything is
+// read.
 func (s *Server) scopeOf(ctx context.Context, v *rpcerr.Violations, county, township, department string) (scope, error) {
 	caller, err := auth.Require(ctx)
 	if err != nil {
@@ -81,7 +92,7 @@ func (s *Server) scopeOf(ctx context.Context, v *rpcerr.Violations, county, town
 		if o, ok := s.Dir.Office(id); !ok || o.Kind != directory.Department {
 			v.Add("department", `is not a county department ("offices/{id}")`)
 		}
-		sc.department = id
+		sc.office, sc.duty = id, id
 	}
 	if err := v.Err(); err != nil {
 		return scope{}, err
@@ -93,14 +104,17 @@ func (s *Server) scopeOf(ctx context.Context, v *rpcerr.Violations, county, town
 	case directory.Bureau, directory.Prefecture:
 	case directory.Township:
 		if township != "" && township != caller.Office.ID {
-			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_TOWNSHIP", "a township sees the figures of its own township only")
+			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_TOWNSHIP", "a township sees the figures of its own cases only")
 		}
-		sc.township = caller.Office.ID
+		if department != "" {
+			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_DEPARTMENT", "a township sees the figures of its own cases only")
+		}
+		sc = scope{office: caller.Office.ID}
 	case directory.Department:
-		if sc.department != "" && sc.department != caller.Office.ID {
+		if sc.office != "" && sc.office != caller.Office.ID || township != "" {
 			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_DEPARTMENT", "a department sees the figures of its own cases only")
 		}
-		sc.department = caller.Office.ID
+		sc = scope{office: caller.Office.ID, duty: caller.Office.ID}
 	default:
 		return scope{}, rpcerr.New(codes.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "figures are for the petition bureau, townships and departments")
 	}
@@ -122,10 +136,10 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 	if err != nil {
 		return nil, err
 	}
-	if sc.department != "" {
+	if sc.duty != "" {
 		return nil, rpcerr.New(codes.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "the county summary is for the petition bureau and townships; a department's figures are in GetReport")
 	}
-	f := store.Filter{County: s.Dir.County.Code, From: allTime.from, To: allTime.to, Township: sc.township}
+	f := store.Filter{County: s.Dir.County.Code, From: allTime.from, To: allTime.to, Township: sc.township, Office: sc.office}
 	byTownship, transferred := map[string]*store.Sums{}, map[string]*store.Sums{}
 	var b store.Batch
 	b.Breakdown(f, store.ByTownship, byTownship)
@@ -136,7 +150,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 	if err := b.Send(ctx, s.Store); err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
-	sum := &reportingv1.Summary{Name: want}
+	sum := &reportingv1.Summary{Name: want, Office: officeName(sc.office)}
 	for _, t := range slices.Sorted(maps.Keys(byTownship)) {
 		m := byTownship[t]
 		if m.Get("cases") == 0 {
@@ -145,6 +159,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 		sum.Registered += m.Get("cases")
 		sum.ReferredUp += m.Get("referred_up")
 		sum.Answered += m.Get("answered")
+		sum.Open += m.Get("cases") - m.Get("closed") - m.Get("declined") // not ended
 		sum.Townships = append(sum.Townships, &reportingv1.TownshipFigures{
 			Township: t, Registered: m.Get("cases"), ReferredUp: m.Get("referred_up"), Answered: m.Get("answered"),
 		})
@@ -152,7 +167,6 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 	for _, m := range transferred {
 		sum.Transferred += m.Get("cases")
 	}
-	sum.Open = sum.Registered - sum.Answered
 	return &reportingv1.GetSummaryResponse{Summary: sum}, nil
 }
 
@@ -175,7 +189,9 @@ func parseMonth(v *rpcerr.Violations, field, val string) time.Time {
 	return time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// period is a span of whole months, with the spans it is compared to.
+// period is a span of whole months, with the spans it is compared to:
+// the same months a year earlier (同比) and the span of the same length
+// just before (环比), which for twelve months is the same span.
 type period struct {
 	from, to, yearAgoFrom, yearAgoTo, prevFrom, prevTo time.Time
 	months                                             int
@@ -231,7 +247,7 @@ func (s *Server) GetReport(ctx context.Context, req *reportingv1.GetReportReques
 
 // report reads a report's figures in one round trip.
 func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.Report, error) {
-	f := store.Filter{County: s.Dir.County.Code, From: p.from, To: p.to, Township: sc.township, Department: sc.department}
+	f := store.Filter{County: s.Dir.County.Code, From: p.from, To: p.to, Township: sc.township, Office: sc.office}
 	ya, prev := f, f
 	ya.From, ya.To = p.yearAgoFrom, p.yearAgoTo
 	prev.From, prev.To = p.prevFrom, p.prevTo
@@ -243,6 +259,7 @@ func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.R
 		topics                              []store.Topic
 		leaders                             []store.Leader
 		overdue, atRisk                     int64
+		recordsStart                        time.Time
 	)
 	b.Breakdown(f, store.ByTotal, total)
 	b.Breakdown(ya, store.ByTotal, yearAgo)
@@ -251,14 +268,13 @@ func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.R
 	b.Breakdown(ya, store.ByMonth, monthsYearAgo)
 	b.Breakdown(f, store.ByTownship, townships)
 	b.Breakdown(f, store.ByDepartment, depts)
-	if sc.department == "" {
-		b.Breakdown(f, store.ByChannel, channels)
-		b.Breakdown(f, store.ByClass, classes)
-		b.Topics(f, 10, &topics)
-		b.Leaders(f, &leaders)
-	}
+	b.Breakdown(f, store.ByChannel, channels)
+	b.Breakdown(f, store.ByClass, classes)
+	b.Topics(f, 10, &topics)
+	b.Leaders(f, &leaders)
+	b.RecordsStart(s.Dir.County.Code, &recordsStart)
 	today := calendar.DateOf(s.now())
-	base := store.ClockFilter{County: s.Dir.County.Code, Township: sc.township, Office: sc.department}
+	base := s.clockBase(sc)
 	b.CountDue(base, allTime.from, today.AddDate(0, 0, -1), &overdue)
 	b.CountDue(base, today, s.atRiskHorizon(today), &atRisk)
 	var asOf time.Time
@@ -268,27 +284,37 @@ func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.R
 	}
 	r := &reportingv1.Report{
 		County: s.Dir.County.Code, StartMonth: p.from.Format("2006-01"), EndMonth: p.to.Format("2006-01"),
-		Township: sc.township, Department: officeName(sc.department),
+		Township: sc.township, Department: officeName(sc.duty), Office: officeName(sc.office),
 		Figures: figures(total[""]), YearAgo: figures(yearAgo[""]), Previous: figures(previous[""]),
 		OverdueNow: overdue, AtRiskNow: atRisk,
+		YearAgoStartMonth: p.yearAgoFrom.Format("2006-01"), YearAgoEndMonth: p.yearAgoTo.Format("2006-01"),
+		PreviousStartMonth: p.prevFrom.Format("2006-01"), PreviousEndMonth: p.prevTo.Format("2006-01"),
 	}
 	if !asOf.IsZero() {
 		r.AsOf = timestamppb.New(asOf)
 	}
-	r.CasesChangeYearOnYear = change(r.Figures.GetCases(), r.YearAgo.GetCases())
-	r.CasesChangePeriodOnPeriod = change(r.Figures.GetCases(), r.Previous.GetCases())
+	// A comparison with a span the records do not wholly cover (the county
+	// began mid-month, or later) would compare a year with a few weeks.
+	if !recordsStart.IsZero() {
+		r.RecordsStartMonth = recordsStart.Format("2006-01")
+		r.YearAgoPartial, r.PreviousPartial = !p.yearAgoFrom.After(recordsStart), !p.prevFrom.After(recordsStart)
+	}
+	if !r.YearAgoPartial {
+		r.CasesChangeYearOnYear = change(r.Figures.GetCases(), r.YearAgo.GetCases())
+	}
+	if !r.PreviousPartial {
+		r.CasesChangePeriodOnPeriod = change(r.Figures.GetCases(), r.Previous.GetCases())
+	}
 	for m := p.from; !m.After(p.to); m = m.AddDate(0, 1, 0) {
 		key, yaKey := m.Format("2006-01"), m.AddDate(-1, 0, 0).Format("2006-01")
 		r.Months = append(r.Months, count(key, key, months[key]))
 		r.MonthsYearAgo = append(r.MonthsYearAgo, count(yaKey, yaKey, monthsYearAgo[yaKey]))
 	}
-	if sc.department == "" {
-		for _, c := range []intakev1.Channel{intakev1.Channel_CHANNEL_VISIT, intakev1.Channel_CHANNEL_LETTER, intakev1.Channel_CHANNEL_PHONE, intakev1.Channel_CHANNEL_WEB, intakev1.Channel_CHANNEL_REFERRAL} {
-			r.Channels = append(r.Channels, count(c.String(), channelLabels[c], channels[strconv.Itoa(int(c))]))
-		}
-		for _, c := range []intakev1.CaseClass{intakev1.CaseClass_CASE_CLASS_SUGGESTION, intakev1.CaseClass_CASE_CLASS_ACCUSATION, intakev1.CaseClass_CASE_CLASS_CLAIM} {
-			r.Classes = append(r.Classes, count(c.String(), classLabels[c], classes[strconv.Itoa(int(c))]))
-		}
+	for _, c := range []intakev1.Channel{intakev1.Channel_CHANNEL_VISIT, intakev1.Channel_CHANNEL_LETTER, intakev1.Channel_CHANNEL_PHONE, intakev1.Channel_CHANNEL_WEB, intakev1.Channel_CHANNEL_REFERRAL} {
+		r.Channels = append(r.Channels, count(c.String(), channelLabels[c], channels[strconv.Itoa(int(c))]))
+	}
+	for _, c := range []intakev1.CaseClass{intakev1.CaseClass_CASE_CLASS_SUGGESTION, intakev1.CaseClass_CASE_CLASS_ACCUSATION, intakev1.CaseClass_CASE_CLASS_CLAIM} {
+		r.Classes = append(r.Classes, count(c.String(), classLabels[c], classes[strconv.Itoa(int(c))]))
 	}
 	for _, t := range topics {
 		label := t.Topic
@@ -371,6 +397,7 @@ func figures(s *store.Sums) *reportingv1.Figures {
 	f.ClosedRate = rate(f.Closed+f.Declined, f.Cases)
 	f.EvaluationRate = rate(f.Evaluated, f.Answered)
 	f.SatisfactionRate = rate(f.Satisfied+f.BasicallySatisfied, f.Evaluated)
+	f.ResolutionRate = rate(f.Resolved, f.Cases-f.Declined)
 	return f
 }
 
@@ -388,9 +415,14 @@ func change(now, before int64) *float64 {
 	return proto.Float64(float64(now-before) / float64(before))
 }
 
+// clockBase selects the running duty clocks of a scope.
+func (s *Server) clockBase(sc scope) store.ClockFilter {
+	return store.ClockFilter{County: s.Dir.County.Code, Township: sc.township, Office: sc.duty, Party: sc.office}
+}
+
 // clockFilters are the overdue and at-risk selections of a scope at now.
 func (s *Server) clockFilters(sc scope, now time.Time) (overdue, atRisk store.ClockFilter) {
-	base := store.ClockFilter{County: s.Dir.County.Code, Township: sc.township, Office: sc.department}
+	base := s.clockBase(sc)
 	overdue, atRisk = base, base
 	overdue.DueAfter, overdue.DueBefore = allTime.from, now
 	atRisk.DueAfter, atRisk.DueBefore = now, calendar.EndOfDay(s.atRiskHorizon(calendar.DateOf(now)))
@@ -439,14 +471,15 @@ func (s *Server) ListDeadlines(ctx context.Context, req *reportingv1.ListDeadlin
 	if err != nil {
 		return nil, err
 	}
-	if sc.department != "" {
-		if office != "" && office != sc.department {
+	if sc.duty != "" {
+		if office != "" && office != sc.duty {
 			return nil, rpcerr.New(codes.PermissionDenied, "OTHER_DEPARTMENT", "a department sees its own deadlines only")
 		}
-		office = sc.department
+		office = sc.duty
 	}
+	sc.duty = office
 	now := s.now()
-	od, ar := s.clockFilters(scope{township: sc.township, department: office}, now)
+	od, ar := s.clockFilters(sc, now)
 	f := od
 	if req.GetStatus() == reportingv1.DeadlineStatus_DEADLINE_STATUS_AT_RISK {
 		f = ar

@@ -66,9 +66,14 @@ func (f *fixture) add(num string, at time.Time, ev *eventsv1.Event) {
 }
 
 func (f *fixture) register(num, township string, ch intakev1.Channel, class intakev1.CaseClass, topic string, heads int32, repeat bool, received time.Time) {
+	f.registerAt(num, township, township, ch, class, topic, heads, repeat, received)
+}
+
+// registerAt is register at office, which need not be the township's.
+func (f *fixture) registerAt(num, township, office string, ch intakev1.Channel, class intakev1.CaseClass, topic string, heads int32, repeat bool, received time.Time) {
 	r := &eventsv1.CaseRegistered{
 		County: "330421", Township: township, Channel: ch, CaseClass: class, Topic: topic, HeadCount: heads,
-		Group: heads >= 5, ReceiveTime: ts(received), RegisteredBy: "offices/" + township,
+		Group: heads >= 5, ReceiveTime: ts(received), RegisteredBy: "offices/" + office,
 	}
 	if repeat {
 		r.RepeatOf = "cases/330421-2025-000001"
@@ -142,6 +147,7 @@ func newBatchedFixture(t *testing.T, batch int) *fixture {
 	var (
 		cl                                       = intakev1.CaseClass_CASE_CLASS_CLAIM
 		A, B, C, D, E, F                         = "330421-2026-000001", "330421-2026-000002", "330421-2026-000003", "330421-2025-000004", "330421-2026-000005", "330421-2026-000006"
+		G, H                                     = "330421-2026-000007", "330421-2024-000008"
 		reg, up, route, sign, answer, eval, decl = assignmentv1.Action_ACTION_REGISTER, assignmentv1.Action_ACTION_REFER_UP, assignmentv1.Action_ACTION_ROUTE, assignmentv1.Action_ACTION_SIGN_FOR, assignmentv1.Action_ACTION_ANSWER, assignmentv1.Action_ACTION_EVALUATE, assignmentv1.Action_ACTION_DECLINE
 		closeA, review                           = assignmentv1.Action_ACTION_CLOSE, assignmentv1.Action_ACTION_REQUEST_REVIEW
 		none                                     = assignmentv1.Rating_RATING_UNSPECIFIED
@@ -189,6 +195,13 @@ func newBatchedFixture(t *testing.T, batch int) *fixture {
 	f.clock(F, assignmentv1.ClockKind_CLOCK_KIND_ROUTING, bureau, china(2026, 3, 17, 23), nil, false)
 	f.register(F, xitang, intakev1.Channel_CHANNEL_VISIT, cl, "", 1, false, china(2026, 3, 12, 8))
 	f.move(F, xitang, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), bureau, china(2026, 3, 12, 9), none)
+	// G: an accusation about 西塘镇 that the bureau registered and holds:
+	// it concerns 西塘镇, which may not open it, nor count it.
+	f.registerAt(G, xitang, bureau, intakev1.Channel_CHANNEL_WEB, intakev1.CaseClass_CASE_CLASS_ACCUSATION, "", 1, false, china(2026, 3, 5, 8))
+	f.move(G, xitang, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), bureau, china(2026, 3, 5, 9), none)
+	// H: the county's records begin with it, in June 2024.
+	f.register(H, dayun, intakev1.Channel_CHANNEL_VISIT, cl, "", 1, false, china(2024, 6, 10, 8))
+	f.move(H, dayun, reg, st(assignmentv1.CaseState_CASE_STATE_REGISTERED), dayun, china(2024, 6, 10, 9), none)
 	// Leaders: 张三 met two petitioners on reception days and made an
 	// appointment; 李四 made one; a meeting outside the period.
 	f.meeting(eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION, "张三", bureau, china(2026, 3, 2, 0))
@@ -212,30 +225,34 @@ func TestReportFixture(t *testing.T) {
 	r := got.GetReport()
 	want := &reportingv1.Report{
 		County: "330421", StartMonth: "2026-02", EndMonth: "2026-03",
-		// A, B, C, F.
+		// A, B, C, F, G. Resolved: A (closed, satisfied), of the four not
+		// declined.
 		Figures: &reportingv1.Figures{
-			Cases: 4, Persons: 9, GroupCases: 1, ReferredUp: 1, Repeats: 1, Answered: 2, Closed: 1, Declined: 1,
+			Cases: 5, Persons: 10, GroupCases: 1, ReferredUp: 1, Repeats: 1, Answered: 2, Closed: 1, Declined: 1,
 			Evaluated: 2, Satisfied: 1, Unsatisfied: 1, Reviews: 1,
-			RoutingOnTime: 1, RoutingLate: 1, AcceptanceOnTime: 1, HandlingOnTime: 1, HandlingLate: 1,
+			RoutingOnTime: 1, RoutingLate: 1, AcceptanceOnTime: 1, HandlingOnTime: 1, HandlingLate: 1, Resolved: 1,
 			TimelyRoutingRate: proto.Float64(0.5), TimelyAcceptanceRate: proto.Float64(1), OnTimeAnswerRate: proto.Float64(0.5),
-			ClosedRate: proto.Float64(0.5), EvaluationRate: proto.Float64(1), SatisfactionRate: proto.Float64(0.5),
+			ClosedRate: proto.Float64(0.4), EvaluationRate: proto.Float64(1), SatisfactionRate: proto.Float64(0.5), ResolutionRate: proto.Float64(0.25),
 		},
-		YearAgo:                   &reportingv1.Figures{Cases: 1, Persons: 2, Answered: 1, EvaluationRate: proto.Float64(0), ClosedRate: proto.Float64(0)},
-		Previous:                  &reportingv1.Figures{Cases: 1, Persons: 1, ClosedRate: proto.Float64(0)},
-		CasesChangeYearOnYear:     proto.Float64(3),
-		CasesChangePeriodOnPeriod: proto.Float64(3),
-		Months:                    []*reportingv1.Count{{Key: "2026-02", Label: "2026-02", Cases: 2, Persons: 7}, {Key: "2026-03", Label: "2026-03", Cases: 2, Persons: 2}},
-		MonthsYearAgo:             []*reportingv1.Count{{Key: "2025-02", Label: "2025-02", Cases: 1, Persons: 2}, {Key: "2025-03", Label: "2025-03"}},
+		// D; E.
+		YearAgo:                   &reportingv1.Figures{Cases: 1, Persons: 2, Answered: 1, EvaluationRate: proto.Float64(0), ClosedRate: proto.Float64(0), ResolutionRate: proto.Float64(0)},
+		Previous:                  &reportingv1.Figures{Cases: 1, Persons: 1, ClosedRate: proto.Float64(0), ResolutionRate: proto.Float64(0)},
+		CasesChangeYearOnYear:     proto.Float64(4),
+		CasesChangePeriodOnPeriod: proto.Float64(4),
+		YearAgoStartMonth:         "2025-02", YearAgoEndMonth: "2025-03", PreviousStartMonth: "2025-12", PreviousEndMonth: "2026-01",
+		RecordsStartMonth: "2024-06",
+		Months:            []*reportingv1.Count{{Key: "2026-02", Label: "2026-02", Cases: 2, Persons: 7}, {Key: "2026-03", Label: "2026-03", Cases: 3, Persons: 3}},
+		MonthsYearAgo:     []*reportingv1.Count{{Key: "2025-02", Label: "2025-02", Cases: 1, Persons: 2}, {Key: "2025-03", Label: "2025-03"}},
 		Channels: []*reportingv1.Count{
 			{Key: "CHANNEL_VISIT", Label: "走访", Cases: 2, Persons: 2}, {Key: "CHANNEL_LETTER", Label: "来信", Cases: 1, Persons: 6},
-			{Key: "CHANNEL_PHONE", Label: "来电", Cases: 1, Persons: 1}, {Key: "CHANNEL_WEB", Label: "网上"}, {Key: "CHANNEL_REFERRAL", Label: "转入"},
+			{Key: "CHANNEL_PHONE", Label: "来电", Cases: 1, Persons: 1}, {Key: "CHANNEL_WEB", Label: "网上", Cases: 1, Persons: 1}, {Key: "CHANNEL_REFERRAL", Label: "转入"},
 		},
 		Classes: []*reportingv1.Count{
-			{Key: "CASE_CLASS_SUGGESTION", Label: "建议意见", Cases: 1, Persons: 1}, {Key: "CASE_CLASS_ACCUSATION", Label: "检举控告"},
+			{Key: "CASE_CLASS_SUGGESTION", Label: "建议意见", Cases: 1, Persons: 1}, {Key: "CASE_CLASS_ACCUSATION", Label: "检举控告", Cases: 1, Persons: 1},
 			{Key: "CASE_CLASS_CLAIM", Label: "申诉求决", Cases: 3, Persons: 8},
 		},
 		Topics: []*reportingv1.Count{
-			{Key: "", Label: "未分类", Cases: 2, Persons: 2}, {Key: "劳动社保/欠薪", Label: "劳动社保/欠薪", Cases: 1, Persons: 6},
+			{Key: "", Label: "未分类", Cases: 3, Persons: 3}, {Key: "劳动社保/欠薪", Label: "劳动社保/欠薪", Cases: 1, Persons: 6},
 			{Key: "城乡建设/物业管理", Label: "城乡建设/物业管理", Cases: 1, Persons: 1},
 		},
 		OverdueNow: 1, // B's review
@@ -250,8 +267,8 @@ func TestReportFixture(t *testing.T) {
 	if diff := cmp.Diff(want, r, protocmp.Transform(), ignore); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
-	// Rankings: two townships with two cases each (code order breaks the
-	// tie), and the departments that held A and B.
+	// Rankings: the townships by cases (西塘镇: B, F, G; 大云镇: A, C), and
+	// the departments that held A and B.
 	var towns, depts []string
 	for _, u := range r.GetTownships() {
 		towns = append(towns, u.GetTitle()+":"+u.GetFigures().String())
@@ -259,8 +276,8 @@ func TestReportFixture(t *testing.T) {
 	for _, u := range r.GetDepartments() {
 		depts = append(depts, u.GetOffice())
 	}
-	if len(towns) != 2 || !strings.HasPrefix(towns[0], "大云镇:") || !strings.HasPrefix(towns[1], "西塘镇:") ||
-		r.GetTownships()[0].GetFigures().GetCases() != 2 || r.GetTownships()[1].GetFigures().GetPersons() != 7 {
+	if len(towns) != 2 || !strings.HasPrefix(towns[0], "西塘镇:") || !strings.HasPrefix(towns[1], "大云镇:") ||
+		r.GetTownships()[0].GetFigures().GetCases() != 3 || r.GetTownships()[0].GetFigures().GetPersons() != 8 || r.GetTownships()[1].GetFigures().GetCases() != 2 {
 		t.Errorf("township ranking: %v", towns)
 	}
 	if !slices.Equal(depts, []string{"offices/330421.rsj", "offices/330421.zjj"}) || r.GetDepartments()[0].GetFigures().GetHandlingLate() != 1 {
@@ -330,6 +347,7 @@ func dumpAggregates(t *testing.T, s *store.Store) []string {
 		`SELECT format('%s', f) FROM monthly_figures f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM monthly_departments f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM monthly_topics f WHERE cases <> 0 ORDER BY 1`,
+		`SELECT format('%s', f) FROM monthly_offices f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM running_clock_days f WHERE clocks <> 0 ORDER BY 1`)
 }
 
@@ -351,8 +369,10 @@ func dumpRows(t *testing.T, s *store.Store, queries ...string) []string {
 	return out
 }
 
-// TestScopes checks who sees what: a township its own, a department its
-// own cases, and the refusals.
+// TestScopes checks who sees what: a township or a department the cases
+// it may list (a case about 西塘镇 that only the bureau holds is not among
+// 西塘镇's), the bureau a township's cases or a department's, and the
+// refusals.
 func TestScopes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -361,13 +381,26 @@ func TestScopes(t *testing.T) {
 		r, err := f.s.GetReport(authtest.As(t, token), req)
 		return r.GetReport(), err
 	}
-	if r, err := get("demo-xitang", &reportingv1.GetReportRequest{}); err != nil || r.GetTownship() != xitang ||
-		r.GetFigures().GetCases() != 2 || r.GetFigures().GetPersons() != 7 || len(r.GetTownships()) != 1 || r.GetOverdueNow() != 1 {
-		t.Errorf("西塘镇 sees its own: %v, %v", r, err)
+	// 西塘镇 registered B and F; G, about it, is the bureau's.
+	own, err := get("demo-xitang", &reportingv1.GetReportRequest{})
+	if err != nil || own.GetOffice() != "offices/330421103" || own.GetTownship() != "" ||
+		own.GetFigures().GetCases() != 2 || own.GetFigures().GetPersons() != 7 || len(own.GetTownships()) != 1 || own.GetOverdueNow() != 1 ||
+		own.GetClasses()[1].GetCases() != 0 || own.GetPrevious().GetCases() != 1 {
+		t.Errorf("西塘镇 sees the cases it may list: %v, %v", own, err)
 	}
-	if r, err := get("demo-rsj", &reportingv1.GetReportRequest{}); err != nil || r.GetDepartment() != "offices/330421.rsj" ||
-		r.GetFigures().GetCases() != 1 || r.GetFigures().GetHandlingLate() != 1 || len(r.GetChannels()) != 0 {
-		t.Errorf("人社局 sees its own cases: %v, %v", r, err)
+	if again, err := get("demo-xitang", &reportingv1.GetReportRequest{Township: xitang}); err != nil || !proto.Equal(again, own) {
+		t.Errorf("西塘镇 naming itself: %v, %v", again, err)
+	}
+	if r, err := get("demo-bureau", &reportingv1.GetReportRequest{Township: xitang}); err != nil || r.GetOffice() != "" || r.GetFigures().GetCases() != 3 {
+		t.Errorf("the bureau limits to the cases concerning 西塘镇 (B, F, G): %v, %v", r, err)
+	}
+	rsjOwn, err := get("demo-rsj", &reportingv1.GetReportRequest{})
+	if err != nil || rsjOwn.GetDepartment() != "offices/330421.rsj" || rsjOwn.GetOffice() != "offices/330421.rsj" ||
+		rsjOwn.GetFigures().GetCases() != 1 || rsjOwn.GetFigures().GetHandlingLate() != 1 || rsjOwn.GetChannels()[1].GetCases() != 1 {
+		t.Errorf("人社局 sees its own cases: %v, %v", rsjOwn, err)
+	}
+	if r, err := get("demo-bureau", &reportingv1.GetReportRequest{Department: "offices/330421.rsj"}); err != nil || !proto.Equal(r, rsjOwn) {
+		t.Errorf("the bureau sees 人社局's figures as 人社局 does: %v, %v", r, err)
 	}
 	if r, err := get("demo-bureau", &reportingv1.GetReportRequest{Township: dayun}); err != nil || r.GetFigures().GetCases() != 2 {
 		t.Errorf("the bureau limits to 大云镇: %v, %v", r, err)
@@ -379,6 +412,7 @@ func TestScopes(t *testing.T) {
 		reason      string
 	}{
 		{"a township asks for another", "demo-xitang", &reportingv1.GetReportRequest{Township: dayun}, codes.PermissionDenied, "OTHER_TOWNSHIP"},
+		{"a township asks for a department's", "demo-xitang", &reportingv1.GetReportRequest{Department: "offices/330421.rsj"}, codes.PermissionDenied, "OTHER_DEPARTMENT"},
 		{"a department asks for another", "demo-rsj", &reportingv1.GetReportRequest{Department: "offices/330421.zjj"}, codes.PermissionDenied, "OTHER_DEPARTMENT"},
 		{"an unknown township", "demo-bureau", &reportingv1.GetReportRequest{Township: "330421999"}, codes.InvalidArgument, ""},
 		{"a township as a department", "demo-bureau", &reportingv1.GetReportRequest{Department: "offices/330421102"}, codes.InvalidArgument, ""},
@@ -396,11 +430,16 @@ func TestScopes(t *testing.T) {
 	if _, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330681"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("another county: %v", err)
 	}
-	// The all-time summary keeps its shape.
+	// The all-time summary: open is not ended (A closed, C declined).
 	sum, err := f.s.GetSummary(authtest.As(t, "demo-bureau"), &reportingv1.GetSummaryRequest{Name: "counties/330421/summary"})
-	if err != nil || sum.GetSummary().GetRegistered() != 6 || sum.GetSummary().GetReferredUp() != 1 || sum.GetSummary().GetAnswered() != 3 ||
-		sum.GetSummary().GetTransferred() != 2 || sum.GetSummary().GetOpen() != 3 || len(sum.GetSummary().GetTownships()) != 2 {
+	if err != nil || sum.GetSummary().GetRegistered() != 8 || sum.GetSummary().GetReferredUp() != 1 || sum.GetSummary().GetAnswered() != 3 ||
+		sum.GetSummary().GetTransferred() != 2 || sum.GetSummary().GetOpen() != 6 || len(sum.GetSummary().GetTownships()) != 2 {
 		t.Errorf("summary: %v, %v", sum, err)
+	}
+	// 西塘镇's: B, E and F, not G.
+	sum, err = f.s.GetSummary(authtest.As(t, "demo-xitang"), &reportingv1.GetSummaryRequest{Name: "counties/330421/summary"})
+	if err != nil || sum.GetSummary().GetRegistered() != 3 || sum.GetSummary().GetOpen() != 3 || sum.GetSummary().GetOffice() != "offices/330421103" {
+		t.Errorf("西塘镇's summary: %v, %v", sum, err)
 	}
 }
 
@@ -425,7 +464,9 @@ func TestDeadlines(t *testing.T) {
 	var more []*eventsv1.Event
 	for i := range 5 {
 		f.evs = nil
-		f.clock("330421-2026-00010"+string(rune('0'+i)), assignmentv1.ClockKind_CLOCK_KIND_HANDLING, zjj, china(2026, 3, 1+i, 23), nil, true)
+		num := "330421-2026-00010" + string(rune('0'+i))
+		f.move(num, dayun, assignmentv1.Action_ACTION_SIGN_FOR, assignmentv1.CaseState_CASE_STATE_IN_HANDLING, zjj, china(2026, 2, 20, 9), assignmentv1.Rating_RATING_UNSPECIFIED)
+		f.clock(num, assignmentv1.ClockKind_CLOCK_KIND_HANDLING, zjj, china(2026, 3, 1+i, 23), nil, true)
 		more = append(more, f.evs...)
 	}
 	f.apply(more)

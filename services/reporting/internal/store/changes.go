@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -80,7 +81,7 @@ func (ch *Changes) load(ctx context.Context, numbers []string) error {
 			if err := rows.Scan(
 				&c.Number, &c.County, &c.Township, &c.Topic, &rt, &c.Channel, &c.Class, &c.HeadCount, &c.Group, &c.Repeat,
 				&c.LastSeq, &c.State, &c.Department, &c.ReferredUp, &c.Answered, &c.Rating, &c.Reviewed, &c.ReReviewed,
-				&c.Routing, &c.Acceptance, &c.Handling); err != nil {
+				&c.Routing, &c.Acceptance, &c.Handling, &c.Involved); err != nil {
 				return err
 			}
 			if rt != nil {
@@ -195,7 +196,7 @@ func (ch *Changes) Flush(ctx context.Context) error {
 	var saved []string
 	for _, n := range ch.order {
 		p := ch.cases[n]
-		if p.existed && p.c == p.was {
+		if p.existed && reflect.DeepEqual(p.c, p.was) {
 			continue
 		}
 		if err := pgdb.Later(ctx, ch.tx, saveCase, p.c.fields()...); err != nil {
@@ -238,9 +239,14 @@ type contribution struct {
 	month                               time.Time
 	channel, class                      int16
 	sums                                Sums
+	// parties are the case's involved parties, joined by partySep (a
+	// string, so that contributions compare with ==).
+	parties string
 }
 
-var contributionsSQL = byNumbers(`SELECT case_number, county, month, township, department, channel, class, topic, ` +
+const partySep = "\x00"
+
+var contributionsSQL = byNumbers(`SELECT case_number, county, month, township, department, channel, class, topic, involved, ` +
 	strings.Join(Measures, ", ") + ` FROM case_contributions`)
 
 // byNumbers makes a query (SELECT … FROM relation) of the rows of the
@@ -261,13 +267,15 @@ func scanContributions(rows pgx.Rows, into func(number string, c contribution)) 
 	for rows.Next() {
 		var number string
 		c := contribution{counted: true}
-		dest := []any{&number, &c.county, &c.month, &c.township, &c.department, &c.channel, &c.class, &c.topic}
+		var parties []string
+		dest := []any{&number, &c.county, &c.month, &c.township, &c.department, &c.channel, &c.class, &c.topic, &parties}
 		for i := range c.sums {
 			dest = append(dest, &c.sums[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("store: contribution: %w", err)
 		}
+		c.parties = strings.Join(parties, partySep)
 		into(number, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -291,16 +299,27 @@ type (
 		township string
 		unit     string
 	}
+	officeRow struct { // a party's (monthly_offices)
+		county, office       string
+		month                time.Time
+		township, department string
+		channel, class       int16
+		topic                string
+	}
 )
 
 func (r figuresRow) args() []any { return []any{r.county, r.month, r.township, r.channel, r.class} }
 func (r unitRow) args() []any    { return []any{r.county, r.month, r.township, r.unit} }
+func (r officeRow) args() []any {
+	return []any{r.county, r.office, r.month, r.township, r.department, r.channel, r.class, r.topic}
+}
 
 // deltas are the net differences of a batch per aggregate row.
 type deltas struct {
 	figures     map[figuresRow]*Sums
 	departments map[unitRow]*Sums
 	topics      map[unitRow]*Sums // cases and persons only
+	offices     map[officeRow]*Sums
 }
 
 func (d *deltas) add(c contribution, sign int64) {
@@ -308,13 +327,18 @@ func (d *deltas) add(c contribution, sign int64) {
 		return
 	}
 	if d.figures == nil {
-		d.figures, d.departments, d.topics = map[figuresRow]*Sums{}, map[unitRow]*Sums{}, map[unitRow]*Sums{}
+		d.figures, d.departments, d.topics, d.offices = map[figuresRow]*Sums{}, map[unitRow]*Sums{}, map[unitRow]*Sums{}, map[officeRow]*Sums{}
 	}
 	addTo(d.figures, figuresRow{c.county, c.month, c.township, c.channel, c.class}, &c.sums, sign)
 	if c.department != "" {
 		addTo(d.departments, unitRow{c.county, c.month, c.township, c.department}, &c.sums, sign)
 	}
 	addTo(d.topics, unitRow{c.county, c.month, c.township, c.topic}, &Sums{c.sums[0], c.sums[1]}, sign)
+	if c.parties != "" {
+		for _, p := range strings.Split(c.parties, partySep) {
+			addTo(d.offices, officeRow{c.county, p, c.month, c.township, c.department, c.channel, c.class, c.topic}, &c.sums, sign)
+		}
+	}
 }
 
 func addTo[K comparable](m map[K]*Sums, k K, s *Sums, sign int64) {
@@ -334,6 +358,9 @@ func (d *deltas) write(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	if err := writeDeltas(ctx, tx, d.departments, addDepartment, len(Measures)); err != nil {
+		return err
+	}
+	if err := writeDeltas(ctx, tx, d.offices, addOffice, len(Measures)); err != nil {
 		return err
 	}
 	return writeDeltas(ctx, tx, d.topics, addTopic, 2)
@@ -369,12 +396,13 @@ func writeDeltas[K interface {
 	return nil
 }
 
-// addFigures, addDepartment and addTopic add a difference to an aggregate
-// row.
+// addFigures, addDepartment, addTopic and addOffice add a difference to an
+// aggregate row.
 var (
 	addFigures    = upsertAdd("monthly_figures", []string{"county", "month", "township", "channel", "class"}, Measures)
 	addDepartment = upsertAdd("monthly_departments", []string{"county", "month", "township", "department"}, Measures)
 	addTopic      = upsertAdd("monthly_topics", []string{"county", "month", "township", "topic"}, []string{"cases", "persons"})
+	addOffice     = upsertAdd("monthly_offices", []string{"county", "office", "month", "township", "department", "channel", "class", "topic"}, Measures)
 )
 
 func upsertAdd(table string, keys, measures []string) string {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tongban/tongban/services/platform/calendar"
 )
 
 // Filter selects the aggregate rows of a report.
@@ -16,9 +18,13 @@ type Filter struct {
 	From, To time.Time
 	// Township limits to one township when set.
 	Township string
-	// Department limits to one department's cases when set (read from
-	// monthly_departments, which has no channel or class).
+	// Department limits to the cases a department held last when set
+	// (read from monthly_departments, which has no channel or class).
 	Department string
+	// Office limits to the cases an office is party to, the cases it may
+	// list (read from monthly_offices); Township and Department then
+	// narrow within them.
+	Office string
 }
 
 // Dimensions a breakdown may group by.
@@ -41,7 +47,10 @@ type Batch struct {
 // constants); into receives them by group key.
 func (b *Batch) Breakdown(f Filter, dim string, into map[string]*Sums) {
 	table := "monthly_figures"
-	if f.Department != "" || dim == ByDepartment {
+	switch {
+	case f.Office != "":
+		table = "monthly_offices"
+	case f.Department != "" || dim == ByDepartment:
 		table = "monthly_departments"
 	}
 	sums := make([]string, len(Measures))
@@ -51,9 +60,16 @@ func (b *Batch) Breakdown(f Filter, dim string, into map[string]*Sums) {
 	q := `SELECT ` + dim + `, ` + strings.Join(sums, ", ") + ` FROM ` + table + `
 		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)`
 	args := []any{f.County, f.From, f.To, f.Township}
-	if table == "monthly_departments" {
+	if table != "monthly_figures" {
 		q += ` AND ($5 = '' OR department = $5)`
 		args = append(args, f.Department)
+	}
+	if table == "monthly_offices" {
+		q += ` AND office = $6`
+		args = append(args, f.Office)
+		if dim == ByDepartment {
+			q += ` AND department <> ''`
+		}
 	}
 	q += ` GROUP BY 1`
 	b.b.Queue(q, args...).Query(func(rows pgx.Rows) error {
@@ -82,9 +98,14 @@ type Topic struct {
 
 // Topics queues the n topics with the most cases.
 func (b *Batch) Topics(f Filter, n int, into *[]Topic) {
-	b.b.Queue(`SELECT topic, sum(cases)::bigint, sum(persons)::bigint FROM monthly_topics
-		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)
-		GROUP BY topic HAVING sum(cases) > 0 ORDER BY 2 DESC, topic COLLATE "C" LIMIT $5`, f.County, f.From, f.To, f.Township, n).Query(func(rows pgx.Rows) error {
+	table, office := "monthly_topics", ""
+	args := []any{f.County, f.From, f.To, f.Township, n}
+	if f.Office != "" {
+		table, office, args = "monthly_offices", ` AND office = $6`, append(args, f.Office)
+	}
+	b.b.Queue(`SELECT topic, sum(cases)::bigint, sum(persons)::bigint FROM `+table+`
+		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)`+office+`
+		GROUP BY topic HAVING sum(cases) > 0 ORDER BY 2 DESC, topic COLLATE "C" LIMIT $5`, args...).Query(func(rows pgx.Rows) error {
 		var err error
 		*into, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Topic])
 		return err
@@ -98,10 +119,14 @@ type Leader struct {
 }
 
 // Leaders queues the leaders' meetings of the period; a township filter
-// keeps the leaders of that township's office.
+// keeps the leaders of that township's office, an office's those of the
+// office.
 func (b *Batch) Leaders(f Filter, into *[]Leader) {
 	office := ""
-	if f.Township != "" {
+	switch {
+	case f.Office != "":
+		office = "offices/" + f.Office
+	case f.Township != "":
 		office = "offices/" + f.Township
 	}
 	b.b.Queue(`SELECT leader, office, sum(reception_meetings)::bigint, sum(appointments)::bigint FROM monthly_leaders
@@ -115,7 +140,9 @@ func (b *Batch) Leaders(f Filter, into *[]Leader) {
 
 // ClockFilter selects running duty clocks.
 type ClockFilter struct {
-	County, Township, Office string
+	// Office is the office that must act; Party, when set, keeps the
+	// clocks of the cases it is party to (may list).
+	County, Township, Office, Party string
 	// DueAfter and DueBefore bound the due time (exclusive, inclusive).
 	DueAfter, DueBefore time.Time
 }
@@ -131,6 +158,10 @@ func (f ClockFilter) where() (string, []any) {
 		args = append(args, f.Office)
 		w += fmt.Sprintf(" AND office = $%d", len(args))
 	}
+	if f.Party != "" {
+		args = append(args, []string{f.Party})
+		w += fmt.Sprintf(" AND case_number IN (SELECT case_number FROM cases WHERE involved @> $%d::text[])", len(args))
+	}
 	return w, args
 }
 
@@ -138,10 +169,34 @@ func (f ClockFilter) where() (string, []any) {
 // from to the date to (inclusive, in China), in f's county, township and
 // office: a sum over running_clock_days, whose size is the backlog's
 // number of distinct due dates, not its number of clocks.
+//
+// A party's count reads its cases' clocks instead: running_clock_days has
+// no parties, and an office's running clocks are few.
 func (b *Batch) CountDue(f ClockFilter, from, to time.Time, into *int64) {
+	if f.Party != "" {
+		f.DueAfter, f.DueBefore = calendar.EndOfDay(from.AddDate(0, 0, -1)), calendar.EndOfDay(to)
+		w, args := f.where()
+		b.b.Queue(`SELECT count(*) FROM case_clocks WHERE `+w, args...).QueryRow(func(r pgx.Row) error { return r.Scan(into) })
+		return
+	}
 	b.b.Queue(`SELECT coalesce(sum(clocks), 0)::bigint FROM running_clock_days
 		WHERE county = $1 AND due_date BETWEEN $2 AND $3 AND ($4 = '' OR township = $4) AND ($5 = '' OR office = $5)`,
 		f.County, from, to, f.Township, f.Office).QueryRow(func(r pgx.Row) error { return r.Scan(into) })
+}
+
+// RecordsStart queues the first month the county's records hold cases
+// for (zero if none).
+func (b *Batch) RecordsStart(county string, into *time.Time) {
+	b.b.Queue(`SELECT min(month) FROM monthly_figures WHERE county = $1 AND cases > 0`, county).QueryRow(func(r pgx.Row) error {
+		var m *time.Time
+		if err := r.Scan(&m); err != nil {
+			return err
+		}
+		if m != nil {
+			*into = *m
+		}
+		return nil
+	})
 }
 
 // AsOf queues the occur time of the newest event applied (zero if none):

@@ -32,10 +32,11 @@ var Measures = []string{
 	"cases", "persons", "group_cases", "referred_up", "repeats", "answered", "closed", "declined",
 	"evaluated", "satisfied", "basically_satisfied", "unsatisfied", "reviews", "re_reviews",
 	"routing_on_time", "routing_late", "acceptance_on_time", "acceptance_late", "handling_on_time", "handling_late",
+	"resolved",
 }
 
 // Sums are the values of Measures, in order.
-type Sums [20]int64
+type Sums [21]int64
 
 // Get returns the sum of the measure named name (0 for an unknown name).
 func (s *Sums) Get(name string) int64 {
@@ -68,6 +69,18 @@ type Case struct {
 	// Routing, Acceptance and Handling are the status of the case's clock
 	// of that kind: Pending, OnTime or Late.
 	Routing, Acceptance, Handling int16
+	// Involved are the case's parties, who may see it (the registering
+	// office, then policy.MoveParties of each move): their figures count it.
+	Involved []string
+}
+
+// Involve adds parties to the case's.
+func (c *Case) Involve(parties ...string) {
+	for _, p := range parties {
+		if p != "" && !slices.Contains(c.Involved, p) {
+			c.Involved = append(slices.Clip(c.Involved), p)
+		}
+	}
 }
 
 // Clock status.
@@ -78,7 +91,7 @@ const (
 )
 
 const caseColumns = `case_number, county, township, topic, receive_time, channel, class, head_count, grp, repeat,
-	last_seq, state, department, referred_up, answered, rating, reviewed, re_reviewed, routing, acceptance, handling`
+	last_seq, state, department, referred_up, answered, rating, reviewed, re_reviewed, routing, acceptance, handling, involved`
 
 func (c *Case) fields() []any {
 	var rt *time.Time
@@ -86,7 +99,15 @@ func (c *Case) fields() []any {
 		rt = &c.ReceiveTime
 	}
 	return []any{c.Number, c.County, c.Township, c.Topic, rt, c.Channel, c.Class, c.HeadCount, c.Group, c.Repeat,
-		c.LastSeq, c.State, c.Department, c.ReferredUp, c.Answered, c.Rating, c.Reviewed, c.ReReviewed, c.Routing, c.Acceptance, c.Handling}
+		c.LastSeq, c.State, c.Department, c.ReferredUp, c.Answered, c.Rating, c.Reviewed, c.ReReviewed, c.Routing, c.Acceptance, c.Handling,
+		involvedOrEmpty(c.Involved)}
+}
+
+func involvedOrEmpty(parties []string) []string {
+	if parties == nil {
+		return []string{} // the column is NOT NULL
+	}
+	return parties
 }
 
 // saveCase upserts a case's row (the columns of caseColumns in order) and
@@ -116,13 +137,16 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 	}
 	ms, ss := strings.Join(Measures, ", "), strings.Join(sums, ", ")
 	for _, q := range []string{
-		`TRUNCATE monthly_figures, monthly_departments, monthly_topics`,
+		`TRUNCATE monthly_figures, monthly_departments, monthly_topics, monthly_offices`,
 		`INSERT INTO monthly_figures (county, month, township, channel, class, ` + ms + `)
 			SELECT county, month, township, channel, class, ` + ss + ` FROM case_contributions GROUP BY 1, 2, 3, 4, 5`,
 		`INSERT INTO monthly_departments (county, month, township, department, ` + ms + `)
 			SELECT county, month, township, department, ` + ss + ` FROM case_contributions WHERE department <> '' GROUP BY 1, 2, 3, 4`,
 		`INSERT INTO monthly_topics (county, month, township, topic, cases, persons)
 			SELECT county, month, township, topic, sum(cases), sum(persons) FROM case_contributions GROUP BY 1, 2, 3, 4`,
+		`INSERT INTO monthly_offices (county, month, office, township, department, channel, class, topic, ` + ms + `)
+			SELECT county, month, o.office, township, department, channel, class, topic, ` + ss + `
+			FROM case_contributions, unnest(involved) AS o(office) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`,
 		`TRUNCATE running_clock_days`,
 		`INSERT INTO running_clock_days (county, due_date, township, office, clocks)
 			SELECT county, (due_time AT TIME ZONE 'Asia/Shanghai')::date, township, office, count(*)
@@ -138,7 +162,7 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 // Reset empties the read model and forgets the feeds' cursors, so the
 // followers rebuild it from the event history.
 func (s *Store) Reset(ctx context.Context) error {
-	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, running_clock_days, monthly_figures, monthly_departments, monthly_topics, monthly_leaders,
+	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, running_clock_days, monthly_figures, monthly_departments, monthly_topics, monthly_offices, monthly_leaders,
 		processed_events, feed_cursors; UPDATE read_model SET as_of = NULL`)
 	if err != nil {
 		return fmt.Errorf("store.Reset: %w", err)
