@@ -73,13 +73,15 @@ func run(ctx context.Context, n int, dur time.Duration) error {
 		County: "330421", From: time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC),
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	get := func(path string) func(ctx context.Context, _ int) error {
+	var getAs func(token, path string) func(ctx context.Context, _ int) error
+	get := func(path string) func(ctx context.Context, _ int) error { return getAs("demo-bureau", path) }
+	getAs = func(token, path string) func(ctx context.Context, _ int) error {
 		return func(ctx context.Context, _ int) error {
 			req, err := http.NewRequestWithContext(ctx, "GET", s.GatewayURL()+path, nil)
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Authorization", "Bearer demo-bureau")
+			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := hc.Do(req)
 			if err != nil {
 				return err
@@ -117,6 +119,20 @@ func run(ctx context.Context, n int, dur time.Duration) error {
 		b.AsOf(&asOf)
 		return b.Send(ctx, st)
 	}
+	// A township's own report reads its rows of monthly_offices.
+	rawOffice := func(ctx context.Context, _ int) error {
+		var b store.Batch
+		f := thisYear
+		f.Office = "330421102"
+		for _, dim := range []string{store.ByTotal, store.ByMonth, store.ByTownship, store.ByDepartment, store.ByChannel, store.ByClass} {
+			b.Breakdown(f, dim, map[string]*store.Sums{})
+		}
+		var topics []store.Topic
+		b.Topics(f, 10, &topics)
+		var overdue int64
+		b.CountDue(store.ClockFilter{County: "330421", Party: "330421102"}, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), calendar.DateOf(time.Now()), &overdue)
+		return b.Send(ctx, st)
+	}
 	// What the aggregates replace: counting the cases themselves.
 	naive := func(ctx context.Context, _ int) error {
 		var c, p, a int64
@@ -135,6 +151,8 @@ func run(ctx context.Context, n int, dur time.Duration) error {
 	rows := []row{
 		{"REST GET /v1/counties/-/report (county overview, this year, with 同比/环比, breakdowns, rankings)", "p99 ≤ 20 ms", get("/v1/counties/-/report")},
 		{"raw SQL: the overview's pre-aggregated queries (one batch)", "", rawReport},
+		{"REST GET /v1/counties/-/report as 大云镇 (the cases it may list: monthly_offices)", "p99 ≤ 20 ms", getAs("demo-dayun", "/v1/counties/-/report")},
+		{"raw SQL: 大云镇's report queries (one batch)", "", rawOffice},
 		{"raw SQL: naive count over the cases (what the aggregates replace)", "", naive},
 		{"REST GET /v1/counties/-/deadlines?status=OVERDUE (page of 50)", "p99 ≤ 10 ms", get("/v1/counties/-/deadlines?status=DEADLINE_STATUS_OVERDUE&pageSize=50")},
 		{"raw SQL: the overdue page's query", "", rawOverdue},
@@ -168,7 +186,7 @@ func fill(ctx context.Context, st *store.Store, n int, now time.Time) error {
 	for from := 1; from <= n; from += batch {
 		to := min(from+batch-1, n)
 		_, err := st.Pool.Exec(ctx, `INSERT INTO cases (case_number, county, township, month, receive_time, channel, class, topic,
-			head_count, grp, repeat, last_seq, state, department, referred_up, answered, rating, reviewed, re_reviewed, routing, acceptance, handling)
+			head_count, grp, repeat, last_seq, state, department, referred_up, answered, rating, reviewed, re_reviewed, routing, acceptance, handling, involved)
 		SELECT 'B' || lpad(i::text, 10, '0'), '330421',
 			(ARRAY['330421001','330421002','330421003','330421102','330421103','330421105','330421107','330421111','330421112'])[1 + (i * 7919) % 9],
 			date_trunc('month', r)::date, r AT TIME ZONE 'Asia/Shanghai',
@@ -179,7 +197,13 @@ func fill(ctx context.Context, st *store.Store, n int, now time.Time) error {
 			(ARRAY[13, 13, 13, 8, 3, 2, 7, 12])[1 + (i * 11) % 8],
 			(ARRAY['330421.zjj','330421.rsj','330421.zrzyj','330421.nyncj','330421.sthj','330421.scjgj','330421.jyj','330421.wjj','330421.mzj','',''])[1 + (i * 3) % 11],
 			i % 5 = 0, i % 10 < 8, ((i * 7) % 4)::smallint, i % 23 = 0, i % 97 = 0,
-			(1 + (i % 13 = 0)::int)::smallint, (1 + (i % 29 = 0)::int)::smallint, (CASE WHEN i % 4 = 0 THEN 0 ELSE 1 + (i % 19 = 0)::int END)::smallint
+			(1 + (i % 13 = 0)::int)::smallint, (1 + (i % 29 = 0)::int)::smallint, (CASE WHEN i % 4 = 0 THEN 0 ELSE 1 + (i % 19 = 0)::int END)::smallint,
+			-- the parties: registered by its township (one in six by the
+			-- bureau), the bureau when referred up, its department
+			array_remove(ARRAY[
+				CASE WHEN i % 6 = 0 THEN '330421.xfj' ELSE (ARRAY['330421001','330421002','330421003','330421102','330421103','330421105','330421107','330421111','330421112'])[1 + (i * 7919) % 9] END,
+				CASE WHEN i % 5 = 0 AND i % 6 <> 0 THEN '330421.xfj' END,
+				nullif((ARRAY['330421.zjj','330421.rsj','330421.zrzyj','330421.nyncj','330421.sthj','330421.scjgj','330421.jyj','330421.wjj','330421.mzj','',''])[1 + (i * 3) % 11], '')], NULL)
 		FROM generate_series($1::bigint, $2::bigint) i, LATERAL (SELECT $3::timestamp - make_interval(mins => ((i * 104729) % (730 * 24 * 60))::int) AS r) x`,
 			from, to, now.Format("2006-01-02 15:04:05"))
 		if err != nil {

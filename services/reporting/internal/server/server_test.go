@@ -348,6 +348,7 @@ func dumpAggregates(t *testing.T, s *store.Store) []string {
 		`SELECT format('%s', f) FROM monthly_departments f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM monthly_topics f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM monthly_offices f WHERE cases <> 0 ORDER BY 1`,
+		`SELECT format('%s', f) FROM monthly_office_topics f WHERE cases <> 0 ORDER BY 1`,
 		`SELECT format('%s', f) FROM running_clock_days f WHERE clocks <> 0 ORDER BY 1`)
 }
 

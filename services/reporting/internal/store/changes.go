@@ -304,15 +304,20 @@ type (
 		month                time.Time
 		township, department string
 		channel, class       int16
-		topic                string
+	}
+	officeTopicRow struct { // a party's topic (monthly_office_topics)
+		county, office string
+		month          time.Time
+		topic          string
 	}
 )
 
 func (r figuresRow) args() []any { return []any{r.county, r.month, r.township, r.channel, r.class} }
 func (r unitRow) args() []any    { return []any{r.county, r.month, r.township, r.unit} }
 func (r officeRow) args() []any {
-	return []any{r.county, r.office, r.month, r.township, r.department, r.channel, r.class, r.topic}
+	return []any{r.county, r.office, r.month, r.township, r.department, r.channel, r.class}
 }
+func (r officeTopicRow) args() []any { return []any{r.county, r.office, r.month, r.topic} }
 
 // deltas are the net differences of a batch per aggregate row.
 type deltas struct {
@@ -320,6 +325,7 @@ type deltas struct {
 	departments map[unitRow]*Sums
 	topics      map[unitRow]*Sums // cases and persons only
 	offices     map[officeRow]*Sums
+	officeTopic map[officeTopicRow]*Sums // cases and persons only
 }
 
 func (d *deltas) add(c contribution, sign int64) {
@@ -327,7 +333,8 @@ func (d *deltas) add(c contribution, sign int64) {
 		return
 	}
 	if d.figures == nil {
-		d.figures, d.departments, d.topics, d.offices = map[figuresRow]*Sums{}, map[unitRow]*Sums{}, map[unitRow]*Sums{}, map[officeRow]*Sums{}
+		d.figures, d.departments, d.topics = map[figuresRow]*Sums{}, map[unitRow]*Sums{}, map[unitRow]*Sums{}
+		d.offices, d.officeTopic = map[officeRow]*Sums{}, map[officeTopicRow]*Sums{}
 	}
 	addTo(d.figures, figuresRow{c.county, c.month, c.township, c.channel, c.class}, &c.sums, sign)
 	if c.department != "" {
@@ -336,7 +343,8 @@ func (d *deltas) add(c contribution, sign int64) {
 	addTo(d.topics, unitRow{c.county, c.month, c.township, c.topic}, &Sums{c.sums[0], c.sums[1]}, sign)
 	if c.parties != "" {
 		for _, p := range strings.Split(c.parties, partySep) {
-			addTo(d.offices, officeRow{c.county, p, c.month, c.township, c.department, c.channel, c.class, c.topic}, &c.sums, sign)
+			addTo(d.offices, officeRow{c.county, p, c.month, c.township, c.department, c.channel, c.class}, &c.sums, sign)
+			addTo(d.officeTopic, officeTopicRow{c.county, p, c.month, c.topic}, &Sums{c.sums[0], c.sums[1]}, sign)
 		}
 	}
 }
@@ -361,6 +369,9 @@ func (d *deltas) write(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	if err := writeDeltas(ctx, tx, d.offices, addOffice, len(Measures)); err != nil {
+		return err
+	}
+	if err := writeDeltas(ctx, tx, d.officeTopic, addOfficeTopic, 2); err != nil {
 		return err
 	}
 	return writeDeltas(ctx, tx, d.topics, addTopic, 2)
@@ -399,10 +410,11 @@ func writeDeltas[K interface {
 // addFigures, addDepartment, addTopic and addOffice add a difference to an
 // aggregate row.
 var (
-	addFigures    = upsertAdd("monthly_figures", []string{"county", "month", "township", "channel", "class"}, Measures)
-	addDepartment = upsertAdd("monthly_departments", []string{"county", "month", "township", "department"}, Measures)
-	addTopic      = upsertAdd("monthly_topics", []string{"county", "month", "township", "topic"}, []string{"cases", "persons"})
-	addOffice     = upsertAdd("monthly_offices", []string{"county", "office", "month", "township", "department", "channel", "class", "topic"}, Measures)
+	addFigures     = upsertAdd("monthly_figures", []string{"county", "month", "township", "channel", "class"}, Measures)
+	addDepartment  = upsertAdd("monthly_departments", []string{"county", "month", "township", "department"}, Measures)
+	addTopic       = upsertAdd("monthly_topics", []string{"county", "month", "township", "topic"}, []string{"cases", "persons"})
+	addOffice      = upsertAdd("monthly_offices", []string{"county", "office", "month", "township", "department", "channel", "class"}, Measures)
+	addOfficeTopic = upsertAdd("monthly_office_topics", []string{"county", "office", "month", "topic"}, []string{"cases", "persons"})
 )
 
 func upsertAdd(table string, keys, measures []string) string {

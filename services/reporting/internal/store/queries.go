@@ -98,13 +98,14 @@ type Topic struct {
 
 // Topics queues the n topics with the most cases.
 func (b *Batch) Topics(f Filter, n int, into *[]Topic) {
-	table, office := "monthly_topics", ""
+	// An office's topics have no township (its scope is never both).
+	table, where := "monthly_topics", `($4 = '' OR township = $4)`
 	args := []any{f.County, f.From, f.To, f.Township, n}
 	if f.Office != "" {
-		table, office, args = "monthly_offices", ` AND office = $6`, append(args, f.Office)
+		table, where, args = "monthly_office_topics", `office = $4`, []any{f.County, f.From, f.To, f.Office, n}
 	}
 	b.b.Queue(`SELECT topic, sum(cases)::bigint, sum(persons)::bigint FROM `+table+`
-		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)`+office+`
+		WHERE county = $1 AND month BETWEEN $2 AND $3 AND `+where+`
 		GROUP BY topic HAVING sum(cases) > 0 ORDER BY 2 DESC, topic COLLATE "C" LIMIT $5`, args...).Query(func(rows pgx.Rows) error {
 		var err error
 		*into, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Topic])

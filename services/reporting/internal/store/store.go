@@ -137,16 +137,19 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 	}
 	ms, ss := strings.Join(Measures, ", "), strings.Join(sums, ", ")
 	for _, q := range []string{
-		`TRUNCATE monthly_figures, monthly_departments, monthly_topics, monthly_offices`,
+		`TRUNCATE monthly_figures, monthly_departments, monthly_topics, monthly_offices, monthly_office_topics`,
 		`INSERT INTO monthly_figures (county, month, township, channel, class, ` + ms + `)
 			SELECT county, month, township, channel, class, ` + ss + ` FROM case_contributions GROUP BY 1, 2, 3, 4, 5`,
 		`INSERT INTO monthly_departments (county, month, township, department, ` + ms + `)
 			SELECT county, month, township, department, ` + ss + ` FROM case_contributions WHERE department <> '' GROUP BY 1, 2, 3, 4`,
 		`INSERT INTO monthly_topics (county, month, township, topic, cases, persons)
 			SELECT county, month, township, topic, sum(cases), sum(persons) FROM case_contributions GROUP BY 1, 2, 3, 4`,
-		`INSERT INTO monthly_offices (county, month, office, township, department, channel, class, topic, ` + ms + `)
-			SELECT county, month, o.office, township, department, channel, class, topic, ` + ss + `
-			FROM case_contributions, unnest(involved) AS o(office) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`,
+		`INSERT INTO monthly_offices (county, month, office, township, department, channel, class, ` + ms + `)
+			SELECT county, month, o.office, township, department, channel, class, ` + ss + `
+			FROM case_contributions, unnest(involved) AS o(office) GROUP BY 1, 2, 3, 4, 5, 6, 7`,
+		`INSERT INTO monthly_office_topics (county, office, month, topic, cases, persons)
+			SELECT county, o.office, month, topic, sum(cases), sum(persons)
+			FROM case_contributions, unnest(involved) AS o(office) GROUP BY 1, 2, 3, 4`,
 		`TRUNCATE running_clock_days`,
 		`INSERT INTO running_clock_days (county, due_date, township, office, clocks)
 			SELECT county, (due_time AT TIME ZONE 'Asia/Shanghai')::date, township, office, count(*)
@@ -162,7 +165,7 @@ func (s *Store) RecomputeAggregates(ctx context.Context, tx pgx.Tx) error {
 // Reset empties the read model and forgets the feeds' cursors, so the
 // followers rebuild it from the event history.
 func (s *Store) Reset(ctx context.Context) error {
-	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, running_clock_days, monthly_figures, monthly_departments, monthly_topics, monthly_offices, monthly_leaders,
+	_, err := s.Pool.Exec(ctx, `TRUNCATE cases, case_clocks, running_clock_days, monthly_figures, monthly_departments, monthly_topics, monthly_offices, monthly_office_topics, monthly_leaders,
 		processed_events, feed_cursors; UPDATE read_model SET as_of = NULL`)
 	if err != nil {
 		return fmt.Errorf("store.Reset: %w", err)
