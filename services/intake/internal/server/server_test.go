@@ -798,6 +798,9 @@ func TestListFiltersAndPages(t *testing.T) {
 	}
 }
 
+// mask is an update mask of paths.
+func mask(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
+
 // TestUpdateCase: the registering office corrects chosen fields with a
 // current etag; each correction is recorded; petitioners are re-sealed;
 // routing fields stay; others may not correct.
@@ -810,7 +813,6 @@ func TestUpdateCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	name, etag0 := created.GetCase().GetName(), created.GetCase().GetEtag()
-	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
 	upd := &intakev1.UpdateCaseRequest{
 		Case: &intakev1.Case{Name: name, Etag: etag0, Subject: "小区雨污管网破损（更正）",
 			Petitioners: []*intakev1.Petitioner{{DisplayName: "张三", IdNumber: "330421198503150024", Phone: phone}}},
@@ -885,7 +887,6 @@ func TestCaseEtag(t *testing.T) {
 	if c.GetEtag() != `"1.1"` { // its REGISTER move is known before it arrives
 		t.Errorf("a new case's etag = %s, want \"1.1\"", c.GetEtag())
 	}
-	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
 	moved := &eventsv1.Event{CaseNumber: c.GetCaseNumber(), Payload: &eventsv1.Event_CaseMoved{CaseMoved: &eventsv1.CaseMoved{Entry: &assignmentv1.HistoryEntry{
 		Sequence: 4, Action: assignmentv1.Action_ACTION_SET_URGENCY, ToState: assignmentv1.CaseState_CASE_STATE_REGISTERED, ToOffice: "offices/330421102",
 	}}}}

@@ -144,9 +144,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 	var b store.Batch
 	b.Breakdown(f, store.ByTownship, byTownship)
 	b.Breakdown(f, store.ByTotal, map[string]*store.Sums{})
-	fd := f
-	fd.Department = ""
-	b.Breakdown(fd, store.ByDepartment, transferred)
+	b.Breakdown(f, store.ByDepartment, transferred)
 	if err := b.Send(ctx, s.Store); err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}

@@ -18,12 +18,8 @@ type Filter struct {
 	From, To time.Time
 	// Township limits to one township when set.
 	Township string
-	// Department limits to the cases a department held last when set
-	// (read from monthly_departments, which has no channel or class).
-	Department string
 	// Office limits to the cases an office is party to, the cases it may
-	// list (read from monthly_offices); Township and Department then
-	// narrow within them.
+	// list (read from monthly_offices).
 	Office string
 }
 
@@ -50,8 +46,8 @@ func (b *Batch) Breakdown(f Filter, dim string, into map[string]*Sums) {
 	switch {
 	case f.Office != "":
 		table = "monthly_offices"
-	case f.Department != "" || dim == ByDepartment:
-		table = "monthly_departments"
+	case dim == ByDepartment:
+		table = "monthly_departments" // the department that held it last
 	}
 	sums := make([]string, len(Measures))
 	for i, m := range Measures {
@@ -60,12 +56,8 @@ func (b *Batch) Breakdown(f Filter, dim string, into map[string]*Sums) {
 	q := `SELECT ` + dim + `, ` + strings.Join(sums, ", ") + ` FROM ` + table + `
 		WHERE county = $1 AND month BETWEEN $2 AND $3 AND ($4 = '' OR township = $4)`
 	args := []any{f.County, f.From, f.To, f.Township}
-	if table != "monthly_figures" {
-		q += ` AND ($5 = '' OR department = $5)`
-		args = append(args, f.Department)
-	}
 	if table == "monthly_offices" {
-		q += ` AND office = $6`
+		q += ` AND office = $5`
 		args = append(args, f.Office)
 		if dim == ByDepartment {
 			q += ` AND department <> ''`
