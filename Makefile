@@ -19,10 +19,11 @@ generate: lint
 	$(BUF) generate
 	go build ./...
 
-## lint: buf format and lint (STANDARD + COMMENTS)
+## lint: buf format and lint (STANDARD + COMMENTS); go.mod and go.sum tidy
 lint:
 	$(BUF) format --diff --exit-code
 	$(BUF) lint
+	@go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result"; exit 1; }
 
 ## check-generated: fail when the checked-in generated code differs from a fresh generation
 ## (compares with git's index, so freshly staged regeneration passes locally; CI has a clean clone)

@@ -32,10 +32,10 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
+	"github.com/tongban/tongban/services/devkit/democlock"
 	"github.com/tongban/tongban/services/platform/app"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/democlock"
 	"github.com/tongban/tongban/services/platform/download"
 )
 

@@ -28,12 +28,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/county/names"
+	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )

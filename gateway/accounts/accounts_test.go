@@ -17,9 +17,9 @@ import (
 
 	"github.com/tongban/tongban/gateway/accounts/migrations"
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/audit"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/pgtest"
 	"github.com/tongban/tongban/services/platform/token"
 )
 

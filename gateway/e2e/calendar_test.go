@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tongban/tongban/services/platform/democlock"
+	"github.com/tongban/tongban/services/devkit/democlock"
 )
 
 // TestLocalDayOffMovesTheEnforcedDate: the county gives the last day of a

@@ -15,10 +15,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/democlock"
-	"github.com/tongban/tongban/tools/demodata"
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/devkit/democlock"
+	"github.com/tongban/tongban/services/devkit/demodata"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 // TestDashboard loads a generated year (the demo loader, through the real

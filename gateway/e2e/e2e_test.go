@@ -31,10 +31,10 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/tongban/tongban/gateway"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/devkit/pgtest"
+	"github.com/tongban/tongban/services/devkit/stack"
 	"github.com/tongban/tongban/services/platform/audit"
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/pgtest"
-	"github.com/tongban/tongban/tools/stack"
 )
 
 var (

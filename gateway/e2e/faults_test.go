@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tongban/tongban/services/platform/pgcluster"
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/devkit/pgcluster"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 // TestFaults runs a workload (townships registering cases and referring

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/tongban/tongban/services/platform/democlock"
+	"github.com/tongban/tongban/services/devkit/democlock"
 )
 
 // TestDashboardFigures builds a small county by hand over the API and

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tongban/tongban/services/platform/democlock"
+	"github.com/tongban/tongban/services/devkit/democlock"
 )
 
 // snapshot is a count and checksum of every row of every Tongban table.

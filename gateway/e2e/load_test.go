@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 // TestLoad is `make loadtest`'s mixed workload (skipped otherwise): townships

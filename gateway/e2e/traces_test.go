@@ -13,7 +13,7 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 // otlpReceiver is an OTLP/HTTP trace endpoint that keeps what it receives:

@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	"github.com/tongban/tongban/services/platform/policy"
+	"github.com/tongban/tongban/services/county/policy"
 )
 
 // probes are the requests that ask each read for a case's facts; {case},

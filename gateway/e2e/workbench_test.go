@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 // TestWorkbench walks a case through the clerk workbench in Debian's

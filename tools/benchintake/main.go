@@ -41,10 +41,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/devkit/loadgen"
+	"github.com/tongban/tongban/services/devkit/pgcluster"
+	"github.com/tongban/tongban/services/devkit/stack"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/pgcluster"
-	"github.com/tongban/tongban/tools/loadgen"
-	"github.com/tongban/tongban/tools/stack"
 )
 
 // splitList is the comma-separated items of s, none when s is empty.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 // statementsTo, with -statements FILE, receives after each run the

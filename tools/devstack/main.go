@@ -23,11 +23,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tongban/tongban/services/platform/democlock"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/pgcluster"
-	"github.com/tongban/tongban/tools/demodata"
-	"github.com/tongban/tongban/tools/stack"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/devkit/democlock"
+	"github.com/tongban/tongban/services/devkit/demodata"
+	"github.com/tongban/tongban/services/devkit/pgcluster"
+	"github.com/tongban/tongban/services/devkit/stack"
 )
 
 func main() {

@@ -1,5 +1,5 @@
 // Command holidays loads a year's State Council holiday notice into the
-// calendar data every service embeds (services/platform/calendar/
+// calendar data every service embeds (services/county/calendar/
 // holidays.json), after checking it:
 //
 //	go run ./tools/holidays notice-2027.txt          # add 2027
@@ -18,11 +18,11 @@ import (
 	"os"
 	"sort"
 
-	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/county/calendar"
 )
 
 func main() {
-	data := flag.String("data", "services/platform/calendar/holidays.json", "the calendar data file to update")
+	data := flag.String("data", "services/county/calendar/holidays.json", "the calendar data file to update")
 	replace := flag.Bool("replace", false, "replace a year already in the data")
 	check := flag.Bool("check", false, "check the notice and the merge, write nothing")
 	flag.Parse()

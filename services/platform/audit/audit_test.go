@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/pgtest"
 )
 
 var testDB *pgtest.Instance

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
-	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )

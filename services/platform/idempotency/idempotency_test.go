@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/pgtest"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

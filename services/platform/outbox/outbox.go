@@ -15,7 +15,6 @@ package outbox
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
@@ -30,9 +30,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
@@ -109,7 +109,7 @@ func (s *signal) fire() {
 // returns its outbox columns: event_id, case_number, kind, payload.
 func outboxRow(ev *eventsv1.Event) ([]any, error) {
 	if ev.GetEventId() == "" {
-		ev.EventId = newUUID()
+		ev.EventId = uuid.NewString()
 	}
 	if ev.GetOccurTime() == nil {
 		ev.OccurTime = timestamppb.Now()
@@ -302,14 +302,6 @@ func (s *FeedServer) read(ctx context.Context, after string, limit int, wait tim
 		}
 		timer.Stop()
 	}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // pollDelay is how long a consumer waits after an empty read that the

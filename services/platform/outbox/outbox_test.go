@@ -19,11 +19,11 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/devkit/authtest"
+	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/authtest"
-	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/pgtest"
 )
 
 var testDB *pgtest.Instance

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/pgtest"
 )
 
 // countingPool opens a pool of one connection whose writes to the server

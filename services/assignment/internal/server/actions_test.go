@@ -15,8 +15,8 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/platform/authtest"
-	"github.com/tongban/tongban/services/platform/lifecycle"
+	"github.com/tongban/tongban/services/assignment/lifecycle"
+	"github.com/tongban/tongban/services/devkit/authtest"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )

@@ -15,12 +15,12 @@ import (
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/assignment/internal/store"
+	"github.com/tongban/tongban/services/assignment/lifecycle"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/county/names"
+	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/lifecycle"
-	"github.com/tongban/tongban/services/platform/names"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

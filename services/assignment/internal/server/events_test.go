@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/devkit/authtest"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/authtest"
-	"github.com/tongban/tongban/services/platform/directory"
 )
 
 // feedFixture: 大云镇's case referred up and transferred, 西塘镇's case

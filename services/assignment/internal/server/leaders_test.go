@@ -9,9 +9,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
-	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/county/policy"
+	"github.com/tongban/tongban/services/devkit/authtest"
 	"github.com/tongban/tongban/services/platform/outbox"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

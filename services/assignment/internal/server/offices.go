@@ -15,12 +15,12 @@ import (
 
 	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	"github.com/tongban/tongban/services/assignment/internal/store"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/county/names"
+	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/precondition"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )

@@ -11,9 +11,9 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/devkit/authtest"
 	"github.com/tongban/tongban/services/platform/audit"
-	"github.com/tongban/tongban/services/platform/authtest"
-	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

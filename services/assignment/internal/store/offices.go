@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/pgdb"
 )
 

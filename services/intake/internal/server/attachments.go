@@ -17,15 +17,15 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/county/names"
+	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/intake/internal/filetype"
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/download"
 	"github.com/tongban/tongban/services/platform/idempotency"
-	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/devkit/authtest"
 )
 
 // BenchmarkListCases serves the list page of make bench-intake's read run

@@ -11,8 +11,8 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/intake/internal/store"
-	"github.com/tongban/tongban/services/platform/names"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/devkit/authtest"
 )
 
 // TestRegistrationRoundTrips: on this deployment's virtual machines a round

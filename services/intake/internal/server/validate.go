@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
+	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/intake/internal/identity"
-	"github.com/tongban/tongban/services/platform/directory"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/textnorm"

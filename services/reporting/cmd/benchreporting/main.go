@@ -21,11 +21,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/devkit/loadgen"
+	"github.com/tongban/tongban/services/devkit/stack"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/reporting/internal/store"
-	"github.com/tongban/tongban/tools/loadgen"
-	"github.com/tongban/tongban/tools/stack"
 )
 
 func main() {

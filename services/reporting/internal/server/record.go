@@ -9,11 +9,11 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/county/names"
+	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/outbox"
-	"github.com/tongban/tongban/services/platform/policy"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 )
 

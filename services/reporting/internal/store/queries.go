@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/county/calendar"
 )
 
 // Filter selects the aggregate rows of a report.

@@ -10,8 +10,8 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/ruleset"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/county/ruleset"
 )
 
 // Kind is a clock's kind.

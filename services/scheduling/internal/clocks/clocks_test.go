@@ -7,8 +7,8 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/ruleset"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/county/ruleset"
 )
 
 func TestOf(t *testing.T) {

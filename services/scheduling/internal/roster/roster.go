@@ -7,7 +7,7 @@ package roster
 import (
 	"time"
 
-	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/county/calendar"
 )
 
 // Pattern is a roster's recurrence.

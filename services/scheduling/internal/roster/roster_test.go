@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tongban/tongban/services/platform/calendar"
+	"github.com/tongban/tongban/services/county/calendar"
 )
 
 func day(s string) time.Time {

@@ -12,7 +12,7 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
-	"github.com/tongban/tongban/services/platform/authtest"
+	"github.com/tongban/tongban/services/devkit/authtest"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
 )

@@ -11,7 +11,7 @@ import (
 	"slices"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
-	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/county/directory"
 )
 
 // State and Action are the proto enums.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tongban/tongban/services/platform/directory"
+	"github.com/tongban/tongban/services/county/directory"
 )
 
 func TestCheck(t *testing.T) {

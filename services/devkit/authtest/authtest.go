@@ -6,8 +6,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/directory"
 )
 
 var demo = auth.New(directory.Demo()).WithDemoTokens()

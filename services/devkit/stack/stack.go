@@ -25,9 +25,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tongban/tongban/services/devkit/democlock"
+	"github.com/tongban/tongban/services/devkit/pgcluster"
 	"github.com/tongban/tongban/services/platform/audit"
-	"github.com/tongban/tongban/services/platform/democlock"
-	"github.com/tongban/tongban/services/platform/pgcluster"
 	"github.com/tongban/tongban/services/platform/protect"
 	"github.com/tongban/tongban/services/platform/token"
 )

@@ -24,9 +24,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/tongban/tongban/services/assignment/lifecycle"
+	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/directory"
-	"github.com/tongban/tongban/services/platform/lifecycle"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 

@@ -22,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tongban/tongban/services/platform/pgcluster"
+	"github.com/tongban/tongban/services/devkit/pgcluster"
 	"github.com/tongban/tongban/services/platform/pgdb"
 )
 

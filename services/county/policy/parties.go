@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
-	"github.com/tongban/tongban/services/platform/names"
+	"github.com/tongban/tongban/services/county/names"
 )
 
 // MoveParties is who a move makes party to a case, so that CanSeeCase lets

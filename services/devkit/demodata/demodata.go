@@ -27,8 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tongban/tongban/services/platform/calendar"
-	"github.com/tongban/tongban/services/platform/democlock"
+	"github.com/tongban/tongban/services/county/calendar"
+	"github.com/tongban/tongban/services/devkit/democlock"
 )
 
 // Options say what to load and where.
