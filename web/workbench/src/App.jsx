@@ -3,6 +3,7 @@ import { Button, Layout, Menu, Result, Spin } from 'antd';
 import { api, clearSession, officeId, session } from './api.js';
 import { roles } from './labels.js';
 import { DirectoryContext } from './directory.js';
+import { go, useRoute } from './route.js';
 import Login from './pages/Login.jsx';
 import Register from './pages/Register.jsx';
 import Receipt from './pages/Receipt.jsx';
@@ -11,22 +12,6 @@ import CasePage from './pages/CasePage.jsx';
 import Search from './pages/Search.jsx';
 import Leader from './pages/Leader.jsx';
 import Progress from './pages/Progress.jsx';
-
-/** The page the URL's fragment names: #/inbox, #/cases/{number}, … */
-function useRoute() {
-  const [hash, setHash] = useState(window.location.hash);
-  useEffect(() => {
-    const on = () => setHash(window.location.hash);
-    window.addEventListener('hashchange', on);
-    return () => window.removeEventListener('hashchange', on);
-  }, []);
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  return parts;
-}
-
-export function go(path) {
-  window.location.hash = '#/' + path;
-}
 
 function useSession() {
   const [s, setS] = useState(session());

@@ -47,9 +47,9 @@ func (s *Server) AddCaseCoHandler(ctx context.Context, req *assignmentv1.AddCase
 	var v rpcerr.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	co := s.target(&v, "office", req.GetOffice(), directory.Department)
-	c, err := s.transition(ctx, &v, move{
-		method: "AddCaseCoHandler", action: lifecycle.AddCoHandler, req: req,
-		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
+	return moveCase[assignmentv1.AddCaseCoHandlerResponse](ctx, s, req, &v, move{
+		action: lifecycle.AddCoHandler,
+		note:   req.GetReason(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
 			switch {
 			case co.ID == c.Holder:
@@ -65,10 +65,6 @@ func (s *Server) AddCaseCoHandler(ctx context.Context, req *assignmentv1.AddCase
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &assignmentv1.AddCaseCoHandlerResponse{Case: c}, nil
 }
 
 // involve lets office see the case.
@@ -89,9 +85,9 @@ func (s *Server) ContributeToCase(ctx context.Context, req *assignmentv1.Contrib
 	case kind == assignmentv1.ContributionKind_CONTRIBUTION_KIND_UNSPECIFIED:
 		kind = assignmentv1.ContributionKind_CONTRIBUTION_KIND_FINDING
 	}
-	c, err := s.transition(ctx, &v, move{
-		method: "ContributeToCase", action: lifecycle.Contribute, req: req,
-		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: kind.String() + "：" + summary(req.GetText()),
+	return moveCase[assignmentv1.ContributeToCaseResponse](ctx, s, req, &v, move{
+		action: lifecycle.Contribute,
+		note:   kind.String() + "：" + summary(req.GetText()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
 			c.Docs.Contributions = append(c.Docs.Contributions, &assignmentv1.Contribution{
 				Office: caller.Office.Resource(), Kind: kind, Text: req.GetText(), CreateTime: timestamppb.New(s.now(ctx)),
@@ -100,19 +96,15 @@ func (s *Server) ContributeToCase(ctx context.Context, req *assignmentv1.Contrib
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &assignmentv1.ContributeToCaseResponse{Case: c}, nil
 }
 
 // ReturnCaseForRework reopens handling of an inadequate answer.
 func (s *Server) ReturnCaseForRework(ctx context.Context, req *assignmentv1.ReturnCaseForReworkRequest) (*assignmentv1.ReturnCaseForReworkResponse, error) {
 	var v rpcerr.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
-	c, err := s.transition(ctx, &v, move{
-		method: "ReturnCaseForRework", action: lifecycle.ReturnForRework, req: req,
-		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: req.GetReason(),
+	return moveCase[assignmentv1.ReturnCaseForReworkResponse](ctx, s, req, &v, move{
+		action: lifecycle.ReturnForRework,
+		note:   req.GetReason(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
 			c.Docs.ReworkedAnswers = append(c.Docs.ReworkedAnswers, c.Docs.GetAnswer())
 			c.Docs.Answer, c.Docs.Evaluation = nil, nil
@@ -121,10 +113,6 @@ func (s *Server) ReturnCaseForRework(ctx context.Context, req *assignmentv1.Retu
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &assignmentv1.ReturnCaseForReworkResponse{Case: c}, nil
 }
 
 // SetCaseUrgency marks a case urgent or not.
@@ -135,9 +123,9 @@ func (s *Server) SetCaseUrgency(ctx context.Context, req *assignmentv1.SetCaseUr
 	if !req.GetUrgent() {
 		note = "取消紧急：" + req.GetReason()
 	}
-	c, err := s.transition(ctx, &v, move{
-		method: "SetCaseUrgency", action: lifecycle.SetUrgency, req: req,
-		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: note,
+	return moveCase[assignmentv1.SetCaseUrgencyResponse](ctx, s, req, &v, move{
+		action: lifecycle.SetUrgency,
+		note:   note,
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, _ *store.Entry) error {
 			if c.Urgent == req.GetUrgent() {
 				return refuse("URGENCY_UNCHANGED", "the case is already marked so")
@@ -146,10 +134,6 @@ func (s *Server) SetCaseUrgency(ctx context.Context, req *assignmentv1.SetCaseUr
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &assignmentv1.SetCaseUrgencyResponse{Case: c}, nil
 }
 
 // LeadCase records a leader's personal charge of a case.
@@ -163,10 +147,9 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 		v.Add("leader_account", `must be "accounts/{username}", e.g. "accounts/zhang.wei"`)
 	}
 	due := s.futureDate(&v, "due_date", req.GetDueDate(), s.now(ctx))
-	c, err := s.transition(ctx, &v, move{
-		method: "LeadCase", action: lifecycle.TakeLead, req: req,
-		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(),
-		note: req.GetLeaderTitle() + req.GetLeader() + "包案；责任单位 " + unit.Name + "，责任人 " + req.GetPerson() + "，办结时限 " + req.GetDueDate(),
+	return moveCase[assignmentv1.LeadCaseResponse](ctx, s, req, &v, move{
+		action: lifecycle.TakeLead,
+		note:   req.GetLeaderTitle() + req.GetLeader() + "包案；责任单位 " + unit.Name + "，责任人 " + req.GetPerson() + "，办结时限 " + req.GetDueDate(),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, _ auth.Caller, e *store.Entry) error {
 			switch {
 			case unit.ID == c.Accused:
@@ -184,10 +167,6 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &assignmentv1.LeadCaseResponse{Case: c}, nil
 }
 
 // futureDate parses a "YYYY-MM-DD" date in China that is not in the past.
@@ -210,9 +189,9 @@ func (s *Server) RecordCaseProgress(ctx context.Context, req *assignmentv1.Recor
 	requireText(&v, "steps", req.GetSteps(), maxAnswer)
 	requireText(&v, "progress", req.GetProgress(), maxAnswer)
 	optionalText(&v, "measures", req.GetMeasures(), maxAnswer)
-	c, err := s.transition(ctx, &v, move{
-		method: "RecordCaseProgress", action: lifecycle.RecordProgress, req: req,
-		name: req.GetName(), etag: req.GetEtag(), requestID: req.GetRequestId(), note: summary(req.GetProgress()),
+	return moveCase[assignmentv1.RecordCaseProgressResponse](ctx, s, req, &v, move{
+		action: lifecycle.RecordProgress,
+		note:   summary(req.GetProgress()),
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, _ *store.Entry) error {
 			c.Docs.Progress = append(c.Docs.Progress, &assignmentv1.Progress{
 				Office: caller.Office.Resource(), Steps: req.GetSteps(), Progress: req.GetProgress(), Measures: req.GetMeasures(),
@@ -221,10 +200,6 @@ func (s *Server) RecordCaseProgress(ctx context.Context, req *assignmentv1.Recor
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &assignmentv1.RecordCaseProgressResponse{Case: c}, nil
 }
 
 // GetCaseCard returns the card of a case in a leader's charge.

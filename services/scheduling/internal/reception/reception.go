@@ -1,7 +1,10 @@
-package server
-
-// Reception days (领导接待日), applications and their notices, leaders'
-// appointments (约访), and each office's agenda as JSON and iCalendar.
+// Package reception serves the county's reception days (领导接待日): rosters
+// of leaders' days, the applications townships file for petitioners and
+// their classification, the notices sent before a day, the meetings held,
+// and leaders' appointments (约访). Its Server is embedded in scheduling's,
+// whose methods these are; an office's agenda, which also shows the
+// statutory deadlines, stays with the scheduling server.
+package reception
 
 import (
 	"context"
@@ -12,8 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
@@ -31,6 +34,39 @@ import (
 	"github.com/tongban/tongban/services/scheduling/internal/roster"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
 )
+
+// Server serves the reception days, applications, notices and appointments
+// of SchedulingService.
+type Server struct {
+	Store *store.Store
+	Dir   *directory.Directory
+	// Calendar is the calendar in force (the scheduling server's).
+	Calendar func() *calendar.Calendar
+	// Now is the clock of the jobs (the scheduling server's, so that tests
+	// move one clock).
+	Now func() time.Time
+	// Notifier delivers reception notices.
+	Notifier Notifier
+	// Mutate runs fn as one idempotent, audited change of the scheduling
+	// service (its transaction shape, shared with the calendar's methods).
+	Mutate func(ctx context.Context, caller auth.Caller, method, rid, caseNumber string, req, out proto.Message, fn func(tx pgx.Tx) error) error
+}
+
+func (s *Server) today() time.Time { return calendar.DateOf(s.Now()) }
+
+// OwnOffice is the office parent names, which the caller must be (or
+// oversee): the check of every per-office read of scheduling.
+func OwnOffice(dir *directory.Directory, caller auth.Caller, v *rpcerr.Violations, parent string) (directory.Office, error) {
+	o, ok := dir.OfficeByResource(parent)
+	if !ok {
+		v.Add("parent", `must name an office of the county, e.g. "offices/330421102"`)
+		return o, nil
+	}
+	if !policy.ForOffice(caller, o.ID) {
+		return o, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE", "an office reads only its own deadlines and reminders", "parent", parent)
+	}
+	return o, nil
+}
 
 // Notifier delivers a notice through a channel (SMS, letter, an app) and
 // names the channel; the notice itself is the stored record.
@@ -87,7 +123,8 @@ func pattern(r *store.Roster) roster.Pattern {
 	return roster.Pattern{Monthly: r.Monthly, Weekday: time.Weekday(r.Weekday % 7), WeekOfMonth: int(r.WeekOfMonth), Start: r.StartDate, End: r.EndDate}
 }
 
-func dateField(v *rpcerr.Violations, field, val string) time.Time {
+// Date is the date val ("YYYY-MM-DD"), or a violation of field.
+func Date(v *rpcerr.Violations, field, val string) time.Time {
 	d, err := time.Parse(time.DateOnly, val)
 	if err != nil {
 		v.Add(field, `must be a date "YYYY-MM-DD"`)
@@ -131,7 +168,7 @@ func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.Cr
 	if in.GetSlots() < 1 || in.GetSlots() > 200 {
 		v.Add("roster.slots", "must be 1 to 200")
 	}
-	start, end := dateField(&v, "roster.start_date", in.GetStartDate()), dateField(&v, "roster.end_date", in.GetEndDate())
+	start, end := Date(&v, "roster.start_date", in.GetStartDate()), Date(&v, "roster.end_date", in.GetEndDate())
 	if !start.IsZero() && !end.IsZero() && (end.Before(start) || end.After(start.AddDate(2, 0, 0))) {
 		v.Add("roster.end_date", "must be after start_date, at most two years on")
 	}
@@ -140,7 +177,7 @@ func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.Cr
 		return nil, err
 	}
 	out := &schedulingv1.CreateReceptionRosterResponse{}
-	err = s.mutate(ctx, caller, "CreateReceptionRoster", rid, "", req, out, func(tx pgx.Tx) error {
+	err = s.Mutate(ctx, caller, "CreateReceptionRoster", rid, "", req, out, func(tx pgx.Tx) error {
 		r := &store.Roster{
 			Title: in.GetTitle(), Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), Office: caller.Office.ID, Place: in.GetPlace(),
 			Monthly: monthly, Weekday: int16(in.GetWeekday()), WeekOfMonth: int16(in.GetWeekOfMonth()), StartDate: start, EndDate: end, Slots: in.GetSlots(),
@@ -170,7 +207,7 @@ func rosterProto(r *store.Roster) *schedulingv1.ReceptionRoster {
 }
 
 // receptions expands the rosters of office (or all) between from and to.
-func (s *Server) receptions(ctx context.Context, office string, from, to time.Time) ([]*schedulingv1.Reception, error) {
+func (s *Server) Receptions(ctx context.Context, office string, from, to time.Time) ([]*schedulingv1.Reception, error) {
 	rosters, err := s.Store.Rosters(ctx, office, from, to)
 	if err != nil {
 		return nil, err
@@ -189,7 +226,9 @@ func (s *Server) receptions(ctx context.Context, office string, from, to time.Ti
 			})
 		}
 	}
-	sortBy(out, func(r *schedulingv1.Reception) string { return r.GetDate() + r.GetName() })
+	slices.SortStableFunc(out, func(a, b *schedulingv1.Reception) int {
+		return strings.Compare(a.GetDate()+a.GetName(), b.GetDate()+b.GetName())
+	})
 	return out, nil
 }
 
@@ -199,7 +238,7 @@ func (s *Server) ListReceptions(ctx context.Context, req *schedulingv1.ListRecep
 		return nil, err
 	}
 	var v rpcerr.Violations
-	from, to := dateField(&v, "from_date", req.GetFromDate()), dateField(&v, "to_date", req.GetToDate())
+	from, to := Date(&v, "from_date", req.GetFromDate()), Date(&v, "to_date", req.GetToDate())
 	if to.Before(from) || to.After(from.AddDate(0, 0, 400)) {
 		v.Add("to_date", "must be on or after from_date, at most 400 days on")
 	}
@@ -214,7 +253,7 @@ func (s *Server) ListReceptions(ctx context.Context, req *schedulingv1.ListRecep
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	rs, err := s.receptions(ctx, office, from, to)
+	rs, err := s.Receptions(ctx, office, from, to)
 	if err != nil {
 		return nil, rpcerr.ToStatus(err)
 	}
@@ -273,7 +312,7 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 		return nil, rpcerr.New(codes.FailedPrecondition, "RECEPTION_PAST", "that reception was held on "+held.Date.Format(time.DateOnly))
 	}
 	out := &schedulingv1.CreateReceptionApplicationResponse{}
-	err = s.mutate(ctx, caller, "CreateReceptionApplication", rid, num, req, out, func(tx pgx.Tx) error {
+	err = s.Mutate(ctx, caller, "CreateReceptionApplication", rid, num, req, out, func(tx pgx.Tx) error {
 		a := &store.Application{
 			RosterID: r.ID, ScheduledDate: scheduled, HeldDate: held.Date, CaseNumber: num, Office: caller.Office.ID,
 			Status: int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED),
@@ -426,7 +465,7 @@ func (s *Server) publishMeeting(ctx context.Context, tx pgx.Tx, kind eventsv1.Le
 }
 
 // sendNotices sends the notices that are due, once each across replicas.
-func (s *Server) sendNotices(ctx context.Context) (int, error) {
+func (s *Server) SendNotices(ctx context.Context) (int, error) {
 	sent := 0
 	err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		due, err := s.Store.ClaimNotices(ctx, tx, s.Now(), 100)
@@ -455,7 +494,7 @@ func (s *Server) ListNotices(ctx context.Context, req *schedulingv1.ListNoticesR
 		return nil, err
 	}
 	var v rpcerr.Violations
-	o, err := s.ownOffice(caller, &v, req.GetParent())
+	o, err := OwnOffice(s.Dir, caller, &v, req.GetParent())
 	if verr := v.Err(); verr != nil {
 		return nil, verr
 	}
@@ -504,7 +543,7 @@ func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.Create
 		return nil, seeErr
 	}
 	out := &schedulingv1.CreateAppointmentResponse{}
-	err = s.mutate(ctx, caller, "CreateAppointment", rid, num, req, out, func(tx pgx.Tx) error {
+	err = s.Mutate(ctx, caller, "CreateAppointment", rid, num, req, out, func(tx pgx.Tx) error {
 		a := &store.Appointment{
 			Leader: in.GetLeader(), LeaderTitle: in.GetLeaderTitle(), CaseNumber: num, StartTime: in.GetStartTime().AsTime(),
 			Place: in.GetPlace(), Office: caller.Office.ID,
@@ -586,131 +625,4 @@ func (s *Server) visibleAppointments(ctx context.Context, caller auth.Caller, as
 		v, ok := vis[a.CaseNumber]
 		return !ok || !policy.CanSeeCase(caller, v.County, v.Involved)
 	}), nil
-}
-
-// agenda collects an office's receptions, appointments and deadlines.
-func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*schedulingv1.AgendaItem, error) {
-	caller, err := auth.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var v rpcerr.Violations
-	parent, isAgenda := strings.CutSuffix(name, "/agenda")
-	if !isAgenda {
-		v.Add("name", `must be "offices/{office}/agenda"`)
-	}
-	o, err := s.ownOffice(caller, &v, parent)
-	from, to := s.today(), s.today().AddDate(0, 0, 60)
-	if fromDate != "" {
-		from = dateField(&v, "from_date", fromDate)
-	}
-	if toDate != "" {
-		to = dateField(&v, "to_date", toDate)
-	}
-	if to.Before(from) || to.After(from.AddDate(0, 0, 400)) {
-		v.Add("to_date", "must be on or after from_date, at most 400 days on")
-	}
-	if verr := v.Err(); verr != nil {
-		return nil, verr
-	}
-	if err != nil {
-		return nil, err
-	}
-	var items []*schedulingv1.AgendaItem
-	rs, err := s.receptions(ctx, o.ID, from, to)
-	if err != nil {
-		return nil, rpcerr.ToStatus(err)
-	}
-	for _, r := range rs {
-		d, _ := time.ParseInLocation(time.DateOnly, r.GetDate(), calendar.China)
-		items = append(items, &schedulingv1.AgendaItem{Kind: "reception", Title: r.GetLeaderTitle() + r.GetLeader() + " " + r.GetTitle() + "（" + r.GetPlace() + "）",
-			StartTime: timestamppb.New(d), Resource: r.GetName()})
-	}
-	as, err := s.Store.Appointments(ctx, time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, calendar.China),
-		time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, calendar.China).AddDate(0, 0, 1), o.ID, "")
-	if err != nil {
-		return nil, rpcerr.ToStatus(err)
-	}
-	for _, a := range as {
-		items = append(items, &schedulingv1.AgendaItem{Kind: "appointment", Title: a.LeaderTitle + a.Leader + " 约访 " + a.CaseNumber + "（" + a.Place + "）",
-			StartTime: timestamppb.New(a.StartTime), Resource: "appointments/" + strconv.FormatInt(a.ID, 10)})
-	}
-	cs, err := s.Store.ForOffice(ctx, o.ID, 0, 1000)
-	if err != nil {
-		return nil, rpcerr.ToStatus(err)
-	}
-	for _, c := range cs {
-		if c.DueDate.Before(from) || c.DueDate.After(to) {
-			continue
-		}
-		d := deadline(c)
-		items = append(items, &schedulingv1.AgendaItem{Kind: "deadline", Title: clockTitles[d.GetKind()] + "期限 " + c.CaseNumber,
-			StartTime: d.GetDueTime(), Resource: names.Case(c.CaseNumber)})
-	}
-	sortBy(items, func(i *schedulingv1.AgendaItem) string {
-		return i.GetStartTime().AsTime().UTC().Format(time.RFC3339) + i.GetResource()
-	})
-	return items, nil
-}
-
-// GetOfficeAgenda returns an office's agenda.
-func (s *Server) GetOfficeAgenda(ctx context.Context, req *schedulingv1.GetOfficeAgendaRequest) (*schedulingv1.GetOfficeAgendaResponse, error) {
-	items, err := s.agenda(ctx, req.GetName(), req.GetFromDate(), req.GetToDate())
-	if err != nil {
-		return nil, err
-	}
-	return &schedulingv1.GetOfficeAgendaResponse{Items: items}, nil
-}
-
-// GetOfficeAgendaIcs returns the agenda as iCalendar (RFC 5545).
-func (s *Server) GetOfficeAgendaIcs(ctx context.Context, req *schedulingv1.GetOfficeAgendaIcsRequest) (*httpbody.HttpBody, error) {
-	items, err := s.agenda(ctx, req.GetName(), req.GetFromDate(), req.GetToDate())
-	if err != nil {
-		return nil, err
-	}
-	return &httpbody.HttpBody{ContentType: "text/calendar; charset=utf-8", Data: []byte(ICS(req.GetName(), items, s.Now()))}, nil
-}
-
-// ICS renders agenda items as an iCalendar: receptions and deadlines as
-// all-day events (in China's date), appointments at their time.
-func ICS(name string, items []*schedulingv1.AgendaItem, now time.Time) string {
-	var b strings.Builder
-	line := func(s string) {
-		// Fold at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character.
-		for len(s) > 75 {
-			cut := 75
-			for cut > 0 && s[cut]&0xC0 == 0x80 {
-				cut--
-			}
-			b.WriteString(s[:cut] + "\r\n")
-			s = " " + s[cut:]
-		}
-		b.WriteString(s + "\r\n")
-	}
-	esc := strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
-	line("BEGIN:VCALENDAR")
-	line("VERSION:2.0")
-	line("PRODID:-//Tongban//" + name + "//ZH")
-	line("CALSCALE:GREGORIAN")
-	line("X-WR-CALNAME:" + esc.Replace(name))
-	stamp := now.UTC().Format("20060102T150405Z")
-	for _, it := range items {
-		line("BEGIN:VEVENT")
-		line("UID:" + esc.Replace(it.GetKind()+"/"+it.GetResource()+"/"+it.GetStartTime().AsTime().UTC().Format(time.RFC3339)) + "@tongban")
-		line("DTSTAMP:" + stamp)
-		t := it.GetStartTime().AsTime()
-		if it.GetKind() == "appointment" {
-			line("DTSTART:" + t.UTC().Format("20060102T150405Z"))
-			line("DTEND:" + t.Add(time.Hour).UTC().Format("20060102T150405Z"))
-		} else {
-			d := t.In(calendar.China)
-			line("DTSTART;VALUE=DATE:" + d.Format("20060102"))
-			line("DTEND;VALUE=DATE:" + d.AddDate(0, 0, 1).Format("20060102"))
-		}
-		line("SUMMARY:" + esc.Replace(it.GetTitle()))
-		line("CATEGORIES:" + it.GetKind())
-		line("END:VEVENT")
-	}
-	line("END:VCALENDAR")
-	return b.String()
 }

@@ -3,7 +3,7 @@ import { Alert, Button, Card, Input, Select, Space, Table, Tag, Tooltip } from '
 import { api, officeId } from '../api.js';
 import { clocks, fmtTime, options, states } from '../labels.js';
 import { useDirectory } from '../directory.js';
-import { go } from '../App.jsx';
+import { go } from '../route.js';
 
 const PAGE = 20;
 const AT_RISK_MS = 3 * 24 * 3600 * 1000;

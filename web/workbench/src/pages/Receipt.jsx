@@ -3,7 +3,7 @@ import { Alert, Button, Space, Spin } from 'antd';
 import { api, officeId } from '../api.js';
 import { channels, classes, fmtTime } from '../labels.js';
 import { useDirectory } from '../directory.js';
-import { go } from '../App.jsx';
+import { go } from '../route.js';
 
 /** The printable receipt (受理凭证) of a case just registered, with its query code. */
 export default function Receipt({ number }) {

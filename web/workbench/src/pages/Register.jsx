@@ -5,7 +5,7 @@ import { api, caseNumber, newRequestId, officeId, showFieldErrors } from '../api
 import { channels, classes, fmtDate, options, petitionerKinds, states, topics } from '../labels.js';
 import { useDirectory } from '../directory.js';
 import { zhError, zhField } from '../zh.js';
-import { go } from '../App.jsx';
+import { go } from '../route.js';
 
 const MAX_FILE = 10 << 20;
 
