@@ -20,8 +20,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
-	"github.com/tongban/tongban/services/platform/tlsconf"
 )
 
 // TestServiceTLS runs the stack with mutual TLS between every process: a
@@ -40,8 +38,8 @@ func TestServiceTLS(t *testing.T) {
 	}
 	writePEM(t, filepath.Join(dir, "tls.key"), "EC PRIVATE KEY", keyDER)
 	s, _, _ := startStackEnv(t,
-		"TONGBAN_"+tlsconf.CertFile+"="+filepath.Join(dir, "tls.crt"), "TONGBAN_"+tlsconf.KeyFile+"="+filepath.Join(dir, "tls.key"),
-		"TONGBAN_"+tlsconf.CAFile+"="+filepath.Join(dir, "ca.crt"), "TONGBAN_"+tlsconf.ClientAuth+"=require")
+		"TONGBAN_TLS_CERT_FILE="+filepath.Join(dir, "tls.crt"), "TONGBAN_TLS_KEY_FILE="+filepath.Join(dir, "tls.key"),
+		"TONGBAN_TLS_CA_FILE="+filepath.Join(dir, "ca.crt"), "TONGBAN_TLS_CLIENT_AUTH=require")
 	c := &client{t: t, base: s.GatewayURL()}
 
 	c.do("POST", "/v1/cases", "demo-dayun", map[string]any{

@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -40,40 +39,31 @@ func main() {
 	defer stop()
 	logger := logging.NewFromEnv("gateway")
 	ctx = logging.WithLogger(ctx, logger)
-	if err := realMain(ctx, logger); err != nil {
+	cfg := defaults()
+	if err := app.Load(&cfg, "GATEWAY_", os.Environ()); err != nil {
+		logger.ErrorContext(ctx, "gateway exited", slog.String("error", "configuration:\n"+err.Error()))
+		os.Exit(1)
+	}
+	if err := realMain(ctx, logger, cfg); err != nil {
 		logger.ErrorContext(ctx, "gateway exited", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func realMain(ctx context.Context, logger *slog.Logger) error {
+func realMain(ctx context.Context, logger *slog.Logger, cfg config) error {
 	stopTracing, err := tracing.Setup(ctx, "gateway")
 	if err != nil {
 		return err
 	}
 	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck
-	// TLS to the services (mutual when they require it), from
-	// TONGBAN_TLS_CERT_FILE, _KEY_FILE and _CA_FILE.
-	tlsConf, err := tlsconf.FromEnv(func(name, def string) string { return env("TONGBAN_"+name, def) })
+	// TLS to the services (mutual when they require it).
+	tlsConf, err := cfg.TLS.Load()
 	if err != nil {
 		return err
 	}
-	// The internal service credential, for the gateway's own calls (the
-	// directory) and to refuse it at the edge; no default.
-	serviceToken := env("TONGBAN_SERVICE_TOKEN", "")
-	if len(serviceToken) < 16 {
-		return errors.New("no service credential: set TONGBAN_SERVICE_TOKEN (at least 16 characters, the same for every process; " +
-			"make run and make test generate one, deploy/ takes it from the Secret tongban-service-token)")
-	}
+	serviceToken := cfg.ServiceToken
 	pagination.SetKey(app.DeriveKey(serviceToken, "page tokens")) // the audit log's pages
-	accts, closeAccounts, err := accountService(ctx, logger)
+	accts, closeAccounts, err := accountService(ctx, logger, cfg)
 	if err != nil {
 		return err
 	}
@@ -81,23 +71,23 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 	if accts != nil {
 		// Accounts act for offices: follow the directory administrators
 		// change through assignment's OfficeService.
-		stopFollowing, err := followDirectory(ctx, accts.Dir, env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"), tlsConf, serviceToken)
+		stopFollowing, err := followDirectory(ctx, accts.Dir, cfg.Addrs.Assignment, cfg.DirectoryRefresh, tlsConf, serviceToken)
 		if err != nil {
 			return err
 		}
 		defer stopFollowing()
 		// The revocations, for the services, on an internal gRPC port.
-		stopRevocations, err := serveRevocations(ctx, logger, accts, serviceToken, tlsConf)
+		stopRevocations, err := serveRevocations(ctx, logger, cfg.GRPCAddr, accts, serviceToken, tlsConf)
 		if err != nil {
 			return err
 		}
 		defer stopRevocations()
 	}
 	g, err := gateway.New(ctx, gateway.Backends{
-		Intake:     env("TONGBAN_INTAKE_ADDR", "127.0.0.1:7101"),
-		Assignment: env("TONGBAN_ASSIGNMENT_ADDR", "127.0.0.1:7201"),
-		Scheduling: env("TONGBAN_SCHEDULING_ADDR", "127.0.0.1:7301"),
-		Reporting:  env("TONGBAN_REPORTING_ADDR", "127.0.0.1:7401"),
+		Intake:     cfg.Addrs.Intake,
+		Assignment: cfg.Addrs.Assignment,
+		Scheduling: cfg.Addrs.Scheduling,
+		Reporting:  cfg.Addrs.Reporting,
 		Transport:  tlsConf.Client(),
 		Accounts:   accts,
 	})
@@ -105,24 +95,18 @@ func realMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer g.Close()
-	// Requests a second per caller (token, or address without one): a
-	// flood from one integrator cannot starve the county's offices.
-	perToken, err := strconv.ParseFloat(env("GATEWAY_RATE_PER_TOKEN", "1000"), 64)
-	if err != nil {
-		return fmt.Errorf("GATEWAY_RATE_PER_TOKEN: %w", err)
-	}
-	l, err := net.Listen("tcp", env("GATEWAY_HTTP_ADDR", "127.0.0.1:8080"))
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(logger, gateway.RefuseCredential(serviceToken, gateway.RateLimit(g, perToken))),
+		Handler:           logRequests(logger, gateway.RefuseCredential(serviceToken, gateway.RateLimit(g, cfg.RatePerToken))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	if addr := env("GATEWAY_PPROF_ADDR", ""); addr != "" {
+	if addr := cfg.PProfAddr; addr != "" {
 		// CPU profiles on a listener of their own (loopback), for benchmarks.
 		pl, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -167,11 +151,7 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 // followDirectory keeps dir at assignment's revision of the offices until
 // the returned stop is called, asking as the internal service
 // (TONGBAN_SERVICE_TOKEN) every TONGBAN_DIRECTORY_REFRESH.
-func followDirectory(ctx context.Context, dir *directory.Directory, addr string, tlsConf *tlsconf.Config, serviceToken string) (func(), error) {
-	every, err := time.ParseDuration(env("TONGBAN_DIRECTORY_REFRESH", "15s"))
-	if err != nil || every <= 0 {
-		return nil, fmt.Errorf("TONGBAN_DIRECTORY_REFRESH: want a positive duration, have %q", env("TONGBAN_DIRECTORY_REFRESH", ""))
-	}
+func followDirectory(ctx context.Context, dir *directory.Directory, addr string, every time.Duration, tlsConf *tlsconf.Config, serviceToken string) (func(), error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tlsConf.Client()),
 		auth.ServiceCredential(serviceToken))
 	if err != nil {
@@ -193,8 +173,8 @@ func followDirectory(ctx context.Context, dir *directory.Directory, addr string,
 // serveRevocations serves tongban.accounts.v1.RevocationService on
 // GATEWAY_GRPC_ADDR (the cluster only, never the public edge; mutual TLS
 // when TONGBAN_TLS_* is set) to callers with the service credential.
-func serveRevocations(ctx context.Context, logger *slog.Logger, accts *accounts.Service, serviceToken string, tlsConf *tlsconf.Config) (func(), error) {
-	l, err := net.Listen("tcp", env("GATEWAY_GRPC_ADDR", "127.0.0.1:8081"))
+func serveRevocations(ctx context.Context, logger *slog.Logger, addr string, accts *accounts.Service, serviceToken string, tlsConf *tlsconf.Config) (func(), error) {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("GATEWAY_GRPC_ADDR: %w", err)
 	}
@@ -235,17 +215,13 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // accountService opens the accounts schema and the token keys when
 // TONGBAN_TOKEN_SIGNING_KEYS is set (sign-in, accounts, API keys); without
 // it the gateway serves the directory's static tokens only.
-func accountService(ctx context.Context, logger *slog.Logger) (*accounts.Service, func(), error) {
-	keys := env("TONGBAN_TOKEN_SIGNING_KEYS", "")
+func accountService(ctx context.Context, logger *slog.Logger, cfg config) (*accounts.Service, func(), error) {
+	keys := cfg.TokenSigningKeys
 	if keys == "" {
 		logger.WarnContext(ctx, "accounts are off: set TONGBAN_TOKEN_SIGNING_KEYS (and TONGBAN_TOKEN_KEY_ID) to sign people in")
 		return nil, func() {}, nil
 	}
-	ttl, err := time.ParseDuration(env("TONGBAN_TOKEN_TTL", "15m"))
-	if err != nil || ttl <= 0 {
-		return nil, nil, fmt.Errorf("TONGBAN_TOKEN_TTL: want a duration such as 15m")
-	}
-	signer, err := token.NewSigner(keys, env("TONGBAN_TOKEN_KEY_ID", ""), ttl)
+	signer, err := token.NewSigner(keys, cfg.TokenKeyID, cfg.TokenTTL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("TONGBAN_TOKEN_SIGNING_KEYS / TONGBAN_TOKEN_KEY_ID: %w", err)
 	}
@@ -257,11 +233,11 @@ func accountService(ctx context.Context, logger *slog.Logger) (*accounts.Service
 	if err != nil {
 		return nil, nil, err
 	}
-	dir, err := directory.Load(env("TONGBAN_DIRECTORY", ""))
+	dir, err := directory.Load(cfg.Directory)
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, err := pgdb.Open(ctx, env("TONGBAN_DATABASE_URL", ""), "accounts")
+	pool, err := pgdb.Open(ctx, cfg.DatabaseURL, "accounts")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,7 +246,7 @@ func accountService(ctx context.Context, logger *slog.Logger) (*accounts.Service
 		return nil, nil, err
 	}
 	svc := &accounts.Service{Pool: pool, Dir: dir, Signer: signer, Verifier: verifier}
-	heads, err := app.HeadSigner(func(name, def string) string { return env("TONGBAN_"+name, def) }, pool, "gateway", "accounts")
+	heads, err := app.HeadSigner(cfg.AuditSigningKey, cfg.AuditHeadsDir, pool, "gateway", "accounts")
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -280,7 +256,7 @@ func accountService(ctx context.Context, logger *slog.Logger) (*accounts.Service
 	} else {
 		logger.WarnContext(ctx, "the accounts' audit chain heads are not signed: set TONGBAN_AUDIT_SIGNING_KEY and TONGBAN_AUDIT_HEADS_DIR")
 	}
-	if spec := env("TONGBAN_BOOTSTRAP_ADMIN", ""); spec != "" {
+	if spec := cfg.BootstrapAdmin; spec != "" {
 		if err := svc.Bootstrap(ctx, spec); err != nil {
 			pool.Close()
 			return nil, nil, err

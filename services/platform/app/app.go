@@ -47,17 +47,14 @@ import (
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/serving"
-	"github.com/tongban/tongban/services/platform/tlsconf"
 	"github.com/tongban/tongban/services/platform/token"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
 // streamWorkers is how many goroutines of a service's gRPC server stay to
-// handle calls, keeping the stacks they grew: with a goroutine per call (the
-// default), each call's goroutine grew its stack from the smallest size by
-// copying it, a twelfth of intake's CPU during registrations (runtime.
-// copystack under the handlers in bench-intake's profile). Calls beyond them
-// (the consumers' long polls hold one each) get goroutines of their own.
+// handle calls, keeping the stacks they grew: a goroutine per call (the
+// default) grows each call's stack anew by copying (docs/performance.md).
+// Calls beyond them (the consumers' long polls) get goroutines of their own.
 const streamWorkers = 32
 
 // MaxMessage bounds a gRPC message: room for a 10 MiB attachment.
@@ -69,8 +66,9 @@ type Spec struct {
 	Name string
 	// Env is the prefix of the service's own variables, e.g. "INTAKE_".
 	Env string
-	// DefaultGRPC and DefaultHTTP are the loopback addresses used by make run.
-	DefaultGRPC, DefaultHTTP string
+	// DefaultHTTP is the loopback address of the side port (health,
+	// metrics) under make run; the gRPC one is in DefaultAddresses.
+	DefaultHTTP string
 	// Migrations of the service's schema.
 	Migrations pgdb.Migrations
 	// Register registers the service's gRPC servers on s and returns its
@@ -81,49 +79,45 @@ type Spec struct {
 	OwnsDirectory bool
 	// PublicMethods answer without a caller (full gRPC method names).
 	PublicMethods []string
+	// Config, when set, is the service's own configuration: a pointer to a
+	// struct with env tags, read (and validated, when it has a Validate
+	// method) with Config before anything starts, for Register to use.
+	Config any
 }
 
 // Deps are what a service's Register gets.
 type Deps struct {
 	Pool      *pgxpool.Pool
 	Directory *directory.Directory
-	// Env reads the service's configuration (prefix first, then
-	// TONGBAN_name, then def).
-	Env func(name, def string) string
+	// Config is the process's configuration, read and validated at start.
+	Config Config
 	// Dial opens a client connection to another service, with the internal
 	// service token.
 	Dial func(addr string) (*grpc.ClientConn, error)
 	// Metrics is the process's registry, for the service's own gauges.
 	Metrics *metrics.Metrics
-	// DirectoryRefresh is how often the offices are reread
-	// (DIRECTORY_REFRESH).
-	DirectoryRefresh time.Duration
-	// FeedWait is how long a consumer's read of a drained feed waits for
-	// the next event (FEED_WAIT, default 2s; 0: no long poll, a read every
-	// 150 ms).
-	FeedWait time.Duration
 }
 
 // Follow returns a background worker that consumes the event feed of the
-// service named feed (its address from <FEED>_ADDR, default addr) and
-// applies each event with apply.
-func (d Deps) Follow(feed, addr string, apply func(context.Context, pgx.Tx, *eventsv1.Event) error) (func(context.Context) error, error) {
-	return d.follow(&outbox.Consumer{Feed: feed, Apply: apply}, addr)
+// service named feed (at its address in Config.Addrs) and applies each
+// event with apply.
+func (d Deps) Follow(feed string, apply func(context.Context, pgx.Tx, *eventsv1.Event) error) (func(context.Context) error, error) {
+	return d.follow(&outbox.Consumer{Feed: feed, Apply: apply})
 }
 
 // FollowBatches is Follow for a consumer that applies each transaction's
 // events as one batch (see outbox.Consumer.Begin).
-func (d Deps) FollowBatches(feed, addr string, begin outbox.Begin) (func(context.Context) error, error) {
-	return d.follow(&outbox.Consumer{Feed: feed, Begin: begin}, addr)
+func (d Deps) FollowBatches(feed string, begin outbox.Begin) (func(context.Context) error, error) {
+	return d.follow(&outbox.Consumer{Feed: feed, Begin: begin})
 }
 
-func (d Deps) follow(c *outbox.Consumer, addr string) (func(context.Context) error, error) {
+func (d Deps) follow(c *outbox.Consumer) (func(context.Context) error, error) {
 	feed := c.Feed
-	c.Wait = d.FeedWait
+	c.Wait = d.Config.FeedWait
 	if c.Wait == 0 {
 		c.Wait = -1 // outbox.Consumer: negative is "no long poll"
 	}
-	conn, err := d.Dial(d.Env(strings.ToUpper(feed)+"_ADDR", addr))
+	conn, err := d.Dial(d.Config.Addrs.Of(feed))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", feed, err)
 	}
@@ -151,22 +145,22 @@ func Main(spec Spec) {
 	defer stop()
 	logger := logging.NewFromEnv(spec.Name)
 	ctx = logging.WithLogger(ctx, logger)
-	if err := Run(ctx, spec, os.Getenv); err != nil {
+	if err := Run(ctx, spec, os.Environ()); err != nil {
 		logger.ErrorContext(ctx, spec.Name+" exited", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
 }
 
-// Run runs the service until ctx ends; getenv is injectable for tests.
-func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
-	env := func(name, def string) string {
-		if v := getenv(spec.Env + name); v != "" {
-			return v
-		}
-		if v := getenv("TONGBAN_" + name); v != "" {
-			return v
-		}
-		return def
+// Run runs the service until ctx ends, configured from environ (os.Environ's
+// form; injectable for tests).
+func Run(ctx context.Context, spec Spec, environ []string) error {
+	cfg := Config{GRPCAddr: DefaultAddresses.Of(spec.Name), HTTPAddr: spec.DefaultHTTP, Addrs: DefaultAddresses}
+	err := Load(&cfg, spec.Env, environ)
+	if spec.Config != nil {
+		err = errors.Join(err, Load(spec.Config, spec.Env, environ))
+	}
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := logging.FromContext(ctx)
 	stopTracing, err := tracing.Setup(ctx, spec.Name)
@@ -174,32 +168,16 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return fmt.Errorf("tracing: %w", err)
 	}
 	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck
-	dbURL := env("DATABASE_URL", "")
-	if dbURL == "" {
-		return errors.New("no database: set TONGBAN_DATABASE_URL (or " + spec.Env + "DATABASE_URL)")
-	}
-	shutdown, err := time.ParseDuration(env("SHUTDOWN_TIMEOUT", "15s"))
-	if err != nil {
-		return fmt.Errorf("SHUTDOWN_TIMEOUT: %w", err)
-	}
-	dir, err := directory.Load(env("DIRECTORY", ""))
+	dir, err := directory.Load(cfg.Directory)
 	if err != nil {
 		return err
 	}
-	refresh, err := time.ParseDuration(env("DIRECTORY_REFRESH", "15s"))
-	if err != nil || refresh <= 0 {
-		return fmt.Errorf("DIRECTORY_REFRESH: want a positive duration, have %q", env("DIRECTORY_REFRESH", "15s"))
-	}
-	feedWait, err := time.ParseDuration(env("FEED_WAIT", "2s"))
-	if err != nil || feedWait < 0 || feedWait > 30*time.Second {
-		return fmt.Errorf("FEED_WAIT: want a duration from 0 to 30s, have %q", env("FEED_WAIT", "2s"))
-	}
-	grpcL, httpL, err := serving.Listen(env("GRPC_ADDR", spec.DefaultGRPC), env("HTTP_ADDR", spec.DefaultHTTP))
+	grpcL, httpL, err := serving.Listen(cfg.GRPCAddr, cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
 
-	pool, err := pgdb.Open(ctx, dbURL, spec.Name)
+	pool, err := pgdb.Open(ctx, cfg.DatabaseURL, spec.Name)
 	if err != nil {
 		return err
 	}
@@ -208,7 +186,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return err
 	}
 	logger.InfoContext(ctx, "migrations applied", slog.String("schema", spec.Name), slog.String("county", dir.County.Code))
-	if env("MIGRATE_ONLY", "") == "true" {
+	if cfg.MigrateOnly {
 		// A migration Job (deploy/): apply the schema and stop; the
 		// service's replicas then find it current.
 		grpcL.Close()
@@ -216,20 +194,14 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		return nil
 	}
 
-	tlsConf, err := tlsconf.FromEnv(env)
+	tlsConf, err := cfg.TLS.Load()
 	if err != nil {
 		return err
 	}
-	// The internal service credential: no default, so a service cannot
-	// come up accepting (or sending) a credential everyone knows.
-	serviceToken := env("SERVICE_TOKEN", "")
-	if len(serviceToken) < 16 {
-		return errors.New("no service credential: set TONGBAN_SERVICE_TOKEN (at least 16 characters, the same for every process; " +
-			"make run and make test generate one, deploy/ takes it from the Secret tongban-service-token)")
-	}
+	serviceToken := cfg.ServiceToken
 	pagination.SetKey(DeriveKey(serviceToken, "page tokens"))
 	authn := auth.New(dir).WithPublic(spec.PublicMethods...).WithService(serviceToken)
-	if env("DEMO_TOKENS", "") == "true" {
+	if cfg.DemoTokens {
 		logger.WarnContext(ctx, "DEMO TOKENS ON: the directory's static demo tokens are accepted; never in production")
 		authn.WithDemoTokens()
 	}
@@ -242,24 +214,20 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	// revoked (read every REVOCATION_REFRESH).
 	var revocations *auth.Revocations
 	var followRevocations func(context.Context) error
-	if keys := env("TOKEN_PUBLIC_KEYS", ""); keys != "" {
-		v, err := token.NewVerifier(keys)
+	if cfg.TokenPublicKeys != "" {
+		v, err := token.NewVerifier(cfg.TokenPublicKeys)
 		if err != nil {
 			return fmt.Errorf("TONGBAN_TOKEN_PUBLIC_KEYS: %w", err)
 		}
-		every, err := time.ParseDuration(env("REVOCATION_REFRESH", "1s"))
-		if err != nil || every <= 0 || every > time.Second {
-			return fmt.Errorf("REVOCATION_REFRESH: want a positive duration of at most 1s (revocation holds within 2 s), have %q", env("REVOCATION_REFRESH", "1s"))
-		}
 		revocations = &auth.Revocations{}
 		authn.WithTokens(v).WithRevocations(revocations)
-		conn, err := dial(env("GATEWAY_ADDR", "127.0.0.1:8081"))
+		conn, err := dial(cfg.Addrs.Gateway)
 		if err != nil {
 			return fmt.Errorf("dial the gateway: %w", err)
 		}
 		followRevocations = func(ctx context.Context) error {
 			defer conn.Close()
-			return auth.FollowRevocations(ctx, revocations, accountsv1.NewRevocationServiceClient(conn), every)
+			return auth.FollowRevocations(ctx, revocations, accountsv1.NewRevocationServiceClient(conn), cfg.RevocationRefresh)
 		}
 	}
 	m := metrics.New(spec.Name)
@@ -276,14 +244,14 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 		recoverUnary,
 		authn.UnaryServerInterceptor(),
 	}
-	if key := getenv(democlock.Env); key != "" && democlock.Compiled {
+	if key := cfg.DemoClockKey; key != "" && democlock.Compiled {
 		logger.WarnContext(ctx, "DEMO CLOCK ON: the demo loader may backdate moves with the "+democlock.Header+" header; never in production")
 	} else if key != "" {
 		logger.WarnContext(ctx, democlock.Env+" is set but this build has no demo clock: every demo time is refused")
 	}
 	// Always installed: it refuses a demo time the build, the service's
 	// settings or the call do not allow.
-	unary = append(unary, democlock.UnaryServerInterceptor(getenv(democlock.Env)))
+	unary = append(unary, democlock.UnaryServerInterceptor(cfg.DemoClockKey))
 	srv := grpc.NewServer(
 		grpc.Creds(tlsConf.Server()),
 		grpc.MaxRecvMsgSize(MaxMessage),
@@ -300,15 +268,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	eventsv1.RegisterEventFeedServiceServer(srv, &outbox.FeedServer{Pool: pool, Stopping: ctx.Done()})
 	auditv1.RegisterAuditServiceServer(srv, &audit.Server{Pool: pool, Dir: dir})
 
-	deps := Deps{
-		Pool:             pool,
-		Directory:        dir,
-		Env:              env,
-		Dial:             dial,
-		Metrics:          m,
-		DirectoryRefresh: refresh,
-		FeedWait:         feedWait,
-	}
+	deps := Deps{Pool: pool, Directory: dir, Config: cfg, Dial: dial, Metrics: m}
 	workers, err := spec.Register(ctx, deps, srv)
 	if err != nil {
 		return err
@@ -319,7 +279,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	if followRevocations != nil {
 		workers = append(workers, followRevocations)
 	}
-	signer, err := HeadSigner(env, pool, spec.Name, "")
+	signer, err := HeadSigner(cfg.AuditSigningKey, cfg.AuditHeadsDir, pool, spec.Name, "")
 	if err != nil {
 		return err
 	}
@@ -331,19 +291,19 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 	if !spec.OwnsDirectory {
 		// The offices administrators change through assignment's
 		// OfficeService reach this process within DIRECTORY_REFRESH.
-		conn, err := deps.Dial(env("ASSIGNMENT_ADDR", "127.0.0.1:7201"))
+		conn, err := deps.Dial(cfg.Addrs.Assignment)
 		if err != nil {
 			return fmt.Errorf("dial the directory: %w", err)
 		}
 		workers = append(workers, func(ctx context.Context) error {
 			defer conn.Close()
-			return directory.Follow(ctx, dir, directoryv1.NewOfficeServiceClient(conn), refresh)
+			return directory.Follow(ctx, dir, directoryv1.NewOfficeServiceClient(conn), cfg.DirectoryRefresh)
 		})
 	}
 	s := &serving.Server{
 		GRPC: srv, Health: hs, GRPCListener: grpcL, HTTPListener: httpL,
 		Ready:           func(ctx context.Context) error { return pool.Ping(ctx) },
-		ShutdownTimeout: shutdown,
+		ShutdownTimeout: cfg.ShutdownTimeout,
 	}
 	// Metrics on the side port, which only the cluster reaches (deploy/).
 	s.Handlers = map[string]http.Handler{"GET /metrics": m.Handler()}
@@ -359,7 +319,7 @@ func Run(ctx context.Context, spec Spec, getenv func(string) string) error {
 			w.Write([]byte("ok\n")) //nolint:errcheck
 		})
 	}
-	if env("PPROF", "") == "true" {
+	if cfg.PProf {
 		// Profiles on the side port (loopback by default), for benchmarks.
 		s.Handlers["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
 		s.Handlers["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
@@ -401,11 +361,10 @@ func Scoped(srv *grpc.Server) error {
 }
 
 // HeadSigner is the signer of a schema's audit chain heads (audit.HeadSigner)
-// from AUDIT_SIGNING_KEY and AUDIT_HEADS_DIR (env as Run's); nil when
-// neither is set. The key never comes from the database, and the directory
-// should be storage its owner cannot rewrite (deploy/).
-func HeadSigner(env func(name, def string) string, pool *pgxpool.Pool, service, schema string) (*audit.HeadSigner, error) {
-	keyText, dir := env("AUDIT_SIGNING_KEY", ""), env("AUDIT_HEADS_DIR", "")
+// with the key keyText (AUDIT_SIGNING_KEY) into dir (AUDIT_HEADS_DIR); nil
+// when neither is set. The key never comes from the database, and the
+// directory should be storage its owner cannot rewrite (deploy/).
+func HeadSigner(keyText, dir string, pool *pgxpool.Pool, service, schema string) (*audit.HeadSigner, error) {
 	if keyText == "" && dir == "" {
 		return nil, nil
 	}

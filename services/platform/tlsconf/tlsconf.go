@@ -16,13 +16,33 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Settings (each read as TONGBAN_<name> or <SERVICE>_<name>).
-const (
-	CertFile   = "TLS_CERT_FILE"   // PEM certificate of this process (server and client)
-	KeyFile    = "TLS_KEY_FILE"    // its PEM private key
-	CAFile     = "TLS_CA_FILE"     // PEM CA bundle that signed the peers
-	ClientAuth = "TLS_CLIENT_AUTH" // "require": servers accept only clients with a certificate of the CA
-)
+// Settings are the files and the client rule, as a process's configuration
+// reads them (TONGBAN_TLS_CERT_FILE …).
+type Settings struct {
+	CertFile string `env:"TLS_CERT_FILE"` // PEM certificate of this process (server and client)
+	KeyFile  string `env:"TLS_KEY_FILE"`  // its PEM private key
+	CAFile   string `env:"TLS_CA_FILE"`   // PEM CA bundle that signed the peers
+	// ClientAuth "require": servers accept only clients with a certificate
+	// of the CA.
+	ClientAuth string `env:"TLS_CLIENT_AUTH" envDefault:"none"`
+}
+
+// Validate says what is missing or wrong, without reading the files.
+func (s Settings) Validate() error {
+	if s.CertFile == "" && s.KeyFile == "" && s.CAFile == "" {
+		if s.ClientAuth == "require" {
+			return errors.New("TLS_CLIENT_AUTH=require needs TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE")
+		}
+		return nil
+	}
+	if s.CertFile == "" || s.KeyFile == "" || s.CAFile == "" {
+		return errors.New("TLS needs all of TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE")
+	}
+	if s.ClientAuth != "none" && s.ClientAuth != "require" {
+		return fmt.Errorf("TLS_CLIENT_AUTH: want none or require, have %q", s.ClientAuth)
+	}
+	return nil
+}
 
 // Config is the TLS of one process; the zero Config is plaintext.
 type Config struct {
@@ -32,22 +52,15 @@ type Config struct {
 	enabled bool
 }
 
-// FromEnv reads the settings with env (name, default).
-func FromEnv(env func(name, def string) string) (*Config, error) {
-	certFile, keyFile, caFile := env(CertFile, ""), env(KeyFile, ""), env(CAFile, "")
-	auth := env(ClientAuth, "none")
-	if certFile == "" && keyFile == "" && caFile == "" {
-		if auth == "require" {
-			return nil, errors.New("TLS_CLIENT_AUTH=require needs TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE")
-		}
+// Load reads the certificate, key and CA the settings name.
+func (s Settings) Load() (*Config, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.CertFile == "" {
 		return &Config{}, nil
 	}
-	if certFile == "" || keyFile == "" || caFile == "" {
-		return nil, errors.New("TLS needs all of TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE")
-	}
-	if auth != "none" && auth != "require" {
-		return nil, fmt.Errorf("TLS_CLIENT_AUTH: want none or require, have %q", auth)
-	}
+	certFile, keyFile, caFile, auth := s.CertFile, s.KeyFile, s.CAFile, s.ClientAuth
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)

@@ -22,8 +22,8 @@ import (
 func main() {
 	app.Main(app.Spec{
 		Name: "assignment", Env: "ASSIGNMENT_",
-		DefaultGRPC: "127.0.0.1:7201", DefaultHTTP: "127.0.0.1:7202",
-		Migrations: migrations.Set, OwnsDirectory: true,
+		DefaultHTTP: "127.0.0.1:7202",
+		Migrations:  migrations.Set, OwnsDirectory: true,
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
 			srv, err := server.New(&store.Store{Pool: d.Pool}, d.Directory)
 			if err != nil {
@@ -42,21 +42,21 @@ func main() {
 			directoryv1.RegisterOfficeServiceServer(s, offices)
 			eventsv1.RegisterCaseEventServiceServer(s, &server.Events{Store: srv.Store, Poll: 200 * time.Millisecond})
 			// Case cards show the subject, which is intake's.
-			intake, err := d.Dial(d.Env("INTAKE_ADDR", "127.0.0.1:7101"))
+			intake, err := d.Dial(d.Config.Addrs.Intake)
 			if err != nil {
 				return nil, fmt.Errorf("dial intake: %w", err)
 			}
 			srv.Subjects = server.IntakeSubjects{Client: intakev1.NewIntakeServiceClient(intake)}
 			// New cases arrive as intake's CaseRegistered events, taken a
 			// batch at a time.
-			registrations, err := d.FollowBatches("intake", "127.0.0.1:7101", srv.BeginRegistrations)
+			registrations, err := d.FollowBatches("intake", srv.BeginRegistrations)
 			if err != nil {
 				return nil, err
 			}
 			// The statutory clocks, shown on the case, and holiday notices
 			// loaded at run time come from scheduling.
-			clocks, err := d.Follow("scheduling", "127.0.0.1:7301", srv.ApplyScheduling)
-			refresh := func(ctx context.Context) error { return offices.Run(ctx, d.DirectoryRefresh) }
+			clocks, err := d.Follow("scheduling", srv.ApplyScheduling)
+			refresh := func(ctx context.Context) error { return offices.Run(ctx, d.Config.DirectoryRefresh) }
 			return []func(context.Context) error{registrations, clocks, refresh}, err
 		},
 	})

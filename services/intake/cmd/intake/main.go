@@ -4,8 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,49 +19,69 @@ import (
 	"github.com/tongban/tongban/services/platform/protect"
 )
 
+// config is intake's own configuration (INTAKE_NAME or TONGBAN_NAME).
+type config struct {
+	// Identity is sealed at rest; the service refuses to start without keys.
+	IdentityKeys    string `env:"IDENTITY_KEYS" json:"-"`
+	IdentityKeyID   string `env:"IDENTITY_KEY_ID"`
+	IdentityHashKey string `env:"IDENTITY_HASH_KEY" json:"-"`
+	// BlobDir keeps attachments' bytes.
+	BlobDir string `env:"BLOB_DIR"`
+	// RepeatWindowDays: a case repeats an earlier one of the same
+	// petitioner and matter registered within this many days.
+	RepeatWindowDays int `env:"REPEAT_WINDOW_DAYS" envDefault:"180"`
+	// DurableReadAudit commits each identity read's audit entry before
+	// the answer (rather than with the next write).
+	DurableReadAudit bool `env:"DURABLE_READ_AUDIT"`
+	// RetentionDays: the petitioners' identity of a case that ended this
+	// many days ago is anonymised (0 keeps it for ever).
+	RetentionDays int `env:"RETENTION_DAYS" envDefault:"1826"`
+}
+
+func (c *config) Validate() error {
+	var errs []error
+	if c.BlobDir == "" {
+		errs = append(errs, errors.New("set INTAKE_BLOB_DIR: the directory that keeps attachments' bytes"))
+	}
+	if c.RepeatWindowDays < 1 {
+		errs = append(errs, fmt.Errorf("INTAKE_REPEAT_WINDOW_DAYS: want a positive number of days, have %d", c.RepeatWindowDays))
+	}
+	if c.RetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("INTAKE_RETENTION_DAYS: want a number of days (0: keep for ever), have %d", c.RetentionDays))
+	}
+	return errors.Join(errs...)
+}
+
 func main() {
+	var cfg config
 	app.Main(app.Spec{
 		Name: "intake", Env: "INTAKE_",
-		DefaultGRPC: "127.0.0.1:7101", DefaultHTTP: "127.0.0.1:7102",
-		Migrations: migrations.Set,
+		DefaultHTTP: "127.0.0.1:7102",
+		Migrations:  migrations.Set,
+		Config:      &cfg,
 		// A petitioner's progress lookup by case number and query code.
 		PublicMethods: []string{server.ProgressMethod},
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
-			// Identity is sealed at rest; the service refuses to start without keys.
-			keys, err := protect.Parse(d.Env("IDENTITY_KEYS", ""), d.Env("IDENTITY_KEY_ID", ""), d.Env("IDENTITY_HASH_KEY", ""))
+			keys, err := protect.Parse(cfg.IdentityKeys, cfg.IdentityKeyID, cfg.IdentityHashKey)
 			if err != nil {
 				return nil, fmt.Errorf("%w (set INTAKE_IDENTITY_KEYS, INTAKE_IDENTITY_KEY_ID, INTAKE_IDENTITY_HASH_KEY)", err)
-			}
-			blobDir := d.Env("BLOB_DIR", "")
-			if blobDir == "" {
-				return nil, fmt.Errorf("set INTAKE_BLOB_DIR: the directory that keeps attachments' bytes")
 			}
 			st := &store.Store{Pool: d.Pool, Keys: keys}
 			if _, err := st.HashLegacyQueryCodes(ctx); err != nil {
 				return nil, err
 			}
-			srv, err := server.New(st, d.Directory, blob.Dir{Root: blobDir})
+			srv, err := server.New(st, d.Directory, blob.Dir{Root: cfg.BlobDir})
 			if err != nil {
 				return nil, err
 			}
-			days, err := strconv.Atoi(d.Env("REPEAT_WINDOW_DAYS", "180"))
-			if err != nil || days < 1 {
-				return nil, fmt.Errorf("INTAKE_REPEAT_WINDOW_DAYS must be a positive number of days")
-			}
-			srv.RepeatWindow = time.Duration(days) * 24 * time.Hour
+			srv.RepeatWindow = time.Duration(cfg.RepeatWindowDays) * 24 * time.Hour
+			srv.DurableReadAudit = cfg.DurableReadAudit
 			intakev1.RegisterIntakeServiceServer(s, srv)
-			// Retention: the petitioners' identity of a case that ended this
-			// many days ago is anonymised (0 keeps it for ever).
-			srv.DurableReadAudit = d.Env("DURABLE_READ_AUDIT", "") == "true"
-			retain, err := strconv.Atoi(d.Env("RETENTION_DAYS", "1826"))
-			if err != nil || retain < 0 {
-				return nil, fmt.Errorf("INTAKE_RETENTION_DAYS must be a number of days (0: keep for ever)")
-			}
 			// State, holder and history of each case, projected from assignment.
-			moves, err := d.Follow("assignment", "127.0.0.1:7201", srv.ProjectMove)
+			moves, err := d.Follow("assignment", srv.ProjectMove)
 			workers := []func(context.Context) error{moves}
-			if retain > 0 {
-				workers = append(workers, srv.RetentionJob(time.Duration(retain)*24*time.Hour, time.Hour))
+			if cfg.RetentionDays > 0 {
+				workers = append(workers, srv.RetentionJob(time.Duration(cfg.RetentionDays)*24*time.Hour, time.Hour))
 			}
 			return workers, err
 		},

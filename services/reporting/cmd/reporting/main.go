@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"google.golang.org/grpc"
 
@@ -18,23 +17,33 @@ import (
 	"github.com/tongban/tongban/services/reporting/migrations"
 )
 
+// config is reporting's own configuration (REPORTING_NAME or TONGBAN_NAME).
+type config struct {
+	// AtRiskWorkingDays: the at-risk list holds the running clocks due
+	// within this many working days.
+	AtRiskWorkingDays int `env:"AT_RISK_WORKING_DAYS" envDefault:"3"`
+	// Rebuild empties the read model and rebuilds it from the feeds'
+	// whole history (a one-off, after a change of the figures' definitions).
+	Rebuild bool `env:"REBUILD"`
+}
+
+func (c *config) Validate() error {
+	if c.AtRiskWorkingDays < 1 {
+		return fmt.Errorf("REPORTING_AT_RISK_WORKING_DAYS: want a number ≥ 1, have %d", c.AtRiskWorkingDays)
+	}
+	return nil
+}
+
 func main() {
+	var cfg config
 	app.Main(app.Spec{
 		Name: "reporting", Env: "REPORTING_",
-		DefaultGRPC: "127.0.0.1:7401", DefaultHTTP: "127.0.0.1:7402",
-		Migrations: migrations.Set,
+		DefaultHTTP: "127.0.0.1:7402",
+		Migrations:  migrations.Set,
+		Config:      &cfg,
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
-			srv := &server.Server{Store: &store.Store{Pool: d.Pool}, Dir: d.Directory}
-			// The at-risk list: running clocks due within this many working days.
-			days := d.Env("AT_RISK_WORKING_DAYS", "3")
-			var err error
-			if srv.AtRiskWorkingDays, err = strconv.Atoi(days); err != nil || srv.AtRiskWorkingDays < 1 {
-				return nil, fmt.Errorf("REPORTING_AT_RISK_WORKING_DAYS: want a number ≥ 1, have %q", days)
-			}
-			// REPORTING_REBUILD=true empties the read model and rebuilds it
-			// from the feeds' whole history (a one-off, after a change of
-			// the figures' definitions).
-			if d.Env("REBUILD", "false") == "true" {
+			srv := &server.Server{Store: &store.Store{Pool: d.Pool}, Dir: d.Directory, AtRiskWorkingDays: cfg.AtRiskWorkingDays}
+			if cfg.Rebuild {
 				if err := srv.Store.Reset(ctx); err != nil {
 					return nil, err
 				}
@@ -42,12 +51,10 @@ func main() {
 			}
 			reportingv1.RegisterReportingServiceServer(s, srv)
 			var workers []func(context.Context) error
-			for _, feed := range []struct{ name, addr string }{
-				{"intake", "127.0.0.1:7101"},     // registrations, corrections, repeats
-				{"assignment", "127.0.0.1:7201"}, // every move
-				{"scheduling", "127.0.0.1:7301"}, // clocks and leaders' meetings
-			} {
-				w, err := d.FollowBatches(feed.name, feed.addr, srv.Begin)
+			// Registrations, corrections and repeats; every move; clocks and
+			// leaders' meetings.
+			for _, feed := range []string{"intake", "assignment", "scheduling"} {
+				w, err := d.FollowBatches(feed, srv.Begin)
 				if err != nil {
 					return nil, err
 				}

@@ -5,8 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,25 +19,39 @@ import (
 	"github.com/tongban/tongban/services/scheduling/migrations"
 )
 
+// config is scheduling's own configuration (SCHEDULING_NAME or TONGBAN_NAME).
+type config struct {
+	// RemindWorkingDays: how many working days before a deadline the
+	// office is reminded.
+	RemindWorkingDays int `env:"REMIND_WORKING_DAYS" envDefault:"3"`
+	// JobInterval: how often the reminder and supervision jobs run.
+	JobInterval time.Duration `env:"JOB_INTERVAL" envDefault:"10s"`
+}
+
+func (c *config) Validate() error {
+	var errs []error
+	if c.RemindWorkingDays < 0 {
+		errs = append(errs, fmt.Errorf("SCHEDULING_REMIND_WORKING_DAYS: want a number ≥ 0, have %d", c.RemindWorkingDays))
+	}
+	if c.JobInterval <= 0 {
+		errs = append(errs, fmt.Errorf("SCHEDULING_JOB_INTERVAL: want a duration such as 10s, have %v", c.JobInterval))
+	}
+	return errors.Join(errs...)
+}
+
 func main() {
+	var cfg config
 	app.Main(app.Spec{
 		Name: "scheduling", Env: "SCHEDULING_",
-		DefaultGRPC: "127.0.0.1:7301", DefaultHTTP: "127.0.0.1:7302",
-		Migrations: migrations.Set,
+		DefaultHTTP: "127.0.0.1:7302",
+		Migrations:  migrations.Set,
+		Config:      &cfg,
 		Register: func(ctx context.Context, d app.Deps, s *grpc.Server) ([]func(context.Context) error, error) {
 			srv, err := server.New(&store.Store{Pool: d.Pool}, d.Directory)
 			if err != nil {
 				return nil, err
 			}
-			// How many working days before a deadline the office is reminded.
-			if srv.RemindWorkingDays, err = strconv.Atoi(d.Env("REMIND_WORKING_DAYS", "3")); err != nil || srv.RemindWorkingDays < 0 {
-				return nil, fmt.Errorf("SCHEDULING_REMIND_WORKING_DAYS: want a number ≥ 0, have %q", d.Env("REMIND_WORKING_DAYS", "3"))
-			}
-			// How often the reminder and supervision jobs run.
-			interval, err := time.ParseDuration(d.Env("JOB_INTERVAL", "10s"))
-			if err != nil || interval <= 0 {
-				return nil, fmt.Errorf("SCHEDULING_JOB_INTERVAL: want a duration such as 10s, have %q", d.Env("JOB_INTERVAL", "10s"))
-			}
+			srv.RemindWorkingDays = cfg.RemindWorkingDays
 			if _, err := srv.LoadCalendar(ctx); err != nil {
 				return nil, err
 			}
@@ -49,13 +63,13 @@ func main() {
 			schedulingv1.RegisterSchedulingServiceServer(s, srv)
 			srv.Gauges(d.Metrics)
 			// The clocks run on assignment's moves, taken a batch at a time.
-			moves, err := d.FollowBatches("assignment", "127.0.0.1:7201", srv.BeginMoves)
+			moves, err := d.FollowBatches("assignment", srv.BeginMoves)
 			if err != nil {
 				return nil, err
 			}
 			logger := logging.FromContext(ctx)
 			logf := func(msg string, args ...any) { logger.Error(msg, args...) }
-			return []func(context.Context) error{moves, srv.Jobs(interval, logf)}, nil
+			return []func(context.Context) error{moves, srv.Jobs(cfg.JobInterval, logf)}, nil
 		},
 	})
 }
