@@ -329,8 +329,7 @@ const busyBatch = 64
 // consumer a transaction, a read of the feed and, in the consumers that
 // gather their writes, a statement per table, so under load fuller
 // batches leave more of the machine to the requests that make the events
-// (at 900 registrations a second, batches of about 50 events became about
-// 110, and the consumers' processes spent a third less per registration).
+// (figures in docs/performance.md).
 func linger(n, page int, interval time.Duration) time.Duration {
 	if n < busyBatch || n >= page || interval <= 0 {
 		return lingerDelay

@@ -85,8 +85,7 @@ type Candidate struct {
 // the materialised CTE makes it so whatever the statistics say: with stale
 // ones (a fresh or freshly imported county; autovacuum analyses a minute
 // later at best) the planner started from the window's cases instead and
-// probed each one's petitioners, a registration costing 21 ms of CPU at
-// 5,800 cases and growing with them (found by make bench-intake). The
+// probed each one's petitioners, a cost growing with the cases. The
 // lateral subquery (LIMIT 1 keeps it from being flattened) reads each
 // match's case by its key rather than hashing the window's cases.
 func (s *Store) RepeatCandidates(ctx context.Context, tx pgx.Tx, county string, idHashes, phoneHashes [][]byte, since time.Time) ([]Candidate, error) {
@@ -121,9 +120,8 @@ func QueueRepeatCandidates(b *pgx.Batch, county string, idHashes, phoneHashes []
 // (cases and petitioners). Every backend's cached plans of statements on
 // them are then made again: a plan made while a table was a few pages
 // (a sequential scan) stays cached until the table is next analyzed, and
-// autovacuum, busy under a bulk load, can be minutes late (a repeat
-// look-up scanning every petitioner reached 4 ms per registration).
-// PostgreSQL's advice after a bulk load is the same.
+// autovacuum, busy under a bulk load, can be minutes late. PostgreSQL's
+// advice after a bulk load is the same.
 func (s *Store) Analyze(ctx context.Context) error {
 	if _, err := s.Pool.Exec(ctx, `ANALYZE cases, petitioners`); err != nil {
 		return fmt.Errorf("store.Analyze: %w", err)

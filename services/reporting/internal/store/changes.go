@@ -253,9 +253,8 @@ var contributionsSQL = byNumbers(`SELECT case_number, county, month, township, d
 // cases whose numbers are $1 (a text array), looked up one by one in the
 // relation's index on case_number. "WHERE case_number = ANY($1)" would
 // let the planner choose a sequential scan that compares every row with
-// every number (a batch's 200 against 7,000 cases: 40 ms, growing with
-// the table); OFFSET 0 keeps the lateral subquery from being flattened
-// into such a plan.
+// every number, growing with the table; OFFSET 0 keeps the lateral
+// subquery from being flattened into such a plan.
 func byNumbers(query string) string {
 	return `SELECT r.* FROM unnest($1::text[]) AS n(num), LATERAL (` + query + ` WHERE case_number = n.num OFFSET 0) AS r`
 }
