@@ -8,13 +8,11 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	auditv1 "github.com/tongban/tongban/proto/tongban/audit/v1"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // auditLogs serves GET /v1/services/{service}/auditEntries: each service's
@@ -40,7 +38,7 @@ func (h *auditLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.conns[service] != nil:
 		resp, err = auditv1.NewAuditServiceClient(h.conns[service]).ListEntries(metadata.NewOutgoingContext(r.Context(), md), req)
 	default:
-		err = rpcerr.New(codes.NotFound, "NO_SUCH_SERVICE", "no audit log named "+service+": intake, assignment, scheduling, reporting or gateway")
+		err = fault.New(fault.NotFound, "NO_SUCH_SERVICE", "no audit log named "+service+": intake, assignment, scheduling, reporting or gateway")
 	}
 	if err != nil {
 		runtime.HTTPError(r.Context(), h.mux, h.marshaler, w, r, err)
@@ -48,7 +46,7 @@ func (h *auditLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := h.marshaler.Marshal(resp)
 	if err != nil {
-		runtime.HTTPError(r.Context(), h.mux, h.marshaler, w, r, status.Error(codes.Internal, err.Error()))
+		runtime.HTTPError(r.Context(), h.mux, h.marshaler, w, r, fault.Hide(err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -64,6 +62,6 @@ func callerFromMetadata(a *auth.Authenticator) func(ctx context.Context) (auth.C
 		if c, ok := a.Authenticate(tok); ok && tok != "" {
 			return c, nil
 		}
-		return auth.Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
+		return auth.Caller{}, fault.New(fault.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
 	}
 }

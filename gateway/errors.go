@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
@@ -25,6 +26,11 @@ var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 // INVALID_ARGUMENT with a plain message, an ErrorInfo and, for an unknown
 // field, a BadRequest naming it.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if _, ok := fault.As(err); ok || fault.IsHidden(err) {
+		// The accounts service answers in-process, below no interceptor:
+		// its faults take the services' one mapping here.
+		err = rpcerr.ToStatus(err)
+	}
 	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
 		if strings.Contains(st.Message(), "request body too large") {
 			tooLarge(m, w)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -33,8 +32,8 @@ import (
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )
 
@@ -103,7 +102,7 @@ var dummy, _ = HashPassword("no such account")
 
 // CreateSession signs a person in.
 func (s *Service) CreateSession(ctx context.Context, req *accountsv1.CreateSessionRequest) (*accountsv1.CreateSessionResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	if req.GetUsername() == "" {
 		v.Add("username", "is required")
 	}
@@ -116,10 +115,10 @@ func (s *Service) CreateSession(ctx context.Context, req *accountsv1.CreateSessi
 	now := s.now()
 	var locked *time.Time
 	if err := s.Pool.QueryRow(ctx, `SELECT locked_until FROM login_failures WHERE username = $1`, req.GetUsername()).Scan(&locked); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if locked != nil && now.Before(*locked) {
-		return nil, rpcerr.New(codes.ResourceExhausted, "LOGIN_LOCKED",
+		return nil, fault.New(fault.ResourceExhausted, "LOGIN_LOCKED",
 			"too many failed sign-ins: try again after "+locked.UTC().Format(time.RFC3339), "retry_after", locked.UTC().Format(time.RFC3339))
 	}
 	a, hash, err := s.account(ctx, req.GetUsername())
@@ -130,21 +129,21 @@ func (s *Service) CreateSession(ctx context.Context, req *accountsv1.CreateSessi
 		ok = CheckPassword(hash, req.GetPassword())
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if !ok {
 		if err := s.fail(ctx, req.GetUsername(), now); err != nil {
-			return nil, rpcerr.ToStatus(err)
+			return nil, err
 		}
-		return nil, rpcerr.New(codes.Unauthenticated, "LOGIN_FAILED", "wrong username or password")
+		return nil, fault.New(fault.Unauthenticated, "LOGIN_FAILED", "wrong username or password")
 	}
 	if _, err := s.Pool.Exec(ctx, `DELETE FROM login_failures WHERE username = $1`, req.GetUsername()); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	office, _ := names.OfficeID(a.GetOffice())
 	tok, exp, err := s.Signer.Sign(token.Claims{Account: req.GetUsername(), Office: office, Role: a.GetRole()}, now)
 	if err != nil {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	return &accountsv1.CreateSessionResponse{AccessToken: tok, ExpireTime: timestamppb.New(exp), Account: a}, nil
 }
@@ -185,11 +184,11 @@ func (s *Service) caller(ctx context.Context) (token.Claims, error) {
 	vals := md.Get("authorization")
 	tok, _ := strings.CutPrefix(strings.Join(vals, ""), "Bearer ")
 	if tok == "" {
-		return token.Claims{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "sign in first: send \"Authorization: Bearer <access token>\"")
+		return token.Claims{}, fault.New(fault.Unauthenticated, "TOKEN_MISSING", "sign in first: send \"Authorization: Bearer <access token>\"")
 	}
 	c, err := s.Verifier.Verify(tok, s.now())
 	if err != nil {
-		return token.Claims{}, rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the access token is not valid: sign in again")
+		return token.Claims{}, fault.New(fault.Unauthenticated, "TOKEN_INVALID", "the access token is not valid: sign in again")
 	}
 	return c, nil
 }
@@ -201,7 +200,7 @@ func (s *Service) admin(ctx context.Context) error {
 		return err
 	}
 	if o, ok := s.Dir.Office(c.Office); !ok || !policy.May(auth.Caller{Office: o, Role: c.Role}, policy.Administer) {
-		return rpcerr.New(codes.PermissionDenied, "ADMIN_ONLY", "accounts are managed by the petition bureau's administrators")
+		return fault.New(fault.PermissionDenied, "ADMIN_ONLY", "accounts are managed by the petition bureau's administrators")
 	}
 	return nil
 }
@@ -216,7 +215,7 @@ func (s *Service) CreateAccount(ctx context.Context, req *accountsv1.CreateAccou
 	}
 	a, _, err := s.account(ctx, strings.TrimPrefix(req.GetAccount().GetName(), "accounts/"))
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return &accountsv1.CreateAccountResponse{Account: a}, nil
 }
@@ -224,7 +223,7 @@ func (s *Service) CreateAccount(ctx context.Context, req *accountsv1.CreateAccou
 // Create validates and stores an account (also the bootstrap
 // administrator); it reports false when the username was taken.
 func (s *Service) Create(ctx context.Context, a *accountsv1.Account, password string) (bool, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	user, ok := strings.CutPrefix(a.GetName(), "accounts/")
 	if !ok || !names.Username(user) {
 		v.Add("account.name", `must be "accounts/{username}", 3–32 lower-case letters, digits, dots or dashes`)
@@ -254,7 +253,7 @@ func (s *Service) Create(ctx context.Context, a *accountsv1.Account, password st
 		} else {
 			h, err := HashPassword(password)
 			if err != nil {
-				return false, rpcerr.Internal(err)
+				return false, fault.Hide(err)
 			}
 			hash = h
 		}
@@ -274,10 +273,10 @@ func (s *Service) Create(ctx context.Context, a *accountsv1.Account, password st
 	n, err := s.change(ctx, "account.create", user, "role="+a.GetRole()+" office="+office, `INSERT INTO accounts (username, kind, office, role, display_name, password_hash)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, user, int16(a.GetKind()), office, a.GetRole(), a.GetDisplayName(), hash)
 	if err != nil {
-		return false, rpcerr.ToStatus(err)
+		return false, err
 	}
 	if n == 0 {
-		return false, rpcerr.New(codes.AlreadyExists, "ACCOUNT_EXISTS", "the username "+user+" is taken", "account.name", a.GetName())
+		return false, fault.New(fault.AlreadyExists, "ACCOUNT_EXISTS", "the username "+user+" is taken", "account.name", a.GetName())
 	}
 	return true, nil
 }
@@ -291,18 +290,18 @@ func (s *Service) ListAccounts(ctx context.Context, req *accountsv1.ListAccounts
 	out := &accountsv1.ListAccountsResponse{}
 	rows, err := s.Pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE $1 = '' OR office = $1 ORDER BY username`, office)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		a, _, err := scanAccount(rows)
 		if err != nil {
-			return nil, rpcerr.ToStatus(err)
+			return nil, err
 		}
 		out.Accounts = append(out.Accounts, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -317,10 +316,10 @@ func (s *Service) revoke(ctx context.Context, user string, disable bool) error {
 	n, err := s.change(ctx, action, user, "", `UPDATE accounts SET tokens_valid_after = date_trunc('second', $2::timestamptz) + interval '1 second',
 		disabled = disabled OR $3 WHERE username = $1`, user, s.now(), disable)
 	if err != nil {
-		return rpcerr.ToStatus(err)
+		return err
 	}
 	if n == 0 {
-		return rpcerr.New(codes.NotFound, "ACCOUNT_NOT_FOUND", "no such account: "+user)
+		return fault.New(fault.NotFound, "ACCOUNT_NOT_FOUND", "no such account: "+user)
 	}
 	s.mu.Lock()
 	delete(s.statuses, user)
@@ -339,7 +338,7 @@ func (s *Service) DisableAccount(ctx context.Context, req *accountsv1.DisableAcc
 	}
 	a, _, err := s.account(ctx, user)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return &accountsv1.DisableAccountResponse{Account: a}, nil
 }
@@ -370,25 +369,25 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 	user := strings.TrimPrefix(req.GetParent(), "accounts/")
 	a, _, err := s.account(ctx, user)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, rpcerr.New(codes.NotFound, "ACCOUNT_NOT_FOUND", "no such account: "+req.GetParent())
+		return nil, fault.New(fault.NotFound, "ACCOUNT_NOT_FOUND", "no such account: "+req.GetParent())
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if a.GetKind() != accountsv1.AccountKind_ACCOUNT_KIND_SERVICE {
-		return nil, rpcerr.New(codes.FailedPrecondition, "NOT_A_SERVICE_ACCOUNT", "API keys are for service accounts; people sign in")
+		return nil, fault.New(fault.FailedPrecondition, "NOT_A_SERVICE_ACCOUNT", "API keys are for service accounts; people sign in")
 	}
 	id, secret := make([]byte, 6), make([]byte, 24)
 	if _, err := rand.Read(id); err != nil {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	if _, err := rand.Read(secret); err != nil {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	kid, sec := hex.EncodeToString(id), base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(sec))
 	if _, err := s.change(ctx, "api_key.create", user, "key="+kid, `INSERT INTO api_keys (id, username, secret_hash) VALUES ($1, $2, $3)`, kid, user, sum[:]); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return &accountsv1.CreateApiKeyResponse{Name: "accounts/" + user + "/apiKeys/" + kid, Key: keyPrefix + kid + "_" + sec}, nil
 }
@@ -400,16 +399,16 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *accountsv1.RevokeApiKey
 	}
 	parts := strings.Split(req.GetName(), "/")
 	if len(parts) != 4 || parts[0] != "accounts" || parts[2] != "apiKeys" {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("name", `must be "accounts/{username}/apiKeys/{id}"`)
 		return nil, v.Err()
 	}
 	n, err := s.change(ctx, "api_key.revoke", parts[1], "key="+parts[3], `UPDATE api_keys SET revoke_time = coalesce(revoke_time, $3) WHERE id = $2 AND username = $1`, parts[1], parts[3], s.now())
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if n == 0 {
-		return nil, rpcerr.New(codes.NotFound, "API_KEY_NOT_FOUND", "no such API key: "+req.GetName())
+		return nil, fault.New(fault.NotFound, "API_KEY_NOT_FOUND", "no such API key: "+req.GetName())
 	}
 	s.mu.Lock()
 	delete(s.keys, parts[3])
@@ -503,16 +502,16 @@ func (s *Service) status(ctx context.Context, user string) (accountStatus, error
 func (s *Service) checkToken(ctx context.Context, tok string) error {
 	c, err := s.Verifier.Verify(tok, s.now())
 	if err != nil {
-		return rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the access token is not valid (expired, or not signed by Tongban): sign in again")
+		return fault.New(fault.Unauthenticated, "TOKEN_INVALID", "the access token is not valid (expired, or not signed by Tongban): sign in again")
 	}
 	st, err := s.status(ctx, c.Account)
 	if err != nil {
-		return rpcerr.ToStatus(err)
+		return err
 	}
 	keyRevoked := false
 	if c.APIKey != "" {
 		if keyRevoked, err = s.keyRevoked(ctx, c.APIKey); err != nil {
-			return rpcerr.ToStatus(err)
+			return err
 		}
 	}
 	if auth.Revoked(auth.Revocation{Disabled: st.disabled, ValidAfter: st.validAfter}, keyRevoked, c) {
@@ -524,7 +523,7 @@ func (s *Service) checkToken(ctx context.Context, tok string) error {
 // swapKey checks an API key ("{id}_{secret}") and returns an access token
 // of its account, reusing one until shortly before it expires.
 func (s *Service) swapKey(ctx context.Context, key string) (string, error) {
-	bad := rpcerr.New(codes.Unauthenticated, "API_KEY_INVALID", "the API key is not valid (revoked, or its account disabled)")
+	bad := fault.New(fault.Unauthenticated, "API_KEY_INVALID", "the API key is not valid (revoked, or its account disabled)")
 	id, secret, ok := strings.Cut(key, "_")
 	if !ok {
 		return "", bad
@@ -547,18 +546,18 @@ func (s *Service) swapKey(ctx context.Context, key string) (string, error) {
 		return "", bad
 	}
 	if err != nil {
-		return "", rpcerr.ToStatus(err)
+		return "", err
 	}
 	st, err := s.status(ctx, user)
 	if err != nil {
-		return "", rpcerr.ToStatus(err)
+		return "", err
 	}
 	if st.disabled {
 		return "", bad
 	}
 	tok, exp, err := s.Signer.Sign(token.Claims{Account: user, Office: st.office, Role: st.role, APIKey: id}, now)
 	if err != nil {
-		return "", rpcerr.Internal(err)
+		return "", fault.Hide(err)
 	}
 	s.mu.Lock()
 	if s.keys == nil {
@@ -648,7 +647,7 @@ func (r *Revocations) ListRevocations(ctx context.Context, _ *accountsv1.ListRev
 	rows, err := s.Pool.Query(ctx, `SELECT username, disabled, greatest(tokens_valid_after, 'epoch') FROM accounts
 		WHERE disabled OR tokens_valid_after > $1 ORDER BY username`, since)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp.Accounts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*accountsv1.AccountRevocation, error) {
 		var a accountsv1.AccountRevocation
@@ -658,14 +657,14 @@ func (r *Revocations) ListRevocations(ctx context.Context, _ *accountsv1.ListRev
 		return &a, err
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	rows, err = s.Pool.Query(ctx, `SELECT id FROM api_keys WHERE revoke_time > $1 ORDER BY id`, since)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if resp.RevokedApiKeys, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return resp, nil
 }

@@ -13,13 +13,13 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/tongban/tongban/gateway/accounts/migrations"
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/audit"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )
 
@@ -91,10 +91,10 @@ func TestPeople(t *testing.T) {
 	if err != nil || c.Office != "330421102" || c.Role != "clerk" || c.Account != "wang.fang" {
 		t.Fatalf("clerk token: %+v %v", c, err)
 	}
-	if _, err := s.ListAccounts(bearer(clerk), &accountsv1.ListAccountsRequest{}); status.Code(err) != codes.PermissionDenied {
+	if _, err := s.ListAccounts(bearer(clerk), &accountsv1.ListAccountsRequest{}); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("a clerk lists accounts: %v", err)
 	}
-	if _, err := s.ListAccounts(context.Background(), &accountsv1.ListAccountsRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := s.ListAccounts(context.Background(), &accountsv1.ListAccountsRequest{}); rpcerr.Code(err) != codes.Unauthenticated {
 		t.Errorf("anyone lists accounts: %v", err)
 	}
 	list, err := s.ListAccounts(bearer(admin), &accountsv1.ListAccountsRequest{})
@@ -108,13 +108,13 @@ func TestPeople(t *testing.T) {
 		{Account: &accountsv1.Account{Name: "accounts/sys", Kind: accountsv1.AccountKind_ACCOUNT_KIND_SERVICE, Office: "offices/330421102", Role: "system"}, Password: "a password for a system"},
 		{Account: &accountsv1.Account{Name: "accounts/sys2", Kind: accountsv1.AccountKind_ACCOUNT_KIND_SERVICE, Office: "offices/330421102", Role: "service"}},
 	} {
-		if _, err := s.CreateAccount(bearer(admin), bad); status.Code(err) != codes.InvalidArgument {
+		if _, err := s.CreateAccount(bearer(admin), bad); rpcerr.Code(err) != codes.InvalidArgument {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
 	if _, err := s.CreateAccount(bearer(admin), &accountsv1.CreateAccountRequest{Account: &accountsv1.Account{
 		Name: "accounts/wang.fang", Kind: accountsv1.AccountKind_ACCOUNT_KIND_PERSON, Office: "offices/330421103", Role: "clerk",
-	}, Password: "another long password"}); status.Code(err) != codes.AlreadyExists {
+	}, Password: "another long password"}); rpcerr.Code(err) != codes.AlreadyExists {
 		t.Errorf("a taken username: %v", err)
 	}
 
@@ -125,7 +125,7 @@ func TestPeople(t *testing.T) {
 		req := httptest.NewRequest("GET", "/v1/cases", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }),
-			func(w http.ResponseWriter, _ *http.Request, err error) { w.WriteHeader(int(status.Code(err)) + 400) }).ServeHTTP(rec, req)
+			func(w http.ResponseWriter, _ *http.Request, err error) { w.WriteHeader(int(rpcerr.Code(err)) + 400) }).ServeHTTP(rec, req)
 		return rec.Code
 	}
 	if got := edge(clerk); got != 200 {
@@ -148,7 +148,7 @@ func TestPeople(t *testing.T) {
 	if got := edge(again); got != 400+int(codes.Unauthenticated) {
 		t.Errorf("a disabled account's token: %d", got)
 	}
-	if _, err := login(t, s, "wang.fang", "dayun-clerk-2026"); status.Code(err) != codes.Unauthenticated {
+	if _, err := login(t, s, "wang.fang", "dayun-clerk-2026"); rpcerr.Code(err) != codes.Unauthenticated {
 		t.Errorf("a disabled account signs in: %v", err)
 	}
 	if got := edge("not.a.token"); got != 400+int(codes.Unauthenticated) {
@@ -204,11 +204,11 @@ func TestAccountsAudited(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	s, clk := newService(t)
 	for range 5 {
-		if _, err := login(t, s, "admin", "wrong password!"); status.Code(err) != codes.Unauthenticated {
+		if _, err := login(t, s, "admin", "wrong password!"); rpcerr.Code(err) != codes.Unauthenticated {
 			t.Fatalf("a wrong password: %v", err)
 		}
 	}
-	if _, err := login(t, s, "admin", "correct horse battery"); status.Code(err) != codes.ResourceExhausted {
+	if _, err := login(t, s, "admin", "correct horse battery"); rpcerr.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("locked: %v", err)
 	}
 	clk.now = clk.now.Add(16 * time.Minute)
@@ -217,7 +217,7 @@ func TestThrottle(t *testing.T) {
 	}
 	_, errUnknown := login(t, s, "nobody", "whatever password")
 	_, errWrong := login(t, s, "admin", "whatever password")
-	if status.Convert(errUnknown).Message() != status.Convert(errWrong).Message() {
+	if rpcerr.Status(errUnknown).Message() != rpcerr.Status(errWrong).Message() {
 		t.Errorf("unknown user %v vs wrong password %v", errUnknown, errWrong)
 	}
 }
@@ -251,7 +251,7 @@ func TestApiKeys(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+key)
 		var seen string
 		s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Get("Authorization"); w.WriteHeader(200) }),
-			func(w http.ResponseWriter, _ *http.Request, err error) { w.WriteHeader(int(status.Code(err)) + 400) }).ServeHTTP(rec, req)
+			func(w http.ResponseWriter, _ *http.Request, err error) { w.WriteHeader(int(rpcerr.Code(err)) + 400) }).ServeHTTP(rec, req)
 		return strings.TrimPrefix(seen, "Bearer "), rec.Code
 	}
 	tok, code := swap(k.GetKey())
@@ -262,7 +262,7 @@ func TestApiKeys(t *testing.T) {
 	if _, code := swap(k.GetKey() + "x"); code != 400+int(codes.Unauthenticated) {
 		t.Errorf("a wrong secret: %d", code)
 	}
-	if _, err := s.CreateApiKey(bearer(admin), &accountsv1.CreateApiKeyRequest{Parent: "accounts/admin"}); status.Code(err) != codes.FailedPrecondition {
+	if _, err := s.CreateApiKey(bearer(admin), &accountsv1.CreateApiKeyRequest{Parent: "accounts/admin"}); rpcerr.Code(err) != codes.FailedPrecondition {
 		t.Errorf("a key for a person: %v", err)
 	}
 	if _, err := s.RevokeApiKey(bearer(admin), &accountsv1.RevokeApiKeyRequest{Name: k.GetName()}); err != nil {

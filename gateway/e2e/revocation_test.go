@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -96,7 +95,7 @@ func TestRevocationAtServicePorts(t *testing.T) {
 		for len(left) > 0 && time.Since(revoked) < 5*time.Second {
 			for svc := range left {
 				err := reads[svc](as(tok))
-				if status.Code(err) == codes.Unauthenticated && rpcerr.Reason(err) == "TOKEN_REVOKED" {
+				if rpcerr.Code(err) == codes.Unauthenticated && rpcerr.Reason(err) == "TOKEN_REVOKED" {
 					if took := time.Since(revoked); took > 2*time.Second {
 						t.Errorf("%s's revoked token held at %s for %s, want at most 2 s", tc.user, svc, took.Round(time.Millisecond))
 					}
@@ -116,7 +115,7 @@ func TestRevocationAtServicePorts(t *testing.T) {
 	// The gateway's internal port answers the service role only.
 	revocations := accountsv1.NewRevocationServiceClient(dial("gateway"))
 	clerk := signIn("admin", "revocation-admin-password")
-	if _, err := revocations.ListRevocations(as(clerk), &accountsv1.ListRevocationsRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := revocations.ListRevocations(as(clerk), &accountsv1.ListRevocationsRequest{}); rpcerr.Code(err) != codes.Unauthenticated {
 		t.Errorf("an account read the revocations: %v", err)
 	}
 	svcCtx := metadataCtx(context.Background(), auth.ServiceHeader, serviceCredential)

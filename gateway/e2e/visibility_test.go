@@ -14,13 +14,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/tongban/tongban/services/county/policy"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // probes are the requests that ask each read for a case's facts; {case},
@@ -291,7 +291,7 @@ func call(t *testing.T, conn *grpc.ClientConn, md protoreflect.MethodDescriptor,
 				out = append(out, render(m))
 			}
 		}
-		if errors.Is(err, io.EOF) || status.Code(err) == 4 { // the watch's own deadline
+		if errors.Is(err, io.EOF) || rpcerr.Code(err) == 4 { // the watch's own deadline
 			err = nil
 		}
 	} else {
@@ -301,7 +301,7 @@ func call(t *testing.T, conn *grpc.ClientConn, md protoreflect.MethodDescriptor,
 		}
 	}
 	if err != nil {
-		return "error: " + protojson.Format(status.Convert(err).Proto())
+		return "error: " + protojson.Format(rpcerr.Status(err).Proto())
 	}
 	return strings.Join(out, "\n")
 }

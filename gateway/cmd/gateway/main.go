@@ -29,6 +29,7 @@ import (
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/tlsconf"
 	"github.com/tongban/tongban/services/platform/token"
 	"github.com/tongban/tongban/services/platform/tracing"
@@ -180,7 +181,7 @@ func serveRevocations(ctx context.Context, logger *slog.Logger, addr string, acc
 	}
 	authn := auth.New(accts.Dir).WithService(serviceToken)
 	srv := grpc.NewServer(grpc.Creds(tlsConf.Server()),
-		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger), authn.UnaryServerInterceptor()))
+		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger), rpcerr.UnaryServerInterceptor(), authn.UnaryServerInterceptor()))
 	accountsv1.RegisterRevocationServiceServer(srv, &accounts.Revocations{Accounts: accts})
 	reflection.Register(srv) // an internal port, as the services' are
 	if err := app.Scoped(srv); err != nil {

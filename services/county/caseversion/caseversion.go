@@ -14,9 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // Version is a case's version.
@@ -90,5 +88,5 @@ func Check(sent string, current Version, owner Part) error {
 		owner == Moves && s.Moves == current.Moves) {
 		return nil
 	}
-	return rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", current.Etag())
+	return fault.New(fault.Aborted, "ETAG_MISMATCH", "the case changed since you read it: reload it and try again", "etag", current.Etag())
 }

@@ -3,8 +3,8 @@ package caseversion
 import (
 	"testing"
 
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 func TestParse(t *testing.T) {
@@ -59,7 +59,7 @@ func TestCheck(t *testing.T) {
 		if tc.ok != (err == nil) {
 			t.Errorf("%s: Check(%s) = %v", tc.name, tc.sent, err)
 		}
-		if err != nil && (status.Code(err) != codes.Aborted || status.Convert(err).Message() == "") {
+		if err != nil && (rpcerr.Code(err) != codes.Aborted || rpcerr.Status(err).Message() == "") {
 			t.Errorf("%s: %v, want ABORTED with a message", tc.name, err)
 		}
 	}

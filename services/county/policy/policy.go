@@ -22,12 +22,10 @@ import (
 	"errors"
 	"slices"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/tongban/tongban/services/assignment/lifecycle"
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // Verb is something a role may or may not do at all.
@@ -83,7 +81,7 @@ func Require(ctx context.Context, v Verb) (auth.Caller, error) {
 		return c, err
 	}
 	if !May(c, v) {
-		return c, rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "a "+c.Role+" of this office may not "+string(v))
+		return c, fault.New(fault.PermissionDenied, "ROLE_NOT_ALLOWED", "a "+c.Role+" of this office may not "+string(v))
 	}
 	return c, nil
 }

@@ -18,11 +18,9 @@ import (
 	"crypto/subtle"
 	"time"
 
+	"github.com/tongban/tongban/services/platform/fault"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // Header carries the time (RFC 3339) a call is made "at".
@@ -61,7 +59,7 @@ func With(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, ctxKey{}, t)
 }
 
-var errRefused = rpcerr.New(codes.PermissionDenied, "DEMO_CLOCK_REFUSED",
+var errRefused = fault.New(fault.PermissionDenied, "DEMO_CLOCK_REFUSED",
 	"the "+Header+" header is honoured only for make run's demo loader; send the call without it")
 
 // UnaryServerInterceptor reads Header into the call's context when the call
@@ -90,7 +88,7 @@ func interceptor(key string, compiled bool) grpc.UnaryServerInterceptor {
 		}
 		t, err := time.Parse(time.RFC3339Nano, v[0])
 		if err != nil {
-			var bad rpcerr.Violations
+			var bad fault.Violations
 			bad.Add(Header, "want an RFC 3339 time, have "+v[0])
 			return nil, bad.Err()
 		}

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
 
 // TestInterceptor: a demo time is honoured only by a build with the demo
@@ -45,7 +45,7 @@ func TestInterceptor(t *testing.T) {
 			return nil, nil
 		}
 		_, err := interceptor(tc.key, tc.compiled)(metadata.NewIncomingContext(context.Background(), tc.md), nil, &grpc.UnaryServerInfo{}, handler)
-		if status.Code(err) != tc.code || saw != tc.want || ran != (tc.code == codes.OK) {
+		if rpcerr.Code(err) != tc.code || saw != tc.want || ran != (tc.code == codes.OK) {
 			t.Errorf("%s: %v, handler ran %v at %q; want %v at %q", tc.name, err, ran, saw, tc.code, tc.want)
 		}
 	}

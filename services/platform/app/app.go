@@ -22,15 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
 	auditv1 "github.com/tongban/tongban/proto/tongban/audit/v1"
@@ -41,11 +40,13 @@ import (
 	"github.com/tongban/tongban/services/devkit/democlock"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/metrics"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/serving"
 	"github.com/tongban/tongban/services/platform/token"
 	"github.com/tongban/tongban/services/platform/tracing"
@@ -241,7 +242,10 @@ func Run(ctx context.Context, spec Spec, environ []string) error {
 	unary := []grpc.UnaryServerInterceptor{
 		m.UnaryServerInterceptor(),
 		logging.UnaryServerInterceptor(logger),
-		recoverUnary,
+		// Errors become statuses here, the one edge: what runs below
+		// (the caller's check, the handler) returns faults.
+		rpcerr.UnaryServerInterceptor(),
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)),
 		authn.UnaryServerInterceptor(),
 	}
 	if key := cfg.DemoClockKey; key != "" && democlock.Compiled {
@@ -258,7 +262,8 @@ func Run(ctx context.Context, spec Spec, environ []string) error {
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(m.StreamServerInterceptor(), logging.StreamServerInterceptor(logger), authn.StreamServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.StreamServerInterceptor(), logging.StreamServerInterceptor(logger), rpcerr.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(recovered)), authn.StreamServerInterceptor()),
 	)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
@@ -378,14 +383,9 @@ func HeadSigner(keyText, dir string, pool *pgxpool.Pool, service, schema string)
 	return &audit.HeadSigner{Pool: pool, Service: service, Schema: schema, Key: key, Dir: dir}, nil
 }
 
-// recoverUnary turns a handler panic into Internal, logging the stack
-// server-side only.
-func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			logging.FromContext(ctx).ErrorContext(ctx, "panic", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
-			err = status.Error(codes.Internal, "internal error")
-		}
-	}()
-	return handler(ctx, req)
+// recovered is the error a handler's panic becomes (go-grpc-middleware's
+// recovery): an internal fault, its stack logged here, on the server only.
+func recovered(ctx context.Context, p any) error {
+	logging.FromContext(ctx).ErrorContext(ctx, "panic", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+	return fault.Hide(fmt.Errorf("panic: %v", p))
 }

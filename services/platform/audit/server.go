@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/tongban/tongban/proto/tongban/audit/v1"
@@ -14,8 +13,8 @@ import (
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pagination"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // Server serves a schema's audit log (tongban.audit.v1.AuditService) to
@@ -39,9 +38,9 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 		return nil, err
 	}
 	if !policy.May(caller, policy.ReadAudit) {
-		return nil, rpcerr.New(codes.PermissionDenied, "AUDIT_FOR_BUREAU", "the audit log is for the county petition bureau's clerks and administrators")
+		return nil, fault.New(fault.PermissionDenied, "AUDIT_FOR_BUREAU", "the audit log is for the county petition bureau's clerks and administrators")
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	f := Filter{}
 	if req.GetCase() != "" {
 		num, ok := names.CaseNumber(req.GetCase())
@@ -76,7 +75,7 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 	f.Limit = size + 1
 	entries, err := List(ctx, s.Pool, f)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	out := &auditv1.ListEntriesResponse{}
 	if len(entries) > size {

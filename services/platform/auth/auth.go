@@ -16,12 +16,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/tongban/tongban/services/county/directory"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/logging"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )
 
@@ -115,7 +114,7 @@ func New(dir *directory.Directory) *Authenticator {
 }
 
 // errInvalid answers a credential that is not one.
-var errInvalid = rpcerr.New(codes.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
+var errInvalid = fault.New(fault.Unauthenticated, "TOKEN_INVALID", "the token is not valid")
 
 // Authenticate resolves a bearer token.
 func (a *Authenticator) Authenticate(tok string) (Caller, bool) {
@@ -156,7 +155,7 @@ func (a *Authenticator) authenticate(tok string) (Caller, error) {
 func (a *Authenticator) serviceCaller(credential string) (Caller, error) {
 	h := sha256.Sum256([]byte(credential))
 	if a.service == nil || subtle.ConstantTimeCompare(h[:], a.service[:]) != 1 {
-		return Caller{}, rpcerr.New(codes.Unauthenticated, "SERVICE_CREDENTIAL_INVALID", "the service credential is not valid")
+		return Caller{}, fault.New(fault.Unauthenticated, "SERVICE_CREDENTIAL_INVALID", "the service credential is not valid")
 	}
 	return Caller{Office: a.dir.Bureau(), Role: RoleService, County: a.dir.County.Code}, nil
 }
@@ -225,11 +224,11 @@ func (a *Authenticator) fromMetadata(ctx context.Context) (Caller, error) {
 	}
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
-		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "missing credentials: send \"Authorization: Bearer <token>\"")
+		return Caller{}, fault.New(fault.Unauthenticated, "TOKEN_MISSING", "missing credentials: send \"Authorization: Bearer <token>\"")
 	}
 	token, ok := strings.CutPrefix(vals[0], "Bearer ")
 	if !ok {
-		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MALFORMED", "the Authorization header must be \"Bearer <token>\"")
+		return Caller{}, fault.New(fault.Unauthenticated, "TOKEN_MALFORMED", "the Authorization header must be \"Bearer <token>\"")
 	}
 	return a.authenticate(strings.TrimSpace(token))
 }
@@ -239,7 +238,7 @@ func (a *Authenticator) fromMetadata(ctx context.Context) (Caller, error) {
 func Require(ctx context.Context) (Caller, error) {
 	c, ok := FromContext(ctx)
 	if !ok {
-		return Caller{}, rpcerr.New(codes.Unauthenticated, "TOKEN_MISSING", "missing credentials")
+		return Caller{}, fault.New(fault.Unauthenticated, "TOKEN_MISSING", "missing credentials")
 	}
 	return c, nil
 }

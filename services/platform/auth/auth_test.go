@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
@@ -54,8 +53,8 @@ func TestInterceptor(t *testing.T) {
 			ctx = metadata.NewIncomingContext(ctx, tc.md)
 		}
 		_, err := tc.intercept(ctx, nil, info, handler)
-		if status.Code(err) != tc.code || got.Office.ID != tc.office || got.Role != tc.role {
-			t.Errorf("%s: code %v office %q role %q, want %v %q %q", tc.name, status.Code(err), got.Office.ID, got.Role, tc.code, tc.office, tc.role)
+		if rpcerr.Code(err) != tc.code || got.Office.ID != tc.office || got.Role != tc.role {
+			t.Errorf("%s: code %v office %q role %q, want %v %q %q", tc.name, rpcerr.Code(err), got.Office.ID, got.Role, tc.code, tc.office, tc.role)
 		}
 	}
 	intercept := demo

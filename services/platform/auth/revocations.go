@@ -6,11 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	accountsv1 "github.com/tongban/tongban/proto/tongban/accounts/v1"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/logging"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/token"
 )
 
@@ -29,12 +27,12 @@ func Revoked(r Revocation, keyRevoked bool, c token.Claims) bool {
 }
 
 // ErrRevoked answers a token that no longer holds.
-var ErrRevoked = rpcerr.New(codes.Unauthenticated, "TOKEN_REVOKED", "this access token was revoked or its account disabled: sign in again")
+var ErrRevoked = fault.New(fault.Unauthenticated, "TOKEN_REVOKED", "this access token was revoked or its account disabled: sign in again")
 
 // errRevocationsUnknown answers an account's token while the revocations
 // are older than allowed: refusing is safer than honouring a token that may
 // have been revoked.
-var errRevocationsUnknown = rpcerr.New(codes.Unavailable, "REVOCATIONS_UNKNOWN",
+var errRevocationsUnknown = fault.New(fault.Unavailable, "REVOCATIONS_UNKNOWN",
 	"this service cannot reach the gateway to learn which tokens were revoked; try again shortly")
 
 // Revocations are the gateway's revocations as a service last read them

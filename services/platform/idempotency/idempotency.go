@@ -13,12 +13,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // MaxLen is the longest request id accepted.
@@ -119,7 +118,7 @@ func DoAlong(ctx context.Context, tx pgx.Tx, key Key, req proto.Message, resp pr
 			return false, fmt.Errorf("idempotency: load: %w", err)
 		}
 		if string(storedHash) != string(hash) {
-			return false, rpcerr.New(codes.InvalidArgument, "REQUEST_ID_REUSED",
+			return false, fault.New(fault.InvalidArgument, "REQUEST_ID_REUSED",
 				"request_id "+key.RequestID+" was already used for a different request", "request_id", key.RequestID)
 		}
 		if err := proto.Unmarshal(stored, resp); err != nil {

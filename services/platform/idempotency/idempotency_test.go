@@ -11,11 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/tongban/tongban/services/devkit/pgtest"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/rpcerr"
 )
@@ -100,7 +100,7 @@ func TestReuseWithDifferentRequest(t *testing.T) {
 		t.Fatalf("retry: replayed=%v err=%v, want a replay", replayed, err)
 	}
 	_, err := run(wrapperspb.String("b"))
-	if status.Code(err) != codes.InvalidArgument {
+	if rpcerr.Code(err) != codes.InvalidArgument {
 		t.Fatalf("different request: %v, want INVALID_ARGUMENT", err)
 	}
 	if r := rpcerr.Reason(err); r != "REQUEST_ID_REUSED" {
@@ -131,7 +131,7 @@ func TestChecked(t *testing.T) {
 			if tc.header != "" {
 				ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("idempotency-key", tc.header))
 			}
-			var v rpcerr.Violations
+			var v fault.Violations
 			got := Checked(ctx, tc.field, &v)
 			err := v.Err()
 			if got != tc.want || (tc.violation == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), strings.TrimPrefix(tc.violation, "request_id: ")) {

@@ -25,15 +25,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/tracing"
 )
 
@@ -239,9 +238,9 @@ func (s *FeedServer) ListEvents(ctx context.Context, req *eventsv1.ListEventsReq
 	// Only Tongban's own services read feeds in the skeleton; outside
 	// integrators get filtered feeds with the access-control issue.
 	if c, ok := auth.FromContext(ctx); !ok || !policy.May(c, policy.ReadFeeds) {
-		return nil, rpcerr.New(codes.PermissionDenied, "FEED_NOT_ALLOWED", "event feeds are for Tongban services")
+		return nil, fault.New(fault.PermissionDenied, "FEED_NOT_ALLOWED", "event feeds are for Tongban services")
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	if _, err := ParseCursor(req.GetAfterCursor()); err != nil {
 		v.Add("after_cursor", "is not a cursor of this feed (use an Event.cursor, or empty for the start)")
 	}
@@ -258,7 +257,7 @@ func (s *FeedServer) ListEvents(ctx context.Context, req *eventsv1.ListEventsReq
 	limit = min(limit, 1000)
 	evs, err := s.read(ctx, req.GetAfterCursor(), limit, min(req.GetMaxWait().AsDuration(), maxWait))
 	if err != nil {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	return &eventsv1.ListEventsResponse{Events: evs}, nil
 }

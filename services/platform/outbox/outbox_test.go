@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
@@ -24,6 +23,7 @@ import (
 	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 var testDB *pgtest.Instance
@@ -325,7 +325,7 @@ func TestFeedIsForServicesOnly(t *testing.T) {
 	township, _ := a.Authenticate("demo-dayun")
 	ctx := auth.WithCaller(context.Background(), township)
 	_, err := (&FeedServer{}).ListEvents(ctx, &eventsv1.ListEventsRequest{})
-	if status.Code(err) != codes.PermissionDenied {
+	if rpcerr.Code(err) != codes.PermissionDenied {
 		t.Fatalf("township read the feed: %v", err)
 	}
 }

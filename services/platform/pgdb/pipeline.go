@@ -17,9 +17,12 @@ import (
 // than the SQL (syscalls under virtualisation), that is most of a write's
 // CPU and latency.
 //
-// A statement queued with Later reports its error at the next round trip:
-// the transaction is aborted by then and the caller's error path rolls it
-// back, as with any failed statement. Savepoints are not supported.
+// A statement queued with Later reports its error at the next round trip,
+// as a *DeferredError naming it (so that it is never taken for the error of
+// the statement that carried it), translated by the function LaterAs was
+// given: the transaction is aborted by then and the caller's error path
+// rolls it back, as with any failed statement. Savepoints are not
+// supported.
 type Pipeline struct {
 	conn   *pgxpool.Conn
 	queued []queuedStatement
@@ -32,7 +35,20 @@ type Pipeline struct {
 type queuedStatement struct {
 	sql  string
 	args []any
+	as   func(error) error // LaterAs's translation of its failure, or nil
 }
+
+// DeferredError is the failure of a statement queued with Later or LaterAs,
+// reported by the call that sent it (a later statement, or the commit).
+type DeferredError struct {
+	SQL string // the statement that failed
+	Err error  // its error, as LaterAs translated it
+}
+
+func (e *DeferredError) Error() string {
+	return "pgdb: a statement queued earlier failed: " + e.Err.Error()
+}
+func (e *DeferredError) Unwrap() error { return e.Err }
 
 var _ pgx.Tx = (*Pipeline)(nil)
 
@@ -70,11 +86,22 @@ func runPipeline(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) err
 // Later runs a statement whose result nobody reads: in a Pipeline it is
 // queued for the next round trip, in another transaction it runs at once.
 func Later(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
+	return LaterAs(ctx, tx, nil, sql, args...)
+}
+
+// LaterAs is Later for a statement whose failure means something to its
+// caller (a unique key taken): as translates it into the caller's error,
+// now in an ordinary transaction, and, in a Pipeline, at the round trip
+// that reports it, inside a *DeferredError (which errors.Is sees through).
+func LaterAs(ctx context.Context, tx pgx.Tx, as func(error) error, sql string, args ...any) error {
 	if p, ok := tx.(*Pipeline); ok && !p.closed {
-		p.queued = append(p.queued, queuedStatement{sql, args})
+		p.queued = append(p.queued, queuedStatement{sql, args, as})
 		return nil
 	}
 	_, err := tx.Exec(ctx, sql, args...)
+	if err != nil && as != nil {
+		err = as(err)
+	}
 	return err
 }
 
@@ -84,7 +111,7 @@ func Later(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
 func LaterBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 	if p, ok := tx.(*Pipeline); ok && !p.closed {
 		for _, q := range b.QueuedQueries {
-			p.queued = append(p.queued, queuedStatement{q.SQL, q.Arguments})
+			p.queued = append(p.queued, queuedStatement{sql: q.SQL, args: q.Arguments})
 		}
 		return nil
 	}
@@ -99,20 +126,29 @@ func (p *Pipeline) send(ctx context.Context, own ...*pgx.QueuedQuery) (pgx.Batch
 		return nil, pgx.ErrTxClosed
 	}
 	b := &pgx.Batch{}
-	if !p.begun {
+	begin := !p.begun
+	if begin {
 		b.Queue("begin")
 	}
-	for _, q := range p.queued {
+	queued := p.queued
+	for _, q := range queued {
 		b.Queue(q.sql, q.args...)
 	}
 	prefix := len(b.QueuedQueries)
 	b.QueuedQueries = append(b.QueuedQueries, own...)
 	p.begun, p.queued = true, nil
 	br := p.conn.SendBatch(ctx, b)
-	for range prefix {
+	for i := range prefix {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return nil, err
+			if begin && i == 0 {
+				return nil, err
+			}
+			q := queued[i-prefix+len(queued)]
+			if q.as != nil {
+				err = q.as(err)
+			}
+			return nil, &DeferredError{SQL: q.sql, Err: err}
 		}
 	}
 	return br, nil

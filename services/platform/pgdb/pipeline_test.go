@@ -234,3 +234,55 @@ func TestOnCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestDeferredError: a queued statement's failure comes back as the
+// caller's own error, at once in an ordinary transaction and from the round
+// trip that reports it in a pipeline, where it also names the statement.
+func TestDeferredError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	errTaken := errors.New("id taken")
+	taken := func(err error) error {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return errTaken
+		}
+		return err
+	}
+	const insert = `INSERT INTO t VALUES (1, 'twice')`
+	for _, tc := range []struct {
+		name     string
+		run      func(context.Context, *pgxpool.Pool, func(pgx.Tx) error) error
+		deferred bool
+	}{
+		{"ordinary transaction", pgdb.InTx, false},
+		{"pipeline", pgdb.InPipeline, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pool, _ := countingPool(t)
+			if _, err := pool.Exec(ctx, `INSERT INTO t VALUES (1, 'a')`); err != nil {
+				t.Fatal(err)
+			}
+			var laterErr error
+			err := tc.run(ctx, pool, func(tx pgx.Tx) error {
+				laterErr = pgdb.LaterAs(ctx, tx, taken, insert)
+				if laterErr != nil {
+					return laterErr
+				}
+				var n int
+				return tx.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n) // carries the queued insert
+			})
+			if !errors.Is(err, errTaken) {
+				t.Fatalf("err = %v, want the caller's errTaken", err)
+			}
+			var de *pgdb.DeferredError
+			if got := errors.As(err, &de); got != tc.deferred {
+				t.Fatalf("a DeferredError: %v, want %v (err %v)", got, tc.deferred, err)
+			}
+			if tc.deferred && (de.SQL != insert || laterErr != nil) {
+				t.Errorf("the DeferredError names %q (LaterAs said %v), want the queued insert", de.SQL, laterErr)
+			}
+		})
+	}
+}

@@ -1,51 +1,98 @@
-// Package rpcerr builds the gRPC statuses Tongban returns: every non-OK
-// status carries an [errdetails.ErrorInfo] with a stable reason, invalid
-// input carries a [errdetails.BadRequest] naming every bad field at once,
-// and server faults say only "internal error" while keeping the cause for
-// the log.
+// Package rpcerr is the one edge where errors become gRPC statuses: a
+// [fault.Error] becomes its code with an [errdetails.ErrorInfo] (its stable
+// reason) and, for invalid input, an [errdetails.BadRequest] naming every
+// bad field; a missing case becomes NOT_FOUND; anything else says only
+// "internal error" and keeps its cause for the log. Every server installs
+// its interceptors (the gateway's error handler maps its in-process calls
+// the same way); code below them returns faults and builds no status.
 package rpcerr
 
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // Domain is the ErrorInfo domain of every Tongban error.
 const Domain = "tongban.gov.cn"
 
-// New returns a status error with an ErrorInfo{reason, metadata} detail.
-// kv are metadata key/value pairs.
-func New(code codes.Code, reason, msg string, kv ...string) error {
-	st := status.New(code, msg)
-	info := &errdetails.ErrorInfo{Reason: reason, Domain: Domain}
-	if len(kv) > 0 {
-		info.Metadata = make(map[string]string, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			info.Metadata[kv[i]] = kv[i+1]
+// UnaryServerInterceptor maps every error a handler (or an interceptor
+// after this one) returns.
+func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil {
+			return nil, ToStatus(err)
 		}
+		return resp, nil
 	}
-	if d, err := st.WithDetails(info); err == nil {
+}
+
+// StreamServerInterceptor maps every error a streaming handler returns.
+func StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return ToStatus(handler(srv, ss))
+	}
+}
+
+// ToStatus maps err to what the client sees, as a status error: a status
+// error (a library's, or another service's answer) passes unchanged, a
+// [fault.Error] (wrapped or not) becomes its status, [fault.ErrCaseNotFound]
+// NOT_FOUND, context errors keep their codes, and anything else (or what
+// [fault.Hide] marks) an INTERNAL that hides its cause.
+func ToStatus(err error) error {
+	var fe *fault.Error
+	switch {
+	case err == nil:
+		return nil
+	case isStatus(err):
+		return err
+	case fault.IsHidden(err):
+		return &internal{cause: err}
+	case errors.As(err, &fe):
+		return build(fe).Err()
+	case errors.Is(err, fault.ErrCaseNotFound):
+		return build(fault.CaseNotFound().(*fault.Error)).Err()
+	case errors.Is(err, context.Canceled):
+		return build(fault.New(fault.Canceled, "CANCELED", "request canceled").(*fault.Error)).Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return build(fault.New(fault.DeadlineExceeded, "DEADLINE_EXCEEDED", "deadline exceeded").(*fault.Error)).Err()
+	}
+	return &internal{cause: err}
+}
+
+// Status is ToStatus as a *status.Status (for a message or the details).
+func Status(err error) *status.Status { return status.Convert(ToStatus(err)) }
+
+// Code is the code err becomes.
+func Code(err error) codes.Code { return status.Code(ToStatus(err)) }
+
+func build(e *fault.Error) *status.Status {
+	info := &errdetails.ErrorInfo{Reason: e.Reason, Domain: Domain, Metadata: e.Metadata}
+	details := []protoadapt.MessageV1{info}
+	if len(e.Fields) > 0 {
+		br := &errdetails.BadRequest{}
+		for _, f := range e.Fields {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description})
+		}
+		details = []protoadapt.MessageV1{br, info}
+	}
+	st := status.New(codes.Code(e.Code), e.Message)
+	if d, err := st.WithDetails(details...); err == nil {
 		st = d
 	}
-	return st.Err()
+	return st
 }
 
-// Newf is New with a formatted message and no metadata.
-func Newf(code codes.Code, reason, format string, args ...any) error {
-	return New(code, reason, fmt.Sprintf(format, args...))
-}
-
-// Internal returns an Internal status that hides cause from the client; the
-// logging interceptor logs cause.
-func Internal(cause error) error {
-	return &internal{cause: cause}
-}
-
+// internal is an INTERNAL status that keeps its cause for the logging
+// interceptor.
 type internal struct{ cause error }
 
 func (e *internal) Error() string { return "internal error: " + e.cause.Error() }
@@ -56,76 +103,16 @@ func (e *internal) GRPCStatus() *status.Status {
 	return st
 }
 
-// Violations collects field violations so that all of them are reported in
-// one INVALID_ARGUMENT.
-type Violations struct {
-	list []*errdetails.BadRequest_FieldViolation
-}
-
-// Add records that field (a path such as "case.petitioner.phone") is bad.
-func (v *Violations) Add(field, description string) {
-	v.list = append(v.list, &errdetails.BadRequest_FieldViolation{Field: field, Description: description})
-}
-
-// Len is the number of violations so far.
-func (v *Violations) Len() int { return len(v.list) }
-
-// Err returns nil when nothing was added, otherwise INVALID_ARGUMENT with a
-// BadRequest listing every violation and ErrorInfo{reason: "INVALID_ARGUMENT"}.
-func (v *Violations) Err() error {
-	if len(v.list) == 0 {
-		return nil
-	}
-	msg := "invalid request: " + v.list[0].Field + ": " + v.list[0].Description
-	if len(v.list) > 1 {
-		msg += fmt.Sprintf(" (and %d more)", len(v.list)-1)
-	}
-	st, err := status.New(codes.InvalidArgument, msg).WithDetails(
-		&errdetails.BadRequest{FieldViolations: v.list},
-		&errdetails.ErrorInfo{Reason: "INVALID_ARGUMENT", Domain: Domain},
-	)
-	if err != nil {
-		return status.Error(codes.InvalidArgument, msg)
-	}
-	return st.Err()
-}
-
-// IsStatus reports whether err already is a status error (made by this
-// package or by a library such as the idempotency check), which handlers
-// return unchanged.
-func IsStatus(err error) bool {
+// isStatus reports whether err itself is a status error (a library's, or a
+// call to another service), which passes unchanged.
+func isStatus(err error) bool {
 	_, ok := err.(interface{ GRPCStatus() *status.Status })
 	return ok
 }
 
-// ErrCaseNotFound is the sentinel stores return (or wrap) for a missing
-// case. Services return the same for a case the caller may not see, so that
-// existence never leaks.
-var ErrCaseNotFound = errors.New("case not found")
-
-// ToStatus maps an error from inside a service to what the client sees:
-// status errors pass unchanged, [ErrCaseNotFound] becomes NOT_FOUND (with kv
-// as metadata), context errors keep their codes, and anything else becomes
-// an INTERNAL that hides its cause.
-func ToStatus(err error, kv ...string) error {
-	switch {
-	case err == nil:
-		return nil
-	case IsStatus(err):
-		return err
-	case errors.Is(err, ErrCaseNotFound):
-		return New(codes.NotFound, "CASE_NOT_FOUND", "case not found (or not visible to your office)", kv...)
-	case errors.Is(err, context.Canceled):
-		return New(codes.Canceled, "CANCELED", "request canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return New(codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "deadline exceeded")
-	}
-	return Internal(err)
-}
-
-// Reason returns the ErrorInfo reason of a status error, or "".
+// Reason returns the ErrorInfo reason err carries to the client, or "".
 func Reason(err error) string {
-	for _, d := range status.Convert(err).Details() {
+	for _, d := range Status(err).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
 			return info.GetReason()
 		}
@@ -133,10 +120,10 @@ func Reason(err error) string {
 	return ""
 }
 
-// Fields returns the fields named by the BadRequest of a status error.
+// Fields returns the fields the BadRequest of err names.
 func Fields(err error) []string {
 	var out []string
-	for _, d := range status.Convert(err).Details() {
+	for _, d := range Status(err).Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			for _, v := range br.GetFieldViolations() {
 				out = append(out, v.GetField())

@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
@@ -217,7 +216,7 @@ func TestOfferedIsAllowed(t *testing.T) {
 			for _, a := range actors {
 				h, err := s.ListCaseHistory(a.ctx, &assignmentv1.ListCaseHistoryRequest{Parent: "cases/" + number})
 				switch {
-				case status.Code(err) == codes.NotFound:
+				case rpcerr.Code(err) == codes.NotFound:
 					continue // nothing is offered to whoever may not see the case
 				case err != nil:
 					t.Fatalf("walk %d step %d: %s reads the case: %v", walk, step, a.name, err)
@@ -269,7 +268,7 @@ func TestOfferedIsAllowed(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s: not offered (%v), yet allowed", where, offers[a.name])
 			}
-			st := status.Convert(err)
+			st := rpcerr.Status(err)
 			reason := ""
 			for _, d := range st.Details() {
 				if info, ok := d.(*errdetails.ErrorInfo); ok {
@@ -351,7 +350,7 @@ func TestBlankReasons(t *testing.T) {
 	s, _ := registered(t)
 	for _, reason := range []string{"", "   ", "\u3000\u3000", "\u200b\ufeff\u2060", "\u3000\u200b "} {
 		_, err := s.ReferCaseUp(authtest.As(t, "demo-dayun"), &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: reason})
-		if status.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"reason"}) {
+		if rpcerr.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"reason"}) {
 			t.Errorf("reason %+q: %v, want INVALID_ARGUMENT on reason", reason, err)
 		}
 	}

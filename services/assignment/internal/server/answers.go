@@ -15,12 +15,12 @@ import (
 	"github.com/tongban/tongban/services/assignment/lifecycle"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // AcceptCase starts handling.
 func (s *Server) AcceptCase(ctx context.Context, req *assignmentv1.AcceptCaseRequest) (*assignmentv1.AcceptCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	optionalText(&v, "notice", req.GetNotice(), maxAnswer)
 	return moveCase[assignmentv1.AcceptCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.Accept,
@@ -34,7 +34,7 @@ func (s *Server) AcceptCase(ctx context.Context, req *assignmentv1.AcceptCaseReq
 
 // DeclineCase ends a case with a notice naming the statutory channel.
 func (s *Server) DeclineCase(ctx context.Context, req *assignmentv1.DeclineCaseRequest) (*assignmentv1.DeclineCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "notice", req.GetNotice(), maxAnswer)
 	switch ch := req.GetChannel(); {
 	case ch == assignmentv1.StatutoryChannel_STATUTORY_CHANNEL_UNSPECIFIED:
@@ -68,7 +68,7 @@ func (s *Server) DeclineCase(ctx context.Context, req *assignmentv1.DeclineCaseR
 
 // ExtendCase extends the handling period once.
 func (s *Server) ExtendCase(ctx context.Context, req *assignmentv1.ExtendCaseRequest) (*assignmentv1.ExtendCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	requireText(&v, "approved_by", req.GetApprovedBy(), 100)
 	if d := req.GetDays(); d < 1 || int(d) > s.Rules.ExtensionDays {
@@ -88,7 +88,7 @@ func (s *Server) ExtendCase(ctx context.Context, req *assignmentv1.ExtendCaseReq
 
 // AnswerCase records the holder's written answer.
 func (s *Server) AnswerCase(ctx context.Context, req *assignmentv1.AnswerCaseRequest) (*assignmentv1.AnswerCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "text", req.GetText(), maxAnswer)
 	optionalText(&v, "legal_basis", req.GetLegalBasis(), maxAnswer)
 	agreement := req.GetForm() == assignmentv1.AnswerForm_ANSWER_FORM_AGREEMENT
@@ -126,7 +126,7 @@ func (s *Server) AnswerCase(ctx context.Context, req *assignmentv1.AnswerCaseReq
 
 // CloseCase closes a case once nothing more can be asked of it.
 func (s *Server) CloseCase(ctx context.Context, req *assignmentv1.CloseCaseRequest) (*assignmentv1.CloseCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	optionalText(&v, "note", req.GetNote(), maxReason)
 	return moveCase[assignmentv1.CloseCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.Close,
@@ -153,7 +153,7 @@ func (s *Server) repeatsFinal(ctx context.Context, tx pgx.Tx, c *store.Case) (bo
 
 // ReopenCase is the bureau's correction of a decision not to accept.
 func (s *Server) ReopenCase(ctx context.Context, req *assignmentv1.ReopenCaseRequest) (*assignmentv1.ReopenCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	return moveCase[assignmentv1.ReopenCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.Reopen,

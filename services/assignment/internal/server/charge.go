@@ -21,7 +21,7 @@ import (
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // Subjects reads a case's subject from intake (the registration is
@@ -44,7 +44,7 @@ func (i IntakeSubjects) Subject(ctx context.Context, number string) (string, err
 
 // AddCaseCoHandler adds a co-handling department beside the lead.
 func (s *Server) AddCaseCoHandler(ctx context.Context, req *assignmentv1.AddCaseCoHandlerRequest) (*assignmentv1.AddCaseCoHandlerResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	co := s.target(&v, "office", req.GetOffice(), directory.Department)
 	return moveCase[assignmentv1.AddCaseCoHandlerResponse](ctx, s, req, &v, move{
@@ -76,7 +76,7 @@ func involve(c *store.Case, office string) {
 
 // ContributeToCase records a co-handler's finding or draft.
 func (s *Server) ContributeToCase(ctx context.Context, req *assignmentv1.ContributeToCaseRequest) (*assignmentv1.ContributeToCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "text", req.GetText(), maxAnswer)
 	kind := req.GetKind()
 	switch {
@@ -100,7 +100,7 @@ func (s *Server) ContributeToCase(ctx context.Context, req *assignmentv1.Contrib
 
 // ReturnCaseForRework reopens handling of an inadequate answer.
 func (s *Server) ReturnCaseForRework(ctx context.Context, req *assignmentv1.ReturnCaseForReworkRequest) (*assignmentv1.ReturnCaseForReworkResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	return moveCase[assignmentv1.ReturnCaseForReworkResponse](ctx, s, req, &v, move{
 		action: lifecycle.ReturnForRework,
@@ -117,7 +117,7 @@ func (s *Server) ReturnCaseForRework(ctx context.Context, req *assignmentv1.Retu
 
 // SetCaseUrgency marks a case urgent or not.
 func (s *Server) SetCaseUrgency(ctx context.Context, req *assignmentv1.SetCaseUrgencyRequest) (*assignmentv1.SetCaseUrgencyResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	note := "紧急：" + req.GetReason()
 	if !req.GetUrgent() {
@@ -138,7 +138,7 @@ func (s *Server) SetCaseUrgency(ctx context.Context, req *assignmentv1.SetCaseUr
 
 // LeadCase records a leader's personal charge of a case.
 func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest) (*assignmentv1.LeadCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "leader", req.GetLeader(), 50)
 	requireText(&v, "leader_title", req.GetLeaderTitle(), 50)
 	requireText(&v, "person", req.GetPerson(), 50)
@@ -170,7 +170,7 @@ func (s *Server) LeadCase(ctx context.Context, req *assignmentv1.LeadCaseRequest
 }
 
 // futureDate parses a "YYYY-MM-DD" date in China that is not in the past.
-func (s *Server) futureDate(v *rpcerr.Violations, field, val string, now time.Time) time.Time {
+func (s *Server) futureDate(v *fault.Violations, field, val string, now time.Time) time.Time {
 	d, err := time.ParseInLocation(time.DateOnly, val, calendar.China)
 	switch {
 	case val == "":
@@ -185,7 +185,7 @@ func (s *Server) futureDate(v *rpcerr.Violations, field, val string, now time.Ti
 
 // RecordCaseProgress adds an entry to the case card.
 func (s *Server) RecordCaseProgress(ctx context.Context, req *assignmentv1.RecordCaseProgressRequest) (*assignmentv1.RecordCaseProgressResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "steps", req.GetSteps(), maxAnswer)
 	requireText(&v, "progress", req.GetProgress(), maxAnswer)
 	optionalText(&v, "measures", req.GetMeasures(), maxAnswer)
@@ -208,7 +208,7 @@ func (s *Server) GetCaseCard(ctx context.Context, req *assignmentv1.GetCaseCardR
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	caseName, isCard := strings.CutSuffix(req.GetName(), "/card")
 	num, ok := names.CaseNumber(caseName)
 	if !isCard || !ok {
@@ -222,7 +222,7 @@ func (s *Server) GetCaseCard(ctx context.Context, req *assignmentv1.GetCaseCardR
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err, "name", req.GetName())
+		return nil, fault.Named(err, "name", req.GetName())
 	}
 	lead := c.Docs.GetLead()
 	if lead == nil {
@@ -235,7 +235,7 @@ func (s *Server) GetCaseCard(ctx context.Context, req *assignmentv1.GetCaseCardR
 	}
 	if s.Subjects != nil {
 		if card.Subject, err = s.Subjects.Subject(ctx, num); err != nil {
-			return nil, rpcerr.ToStatus(err)
+			return nil, err
 		}
 	}
 	return &assignmentv1.GetCaseCardResponse{Card: card}, nil

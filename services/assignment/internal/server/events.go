@@ -10,8 +10,8 @@ import (
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/outbox"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // Events implements tongban.events.v1.CaseEventService: assignment's
@@ -34,7 +34,7 @@ func (e *Events) ListCaseEvents(ctx context.Context, req *eventsv1.ListCaseEvent
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	checkCursor(&v, req.GetAfterCursor())
 	switch n := req.GetPageSize(); {
 	case n < 0:
@@ -51,7 +51,7 @@ func (e *Events) ListCaseEvents(ctx context.Context, req *eventsv1.ListCaseEvent
 	}
 	evs, next, err := e.page(ctx, caller, req.GetAfterCursor(), size)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return &eventsv1.ListCaseEventsResponse{Events: evs, NextCursor: next}, nil
 }
@@ -63,7 +63,7 @@ func (e *Events) WatchCaseEvents(req *eventsv1.WatchCaseEventsRequest, stream gr
 	if err != nil {
 		return err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	checkCursor(&v, req.GetAfterCursor())
 	if err := v.Err(); err != nil {
 		return err
@@ -75,7 +75,7 @@ func (e *Events) WatchCaseEvents(req *eventsv1.WatchCaseEventsRequest, stream gr
 			if ctx.Err() != nil {
 				return nil
 			}
-			return rpcerr.ToStatus(err)
+			return err
 		}
 		for _, ev := range evs {
 			if err := stream.Send(&eventsv1.WatchCaseEventsResponse{Event: ev}); err != nil {
@@ -93,7 +93,7 @@ func (e *Events) WatchCaseEvents(req *eventsv1.WatchCaseEventsRequest, stream gr
 	}
 }
 
-func checkCursor(v *rpcerr.Violations, cursor string) {
+func checkCursor(v *fault.Violations, cursor string) {
 	if _, err := outbox.ParseCursor(cursor); err != nil {
 		v.Add("after_cursor", "is not a cursor of this feed (use an Event.cursor or a next_cursor, or empty for the start)")
 	}

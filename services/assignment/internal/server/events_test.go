@@ -9,12 +9,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/devkit/authtest"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // feedFixture: 大云镇's case referred up and transferred, 西塘镇's case
@@ -123,7 +123,7 @@ func TestListCaseEventsPages(t *testing.T) {
 		t.Errorf("paged through %d events, want 4", len(seen))
 	}
 	for _, bad := range []*eventsv1.ListCaseEventsRequest{{AfterCursor: "nonsense"}, {PageSize: -1}, {PageSize: 1001}} {
-		if _, err := e.ListCaseEvents(ctx, bad); status.Code(err) != codes.InvalidArgument {
+		if _, err := e.ListCaseEvents(ctx, bad); rpcerr.Code(err) != codes.InvalidArgument {
 			t.Errorf("%v: %v, want InvalidArgument", bad, err)
 		}
 	}
@@ -185,7 +185,7 @@ func TestWatchCaseEvents(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond)
 	stopXitang()
-	if err := <-got; status.Code(err) != codes.Canceled {
+	if err := <-got; rpcerr.Code(err) != codes.Canceled {
 		t.Errorf("西塘镇's watch received %v, want only its own hang-up", err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/assignment/internal/store"
@@ -16,7 +14,7 @@ import (
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // A guard is a move's precondition on the case as it stands (a period, a
@@ -89,7 +87,7 @@ var guards = map[lifecycle.Action]guard{
 		case caller.Role == policy.RoleLeader && caller.Account != "" && policy.AccountPrincipal(caller.Account) == lead.GetLeaderAccount():
 			return nil // the leader in charge records on their own card
 		case caller.Office.ID != c.Holder && caller.Office.Resource() != lead.GetUnit() && caller.Office.Kind != directory.Bureau:
-			return rpcerr.New(codes.PermissionDenied, "NOT_IN_CHARGE", "only the holder, the unit in charge ("+lead.GetUnit()+"), the leader in charge or the petition bureau records on the card")
+			return fault.New(fault.PermissionDenied, "NOT_IN_CHARGE", "only the holder, the unit in charge ("+lead.GetUnit()+"), the leader in charge or the petition bureau records on the card")
 		}
 		return nil
 	},

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	"github.com/tongban/tongban/services/county/policy"
@@ -33,7 +32,7 @@ func TestLeaderSeesLedCases(t *testing.T) {
 		_, err := s.ListCaseHistory(ctx, &assignmentv1.ListCaseHistoryRequest{Parent: "cases/" + number})
 		return err
 	}
-	if err := history(leader("zhang.wei"), "330421-2026-000001"); status.Code(err) != codes.NotFound {
+	if err := history(leader("zhang.wei"), "330421-2026-000001"); rpcerr.Code(err) != codes.NotFound {
 		t.Fatalf("a bureau leader reads a case they do not lead: %v", err)
 	}
 	lead := func(account string) error {
@@ -44,7 +43,7 @@ func TestLeaderSeesLedCases(t *testing.T) {
 		return err
 	}
 	for _, bad := range []string{"zhang.wei", "accounts/", "accounts/ZW", "accounts/a"} {
-		if err := lead(bad); status.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), "leader_account") {
+		if err := lead(bad); rpcerr.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), "leader_account") {
 			t.Errorf("leader_account %q: %v", bad, err)
 		}
 	}
@@ -61,7 +60,7 @@ func TestLeaderSeesLedCases(t *testing.T) {
 		{"another leader", "330421-2026-000001", leader("li.na"), codes.NotFound},
 		{"a leader without an account", "330421-2026-000001", leader(""), codes.NotFound},
 	} {
-		if err := history(tc.ctx, tc.number); status.Code(err) != tc.want {
+		if err := history(tc.ctx, tc.number); rpcerr.Code(err) != tc.want {
 			t.Errorf("%s reads the history of %s: %v, want %v", tc.who, tc.number, err, tc.want)
 		}
 		if err := card(tc.ctx, tc.number); tc.want == codes.OK && err != nil {
@@ -71,7 +70,7 @@ func TestLeaderSeesLedCases(t *testing.T) {
 	if _, err := recordProgress(leader("zhang.wei"), s, caseName); err != nil {
 		t.Errorf("the leader in charge records on the card: %v", err)
 	}
-	if _, err := recordProgress(leader("li.na"), s, caseName); status.Code(err) != codes.NotFound {
+	if _, err := recordProgress(leader("li.na"), s, caseName); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("another leader records on the card: %v", err)
 	}
 	evs, err := outbox.Written(context.Background(), s.Store.Pool)
@@ -113,7 +112,7 @@ func TestAvailableActions(t *testing.T) {
 	if slices.Contains(got, assignmentv1.Action_ACTION_ROUTE) {
 		t.Errorf("a township may route: %v", got)
 	}
-	if _, err := s.ListCaseHistory(authtest.As(t, "demo-zjj"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName}); status.Code(err) != codes.NotFound {
+	if _, err := s.ListCaseHistory(authtest.As(t, "demo-zjj"), &assignmentv1.ListCaseHistoryRequest{Parent: caseName}); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("住建局 reads a case it never held: %v", err)
 	}
 	if _, err := s.ReferCaseUp(authtest.As(t, "demo-dayun"), &assignmentv1.ReferCaseUpRequest{Name: caseName, Reason: "需县级协调"}); err != nil {

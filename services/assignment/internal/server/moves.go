@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -24,11 +23,11 @@ import (
 	"github.com/tongban/tongban/services/devkit/democlock"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/precondition"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // move is what one method adds to the path every move takes (moveCase):
@@ -58,7 +57,7 @@ type moveRequest interface {
 func moveCase[T any, R interface {
 	*T
 	proto.Message
-}](ctx context.Context, s *Server, req moveRequest, v *rpcerr.Violations, m move) (R, error) {
+}](ctx context.Context, s *Server, req moveRequest, v *fault.Violations, m move) (R, error) {
 	c, err := s.transition(ctx, v, req, m)
 	if err != nil {
 		return nil, err
@@ -75,7 +74,7 @@ func methodOf(req proto.Message) string {
 }
 
 func refuse(reason, msg string, kv ...string) error {
-	return rpcerr.New(codes.FailedPrecondition, reason, msg, kv...)
+	return fault.New(fault.FailedPrecondition, reason, msg, kv...)
 }
 
 // transition runs one move: validation (v already holds the method's own
@@ -83,7 +82,7 @@ func refuse(reason, msg string, kv ...string) error {
 // locked FOR UPDATE, visibility, etag, the state machine, the method's own
 // checks and changes, the new row, the history entry and the CaseMoved
 // event.
-func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, req moveRequest, m move) (*assignmentv1.Case, error) {
+func (s *Server) transition(ctx context.Context, v *fault.Violations, req moveRequest, m move) (*assignmentv1.Case, error) {
 	// The role first: a caller whose role may never do this learns nothing
 	// of the case.
 	caller, err := policy.Require(ctx, policy.VerbOf(m.action))
@@ -159,7 +158,7 @@ func (s *Server) transition(ctx context.Context, v *rpcerr.Violations, req moveR
 		return err
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err, "name", req.GetName())
+		return nil, fault.Named(err, "name", req.GetName())
 	}
 	return out, nil
 }
@@ -206,19 +205,19 @@ func stateError(err error, action lifecycle.Action, c *store.Case) error {
 		return refuse("CASE_FINAL", "the case was finally closed after re-review (三级终结); the same request on the same facts and reasons is not accepted again (信访工作条例 第三十六条第三款)",
 			"state", assignmentv1.CaseState(c.State).String(), "action", action.String())
 	case errors.Is(err, lifecycle.ErrNotCo):
-		return rpcerr.New(codes.PermissionDenied, "NOT_CO_HANDLER", "only a co-handling department (协办) may do this")
+		return fault.New(fault.PermissionDenied, "NOT_CO_HANDLER", "only a co-handling department (协办) may do this")
 	case errors.Is(err, lifecycle.ErrNotPending):
-		return rpcerr.New(codes.PermissionDenied, "NOT_PENDING_OFFICE", "only the organ the transfer waits on may do this; it waits on "+names.Office(c.Pending),
+		return fault.New(fault.PermissionDenied, "NOT_PENDING_OFFICE", "only the organ the transfer waits on may do this; it waits on "+names.Office(c.Pending),
 			"pending_office", names.Office(c.Pending))
 	case errors.Is(err, lifecycle.ErrState):
-		return rpcerr.New(codes.FailedPrecondition, "CASE_STATE_CONFLICT",
+		return fault.New(fault.FailedPrecondition, "CASE_STATE_CONFLICT",
 			"a case in state "+assignmentv1.CaseState(c.State).String()+" does not allow "+action.String(),
 			"state", assignmentv1.CaseState(c.State).String(), "action", action.String())
 	case errors.Is(err, lifecycle.ErrNotHolder):
-		return rpcerr.New(codes.PermissionDenied, "NOT_HOLDER", "only the office holding the case may do this; it is held by "+names.Office(c.Holder),
+		return fault.New(fault.PermissionDenied, "NOT_HOLDER", "only the office holding the case may do this; it is held by "+names.Office(c.Holder),
 			"holder_office", names.Office(c.Holder))
 	case errors.Is(err, lifecycle.ErrKind):
-		return rpcerr.New(codes.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "your kind of office may not "+action.String(), "action", action.String())
+		return fault.New(fault.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "your kind of office may not "+action.String(), "action", action.String())
 	}
 	return err
 }

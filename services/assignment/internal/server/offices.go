@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 
 	directoryv1 "github.com/tongban/tongban/proto/tongban/directory/v1"
 	"github.com/tongban/tongban/services/assignment/internal/store"
@@ -20,9 +19,9 @@ import (
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/precondition"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // Offices implements tongban.directory.v1.OfficeService over the offices
@@ -68,7 +67,7 @@ func (o *Offices) ListOffices(ctx context.Context, _ *directoryv1.ListOfficesReq
 	}
 	rows, rev, err := o.Store.Offices(ctx, o.Dir.County.Code)
 	if err != nil {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	out := &directoryv1.ListOfficesResponse{Revision: rev, County: o.Dir.County.Code}
 	for _, r := range rows {
@@ -84,7 +83,7 @@ func (o *Offices) GetOffice(ctx context.Context, req *directoryv1.GetOfficeReque
 	}
 	id, ok := names.OfficeID(req.GetName())
 	if !ok {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("name", `must be "offices/{id}", e.g. "offices/330421.zjj"`)
 		return nil, v.Err()
 	}
@@ -110,7 +109,7 @@ func (o *Offices) CreateOffice(ctx context.Context, req *directoryv1.CreateOffic
 	county := o.Dir.County.Code
 	want := directory.FromProto(req.GetOffice())
 	want.ID, want.Name, want.Closed = req.GetOfficeId(), strings.TrimSpace(want.Name), false
-	var v rpcerr.Violations
+	var v fault.Violations
 	switch want.Kind {
 	case "":
 		v.Add("office.kind", "is required: OFFICE_KIND_TOWNSHIP, OFFICE_KIND_DEPARTMENT or OFFICE_KIND_PREFECTURE")
@@ -141,13 +140,13 @@ func (o *Offices) CreateOffice(ctx context.Context, req *directoryv1.CreateOffic
 			out = existing // a retry of the same creation
 			return "", nil
 		case err == nil:
-			return "", rpcerr.New(codes.AlreadyExists, "OFFICE_EXISTS", "office "+want.ID+" exists already ("+existing.Name+")", "office", want.Resource())
+			return "", fault.New(fault.AlreadyExists, "OFFICE_EXISTS", "office "+want.ID+" exists already ("+existing.Name+")", "office", want.Resource())
 		case !errors.Is(err, store.ErrOfficeNotFound):
 			return "", err
 		}
 		out, err = o.Store.InsertOffice(ctx, tx, county, want)
 		if errors.Is(err, store.ErrOfficeExists) {
-			return "", rpcerr.New(codes.AlreadyExists, "PREFECTURE_EXISTS", "the county already has its prefecture bureau", "office", want.Resource())
+			return "", fault.New(fault.AlreadyExists, "PREFECTURE_EXISTS", "the county already has its prefecture bureau", "office", want.Resource())
 		}
 		return fmt.Sprintf("create office=%s kind=%s duties=%s", want.ID, want.Kind, strings.Join(want.Duties, ",")), err
 	})
@@ -163,7 +162,7 @@ func (o *Offices) UpdateOffice(ctx context.Context, req *directoryv1.UpdateOffic
 	if _, err := policy.Require(ctx, policy.Administer); err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	id, ok := names.OfficeID(req.GetOffice().GetName())
 	if !ok {
 		v.Add("office.name", `must be "offices/{id}", e.g. "offices/330421.zjj"`)
@@ -189,7 +188,7 @@ func (o *Offices) UpdateOffice(ctx context.Context, req *directoryv1.UpdateOffic
 			return "", err
 		}
 		if want != "" && want != directory.Etag(cur.Revision) {
-			return "", rpcerr.New(codes.Aborted, "ETAG_MISMATCH", "the office changed since you read it: reload it and try again", "etag", directory.Etag(cur.Revision))
+			return "", fault.New(fault.Aborted, "ETAG_MISMATCH", "the office changed since you read it: reload it and try again", "etag", directory.Etag(cur.Revision))
 		}
 		next := cur.Office
 		for _, p := range paths {
@@ -202,7 +201,7 @@ func (o *Offices) UpdateOffice(ctx context.Context, req *directoryv1.UpdateOffic
 				next.Closed = given.Closed
 			}
 		}
-		var v rpcerr.Violations
+		var v fault.Violations
 		checkOffice(&v, next)
 		if next.Closed && next.Kind == directory.Bureau {
 			v.Add("office.closed", "the county petition bureau cannot be closed")
@@ -243,7 +242,7 @@ func (o *Offices) change(ctx context.Context, fn func(tx pgx.Tx) (string, error)
 
 // checkOffice checks what every office must have: a name, known duties
 // (on departments only).
-func checkOffice(v *rpcerr.Violations, o directory.Office) {
+func checkOffice(v *fault.Violations, o directory.Office) {
 	name := strings.TrimSpace(o.Name)
 	switch {
 	case name == "":
@@ -270,12 +269,13 @@ func sameOffice(a, b directory.Office) bool {
 }
 
 func officeError(err error, id string) error {
-	switch {
-	case rpcerr.IsStatus(err):
+	if _, ok := fault.As(err); ok {
 		return err
+	}
+	switch {
 	case errors.Is(err, store.ErrOfficeNotFound):
-		return rpcerr.New(codes.NotFound, "OFFICE_NOT_FOUND", "no office "+id+" in this county", "office", names.Office(id))
+		return fault.New(fault.NotFound, "OFFICE_NOT_FOUND", "no office "+id+" in this county", "office", names.Office(id))
 	default:
-		return rpcerr.Internal(err)
+		return fault.Hide(err)
 	}
 }

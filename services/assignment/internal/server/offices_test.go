@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -67,12 +66,12 @@ func TestOffices(t *testing.T) {
 			"prefecture_ident": {&directoryv1.CreateOfficeRequest{OfficeId: "嘉兴", Office: &directoryv1.Office{DisplayName: "x", Kind: directoryv1.OfficeKind_OFFICE_KIND_PREFECTURE}}, "office_id"},
 		} {
 			_, err := offices.CreateOffice(admin, tc.req)
-			if status.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), tc.field) {
+			if rpcerr.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), tc.field) {
 				t.Errorf("%s: %v (fields %v), want INVALID_ARGUMENT on %s", name, err, rpcerr.Fields(err), tc.field)
 			}
 		}
 		_, err := offices.CreateOffice(authtest.As(t, "demo-bureau"), department("330421.yjj", "嘉善县应急管理局"))
-		if status.Code(err) != codes.PermissionDenied {
+		if rpcerr.Code(err) != codes.PermissionDenied {
 			t.Errorf("a bureau clerk created an office: %v", err)
 		}
 		_, err = offices.CreateOffice(admin, &directoryv1.CreateOfficeRequest{OfficeId: "330499.xfj", Office: &directoryv1.Office{DisplayName: "另一个市信访局", Kind: directoryv1.OfficeKind_OFFICE_KIND_PREFECTURE}})
@@ -81,11 +80,11 @@ func TestOffices(t *testing.T) {
 		}
 		_, err = offices.UpdateOffice(admin, &directoryv1.UpdateOfficeRequest{Office: &directoryv1.Office{Name: "offices/330421.xfj", Closed: true},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"closed"}}})
-		if status.Code(err) != codes.InvalidArgument {
+		if rpcerr.Code(err) != codes.InvalidArgument {
 			t.Errorf("closing the bureau: %v", err)
 		}
 		_, err = offices.UpdateOffice(admin, &directoryv1.UpdateOfficeRequest{Office: &directoryv1.Office{Name: "offices/330421.nope", DisplayName: "x"}})
-		if status.Code(err) != codes.NotFound {
+		if rpcerr.Code(err) != codes.NotFound {
 			t.Errorf("updating a missing office: %v", err)
 		}
 	})
@@ -119,7 +118,7 @@ func TestOffices(t *testing.T) {
 		Office:     &directoryv1.Office{Name: "offices/330421.yjj", Closed: true, Etag: `"1"`},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"closed"}},
 	})
-	if status.Code(err) != codes.Aborted {
+	if rpcerr.Code(err) != codes.Aborted {
 		t.Errorf("stale etag: %v", err)
 	}
 	closed, err := offices.UpdateOffice(admin, &directoryv1.UpdateOfficeRequest{
@@ -129,7 +128,7 @@ func TestOffices(t *testing.T) {
 	if err != nil || !closed.Office.Closed || closed.Office.DisplayName != "嘉善县应急管理局" {
 		t.Fatalf("closing: %v, %v", closed, err)
 	}
-	if err := route("offices/330421.yjj"); status.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), "to_office") {
+	if err := route("offices/330421.yjj"); rpcerr.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), "to_office") {
 		t.Errorf("routing to a closed office: %v", err)
 	}
 	if _, err := offices.UpdateOffice(admin, &directoryv1.UpdateOfficeRequest{

@@ -3,16 +3,14 @@ package server
 import (
 	"context"
 
-	"google.golang.org/grpc/codes"
-
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	"github.com/tongban/tongban/services/assignment/internal/store"
 	"github.com/tongban/tongban/services/assignment/lifecycle"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pagination"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // ListCaseHistory lists a case's moves, oldest first.
@@ -21,7 +19,7 @@ func (s *Server) ListCaseHistory(ctx context.Context, req *assignmentv1.ListCase
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	num, ok := names.CaseNumber(req.GetParent())
 	if !ok {
 		v.Add("parent", names.CaseNumberHint)
@@ -35,11 +33,11 @@ func (s *Server) ListCaseHistory(ctx context.Context, req *assignmentv1.ListCase
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err, "parent", req.GetParent())
+		return nil, fault.Named(err, "parent", req.GetParent())
 	}
 	entries, err := s.Store.History(ctx, num, page.Offset, page.Size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &assignmentv1.ListCaseHistoryResponse{Case: s.withActions(ctx, caller, c)}
 	entries, resp.NextPageToken = pagination.Trim(page, entries)
@@ -56,7 +54,7 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	office, ok := s.Dir.OfficeByResource(req.GetParent())
 	if !ok {
 		v.Add("parent", `must name an office of the county, e.g. "offices/330421102"`)
@@ -66,11 +64,11 @@ func (s *Server) ListOfficeQueue(ctx context.Context, req *assignmentv1.ListOffi
 		return nil, err
 	}
 	if !policy.ForOffice(caller, office.ID) {
-		return nil, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE_QUEUE", "an office may list only its own queue", "parent", req.GetParent())
+		return nil, fault.New(fault.PermissionDenied, "OTHER_OFFICE_QUEUE", "an office may list only its own queue", "parent", req.GetParent())
 	}
 	cases, err := s.Store.Queue(ctx, office.ID, queued, page.Offset, page.Size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &assignmentv1.ListOfficeQueueResponse{}
 	cases, resp.NextPageToken = pagination.Trim(page, cases)

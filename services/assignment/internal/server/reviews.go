@@ -13,7 +13,7 @@ import (
 	"github.com/tongban/tongban/services/assignment/lifecycle"
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // reviewable says whether a case's class has the review chain: only a claim
@@ -31,7 +31,7 @@ func (s *Server) openNextInstance(c *store.Case, now time.Time) {
 
 // EvaluateCase records the petitioner's rating.
 func (s *Server) EvaluateCase(ctx context.Context, req *assignmentv1.EvaluateCaseRequest) (*assignmentv1.EvaluateCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	optionalText(&v, "comment", req.GetComment(), maxReason)
 	if r := req.GetRating(); r == assignmentv1.Rating_RATING_UNSPECIFIED || assignmentv1.Rating_name[int32(r)] == "" {
 		v.Add("rating", "is required: one of RATING_SATISFIED, RATING_BASICALLY_SATISFIED, RATING_UNSATISFIED")
@@ -79,7 +79,7 @@ func (s *Server) nextInstance(ctx context.Context, c *store.Case, e *store.Entry
 
 // RequestCaseReview sends the case to the organ above the one that answered.
 func (s *Server) RequestCaseReview(ctx context.Context, req *assignmentv1.RequestCaseReviewRequest) (*assignmentv1.RequestCaseReviewResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxAnswer)
 	return moveCase[assignmentv1.RequestCaseReviewResponse](ctx, s, req, &v, move{
 		action: lifecycle.RequestReview,
@@ -91,7 +91,7 @@ func (s *Server) RequestCaseReview(ctx context.Context, req *assignmentv1.Reques
 }
 
 // decision validates and builds a review or re-review decision.
-func decision(v *rpcerr.Violations, outcome assignmentv1.AnswerOutcome, text, basis string) func(auth.Caller, time.Time) *assignmentv1.Answer {
+func decision(v *fault.Violations, outcome assignmentv1.AnswerOutcome, text, basis string) func(auth.Caller, time.Time) *assignmentv1.Answer {
 	requireText(v, "text", text, maxAnswer)
 	optionalText(v, "legal_basis", basis, maxAnswer)
 	if outcome == assignmentv1.AnswerOutcome_ANSWER_OUTCOME_UNSPECIFIED || assignmentv1.AnswerOutcome_name[int32(outcome)] == "" {
@@ -107,7 +107,7 @@ func decision(v *rpcerr.Violations, outcome assignmentv1.AnswerOutcome, text, ba
 
 // ReviewCase records the review decision.
 func (s *Server) ReviewCase(ctx context.Context, req *assignmentv1.ReviewCaseRequest) (*assignmentv1.ReviewCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	build := decision(&v, req.GetOutcome(), req.GetText(), req.GetLegalBasis())
 	return moveCase[assignmentv1.ReviewCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.Review,
@@ -123,7 +123,7 @@ func (s *Server) ReviewCase(ctx context.Context, req *assignmentv1.ReviewCaseReq
 
 // RequestCaseReReview sends the case to the organ above the reviewer.
 func (s *Server) RequestCaseReReview(ctx context.Context, req *assignmentv1.RequestCaseReReviewRequest) (*assignmentv1.RequestCaseReReviewResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxAnswer)
 	return moveCase[assignmentv1.RequestCaseReReviewResponse](ctx, s, req, &v, move{
 		action: lifecycle.RequestReReview,
@@ -136,7 +136,7 @@ func (s *Server) RequestCaseReReview(ctx context.Context, req *assignmentv1.Requ
 
 // ReReviewCase records the re-review decision: the case is final.
 func (s *Server) ReReviewCase(ctx context.Context, req *assignmentv1.ReReviewCaseRequest) (*assignmentv1.ReReviewCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	build := decision(&v, req.GetOutcome(), req.GetText(), req.GetLegalBasis())
 	return moveCase[assignmentv1.ReReviewCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.ReReview,
@@ -151,7 +151,7 @@ func (s *Server) ReReviewCase(ctx context.Context, req *assignmentv1.ReReviewCas
 
 // StartCaseHearing records the start of a re-review hearing.
 func (s *Server) StartCaseHearing(ctx context.Context, req *assignmentv1.StartCaseHearingRequest) (*assignmentv1.StartCaseHearingResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "note", req.GetNote(), maxReason)
 	return moveCase[assignmentv1.StartCaseHearingResponse](ctx, s, req, &v, move{
 		action: lifecycle.StartHearing,
@@ -165,7 +165,7 @@ func (s *Server) StartCaseHearing(ctx context.Context, req *assignmentv1.StartCa
 
 // EndCaseHearing records the end of the hearing.
 func (s *Server) EndCaseHearing(ctx context.Context, req *assignmentv1.EndCaseHearingRequest) (*assignmentv1.EndCaseHearingResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "note", req.GetNote(), maxReason)
 	return moveCase[assignmentv1.EndCaseHearingResponse](ctx, s, req, &v, move{
 		action: lifecycle.EndHearing,

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -18,11 +17,11 @@ import (
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // target checks the organ a case is routed, transferred or assigned to.
-func (s *Server) target(v *rpcerr.Violations, field, name string, kinds ...directory.Kind) directory.Office {
+func (s *Server) target(v *fault.Violations, field, name string, kinds ...directory.Kind) directory.Office {
 	o, ok := s.Dir.OfficeByResource(name)
 	switch {
 	case name == "":
@@ -56,7 +55,7 @@ func (s *Server) handOver(c *store.Case, e *store.Entry, o directory.Office, now
 
 // RouteCase is the bureau's routing decision by class.
 func (s *Server) RouteCase(ctx context.Context, req *assignmentv1.RouteCaseRequest) (*assignmentv1.RouteCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	var to directory.Office
 	if req.GetToOffice() != "" {
@@ -70,7 +69,7 @@ func (s *Server) RouteCase(ctx context.Context, req *assignmentv1.RouteCaseReque
 			if to.ID == "" {
 				organs := s.Dir.WithDuty(directory.DutyDiscipline)
 				if !accusation || len(organs) == 0 {
-					return rpcerr.New(codes.InvalidArgument, "INVALID_ARGUMENT", "to_office is required (only an accusation goes to the discipline organ by default)", "field", "to_office")
+					return fault.New(fault.InvalidArgument, "INVALID_ARGUMENT", "to_office is required (only an accusation goes to the discipline organ by default)", "field", "to_office")
 				}
 				to = organs[0]
 			}
@@ -82,7 +81,7 @@ func (s *Server) RouteCase(ctx context.Context, req *assignmentv1.RouteCaseReque
 
 // ReferCaseUp hands a township's case to the county petition bureau.
 func (s *Server) ReferCaseUp(ctx context.Context, req *assignmentv1.ReferCaseUpRequest) (*assignmentv1.ReferCaseUpResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	return moveCase[assignmentv1.ReferCaseUpResponse](ctx, s, req, &v, move{
 		action: lifecycle.ReferUp,
@@ -96,7 +95,7 @@ func (s *Server) ReferCaseUp(ctx context.Context, req *assignmentv1.ReferCaseUpR
 
 // TransferCase hands a case to another organ, which must sign for it.
 func (s *Server) TransferCase(ctx context.Context, req *assignmentv1.TransferCaseRequest) (*assignmentv1.TransferCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	to := s.target(&v, "to_office", req.GetToOffice(), directory.Department)
 	return moveCase[assignmentv1.TransferCaseResponse](ctx, s, req, &v, move{
@@ -110,7 +109,7 @@ func (s *Server) TransferCase(ctx context.Context, req *assignmentv1.TransferCas
 
 // SignForCase makes the pending organ the holder.
 func (s *Server) SignForCase(ctx context.Context, req *assignmentv1.SignForCaseRequest) (*assignmentv1.SignForCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	return moveCase[assignmentv1.SignForCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.SignFor,
 		apply: func(_ context.Context, _ pgx.Tx, c *store.Case, caller auth.Caller, e *store.Entry) error {
@@ -124,7 +123,7 @@ func (s *Server) SignForCase(ctx context.Context, req *assignmentv1.SignForCaseR
 // SendBackCase records the pending organ's objection; a case that bounced
 // too often between the same two offices goes to the bureau instead.
 func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCaseRequest) (*assignmentv1.SendBackCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "reason", req.GetReason(), maxReason)
 	return moveCase[assignmentv1.SendBackCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.SendBack,
@@ -156,7 +155,7 @@ func (s *Server) SendBackCase(ctx context.Context, req *assignmentv1.SendBackCas
 
 // AcceptCaseReturn takes a case back after an objection.
 func (s *Server) AcceptCaseReturn(ctx context.Context, req *assignmentv1.AcceptCaseReturnRequest) (*assignmentv1.AcceptCaseReturnResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	optionalText(&v, "note", req.GetNote(), maxReason)
 	return moveCase[assignmentv1.AcceptCaseReturnResponse](ctx, s, req, &v, move{
 		action: lifecycle.AcceptReturn,
@@ -171,7 +170,7 @@ func (s *Server) AcceptCaseReturn(ctx context.Context, req *assignmentv1.AcceptC
 
 // AssignCaseDown hands a case to a township with a deadline for its report.
 func (s *Server) AssignCaseDown(ctx context.Context, req *assignmentv1.AssignCaseDownRequest) (*assignmentv1.AssignCaseDownResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "instructions", req.GetInstructions(), maxAnswer)
 	to := s.target(&v, "to_office", req.GetToOffice(), directory.Township)
 	due := s.futureDate(&v, "report_due", req.GetReportDue(), s.now(ctx))
@@ -193,7 +192,7 @@ func (s *Server) AssignCaseDown(ctx context.Context, req *assignmentv1.AssignCas
 
 // ReportCase files the township's report on an assigned case.
 func (s *Server) ReportCase(ctx context.Context, req *assignmentv1.ReportCaseRequest) (*assignmentv1.ReportCaseResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	requireText(&v, "text", req.GetText(), maxAnswer)
 	return moveCase[assignmentv1.ReportCaseResponse](ctx, s, req, &v, move{
 		action: lifecycle.Report,

@@ -25,7 +25,7 @@ import (
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/county/ruleset"
 	"github.com/tongban/tongban/services/devkit/democlock"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/textnorm"
 )
 
@@ -82,7 +82,7 @@ func (s *Server) LoadCalendar(ctx context.Context) error {
 	return nil
 }
 
-func optionalText(v *rpcerr.Violations, field, val string, max int) {
+func optionalText(v *fault.Violations, field, val string, max int) {
 	if val != "" {
 		requireText(v, field, val, max)
 	}
@@ -90,7 +90,7 @@ func optionalText(v *rpcerr.Violations, field, val string, max int) {
 
 // requireText checks a person's text as textnorm reads it: a reason of
 // ideographic or zero-width spaces is no reason.
-func requireText(v *rpcerr.Violations, field, val string, max int) {
+func requireText(v *fault.Violations, field, val string, max int) {
 	switch n := utf8.RuneCountInString(textnorm.Clean(val)); {
 	case n == 0:
 		v.Add(field, "is required")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -306,7 +305,7 @@ func walk(t *testing.T, s *Server, clk *clock, name string, steps []step) {
 	for i, st := range steps {
 		clk.advance(st.wait)
 		c, err := st.call(authtest.As(t, st.token), s, name)
-		if status.Code(err) != st.code || rpcerr.Reason(err) != st.reason {
+		if rpcerr.Code(err) != st.code || rpcerr.Reason(err) != st.reason {
 			t.Fatalf("step %d (%s): %v [%s], want %v [%s]", i, st.token, err, rpcerr.Reason(err), st.code, st.reason)
 		}
 		if err == nil && (c.GetState() != st.state || c.GetHolderOffice() != st.holder) {
@@ -699,10 +698,10 @@ func TestChargeDocuments(t *testing.T) {
 	if k := card(); !k.GetOverdue() {
 		t.Errorf("card after the completion date: %v", k)
 	}
-	if _, err := s.GetCaseCard(authtest.As(t, "demo-dayun"), &assignmentv1.GetCaseCardRequest{Name: "cases/330421-2026-000002/card"}); status.Code(err) != codes.FailedPrecondition {
+	if _, err := s.GetCaseCard(authtest.As(t, "demo-dayun"), &assignmentv1.GetCaseCardRequest{Name: "cases/330421-2026-000002/card"}); rpcerr.Code(err) != codes.FailedPrecondition {
 		t.Errorf("card of a case nobody leads: %v", err)
 	}
-	if _, err := s.GetCaseCard(authtest.As(t, "demo-dayun"), &assignmentv1.GetCaseCardRequest{Name: caseName}); status.Code(err) != codes.InvalidArgument {
+	if _, err := s.GetCaseCard(authtest.As(t, "demo-dayun"), &assignmentv1.GetCaseCardRequest{Name: caseName}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("card named without /card: %v", err)
 	}
 	// Urgent cases head the queue.
@@ -765,7 +764,7 @@ func TestEtag(t *testing.T) {
 			urgent = !urgent
 		}
 		switch {
-		case tc.want == "" && (status.Code(err) != codes.Aborted || rpcerr.Reason(err) != "ETAG_MISMATCH"):
+		case tc.want == "" && (rpcerr.Code(err) != codes.Aborted || rpcerr.Reason(err) != "ETAG_MISMATCH"):
 			t.Errorf("%s: %v, want ABORTED ETAG_MISMATCH", tc.name, err)
 		case tc.want == "" && card() != before:
 			t.Errorf("%s: a refused move changed the etag %s → %s", tc.name, before, card())
@@ -837,7 +836,7 @@ func TestConcurrentMoves(t *testing.T) {
 			ctx := authtest.As(t, offices[g%len(offices)])
 			for i := range 25 {
 				_, err := calls[(g*7+i)%len(calls)](ctx, s, caseName)
-				switch status.Code(err) {
+				switch rpcerr.Code(err) {
 				case codes.OK:
 					mu.Lock()
 					wins++
@@ -870,13 +869,13 @@ func TestQueue(t *testing.T) {
 	if err != nil || len(q.GetCases()) != 1 {
 		t.Fatalf("township queue: %v, %v", q, err)
 	}
-	if _, err := s.ListOfficeQueue(authtest.As(t, "demo-xitang"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/330421102"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := s.ListOfficeQueue(authtest.As(t, "demo-xitang"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/330421102"}); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Fatalf("another township's queue: %v", err)
 	}
 	if q, err := s.ListOfficeQueue(authtest.As(t, "demo-bureau"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/330421102"}); err != nil || len(q.GetCases()) != 1 {
 		t.Fatalf("bureau reads a township queue: %v, %v", q, err)
 	}
-	if _, err := s.ListOfficeQueue(authtest.As(t, "demo-bureau"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/nowhere", PageSize: -1}); status.Code(err) != codes.InvalidArgument {
+	if _, err := s.ListOfficeQueue(authtest.As(t, "demo-bureau"), &assignmentv1.ListOfficeQueueRequest{Parent: "offices/nowhere", PageSize: -1}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad queue request: %v", err)
 	}
 	// A transfer waits in the receiver's queue, not the sender's.

@@ -15,12 +15,12 @@ import (
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // ErrNotFound says the case does not exist.
-var ErrNotFound = rpcerr.ErrCaseNotFound
+var ErrNotFound = fault.ErrCaseNotFound
 
 // Case is assignment's row of a case. Offices are ids ("330421102").
 type Case struct {

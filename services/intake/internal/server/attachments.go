@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/genproto/googleapis/api/httpbody"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
@@ -24,9 +23,9 @@ import (
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
 	"github.com/tongban/tongban/services/platform/download"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // MaxAttachment is the largest file accepted.
@@ -38,7 +37,7 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	num, ok := names.CaseNumber(req.GetParent())
 	if !ok {
 		v.Add("parent", names.CaseNumberHint)
@@ -72,7 +71,7 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 	// an unreferenced copy, and a retry stores nothing new.
 	ref, err := s.Blobs.Put(ctx, bytes.NewReader(req.GetContent()), MaxAttachment)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	out := &intakev1.CreateAttachmentResponse{}
 	key := idempotency.Key{Scope: caller.Office.ID, Method: "CreateAttachment", RequestID: rid}
@@ -83,7 +82,7 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 				return err
 			}
 			if caller.Office.ID != c.RegisteredBy && caller.Office.ID != c.Holder {
-				return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OR_HOLDING_OFFICE",
+				return fault.New(fault.PermissionDenied, "NOT_REGISTERING_OR_HOLDING_OFFICE",
 					"only the registering office or the office holding the case may attach files")
 			}
 			row := &store.Attachment{
@@ -103,7 +102,7 @@ func (s *Server) CreateAttachment(ctx context.Context, req *intakev1.CreateAttac
 		return err
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -116,7 +115,7 @@ func (s *Server) ListAttachments(ctx context.Context, req *intakev1.ListAttachme
 	}
 	rows, err := s.Store.Attachments(ctx, num)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &intakev1.ListAttachmentsResponse{}
 	for _, a := range rows {
@@ -130,7 +129,7 @@ func (s *Server) GetAttachmentContent(ctx context.Context, req *intakev1.GetAtta
 	parent, ordinalText, _ := strings.Cut(strings.TrimPrefix(req.GetName(), "cases/"), "/attachments/")
 	ordinal, convErr := strconv.Atoi(ordinalText)
 	if convErr != nil || ordinal < 1 {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("name", `must be "cases/{case_number}/attachments/{n}"`)
 		return nil, v.Err()
 	}
@@ -140,33 +139,33 @@ func (s *Server) GetAttachmentContent(ctx context.Context, req *intakev1.GetAtta
 	}
 	c, err := s.Store.Get(ctx, num)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	a, err := s.Store.AttachmentByOrdinal(ctx, num, ordinal)
 	if errors.Is(err, store.ErrAttachmentNotFound) {
-		return nil, rpcerr.New(codes.NotFound, "ATTACHMENT_NOT_FOUND", "attachment not found", "name", req.GetName())
+		return nil, fault.New(fault.NotFound, "ATTACHMENT_NOT_FOUND", "attachment not found", "name", req.GetName())
 	} else if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if !policy.SeesIdentity(caller, c.RegisteredBy) &&
 		(a.ContainsIdentity || c.Class == int16(intakev1.CaseClass_CASE_CLASS_ACCUSATION)) {
-		return nil, rpcerr.New(codes.PermissionDenied, "IDENTITY_PROTECTED",
+		return nil, fault.New(fault.PermissionDenied, "IDENTITY_PROTECTED",
 			"this file may show the petitioner's identity: only the registering office may download it")
 	}
 	r, err := s.Blobs.Open(ctx, a.SHA256)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	defer r.Close()
 	data, err := io.ReadAll(io.LimitReader(r, MaxAttachment+1))
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		return audit.Append(ctx, tx, audit.FromCall(ctx, audit.ReadFile, num, "", fmt.Sprintf("ordinal=%d contains_identity=%t", ordinal, a.ContainsIdentity)))
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	download.SetFilename(ctx, a.Filename)
 	return &httpbody.HttpBody{ContentType: a.MediaType, Data: data}, nil
@@ -180,17 +179,17 @@ func (s *Server) visibleCase(ctx context.Context, name, field string) (auth.Call
 	}
 	num, ok := names.CaseNumber(name)
 	if !ok {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add(field, names.CaseNumberHint)
 		return caller, "", v.Err()
 	}
 	involved, err := s.Store.Involved(ctx, []string{num})
 	if err != nil {
-		return caller, "", rpcerr.ToStatus(err)
+		return caller, "", err
 	}
 	root, exists := involved[num]
 	if !exists || !policy.CanSeeCase(caller, caller.County, root.Involved) {
-		return caller, "", rpcerr.ToStatus(store.ErrNotFound, field, name)
+		return caller, "", fault.Named(store.ErrNotFound, field, name)
 	}
 	return caller, num, nil
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/county/policy"
@@ -112,7 +111,7 @@ func TestFindRepeats(t *testing.T) {
 		"unknown class":       {&intakev1.FindRepeatsRequest{Phone: phone, CaseClass: 99}, "case_class"},
 	} {
 		_, err := s.FindRepeats(dayun, tc.req)
-		if status.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), tc.field) {
+		if rpcerr.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), tc.field) {
 			t.Errorf("%s: %v, want INVALID_ARGUMENT on %s", name, err, tc.field)
 		}
 	}
@@ -124,7 +123,7 @@ func TestFindRepeats(t *testing.T) {
 		{"an outside system", authtest.AsAccount(t, "330421102", "system", "dayun.system")},
 		{"the internal service", authtest.Service(t)},
 	} {
-		if _, err := s.FindRepeats(who.ctx, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); status.Code(err) != codes.PermissionDenied {
+		if _, err := s.FindRepeats(who.ctx, &intakev1.FindRepeatsRequest{IdNumber: idNumber}); rpcerr.Code(err) != codes.PermissionDenied {
 			t.Errorf("%s looks up a petitioner: %v", who.name, err)
 		}
 	}
@@ -156,7 +155,7 @@ func TestFindRepeatsRate(t *testing.T) {
 	refused := 0
 	for range lookupRate {
 		_, err := s.FindRepeats(clerk, &intakev1.FindRepeatsRequest{Phone: phone})
-		if status.Code(err) == codes.ResourceExhausted {
+		if rpcerr.Code(err) == codes.ResourceExhausted {
 			refused++
 			if rpcerr.Reason(err) != "LOOKUP_RATE" {
 				t.Errorf("refused with %v", err)

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/logging"
 	"github.com/tongban/tongban/services/platform/pgdb"
@@ -67,7 +66,7 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 			return err
 		}
 		if len(rows) == maxImportRows {
-			var v rpcerr.Violations
+			var v fault.Violations
 			v.Add("case", fmt.Sprintf("an import takes at most %d rows; split the file", maxImportRows))
 			return v.Err()
 		}
@@ -88,7 +87,7 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 		rows = append(rows, row)
 	}
 	if err := s.Store.PrepareNumbers(ctx, s.Dir.County.Code, now.In(shanghai).Year()); err != nil {
-		return rpcerr.ToStatus(err)
+		return err
 	}
 	valid := rows[:0:0]
 	for _, r := range rows {
@@ -103,7 +102,7 @@ func (s *Server) ImportCases(stream grpc.ClientStreamingServer[intakev1.ImportCa
 		notRegistered(valid, "all_or_nothing: other rows are invalid")
 	case allOrNothing:
 		if err := s.importBatch(ctx, caller, valid, now, false); err != nil {
-			notRegistered(valid, "all_or_nothing: "+status.Convert(rpcerr.ToStatus(err)).Message())
+			notRegistered(valid, "all_or_nothing: "+rpcerr.Status(err).Message())
 		}
 	default:
 		// Rows with request ids take the per-row path (each its own
@@ -148,7 +147,7 @@ func (s *Server) perRow(ctx context.Context, caller auth.Caller, rows []*importR
 	for i := 0; i < len(rows); i += importBatch {
 		batch := rows[i:min(i+importBatch, len(rows))]
 		if err := s.importBatch(ctx, caller, batch, now, true); err != nil {
-			notRegistered(batch, status.Convert(rpcerr.ToStatus(err)).Message())
+			notRegistered(batch, rpcerr.Status(err).Message())
 		}
 	}
 }
@@ -213,11 +212,11 @@ func (s *Server) settle(ctx context.Context, caller auth.Caller, rows []*importR
 			}
 			err = perr
 		}
-		if !rpcerr.IsStatus(err) {
+		if _, ok := fault.As(err); !ok {
 			logging.FromContext(ctx).ErrorContext(ctx, "import row failed", slog.Int("line", r.line), slog.String("error", err.Error()))
 		}
 		r.res.Outcome = intakev1.ImportOutcome_IMPORT_OUTCOME_NOT_REGISTERED
-		r.res.Error = status.Convert(rpcerr.ToStatus(err)).Message()
+		r.res.Error = rpcerr.Status(err).Message()
 	}
 }
 
@@ -230,11 +229,9 @@ func notRegistered(rows []*importRow, why string) {
 // violationsOf lists the field violations of an INVALID_ARGUMENT.
 func violationsOf(err error) []*intakev1.FieldViolation {
 	var out []*intakev1.FieldViolation
-	for _, d := range status.Convert(err).Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out = append(out, &intakev1.FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
-			}
+	if f, ok := fault.As(err); ok {
+		for _, v := range f.Fields {
+			out = append(out, &intakev1.FieldViolation{Field: v.Field, Description: v.Description})
 		}
 	}
 	return out

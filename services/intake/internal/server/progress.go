@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -13,7 +12,7 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/intake/internal/store"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // ProgressMethod is GetCaseProgress's full name: a public method (no
@@ -28,7 +27,7 @@ const (
 
 // GetCaseProgress tells a petitioner how their case stands.
 func (s *Server) GetCaseProgress(ctx context.Context, req *intakev1.GetCaseProgressRequest) (*intakev1.CaseProgress, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	num, ok := names.CaseNumber(req.GetName())
 	if !ok {
 		v.Add("name", names.CaseNumberHint)
@@ -43,22 +42,22 @@ func (s *Server) GetCaseProgress(ctx context.Context, req *intakev1.GetCaseProgr
 	var failures int
 	if err := s.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM progress_failures
 		WHERE case_number = $1 AND at > now() - $2::interval`, num, progressWindow).Scan(&failures); err != nil {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	if failures >= maxProgressFailures {
-		return nil, rpcerr.New(codes.ResourceExhausted, "TOO_MANY_ATTEMPTS",
+		return nil, fault.New(fault.ResourceExhausted, "TOO_MANY_ATTEMPTS",
 			"too many wrong query codes for this case: try again in 15 minutes")
 	}
 	c, err := s.Store.GetWithoutIdentity(ctx, num)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, rpcerr.Internal(err)
+		return nil, fault.Hide(err)
 	}
 	if err != nil || !s.Store.QueryCodeMatches(c, code) {
 		if _, err := s.Store.Pool.Exec(ctx, `INSERT INTO progress_failures (case_number) VALUES ($1)`, num); err != nil {
-			return nil, rpcerr.Internal(err)
+			return nil, fault.Hide(err)
 		}
 		// A missing case and a wrong code answer alike.
-		return nil, rpcerr.New(codes.NotFound, "CASE_NOT_FOUND", "no case with this number and query code")
+		return nil, fault.New(fault.NotFound, "CASE_NOT_FOUND", "no case with this number and query code")
 	}
 	out := &intakev1.CaseProgress{
 		CaseNumber: c.Number, State: assignmentv1.CaseState(c.State), ReceiveTime: timestamppb.New(c.ReceiveTime),

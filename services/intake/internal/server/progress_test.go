@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -67,7 +66,7 @@ func TestCaseProgress(t *testing.T) {
 		"missing case": {&intakev1.GetCaseProgressRequest{Name: "cases/330421-2026-999999", QueryCode: c.GetQueryCode()}, codes.NotFound, ""},
 	} {
 		_, err := s.GetCaseProgress(ctx, tc.req)
-		if status.Code(err) != tc.code || (tc.field != "" && !slices.Contains(rpcerr.Fields(err), tc.field)) {
+		if rpcerr.Code(err) != tc.code || (tc.field != "" && !slices.Contains(rpcerr.Fields(err), tc.field)) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -76,11 +75,11 @@ func TestCaseProgress(t *testing.T) {
 		wrong = "11111111"
 	}
 	for i := range 5 {
-		if _, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: c.GetName(), QueryCode: wrong}); status.Code(err) != codes.NotFound {
+		if _, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: c.GetName(), QueryCode: wrong}); rpcerr.Code(err) != codes.NotFound {
 			t.Fatalf("wrong code %d: %v", i, err)
 		}
 	}
-	if _, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: c.GetName(), QueryCode: c.GetQueryCode()}); status.Code(err) != codes.ResourceExhausted {
+	if _, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: c.GetName(), QueryCode: c.GetQueryCode()}); rpcerr.Code(err) != codes.ResourceExhausted {
 		t.Errorf("after five wrong codes, the right one: %v", err)
 	}
 }

@@ -20,9 +20,9 @@ import (
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // GetCase returns a case the caller may see, with identity as the caller
@@ -32,7 +32,7 @@ func (s *Server) GetCase(ctx context.Context, req *intakev1.GetCaseRequest) (*in
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	num, ok := names.CaseNumber(req.GetName())
 	if !ok {
 		v.Add("name", names.CaseNumberHint)
@@ -48,7 +48,7 @@ func (s *Server) GetCase(ctx context.Context, req *intakev1.GetCaseRequest) (*in
 		err = store.ErrNotFound // the same answer as a missing case: no existence leak
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err, "name", req.GetName())
+		return nil, fault.Named(err, "name", req.GetName())
 	}
 	resp, err := one(s, ctx, caller, c, func(pc *intakev1.Case) *intakev1.GetCaseResponse {
 		// The internal service role (assignment's case cards) reads the
@@ -101,7 +101,7 @@ func (s *Server) auditReads(ctx context.Context, cases ...*intakev1.Case) error 
 		return audit.Append(ctx, tx, entries...)
 	})
 	if err != nil {
-		return rpcerr.ToStatus(err) // no identity leaves unrecorded
+		return err // no identity leaves unrecorded
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func (s *Server) ListCases(ctx context.Context, req *intakev1.ListCasesRequest) 
 	}
 	cases, err := s.Store.List(ctx, f, page.size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &intakev1.ListCasesResponse{}
 	if len(cases) > page.size {
@@ -136,7 +136,7 @@ func (s *Server) ListCases(ctx context.Context, req *intakev1.ListCasesRequest) 
 	}
 	visible, err := s.rootsVisible(ctx, caller, cases)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	for _, c := range cases {
 		pc := s.view(caller, c, visible[c.RepeatOf])
@@ -167,7 +167,7 @@ var orders = map[string]store.Order{
 // listFilter validates a ListCasesRequest (every bad field at once) into a
 // store filter and the page.
 func (s *Server) listFilter(caller auth.Caller, req *intakev1.ListCasesRequest) (store.ListFilter, listPage, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	f := store.ListFilter{
 		County: caller.County, AllOfCounty: policy.SeesCounty(caller), Office: policy.Principal(caller),
 		State: int16(req.GetState()), Township: req.GetTownship(), Channel: int16(req.GetChannel()), Class: int16(req.GetCaseClass()),
@@ -236,7 +236,7 @@ func one[R any](s *Server, ctx context.Context, caller auth.Caller, c *store.Cas
 	visible, err := s.rootsVisible(ctx, caller, []*store.Case{c})
 	if err != nil {
 		var zero R
-		return zero, rpcerr.ToStatus(err)
+		return zero, err
 	}
 	return wrap(s.view(caller, c, visible[c.RepeatOf])), nil
 }
@@ -286,7 +286,7 @@ func (s *Server) lockVisible(ctx context.Context, tx pgx.Tx, caller auth.Caller,
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err, field, name)
+		return nil, fault.Named(err, field, name)
 	}
 	return c, nil
 }
@@ -295,7 +295,7 @@ func (s *Server) lockVisible(ctx context.Context, tx pgx.Tx, caller auth.Caller,
 func (s *Server) reread(ctx context.Context, caller auth.Caller, num string) (*intakev1.Case, error) {
 	c, err := s.Store.Get(ctx, num)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return one(s, ctx, caller, c, func(pc *intakev1.Case) *intakev1.Case { return pc })
 }

@@ -7,7 +7,6 @@ import (
 	_ "time/tzdata" // Asia/Shanghai on machines without zoneinfo
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -18,10 +17,10 @@ import (
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // CreateCase registers a petition at the caller's office.
@@ -34,7 +33,7 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 	if err := s.validate(caller.Office.ID, req, now); err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	rid := idempotency.Checked(ctx, req.GetRequestId(), &v) // the Idempotency-Key header too
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -50,7 +49,7 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 		}
 	}
 	if err := s.Store.PrepareNumbers(ctx, c.County, now.In(shanghai).Year()); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	key := idempotency.Key{Scope: caller.Office.ID, Method: "CreateCase", RequestID: rid}
 	var number string
@@ -60,15 +59,15 @@ func (s *Server) CreateCase(ctx context.Context, req *intakev1.CreateCaseRequest
 		number, err = s.register(ctx, tx, key, req, c, now)
 		return err
 	})
-	if store.IsDuplicateExternal(err) { // registered concurrently by a twin request
+	if errors.Is(err, store.ErrDuplicateExternal) { // registered concurrently by a twin request
 		return s.existingReferral(ctx, caller, c)
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if c.Number != number { // a replay: the case registered by the first call
 		if c, err = s.Store.Get(ctx, number); err != nil {
-			return nil, rpcerr.ToStatus(err)
+			return nil, err
 		}
 	}
 	return one(s, ctx, caller, c, func(pc *intakev1.Case) *intakev1.CreateCaseResponse { return &intakev1.CreateCaseResponse{Case: pc} })
@@ -150,14 +149,14 @@ func (s *Server) existingReferral(ctx context.Context, caller auth.Caller, c *st
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	prior, err := s.Store.Get(ctx, num)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if !policy.CanSeeCase(caller, prior.County, prior.Involved) {
-		return nil, rpcerr.New(codes.AlreadyExists, "EXTERNAL_ID_TAKEN",
+		return nil, fault.New(fault.AlreadyExists, "EXTERNAL_ID_TAKEN",
 			"another office registered a case with this source_system and external_id",
 			"source_system", c.SourceSystem, "external_id", c.ExternalID)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/time/rate"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -23,16 +22,16 @@ import (
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"google.golang.org/protobuf/proto"
 )
 
 // LinkRepeat links a case by hand as a repeat of an earlier one.
 func (s *Server) LinkRepeat(ctx context.Context, req *intakev1.LinkRepeatRequest) (*intakev1.LinkRepeatResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	target, ok := names.CaseNumber(req.GetRepeatOf())
 	if !ok {
 		v.Add("repeat_of", names.CaseNumberHint)
@@ -48,7 +47,7 @@ func (s *Server) LinkRepeat(ctx context.Context, req *intakev1.LinkRepeatRequest
 				root = earlier.RepeatOf
 			}
 			if root == c.Number {
-				return "", rpcerr.New(codes.FailedPrecondition, "REPEAT_CYCLE",
+				return "", fault.New(fault.FailedPrecondition, "REPEAT_CYCLE",
 					"that case already repeats this one; link the other way round", "repeat_of", req.GetRepeatOf())
 			}
 			return root, nil
@@ -61,7 +60,7 @@ func (s *Server) LinkRepeat(ctx context.Context, req *intakev1.LinkRepeatRequest
 
 // UnlinkRepeat removes a case's repeat link.
 func (s *Server) UnlinkRepeat(ctx context.Context, req *intakev1.UnlinkRepeatRequest) (*intakev1.UnlinkRepeatResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	c, err := s.changeRepeat(ctx, &v, "UnlinkRepeat", req, req.GetName(), req.GetRequestId(),
 		func(pgx.Tx, auth.Caller, *store.Case) (string, error) { return "", nil })
 	if err != nil {
@@ -73,7 +72,7 @@ func (s *Server) UnlinkRepeat(ctx context.Context, req *intakev1.UnlinkRepeatReq
 // changeRepeat runs a repeat-link change: validation, then in one
 // transaction the idempotency check, the case locked, visibility, the
 // caller's right to change it, the new root from pick, and the event.
-func (s *Server) changeRepeat(ctx context.Context, v *rpcerr.Violations, method string, req proto.Message, name, requestID string,
+func (s *Server) changeRepeat(ctx context.Context, v *fault.Violations, method string, req proto.Message, name, requestID string,
 	pick func(tx pgx.Tx, caller auth.Caller, c *store.Case) (string, error),
 ) (*intakev1.Case, error) {
 	caller, err := auth.Require(ctx)
@@ -97,7 +96,7 @@ func (s *Server) changeRepeat(ctx context.Context, v *rpcerr.Violations, method 
 				return err
 			}
 			if caller.Office.ID != c.RegisteredBy && caller.Office.Kind != directory.Bureau {
-				return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OFFICE",
+				return fault.New(fault.PermissionDenied, "NOT_REGISTERING_OFFICE",
 					"only the registering office or the county petition bureau may change a repeat link")
 			}
 			root, err := pick(tx, caller, c)
@@ -128,7 +127,7 @@ func (s *Server) changeRepeat(ctx context.Context, v *rpcerr.Violations, method 
 		return err
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return s.reread(ctx, caller, num)
 }
@@ -299,10 +298,10 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 		return nil, err
 	}
 	if !s.lookups.allow(caller) {
-		return nil, rpcerr.New(codes.ResourceExhausted, "LOOKUP_RATE",
+		return nil, fault.New(fault.ResourceExhausted, "LOOKUP_RATE",
 			fmt.Sprintf("at most %d identity lookups a minute per account: wait a minute", lookupRate))
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	id, phone := strings.TrimSpace(req.GetIdNumber()), strings.TrimSpace(req.GetPhone())
 	switch {
 	case id == "" && phone == "":
@@ -339,7 +338,7 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 		return audit.Append(ctx, tx, audit.FromCall(ctx, audit.LookupIdentity, "", "", fmt.Sprintf("by=%s matches=%d", lookupBy(id, phone), len(found))))
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	seen := map[string]bool{}
 	var numbers []string
@@ -351,7 +350,7 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 	}
 	roots, err := s.Store.Involved(ctx, numbers)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	out := &intakev1.FindRepeatsResponse{}
 	for _, f := range found {
@@ -387,7 +386,7 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 	}
 	subjects, err := s.Store.Subjects(ctx, kept)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	for i, m := range out.Matches {
 		m.Subject = subjects[kept[i]]

@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -171,8 +170,8 @@ func TestCreateCaseValidation(t *testing.T) {
 				}
 				return
 			}
-			if status.Code(err) != codes.InvalidArgument {
-				t.Fatalf("code = %v, want InvalidArgument (%v)", status.Code(err), err)
+			if rpcerr.Code(err) != codes.InvalidArgument {
+				t.Fatalf("code = %v, want InvalidArgument (%v)", rpcerr.Code(err), err)
 			}
 			got := rpcerr.Fields(err)
 			sort.Strings(got)
@@ -255,7 +254,7 @@ func TestCreateCaseIdempotent(t *testing.T) {
 	other := validCase()
 	other.Subject = "另一件事"
 	_, err = s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: other, RequestId: "township-system-4711"})
-	if status.Code(err) != codes.InvalidArgument || rpcerr.Reason(err) != "REQUEST_ID_REUSED" {
+	if rpcerr.Code(err) != codes.InvalidArgument || rpcerr.Reason(err) != "REQUEST_ID_REUSED" {
 		t.Fatalf("reused id: %v", err)
 	}
 	var n int
@@ -294,7 +293,7 @@ func TestVisibilityAndMasking(t *testing.T) {
 	}
 	_, errOther := get("demo-xitang", claim.GetCase().GetName())
 	_, errMissing := get("demo-xitang", "cases/330421-2026-999999")
-	if status.Code(errOther) != codes.NotFound || status.Convert(errOther).Message() != status.Convert(errMissing).Message() {
+	if rpcerr.Code(errOther) != codes.NotFound || rpcerr.Status(errOther).Message() != rpcerr.Status(errMissing).Message() {
 		t.Fatalf("another township: %v; missing case: %v; want identical NOT_FOUND", errOther, errMissing)
 	}
 	c, err = get("demo-bureau", claim.GetCase().GetName())
@@ -309,7 +308,7 @@ func TestVisibilityAndMasking(t *testing.T) {
 	if err != nil || len(c.GetPetitioners()) != 0 {
 		t.Fatalf("accusation seen by the bureau: petitioners %v, %v; want none", c.GetPetitioners(), err)
 	}
-	if _, err := get("demo-dayun", "not-a-name"); status.Code(err) != codes.InvalidArgument {
+	if _, err := get("demo-dayun", "not-a-name"); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad name: %v", err)
 	}
 
@@ -324,7 +323,7 @@ func TestVisibilityAndMasking(t *testing.T) {
 	if err != nil || len(list2.GetCases()) != 1 || list2.GetNextPageToken() != "" {
 		t.Fatalf("list page 2: %v, %v", list2, err)
 	}
-	if _, err := s.ListCases(authtest.As(t, "demo-xitang"), &intakev1.ListCasesRequest{PageToken: list.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+	if _, err := s.ListCases(authtest.As(t, "demo-xitang"), &intakev1.ListCasesRequest{PageToken: list.GetNextPageToken()}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("another office's page token: %v", err)
 	}
 	other, err := s.ListCases(authtest.As(t, "demo-xitang"), &intakev1.ListCasesRequest{})
@@ -378,7 +377,7 @@ func TestProjectMove(t *testing.T) {
 	}
 	// A transfer waiting for sign-for: the holder stays, and the receiver
 	// (the move's target) may read the case it is asked to take.
-	if _, err := s.GetCase(authtest.As(t, "demo-rsj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+	if _, err := s.GetCase(authtest.As(t, "demo-rsj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); rpcerr.Code(err) != codes.NotFound {
 		t.Fatalf("before the transfer 人社局 reads the case: %v", err)
 	}
 	pending := &assignmentv1.HistoryEntry{Sequence: 4, Action: assignmentv1.Action_ACTION_TRANSFER, ToState: assignmentv1.CaseState_CASE_STATE_TRANSFERRED,
@@ -400,7 +399,7 @@ func TestProjectMove(t *testing.T) {
 	leader := func(account string) context.Context {
 		return authtest.AsAccount(t, "330421.xfj", policy.RoleLeader, account)
 	}
-	if _, err := s.GetCase(leader("zhang.wei"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+	if _, err := s.GetCase(leader("zhang.wei"), &intakev1.GetCaseRequest{Name: "cases/" + num}); rpcerr.Code(err) != codes.NotFound {
 		t.Fatalf("a bureau leader reads a case before leading it: %v", err)
 	}
 	led := &assignmentv1.HistoryEntry{Sequence: 5, Action: assignmentv1.Action_ACTION_TAKE_LEAD, ToState: assignmentv1.CaseState_CASE_STATE_TRANSFERRED,
@@ -413,7 +412,7 @@ func TestProjectMove(t *testing.T) {
 		t.Errorf("the leader reads the case they lead: %v", err)
 	}
 	for _, who := range []string{"li.na", ""} {
-		if _, err := s.GetCase(leader(who), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+		if _, err := s.GetCase(leader(who), &intakev1.GetCaseRequest{Name: "cases/" + num}); rpcerr.Code(err) != codes.NotFound {
 			t.Errorf("leader %q reads a case they do not lead: %v", who, err)
 		}
 	}
@@ -448,7 +447,7 @@ func TestAccusationProtectsTheAccuser(t *testing.T) {
 	}
 	// The accused unit cannot read it at all (it is never involved); the
 	// bureau reads it without the accuser.
-	if _, err := s.GetCase(authtest.As(t, "demo-zjj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); status.Code(err) != codes.NotFound {
+	if _, err := s.GetCase(authtest.As(t, "demo-zjj"), &intakev1.GetCaseRequest{Name: "cases/" + num}); rpcerr.Code(err) != codes.NotFound {
 		t.Fatalf("the accused unit: %v", err)
 	}
 	r, err := s.GetCase(authtest.As(t, "demo-bureau"), &intakev1.GetCaseRequest{Name: "cases/" + num})
@@ -465,12 +464,16 @@ func TestLogsCarryNoIdentity(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	// The real chain: logging, then authentication (which annotates the line).
+	// The real chain: logging, the errors' edge, then authentication
+	// (which annotates the line).
 	logged := logging.UnaryServerInterceptor(logger)
+	mapped := rpcerr.UnaryServerInterceptor()
 	authn := auth.New(directory.Demo()).WithDemoTokens().UnaryServerInterceptor()
 	call := func(ctx context.Context, method string, req any, h grpc.UnaryHandler) {
 		info := &grpc.UnaryServerInfo{FullMethod: method}
-		_, _ = logged(ctx, req, info, func(ctx context.Context, req any) (any, error) { return authn(ctx, req, info, h) })
+		_, _ = logged(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			return mapped(ctx, req, info, func(ctx context.Context, req any) (any, error) { return authn(ctx, req, info, h) })
+		})
 	}
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer demo-dayun"))
 	bad := validCase()
@@ -573,7 +576,7 @@ func TestReferralExternalID(t *testing.T) {
 		t.Fatalf("%d events, %v; want 1", len(evs), err)
 	}
 	_, err = s.CreateCase(authtest.As(t, "demo-xitang"), &intakev1.CreateCaseRequest{Case: referral()})
-	if status.Code(err) != codes.AlreadyExists || rpcerr.Reason(err) != "EXTERNAL_ID_TAKEN" || strings.Contains(err.Error(), nums[0]) {
+	if rpcerr.Code(err) != codes.AlreadyExists || rpcerr.Reason(err) != "EXTERNAL_ID_TAKEN" || strings.Contains(err.Error(), nums[0]) {
 		t.Fatalf("another office re-using the pair: %v", err)
 	}
 
@@ -668,13 +671,13 @@ func TestRepeatDetection(t *testing.T) {
 	if r, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: other.GetName(), RepeatOf: third.GetName()}); err != nil || r.GetCase().GetRepeatOf() != first.GetName() {
 		t.Fatalf("link to a repeat goes to its first case: %v, %v", r.GetCase().GetRepeatOf(), err)
 	}
-	if _, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: first.GetName(), RepeatOf: third.GetName()}); status.Code(err) != codes.FailedPrecondition || rpcerr.Reason(err) != "REPEAT_CYCLE" {
+	if _, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: first.GetName(), RepeatOf: third.GetName()}); rpcerr.Code(err) != codes.FailedPrecondition || rpcerr.Reason(err) != "REPEAT_CYCLE" {
 		t.Fatalf("cycle: %v", err)
 	}
-	if _, err := s.LinkRepeat(authtest.As(t, "demo-xitang"), &intakev1.LinkRepeatRequest{Name: second.GetName(), RepeatOf: first.GetName()}); status.Code(err) != codes.NotFound {
+	if _, err := s.LinkRepeat(authtest.As(t, "demo-xitang"), &intakev1.LinkRepeatRequest{Name: second.GetName(), RepeatOf: first.GetName()}); rpcerr.Code(err) != codes.NotFound {
 		t.Fatalf("another township: %v", err)
 	}
-	if _, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: second.GetName(), RepeatOf: "nonsense"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := s.LinkRepeat(ctx, &intakev1.LinkRepeatRequest{Name: second.GetName(), RepeatOf: "nonsense"}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad repeat_of: %v", err)
 	}
 	// Re-pointing a first case moves its repeats along.
@@ -779,7 +782,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.ListCases(bureau, &intakev1.ListCasesRequest{PageSize: 2, Township: "330421103", PageToken: first.GetNextPageToken()})
-	if status.Code(err) != codes.InvalidArgument {
+	if rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("token reused with another filter: %v", err)
 	}
 	_, err = s.ListCases(bureau, &intakev1.ListCasesRequest{OrderBy: "subject", Township: "999", State: 42, ReceiveTimeFrom: nov(8), ReceiveTimeTo: nov(3)})
@@ -831,7 +834,7 @@ func TestUpdateCase(t *testing.T) {
 		t.Fatalf("retry: %v, %v", again.GetCase().GetEtag(), err)
 	}
 	stale := &intakev1.UpdateCaseRequest{Case: &intakev1.Case{Name: name, Etag: etag0, Topic: "x"}, UpdateMask: mask("topic")}
-	if _, err := s.UpdateCase(ctx, stale); status.Code(err) != codes.Aborted {
+	if _, err := s.UpdateCase(ctx, stale); rpcerr.Code(err) != codes.Aborted {
 		t.Errorf("stale etag: %v", err)
 	}
 	tests := []struct {
@@ -852,7 +855,7 @@ func TestUpdateCase(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := s.UpdateCase(authtest.As(t, tc.token), tc.req)
-		if status.Code(err) != tc.code || (tc.field != "" && !slices.Contains(rpcerr.Fields(err), tc.field)) {
+		if rpcerr.Code(err) != tc.code || (tc.field != "" && !slices.Contains(rpcerr.Fields(err), tc.field)) {
 			t.Errorf("%s: %v, want %v on %q", tc.name, err, tc.code, tc.field)
 		}
 	}
@@ -963,15 +966,15 @@ func TestAttachments(t *testing.T) {
 			Parent: parent, Content: bad.content, RequestId: "bad-" + bad.filename,
 			Attachment: &intakev1.Attachment{Filename: bad.filename, MediaType: bad.declared},
 		})
-		if status.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"content"}) ||
+		if rpcerr.Code(err) != codes.InvalidArgument || !slices.Equal(rpcerr.Fields(err), []string{"content"}) ||
 			!strings.Contains(err.Error(), bad.says) || !strings.Contains(err.Error(), "may not be attached") {
 			t.Errorf("%s (%s): %v, want 400 on content naming %s", bad.filename, bad.declared, err, bad.says)
 		}
 	}
-	if _, err := add("demo-bureau", "x.jpg", false, photo); status.Code(err) != codes.PermissionDenied {
+	if _, err := add("demo-bureau", "x.jpg", false, photo); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("bureau (neither registering nor holding) attached: %v", err)
 	}
-	if _, err := add("demo-xitang", "x.jpg", false, photo); status.Code(err) != codes.NotFound {
+	if _, err := add("demo-xitang", "x.jpg", false, photo); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("another township attached: %v", err)
 	}
 	_, err = s.CreateAttachment(dayun, &intakev1.CreateAttachmentRequest{Parent: parent, Attachment: &intakev1.Attachment{Filename: "../x", MediaType: "nonsense"}})
@@ -995,16 +998,16 @@ func TestAttachments(t *testing.T) {
 	if b, err := download("demo-bureau", a1.GetName()); err != nil || !bytes.Equal(b, photo) {
 		t.Fatalf("bureau downloads the photo: %d bytes, %v", len(b), err)
 	}
-	if _, err := download("demo-bureau", a2.GetName()); status.Code(err) != codes.PermissionDenied {
+	if _, err := download("demo-bureau", a2.GetName()); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("bureau downloads an ID scan: %v", err)
 	}
 	if b, err := download("demo-dayun", a2.GetName()); err != nil || string(b) != "id card scan" {
 		t.Errorf("registering office downloads the ID scan: %q, %v", b, err)
 	}
-	if _, err := download("demo-xitang", a1.GetName()); status.Code(err) != codes.NotFound {
+	if _, err := download("demo-xitang", a1.GetName()); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("another township downloads: %v", err)
 	}
-	if _, err := download("demo-dayun", parent+"/attachments/9"); status.Code(err) != codes.NotFound {
+	if _, err := download("demo-dayun", parent+"/attachments/9"); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("missing attachment: %v", err)
 	}
 }
@@ -1123,7 +1126,7 @@ func TestCorrectFinishedCase(t *testing.T) {
 		{"the bureau changing anonymity", bureau, typo("当事人要求", "anonymous"), "CASE_ENDED"},
 	} {
 		_, err := s.UpdateCase(tc.ctx, tc.req)
-		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), tc.reason) {
+		if rpcerr.Code(err) != codes.FailedPrecondition || !strings.Contains(fmt.Sprint(rpcerr.Status(err).Details()), tc.reason) {
 			t.Errorf("%s: %v, want FAILED_PRECONDITION %s", tc.name, err, tc.reason)
 		}
 	}

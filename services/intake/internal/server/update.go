@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -20,11 +19,11 @@ import (
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/precondition"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/textnorm"
 )
 
@@ -50,17 +49,17 @@ var afterEnd = []string{"content", "petitioners", "subject"}
 func mayCorrect(caller auth.Caller, c *store.Case, ended bool, fields []string, reason string) error {
 	switch {
 	case !ended && caller.Office.ID != c.RegisteredBy:
-		return rpcerr.New(codes.PermissionDenied, "NOT_REGISTERING_OFFICE", "only the registering office may correct a registration")
+		return fault.New(fault.PermissionDenied, "NOT_REGISTERING_OFFICE", "only the registering office may correct a registration")
 	case !ended:
 		return nil
 	case !policy.SeesCounty(caller) || caller.Role == "system":
-		return rpcerr.New(codes.FailedPrecondition, "CASE_ENDED", "the case has ended: only the county petition bureau corrects it, with a reason, and only contact details or a typo")
+		return fault.New(fault.FailedPrecondition, "CASE_ENDED", "the case has ended: only the county petition bureau corrects it, with a reason, and only contact details or a typo")
 	case reason == "":
-		return rpcerr.New(codes.FailedPrecondition, "CORRECTION_REASON_REQUIRED", "the case has ended: say why it is corrected (reason)", "field", "reason")
+		return fault.New(fault.FailedPrecondition, "CORRECTION_REASON_REQUIRED", "the case has ended: say why it is corrected (reason)", "field", "reason")
 	}
 	for _, f := range fields {
 		if !slices.Contains(afterEnd, f) {
-			return rpcerr.New(codes.FailedPrecondition, "CASE_ENDED", "the case has ended: "+f+" stays as it was decided; a finished case takes corrections of "+strings.Join(afterEnd, ", ")+" only", "field", f)
+			return fault.New(fault.FailedPrecondition, "CASE_ENDED", "the case has ended: "+f+" stays as it was decided; a finished case takes corrections of "+strings.Join(afterEnd, ", ")+" only", "field", f)
 		}
 	}
 	return nil
@@ -72,7 +71,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	num, ok := names.CaseNumber(req.GetCase().GetName())
 	if !ok {
 		v.Add("case.name", names.CaseNumberHint)
@@ -181,7 +180,7 @@ func (s *Server) UpdateCase(ctx context.Context, req *intakev1.UpdateCaseRequest
 		return err
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	c, err := s.reread(ctx, caller, num)
 	if err != nil {

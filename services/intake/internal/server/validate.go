@@ -12,8 +12,8 @@ import (
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/intake/internal/identity"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/platform/textnorm"
 )
 
@@ -38,7 +38,7 @@ var sourceSystem = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // stored (cleaned, as newCase stores it), so that a subject of ideographic
 // or zero-width spaces is the empty subject it looks like.
 func (s *Server) validate(office string, req *intakev1.CreateCaseRequest, now time.Time) error {
-	var v rpcerr.Violations
+	var v fault.Violations
 	idempotency.Check(&v, req.GetRequestId())
 	c := req.GetCase()
 	if c == nil {
@@ -120,7 +120,7 @@ func cleaned(c *intakev1.Case) *intakev1.Case {
 // validatePetitioners checks who petitions: named petitioners unless
 // anonymous, each one well-formed, the head count, and a group's
 // representatives against the county's rule set.
-func (s *Server) validatePetitioners(v *rpcerr.Violations, c *intakev1.Case) {
+func (s *Server) validatePetitioners(v *fault.Violations, c *intakev1.Case) {
 	ps := c.GetPetitioners()
 	switch {
 	case c.GetAnonymous() && len(ps) > 0:

@@ -16,9 +16,12 @@ func isUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
 }
 
-// IsDuplicateExternal reports whether err says another case has the same
-// (source system, external id): ErrDuplicateExternal, or the database's
-// refusal as a pipelined insert reports it at the next round trip.
-func IsDuplicateExternal(err error) bool {
-	return errors.Is(err, ErrDuplicateExternal) || isUniqueViolation(err, "cases_external")
+// duplicateExternal is ErrDuplicateExternal for the database's refusal of a
+// second case with the same (source system, external id), wherever the
+// refusal is reported.
+func duplicateExternal(err error) error {
+	if isUniqueViolation(err, "cases_external") {
+		return ErrDuplicateExternal
+	}
+	return err
 }

@@ -20,14 +20,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"github.com/tongban/tongban/services/platform/protect"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // ErrNotFound says the case does not exist.
-var ErrNotFound = rpcerr.ErrCaseNotFound
+var ErrNotFound = fault.ErrCaseNotFound
 
 // ErrDuplicateExternal says another case already has the same
 // (source system, external id).
@@ -213,7 +213,7 @@ func sequenceName(county string, year int) (string, error) {
 // CreateTime is now unless set already (a demonstration load's backdated
 // registration). A duplicate (source system, external id) is
 // ErrDuplicateExternal, at once in an ordinary transaction and from the
-// next round trip in a pipeline (see IsDuplicateExternal).
+// next round trip in a pipeline (a pgdb.DeferredError wrapping it).
 func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	const q = `INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content,
 		anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices,
@@ -225,11 +225,11 @@ func (s *Store) Insert(ctx context.Context, tx pgx.Tx, c *Case) error {
 	}
 	c.CreateTime = c.CreateTime.UTC().Truncate(time.Microsecond) // as stored
 	c.UpdateTime, c.Version = c.CreateTime, 1
-	err := pgdb.Later(ctx, tx, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
+	err := pgdb.LaterAs(ctx, tx, duplicateExternal, q, c.Number, c.County, c.Township, c.Channel, c.Class, c.Topic, c.Subject, c.Content,
 		c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.State, c.Holder, c.Involved,
 		c.SourceSystem, c.ExternalID, c.RepeatOf, c.Accused, c.CreateTime, c.UpdateTime, c.Version)
-	if IsDuplicateExternal(err) {
-		return ErrDuplicateExternal
+	if errors.Is(err, ErrDuplicateExternal) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("store.Insert: %w", err)

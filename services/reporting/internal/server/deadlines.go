@@ -6,15 +6,14 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	"github.com/tongban/tongban/services/county/calendar"
 	"github.com/tongban/tongban/services/county/names"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pagination"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 )
 
@@ -44,7 +43,7 @@ func (s *Server) atRiskHorizon(today time.Time) time.Time {
 
 // ListDeadlines lists running duty clocks that are overdue or at risk.
 func (s *Server) ListDeadlines(ctx context.Context, req *reportingv1.ListDeadlinesRequest) (*reportingv1.ListDeadlinesResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	if req.GetStatus() == reportingv1.DeadlineStatus_DEADLINE_STATUS_UNSPECIFIED || reportingv1.DeadlineStatus_name[int32(req.GetStatus())] == "" {
 		v.Add("status", "must be DEADLINE_STATUS_OVERDUE or DEADLINE_STATUS_AT_RISK")
 	}
@@ -76,7 +75,7 @@ func (s *Server) ListDeadlines(ctx context.Context, req *reportingv1.ListDeadlin
 	}
 	if sc.duty != "" {
 		if office != "" && office != sc.duty {
-			return nil, rpcerr.New(codes.PermissionDenied, "OTHER_DEPARTMENT", "a department sees its own deadlines only")
+			return nil, fault.New(fault.PermissionDenied, "OTHER_DEPARTMENT", "a department sees its own deadlines only")
 		}
 		office = sc.duty
 	}
@@ -89,7 +88,7 @@ func (s *Server) ListDeadlines(ctx context.Context, req *reportingv1.ListDeadlin
 	}
 	clocks, err := s.Store.Clocks(ctx, f, after, size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	out := &reportingv1.ListDeadlinesResponse{}
 	if len(clocks) > size {

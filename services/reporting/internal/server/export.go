@@ -13,7 +13,7 @@ import (
 
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	"github.com/tongban/tongban/services/platform/download"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // column is one figure of the export: its label and how to read it.
@@ -141,7 +141,7 @@ func TextCell(cell string) string {
 
 // ExportMonthlyReport writes a month's report as XLSX or CSV.
 func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.ExportMonthlyReportRequest) (*httpbody.HttpBody, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	m := parseMonth(&v, "month", req.GetMonth())
 	if _, ok := reportingv1.ExportFormat_name[int32(req.GetFormat())]; !ok {
 		v.Add("format", "must be EXPORT_FORMAT_XLSX or EXPORT_FORMAT_CSV")
@@ -166,14 +166,14 @@ func (s *Server) ExportMonthlyReport(ctx context.Context, req *reportingv1.Expor
 	if req.GetFormat() == reportingv1.ExportFormat_EXPORT_FORMAT_CSV {
 		b, err := CSV(rows)
 		if err != nil {
-			return nil, rpcerr.Internal(err)
+			return nil, fault.Hide(err)
 		}
 		out = httpbody.HttpBody{ContentType: "text/csv; charset=utf-8", Data: b}
 		file += ".csv"
 	} else {
 		b, err := xlsx(rows)
 		if err != nil {
-			return nil, rpcerr.Internal(err)
+			return nil, fault.Hide(err)
 		}
 		out = httpbody.HttpBody{ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", Data: b}
 		file += ".xlsx"

@@ -6,13 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 )
 
 // scope is what a report counts: the county, the cases concerning one
@@ -36,7 +34,7 @@ type scope struct {
 // it cannot open would tell it of the case (an accusation against its own
 // staff, 信访工作条例 第三十条). Permission is decided before anything is
 // read.
-func (s *Server) scopeOf(ctx context.Context, v *rpcerr.Violations, county, township, department string) (scope, error) {
+func (s *Server) scopeOf(ctx context.Context, v *fault.Violations, county, township, department string) (scope, error) {
 	caller, err := auth.Require(ctx)
 	if err != nil {
 		return scope{}, err
@@ -63,25 +61,25 @@ func (s *Server) scopeOf(ctx context.Context, v *rpcerr.Violations, county, town
 		return scope{}, err
 	}
 	if !policy.May(caller, policy.SeeFigures) {
-		return scope{}, rpcerr.New(codes.PermissionDenied, "ROLE_NOT_ALLOWED", "a "+caller.Role+" may not see the figures")
+		return scope{}, fault.New(fault.PermissionDenied, "ROLE_NOT_ALLOWED", "a "+caller.Role+" may not see the figures")
 	}
 	switch caller.Office.Kind {
 	case directory.Bureau, directory.Prefecture:
 	case directory.Township:
 		if township != "" && township != caller.Office.ID {
-			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_TOWNSHIP", "a township sees the figures of its own cases only")
+			return scope{}, fault.New(fault.PermissionDenied, "OTHER_TOWNSHIP", "a township sees the figures of its own cases only")
 		}
 		if department != "" {
-			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_DEPARTMENT", "a township sees the figures of its own cases only")
+			return scope{}, fault.New(fault.PermissionDenied, "OTHER_DEPARTMENT", "a township sees the figures of its own cases only")
 		}
 		sc = scope{office: caller.Office.ID}
 	case directory.Department:
 		if sc.office != "" && sc.office != caller.Office.ID || township != "" {
-			return scope{}, rpcerr.New(codes.PermissionDenied, "OTHER_DEPARTMENT", "a department sees the figures of its own cases only")
+			return scope{}, fault.New(fault.PermissionDenied, "OTHER_DEPARTMENT", "a department sees the figures of its own cases only")
 		}
 		sc = scope{office: caller.Office.ID, duty: caller.Office.ID}
 	default:
-		return scope{}, rpcerr.New(codes.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "figures are for the petition bureau, townships and departments")
+		return scope{}, fault.New(fault.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "figures are for the petition bureau, townships and departments")
 	}
 	return sc, nil
 }
@@ -92,7 +90,7 @@ var monthPattern = regexp.MustCompile(`^(\d{4})-(0[1-9]|1[0-2])$`)
 
 // parseMonth reads "YYYY-MM" as the first day of the month (UTC, as the
 // date columns hold it).
-func parseMonth(v *rpcerr.Violations, field, val string) time.Time {
+func parseMonth(v *fault.Violations, field, val string) time.Time {
 	m := monthPattern.FindStringSubmatch(val)
 	if m == nil {
 		v.Add(field, `must be a month "YYYY-MM", e.g. "2026-03"`)
@@ -126,7 +124,7 @@ func newPeriod(from, to time.Time) period {
 
 // readPeriod validates start_month and end_month; the default is this
 // year to this month.
-func (s *Server) readPeriod(v *rpcerr.Violations, start, end string) period {
+func (s *Server) readPeriod(v *fault.Violations, start, end string) period {
 	to := month(s.now())
 	if end != "" {
 		to = parseMonth(v, "end_month", end)

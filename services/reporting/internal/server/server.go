@@ -13,14 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	reportingv1 "github.com/tongban/tongban/proto/tongban/reporting/v1"
 	"github.com/tongban/tongban/services/county/calendar"
 	"github.com/tongban/tongban/services/county/directory"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 )
 
@@ -47,7 +46,7 @@ func (s *Server) now() time.Time {
 // GetSummary returns the county's all-time headline figures; a township
 // sees its own only.
 func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequest) (*reportingv1.GetSummaryResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	want := "counties/" + s.Dir.County.Code + "/summary"
 	county, ok := strings.CutSuffix(req.GetName(), "/summary")
 	if !ok {
@@ -58,7 +57,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 		return nil, err
 	}
 	if sc.duty != "" {
-		return nil, rpcerr.New(codes.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "the county summary is for the petition bureau and townships; a department's figures are in GetReport")
+		return nil, fault.New(fault.PermissionDenied, "OFFICE_KIND_NOT_ALLOWED", "the county summary is for the petition bureau and townships; a department's figures are in GetReport")
 	}
 	f := store.Filter{County: s.Dir.County.Code, From: allTime.from, To: allTime.to, Township: sc.township, Office: sc.office}
 	byTownship, transferred := map[string]*store.Sums{}, map[string]*store.Sums{}
@@ -67,7 +66,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 	b.Breakdown(f, store.ByTotal, map[string]*store.Sums{})
 	b.Breakdown(f, store.ByDepartment, transferred)
 	if err := b.Send(ctx, s.Store); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	sum := &reportingv1.Summary{Name: want, Office: officeName(sc.office)}
 	for _, t := range slices.Sorted(maps.Keys(byTownship)) {
@@ -91,7 +90,7 @@ func (s *Server) GetSummary(ctx context.Context, req *reportingv1.GetSummaryRequ
 
 // GetReport returns the dashboard of a period.
 func (s *Server) GetReport(ctx context.Context, req *reportingv1.GetReportRequest) (*reportingv1.GetReportResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	p := s.readPeriod(&v, req.GetStartMonth(), req.GetEndMonth())
 	sc, err := s.scopeOf(ctx, &v, req.GetCounty(), req.GetTownship(), req.GetDepartment())
 	if err != nil {
@@ -139,7 +138,7 @@ func (s *Server) report(ctx context.Context, sc scope, p period) (*reportingv1.R
 	var asOf time.Time
 	b.AsOf(&asOf)
 	if err := b.Send(ctx, s.Store); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	r := &reportingv1.Report{
 		County: s.Dir.County.Code, StartMonth: p.from.Format("2006-01"), EndMonth: p.to.Format("2006-01"),

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -29,6 +28,7 @@ import (
 	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/reporting/internal/store"
 	"github.com/tongban/tongban/services/reporting/migrations"
 )
@@ -418,17 +418,17 @@ func TestScopes(t *testing.T) {
 		{"an unknown township", "demo-bureau", &reportingv1.GetReportRequest{Township: "330421999"}, codes.InvalidArgument, ""},
 		{"a township as a department", "demo-bureau", &reportingv1.GetReportRequest{Department: "offices/330421102"}, codes.InvalidArgument, ""},
 	} {
-		if _, err := get(c.token, c.req); status.Code(err) != c.code {
+		if _, err := get(c.token, c.req); rpcerr.Code(err) != c.code {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
 	for _, c := range []struct{ start, end string }{{"2026-13", "2026-03"}, {"2026-03", "2026-02"}, {"2020-01", "2026-03"}, {"26-01", ""}} {
 		_, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330421", StartMonth: c.start, EndMonth: c.end})
-		if status.Code(err) != codes.InvalidArgument {
+		if rpcerr.Code(err) != codes.InvalidArgument {
 			t.Errorf("period %s..%s: %v", c.start, c.end, err)
 		}
 	}
-	if _, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330681"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := f.s.GetReport(authtest.As(t, "demo-bureau"), &reportingv1.GetReportRequest{County: "counties/330681"}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("another county: %v", err)
 	}
 	// The all-time summary: open is not ended (A closed, C declined).
@@ -499,11 +499,11 @@ func TestDeadlines(t *testing.T) {
 		{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, PageToken: "bogus"},
 		{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, Office: "offices/nowhere"},
 	} {
-		if _, err := f.s.ListDeadlines(ctx, req); status.Code(err) != codes.InvalidArgument {
+		if _, err := f.s.ListDeadlines(ctx, req); rpcerr.Code(err) != codes.InvalidArgument {
 			t.Errorf("%v: %v", req, err)
 		}
 	}
-	if _, err := f.s.ListDeadlines(authtest.As(t, "demo-zjj"), &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, Office: "offices/330421.rsj"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := f.s.ListDeadlines(authtest.As(t, "demo-zjj"), &reportingv1.ListDeadlinesRequest{County: "counties/330421", Status: reportingv1.DeadlineStatus_DEADLINE_STATUS_OVERDUE, Office: "offices/330421.rsj"}); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("a department asks for another's: %v", err)
 	}
 }
@@ -559,7 +559,7 @@ func TestExport(t *testing.T) {
 			}
 		}
 	}
-	if _, err := f.s.ExportMonthlyReport(ctx, &reportingv1.ExportMonthlyReportRequest{County: "counties/330421", Month: "2026-2"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := f.s.ExportMonthlyReport(ctx, &reportingv1.ExportMonthlyReportRequest{County: "counties/330421", Month: "2026-2"}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad month: %v", err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,10 +26,10 @@ import (
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/audit"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/scheduling/internal/roster"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
 )
@@ -56,14 +55,14 @@ func (s *Server) today() time.Time { return calendar.DateOf(s.Now()) }
 
 // OwnOffice is the office parent names, which the caller must be (or
 // oversee): the check of every per-office read of scheduling.
-func OwnOffice(dir *directory.Directory, caller auth.Caller, v *rpcerr.Violations, parent string) (directory.Office, error) {
+func OwnOffice(dir *directory.Directory, caller auth.Caller, v *fault.Violations, parent string) (directory.Office, error) {
 	o, ok := dir.OfficeByResource(parent)
 	if !ok {
 		v.Add("parent", `must name an office of the county, e.g. "offices/330421102"`)
 		return o, nil
 	}
 	if !policy.ForOffice(caller, o.ID) {
-		return o, rpcerr.New(codes.PermissionDenied, "OTHER_OFFICE", "an office reads only its own deadlines and reminders", "parent", parent)
+		return o, fault.New(fault.PermissionDenied, "OTHER_OFFICE", "an office reads only its own deadlines and reminders", "parent", parent)
 	}
 	return o, nil
 }
@@ -124,7 +123,7 @@ func pattern(r *store.Roster) roster.Pattern {
 }
 
 // Date is the date val ("YYYY-MM-DD"), or a violation of field.
-func Date(v *rpcerr.Violations, field, val string) time.Time {
+func Date(v *fault.Violations, field, val string) time.Time {
 	d, err := time.Parse(time.DateOnly, val)
 	if err != nil {
 		v.Add(field, `must be a date "YYYY-MM-DD"`)
@@ -132,7 +131,7 @@ func Date(v *rpcerr.Violations, field, val string) time.Time {
 	return d
 }
 
-func text(v *rpcerr.Violations, field, val string, max int) {
+func text(v *fault.Violations, field, val string, max int) {
 	if n := len([]rune(strings.TrimSpace(val))); n == 0 || n > max {
 		v.Add(field, "is required, at most "+strconv.Itoa(max)+" characters")
 	}
@@ -150,7 +149,7 @@ func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.Cr
 		return nil, err
 	}
 	in := req.GetRoster()
-	var v rpcerr.Violations
+	var v fault.Violations
 	text(&v, "roster.title", in.GetTitle(), 50)
 	text(&v, "roster.leader", in.GetLeader(), 30)
 	text(&v, "roster.leader_title", in.GetLeaderTitle(), 30)
@@ -189,7 +188,7 @@ func (s *Server) CreateReceptionRoster(ctx context.Context, req *schedulingv1.Cr
 		return nil
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -237,7 +236,7 @@ func (s *Server) ListReceptions(ctx context.Context, req *schedulingv1.ListRecep
 	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	from, to := Date(&v, "from_date", req.GetFromDate()), Date(&v, "to_date", req.GetToDate())
 	if to.Before(from) || to.After(from.AddDate(0, 0, 400)) {
 		v.Add("to_date", "must be on or after from_date, at most 400 days on")
@@ -255,14 +254,14 @@ func (s *Server) ListReceptions(ctx context.Context, req *schedulingv1.ListRecep
 	}
 	rs, err := s.Receptions(ctx, office, from, to)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return &schedulingv1.ListReceptionsResponse{Receptions: rs}, nil
 }
 
 // seeCase checks that caller may see the case (as the clocks' projection of
 // assignment's moves knows it).
-func (s *Server) seeCase(ctx context.Context, caller auth.Caller, v *rpcerr.Violations, field, name string) (string, error) {
+func (s *Server) seeCase(ctx context.Context, caller auth.Caller, v *fault.Violations, field, name string) (string, error) {
 	num, ok := names.CaseNumber(name)
 	if !ok {
 		v.Add(field, names.CaseNumberHint)
@@ -270,7 +269,7 @@ func (s *Server) seeCase(ctx context.Context, caller auth.Caller, v *rpcerr.Viol
 	}
 	county, involved, err := s.Store.Involved(ctx, num)
 	if err != nil || !policy.CanSeeCase(caller, county, involved) {
-		return "", rpcerr.ToStatus(rpcerr.ErrCaseNotFound, field, name)
+		return "", fault.CaseNotFound(field, name)
 	}
 	return num, nil
 }
@@ -281,7 +280,7 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	rosterID, scheduled, _, ok := parseReception(req.GetParent(), false)
 	if !ok {
 		v.Add("parent", `must be "receptionRosters/{id}/receptions/{yyyy-mm-dd}"`)
@@ -296,7 +295,7 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 	}
 	r, err := s.Store.Roster(ctx, rosterID)
 	if err != nil {
-		return nil, rpcerr.New(codes.NotFound, "RECEPTION_NOT_FOUND", "no such reception: "+req.GetParent(), "parent", req.GetParent())
+		return nil, fault.New(fault.NotFound, "RECEPTION_NOT_FOUND", "no such reception: "+req.GetParent(), "parent", req.GetParent())
 	}
 	var held *roster.Occurrence
 	for _, o := range pattern(r).Occurrences(s.Calendar(), scheduled, scheduled.AddDate(0, 0, 31)) {
@@ -307,9 +306,9 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 	}
 	switch {
 	case held == nil:
-		return nil, rpcerr.New(codes.NotFound, "RECEPTION_NOT_FOUND", "the roster holds no reception on "+scheduled.Format(time.DateOnly), "parent", req.GetParent())
+		return nil, fault.New(fault.NotFound, "RECEPTION_NOT_FOUND", "the roster holds no reception on "+scheduled.Format(time.DateOnly), "parent", req.GetParent())
 	case held.Date.Before(s.today()):
-		return nil, rpcerr.New(codes.FailedPrecondition, "RECEPTION_PAST", "that reception was held on "+held.Date.Format(time.DateOnly))
+		return nil, fault.New(fault.FailedPrecondition, "RECEPTION_PAST", "that reception was held on "+held.Date.Format(time.DateOnly))
 	}
 	out := &schedulingv1.CreateReceptionApplicationResponse{}
 	err = s.Mutate(ctx, caller, "CreateReceptionApplication", rid, num, req, out, func(tx pgx.Tx) error {
@@ -324,7 +323,7 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 		return nil
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -345,22 +344,22 @@ func (s *Server) hosted(ctx context.Context, name string, fn func(tx pgx.Tx, r *
 	}
 	rosterID, _, appID, ok := parseReception(name, true)
 	if !ok {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("name", `must be "receptionRosters/{id}/receptions/{yyyy-mm-dd}/applications/{n}"`)
 		return nil, v.Err()
 	}
 	r, err := s.Store.Roster(ctx, rosterID)
 	if err == nil && r.Office != caller.Office.ID && caller.Office.Kind != directory.Bureau {
-		return nil, rpcerr.New(codes.PermissionDenied, "NOT_HOST", "only the hosting office ("+names.Office(r.Office)+") classifies and records applications")
+		return nil, fault.New(fault.PermissionDenied, "NOT_HOST", "only the hosting office ("+names.Office(r.Office)+") classifies and records applications")
 	}
 	if err != nil {
-		return nil, rpcerr.New(codes.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
+		return nil, fault.New(fault.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
 	}
 	var out *schedulingv1.ReceptionApplication
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		a, n, err := s.Store.LockApplication(ctx, tx, appID, booked)
 		if err != nil || a.RosterID != rosterID || applicationName(a) != name {
-			return rpcerr.New(codes.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
+			return fault.New(fault.NotFound, "APPLICATION_NOT_FOUND", "no such application: "+name, "name", name)
 		}
 		if err := fn(tx, r, a, n); err != nil {
 			return err
@@ -375,7 +374,7 @@ func (s *Server) hosted(ctx context.Context, name string, fn func(tx pgx.Tx, r *
 		return nil
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -384,7 +383,7 @@ func (s *Server) hosted(ctx context.Context, name string, fn func(tx pgx.Tx, r *
 // for the leader, the notices are scheduled: the leader's 2 working days
 // before, the petitioner's 1 day before, each at 09:00.
 func (s *Server) ClassifyReceptionApplication(ctx context.Context, req *schedulingv1.ClassifyReceptionApplicationRequest) (*schedulingv1.ClassifyReceptionApplicationResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	switch req.GetStatus() {
 	case schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION:
 	case schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_DEPARTMENT:
@@ -401,14 +400,14 @@ func (s *Server) ClassifyReceptionApplication(ctx context.Context, req *scheduli
 	}
 	a, err := s.hosted(ctx, req.GetName(), func(tx pgx.Tx, r *store.Roster, a *store.Application, n int) error {
 		if a.Status != int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_SUBMITTED) {
-			return rpcerr.New(codes.FailedPrecondition, "ALREADY_CLASSIFIED", "the application was classified already ("+schedulingv1.ApplicationStatus(a.Status).String()+")")
+			return fault.New(fault.FailedPrecondition, "ALREADY_CLASSIFIED", "the application was classified already ("+schedulingv1.ApplicationStatus(a.Status).String()+")")
 		}
 		a.Status, a.Decision = int16(req.GetStatus()), req.GetDecision()
 		if req.GetStatus() != schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION {
 			return nil
 		}
 		if n >= int(r.Slots) {
-			return rpcerr.New(codes.FailedPrecondition, "RECEPTION_FULL", "the reception on "+a.HeldDate.Format(time.DateOnly)+" is full ("+strconv.Itoa(int(r.Slots))+" places)")
+			return fault.New(fault.FailedPrecondition, "RECEPTION_FULL", "the reception on "+a.HeldDate.Format(time.DateOnly)+" is full ("+strconv.Itoa(int(r.Slots))+" places)")
 		}
 		at9 := func(d time.Time) time.Time {
 			return time.Date(d.Year(), d.Month(), d.Day(), 9, 0, 0, 0, calendar.China)
@@ -435,14 +434,14 @@ func (s *Server) ClassifyReceptionApplication(ctx context.Context, req *scheduli
 
 // RecordReceptionMeeting records the meeting of a booked application.
 func (s *Server) RecordReceptionMeeting(ctx context.Context, req *schedulingv1.RecordReceptionMeetingRequest) (*schedulingv1.RecordReceptionMeetingResponse, error) {
-	var v rpcerr.Violations
+	var v fault.Violations
 	text(&v, "meeting_record", req.GetMeetingRecord(), 20000)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	a, err := s.hosted(ctx, req.GetName(), func(tx pgx.Tx, r *store.Roster, a *store.Application, _ int) error {
 		if a.Status != int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_TO_RECEPTION) {
-			return rpcerr.New(codes.FailedPrecondition, "NOT_BOOKED", "only an application booked for the reception has a meeting to record")
+			return fault.New(fault.FailedPrecondition, "NOT_BOOKED", "only an application booked for the reception has a meeting to record")
 		}
 		a.Status, a.MeetingRecord = int16(schedulingv1.ApplicationStatus_APPLICATION_STATUS_MET), req.GetMeetingRecord()
 		return s.publishMeeting(ctx, tx, eventsv1.LeaderMeetingKind_LEADER_MEETING_KIND_RECEPTION, a.CaseNumber, r.Leader, r.Office, a.HeldDate)
@@ -493,7 +492,7 @@ func (s *Server) ListNotices(ctx context.Context, req *schedulingv1.ListNoticesR
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	o, err := OwnOffice(s.Dir, caller, &v, req.GetParent())
 	if verr := v.Err(); verr != nil {
 		return nil, verr
@@ -503,7 +502,7 @@ func (s *Server) ListNotices(ctx context.Context, req *schedulingv1.ListNoticesR
 	}
 	ns, err := s.Store.Notices(ctx, o.ID)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &schedulingv1.ListNoticesResponse{}
 	for _, n := range ns {
@@ -527,7 +526,7 @@ func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.Create
 		return nil, err
 	}
 	in := req.GetAppointment()
-	var v rpcerr.Violations
+	var v fault.Violations
 	text(&v, "appointment.leader", in.GetLeader(), 30)
 	text(&v, "appointment.leader_title", in.GetLeaderTitle(), 30)
 	text(&v, "appointment.place", in.GetPlace(), 100)
@@ -558,7 +557,7 @@ func (s *Server) CreateAppointment(ctx context.Context, req *schedulingv1.Create
 		return nil
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -579,20 +578,20 @@ func (s *Server) ListAppointments(ctx context.Context, req *schedulingv1.ListApp
 	}
 	month, err := time.ParseInLocation("2006-01", req.GetMonth(), calendar.China)
 	if err != nil {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("month", `must be "YYYY-MM"`)
 		return nil, v.Err()
 	}
 	as, err := s.Store.Appointments(ctx, month, month.AddDate(0, 1, 0), "", req.GetLeader())
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if as, err = s.visibleAppointments(ctx, caller, as); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	leaders, err := s.Store.Leaders(ctx)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	counts := map[string]int32{}
 	resp := &schedulingv1.ListAppointmentsResponse{}

@@ -16,7 +16,7 @@ import (
 	"github.com/tongban/tongban/services/county/calendar"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/platform/auth"
-	"github.com/tongban/tongban/services/platform/rpcerr"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/scheduling/internal/reception"
 )
 
@@ -26,7 +26,7 @@ func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	parent, isAgenda := strings.CutSuffix(name, "/agenda")
 	if !isAgenda {
 		v.Add("name", `must be "offices/{office}/agenda"`)
@@ -51,7 +51,7 @@ func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*
 	var items []*schedulingv1.AgendaItem
 	rs, err := s.Receptions(ctx, o.ID, from, to)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	for _, r := range rs {
 		d, _ := time.ParseInLocation(time.DateOnly, r.GetDate(), calendar.China)
@@ -61,7 +61,7 @@ func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*
 	as, err := s.Store.Appointments(ctx, time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, calendar.China),
 		time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, calendar.China).AddDate(0, 0, 1), o.ID, "")
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	for _, a := range as {
 		items = append(items, &schedulingv1.AgendaItem{Kind: "appointment", Title: a.LeaderTitle + a.Leader + " 约访 " + a.CaseNumber + "（" + a.Place + "）",
@@ -69,7 +69,7 @@ func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*
 	}
 	cs, err := s.Store.ForOffice(ctx, o.ID, 0, 1000)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	for _, c := range cs {
 		if c.DueDate.Before(from) || c.DueDate.After(to) {

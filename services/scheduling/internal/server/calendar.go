@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc/codes"
 
 	eventsv1 "github.com/tongban/tongban/proto/tongban/events/v1"
 	schedulingv1 "github.com/tongban/tongban/proto/tongban/scheduling/v1"
@@ -16,9 +15,9 @@ import (
 	"github.com/tongban/tongban/services/county/directory"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 )
 
 // LoadCalendar builds the calendar in force from the official data, the
@@ -69,7 +68,7 @@ func (s *Server) GetCalendarDay(ctx context.Context, req *schedulingv1.GetCalend
 	date, ok := strings.CutPrefix(req.GetName(), "calendar/days/")
 	t, err := time.Parse(time.DateOnly, date)
 	if !ok || err != nil {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("name", `must be "calendar/days/{yyyy-mm-dd}", e.g. "calendar/days/2026-10-08"`)
 		return nil, v.Err()
 	}
@@ -91,9 +90,9 @@ func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.Impo
 		return nil, err
 	}
 	if caller.Office.Kind != directory.Bureau {
-		return nil, rpcerr.New(codes.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau loads holiday notices")
+		return nil, fault.New(fault.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau loads holiday notices")
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	n, perr := calendar.ParseNotice(strings.NewReader(req.GetText()))
 	if perr != nil {
 		v.Add("text", perr.Error())
@@ -117,21 +116,21 @@ func (s *Server) ImportHolidayNotice(ctx context.Context, req *schedulingv1.Impo
 			return err
 		}
 		if !added {
-			return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", strconv.Itoa(n.Year)+"'s notice is already loaded")
+			return fault.New(fault.AlreadyExists, "ALREADY_EXISTS", strconv.Itoa(n.Year)+"'s notice is already loaded")
 		}
 		return outbox.Append(ctx, tx, &eventsv1.Event{Payload: &eventsv1.Event_HolidayNoticeImported{
 			HolidayNoticeImported: &eventsv1.HolidayNoticeImported{Year: int32(n.Year), Text: req.GetText()},
 		}})
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if _, err := s.LoadCalendar(ctx); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	moved, err := s.Recompute(ctx)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	out.Recomputed = int32(moved)
 	return out, nil
@@ -144,9 +143,9 @@ func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.Creat
 		return nil, err
 	}
 	if caller.Office.Kind != directory.Bureau {
-		return nil, rpcerr.New(codes.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau adds local days off")
+		return nil, fault.New(fault.PermissionDenied, "BUREAU_ONLY", "only the county petition bureau adds local days off")
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	day, err := time.Parse(time.DateOnly, req.GetLocalRestDay().GetDate())
 	if err != nil {
 		v.Add("local_rest_day.date", `must be a date "YYYY-MM-DD"`)
@@ -165,7 +164,7 @@ func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.Creat
 			return err
 		}
 		if !added {
-			return rpcerr.New(codes.AlreadyExists, "ALREADY_EXISTS", day.Format(time.DateOnly)+" is already a local day off")
+			return fault.New(fault.AlreadyExists, "ALREADY_EXISTS", day.Format(time.DateOnly)+" is already a local day off")
 		}
 		out.LocalRestDay = &schedulingv1.LocalRestDay{
 			Name: "calendar/localRestDays/" + day.Format(time.DateOnly), Date: day.Format(time.DateOnly), Title: req.GetLocalRestDay().GetTitle(),
@@ -173,13 +172,13 @@ func (s *Server) CreateLocalRestDay(ctx context.Context, req *schedulingv1.Creat
 		return nil
 	})
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if _, err := s.LoadCalendar(ctx); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	if _, err := s.Recompute(ctx); err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	return out, nil
 }

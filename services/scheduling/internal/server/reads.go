@@ -12,8 +12,8 @@ import (
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/county/policy"
 	"github.com/tongban/tongban/services/platform/auth"
+	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/pagination"
-	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/scheduling/internal/reception"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
 )
@@ -54,20 +54,20 @@ func (s *Server) ListCaseDeadlines(ctx context.Context, req *schedulingv1.ListCa
 	}
 	num, ok := names.CaseNumber(req.GetParent())
 	if !ok {
-		var v rpcerr.Violations
+		var v fault.Violations
 		v.Add("parent", names.CaseNumberHint)
 		return nil, v.Err()
 	}
 	county, involved, err := s.Store.Involved(ctx, num)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !policy.CanSeeCase(caller, county, involved) {
-		return nil, rpcerr.ToStatus(rpcerr.ErrCaseNotFound, "parent", req.GetParent())
+		return nil, fault.CaseNotFound("parent", req.GetParent())
 	}
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	cs, err := s.Store.ForCase(ctx, num)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &schedulingv1.ListCaseDeadlinesResponse{}
 	for _, c := range cs {
@@ -82,7 +82,7 @@ func (s *Server) ListOfficeDeadlines(ctx context.Context, req *schedulingv1.List
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	o, err := reception.OwnOffice(s.Dir, caller, &v, req.GetParent())
 	page := pagination.Read(&v, req.GetPageSize(), req.GetPageToken(), "deadlines/"+req.GetParent())
 	if verr := v.Err(); verr != nil {
@@ -93,7 +93,7 @@ func (s *Server) ListOfficeDeadlines(ctx context.Context, req *schedulingv1.List
 	}
 	cs, err := s.Store.ForOffice(ctx, o.ID, page.Offset, page.Size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &schedulingv1.ListOfficeDeadlinesResponse{}
 	cs, resp.NextPageToken = pagination.Trim(page, cs)
@@ -109,7 +109,7 @@ func (s *Server) ListReminders(ctx context.Context, req *schedulingv1.ListRemind
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	o, err := reception.OwnOffice(s.Dir, caller, &v, req.GetParent())
 	page := pagination.Read(&v, req.GetPageSize(), req.GetPageToken(), "reminders/"+req.GetParent())
 	if verr := v.Err(); verr != nil {
@@ -120,7 +120,7 @@ func (s *Server) ListReminders(ctx context.Context, req *schedulingv1.ListRemind
 	}
 	rs, err := s.Store.Reminders(ctx, o.ID, page.Offset, page.Size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &schedulingv1.ListRemindersResponse{}
 	rs, resp.NextPageToken = pagination.Trim(page, rs)
@@ -140,7 +140,7 @@ func (s *Server) ListSupervisions(ctx context.Context, req *schedulingv1.ListSup
 	if err != nil {
 		return nil, err
 	}
-	var v rpcerr.Violations
+	var v fault.Violations
 	page := pagination.Read(&v, req.GetPageSize(), req.GetPageToken(), "supervisions")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func (s *Server) ListSupervisions(ctx context.Context, req *schedulingv1.ListSup
 	}
 	ss, err := s.Store.Supervisions(ctx, caller.County, office, req.GetShowResolved(), page.Offset, page.Size+1)
 	if err != nil {
-		return nil, rpcerr.ToStatus(err)
+		return nil, err
 	}
 	resp := &schedulingv1.ListSupervisionsResponse{}
 	ss, resp.NextPageToken = pagination.Trim(page, ss)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -49,7 +48,7 @@ func TestReceptionDay(t *testing.T) {
 	}
 	if _, err := s.CreateReceptionRoster(bureau, &schedulingv1.CreateReceptionRosterRequest{Roster: &schedulingv1.ReceptionRoster{
 		Title: "x", Recurrence: schedulingv1.Recurrence_RECURRENCE_MONTHLY, Weekday: 9, StartDate: "2026-11-01", EndDate: "2030-01-01",
-	}}); status.Code(err) != codes.InvalidArgument || len(rpcerr.Fields(err)) < 6 {
+	}}); rpcerr.Code(err) != codes.InvalidArgument || len(rpcerr.Fields(err)) < 6 {
 		t.Errorf("bad roster: %v %v", err, rpcerr.Fields(err))
 	}
 	list, err := s.ListReceptions(dayun, &schedulingv1.ListReceptionsRequest{FromDate: "2026-11-23", ToDate: "2026-12-31"})
@@ -94,7 +93,7 @@ func TestReceptionDay(t *testing.T) {
 			return err
 		}(), codes.PermissionDenied, "NOT_HOST"},
 	} {
-		if status.Code(tc.err) != tc.code || rpcerr.Reason(tc.err) != tc.reason {
+		if rpcerr.Code(tc.err) != tc.code || rpcerr.Reason(tc.err) != tc.reason {
 			t.Errorf("%s: %v [%s], want %v [%s]", tc.name, tc.err, rpcerr.Reason(tc.err), tc.code, tc.reason)
 		}
 	}
@@ -218,7 +217,7 @@ func TestAppointmentsAndAgenda(t *testing.T) {
 	}
 	if _, err := s.CreateAppointment(authtest.As(t, "demo-xitang"), &schedulingv1.CreateAppointmentRequest{Appointment: &schedulingv1.Appointment{
 		Leader: "张某", LeaderTitle: "副县长", Case: "cases/" + num, StartTime: timestamppb.New(cst("2026-12-10 15:00")), Place: "x",
-	}}); status.Code(err) != codes.NotFound {
+	}}); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("appointment on a case the office cannot see: %v", err)
 	}
 	ag, err := s.GetOfficeAgenda(bureau, &schedulingv1.GetOfficeAgendaRequest{Name: "offices/330421.xfj/agenda", FromDate: "2026-11-23", ToDate: "2026-12-31"})
@@ -252,7 +251,7 @@ func TestAppointmentsAndAgenda(t *testing.T) {
 			t.Errorf("unfolded line of %d octets: %q", len(l), l)
 		}
 	}
-	if _, err := s.GetOfficeAgenda(authtest.As(t, "demo-dayun"), &schedulingv1.GetOfficeAgendaRequest{Name: "offices/330421.xfj/agenda"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := s.GetOfficeAgenda(authtest.As(t, "demo-dayun"), &schedulingv1.GetOfficeAgendaRequest{Name: "offices/330421.xfj/agenda"}); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("another office's agenda: %v", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
@@ -23,6 +22,7 @@ import (
 	"github.com/tongban/tongban/services/devkit/pgtest"
 	"github.com/tongban/tongban/services/platform/outbox"
 	"github.com/tongban/tongban/services/platform/pgdb"
+	"github.com/tongban/tongban/services/platform/rpcerr"
 	"github.com/tongban/tongban/services/scheduling/internal/store"
 	"github.com/tongban/tongban/services/scheduling/migrations"
 )
@@ -189,7 +189,7 @@ func TestClocksFollowTheCase(t *testing.T) {
 	if got := due(t, s, "demo-dayun"); len(got) != 5 {
 		t.Errorf("大云镇 sees %v", got)
 	}
-	if _, err := s.ListCaseDeadlines(authtest.As(t, "demo-xitang"), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num}); status.Code(err) != codes.NotFound {
+	if _, err := s.ListCaseDeadlines(authtest.As(t, "demo-xitang"), &schedulingv1.ListCaseDeadlinesRequest{Parent: "cases/" + num}); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("西塘镇: %v", err)
 	}
 	// Each change was published for assignment to show.
@@ -290,7 +290,7 @@ func TestJobsFireOnceAcrossReplicas(t *testing.T) {
 	if err != nil || len(all.GetSupervisions()) != 1 || all.GetSupervisions()[0].GetResolveTime() == nil {
 		t.Errorf("resolved supervisions: %v, %v", all, err)
 	}
-	if _, err := s.ListReminders(authtest.As(t, "demo-xitang"), &schedulingv1.ListRemindersRequest{Parent: "offices/330421102"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := s.ListReminders(authtest.As(t, "demo-xitang"), &schedulingv1.ListRemindersRequest{Parent: "offices/330421102"}); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("another township's reminders: %v", err)
 	}
 }
@@ -305,7 +305,7 @@ func TestLocalRestDay(t *testing.T) {
 		t.Fatalf("before: %q", got)
 	}
 	req := &schedulingv1.CreateLocalRestDayRequest{LocalRestDay: &schedulingv1.LocalRestDay{Date: "2026-11-25", Title: "台风停工"}}
-	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-dayun"), req); status.Code(err) != codes.PermissionDenied {
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-dayun"), req); rpcerr.Code(err) != codes.PermissionDenied {
 		t.Errorf("a township adds a day off: %v", err)
 	}
 	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), req); err != nil {
@@ -314,11 +314,11 @@ func TestLocalRestDay(t *testing.T) {
 	if got := due(t, s, "demo-dayun")[assignmentv1.ClockKind_CLOCK_KIND_ROUTING]; got != "2026-12-01 offices/330421102" {
 		t.Errorf("after the day off: %q", got)
 	}
-	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), req); status.Code(err) != codes.AlreadyExists {
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), req); rpcerr.Code(err) != codes.AlreadyExists {
 		t.Errorf("the same day again: %v", err)
 	}
 	bad := &schedulingv1.CreateLocalRestDayRequest{LocalRestDay: &schedulingv1.LocalRestDay{Date: "25.11.2026"}}
-	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), bad); status.Code(err) != codes.InvalidArgument {
+	if _, err := s.CreateLocalRestDay(authtest.As(t, "demo-bureau"), bad); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad day off: %v", err)
 	}
 	// A replica learns of it on its next load.
@@ -355,7 +355,7 @@ func TestGetCalendarDay(t *testing.T) {
 	}
 	for _, tc := range tests {
 		resp, err := s.GetCalendarDay(ctx, &schedulingv1.GetCalendarDayRequest{Name: tc.name})
-		if status.Code(err) != tc.code {
+		if rpcerr.Code(err) != tc.code {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.code)
 			continue
 		}
@@ -415,7 +415,7 @@ func TestImportHolidayNotice(t *testing.T) {
 		{"demo-bureau", "year 2027\n春节 2027-02-06\n", codes.InvalidArgument},           // no source
 		{"demo-bureau", "year 2026\nsource x\n元旦 2026-01-01\n", codes.InvalidArgument}, // already in the data
 	} {
-		if _, err := s.ImportHolidayNotice(authtest.As(t, tc.token), &schedulingv1.ImportHolidayNoticeRequest{Text: tc.text}); status.Code(err) != tc.code {
+		if _, err := s.ImportHolidayNotice(authtest.As(t, tc.token), &schedulingv1.ImportHolidayNoticeRequest{Text: tc.text}); rpcerr.Code(err) != tc.code {
 			t.Errorf("%s: %v, want %v", tc.token, err, tc.code)
 		}
 	}
@@ -427,7 +427,7 @@ func TestImportHolidayNotice(t *testing.T) {
 	if d := routing(); d.GetProvisional() || d.GetDueTime().AsTime().In(calendar.China).Format(time.DateOnly) != "2027-01-05" {
 		t.Errorf("after: %v", d)
 	}
-	if _, err := s.ImportHolidayNotice(authtest.As(t, "demo-bureau"), &schedulingv1.ImportHolidayNoticeRequest{Text: notice}); status.Code(err) != codes.InvalidArgument {
+	if _, err := s.ImportHolidayNotice(authtest.As(t, "demo-bureau"), &schedulingv1.ImportHolidayNoticeRequest{Text: notice}); rpcerr.Code(err) != codes.InvalidArgument {
 		t.Errorf("the same year again: %v", err)
 	}
 	evs, err := outbox.Written(context.Background(), s.Store.Pool)
@@ -464,7 +464,7 @@ func TestLeaderSeesLedClocks(t *testing.T) {
 		return err
 	}
 	apply(t, s, 1, assignmentv1.Action_ACTION_REGISTER, cst("2026-11-23 09:00"), "330421102", "")
-	if err := list("zhang.wei"); status.Code(err) != codes.NotFound {
+	if err := list("zhang.wei"); rpcerr.Code(err) != codes.NotFound {
 		t.Fatalf("before the 包案 a bureau leader reads the clocks: %v", err)
 	}
 	apply(t, s, 2, assignmentv1.Action_ACTION_TAKE_LEAD, cst("2026-11-23 10:00"), "330421102", "offices/330421102",
@@ -472,7 +472,7 @@ func TestLeaderSeesLedClocks(t *testing.T) {
 	if err := list("zhang.wei"); err != nil {
 		t.Errorf("the leader in charge: %v", err)
 	}
-	if err := list("li.na"); status.Code(err) != codes.NotFound {
+	if err := list("li.na"); rpcerr.Code(err) != codes.NotFound {
 		t.Errorf("another leader: %v", err)
 	}
 }
