@@ -25,7 +25,7 @@ const (
 
 // CaseState is where a case stands in its lifecycle. Assignment owns it; the
 // state machine (which action moves which state) is documented in
-// docs/lifecycle.md and enforced by services/platform/lifecycle.
+// docs/lifecycle.md and enforced by services/assignment/lifecycle.
 type CaseState int32
 
 const (
