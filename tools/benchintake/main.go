@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,12 +59,13 @@ func main() {
 	clientList := flag.String("clients", "8,32", "concurrency levels")
 	importRows := flag.Int("import-rows", 10000, "rows in the bulk-import comparison (an import takes at most 10000)")
 	flag.IntVar(&preload, "preload", 20000, "cases imported before the first run: the county's history")
+	flag.IntVar(&heavyHistory, "heavy-history", 10000, "earlier cases in the window of the petitioner the history part registers for")
 	flag.StringVar(&profileTo, "profile", "", "write a CPU profile of -profile-service during the first run whose label has -profile-run to this file")
 	flag.StringVar(&profileRun, "profile-run", "REST registration", "which run -profile profiles (a part of its label in the CPU table)")
 	flag.StringVar(&profileService, "profile-service", "intake", "the service -profile profiles (intake, gateway, assignment, scheduling, reporting)")
 	flag.StringVar(&extraEnv, "env", "", "settings for every service, comma-separated (GOGC=400,LOG_LEVEL=info)")
 	flag.StringVar(&pgSettings, "pg", "", "settings for the PostgreSQL cluster, comma-separated (wal_compression=lz4,shared_buffers=512MB)")
-	flag.StringVar(&only, "only", "registration,reads,import", "the parts to run")
+	flag.StringVar(&only, "only", "registration,history,reads,import", "the parts to run")
 	flag.StringVar(&statementsTo, "statements", "", "append each run's costliest SQL statements (pg_stat_statements) to this file")
 	flag.StringVar(&pgbenchMode, "pgbench-mode", "prepared", "pgbench query mode (prepared is the ceiling; simple, extended to compare)")
 	flag.StringVar(&planCacheMode, "plan-cache", "auto", "the ceiling's plan_cache_mode (auto as the services; force_custom_plan to compare)")
@@ -230,6 +230,11 @@ func run(ctx context.Context, dur time.Duration, clients []int, importRows int) 
 		}
 	}
 
+	if part("history") {
+		if err := history(ctx, intake, admin, httpClient, s.GatewayURL(), clients[0], dur, out, measure); err != nil {
+			return err
+		}
+	}
 	if part("reads") {
 		if err := reads(ctx, s, httpClient, cluster.URL("bench"), dur, out, measure); err != nil {
 			return err
@@ -374,7 +379,11 @@ func load(ctx context.Context, n int, dur time.Duration, fn func(ctx context.Con
 }
 
 func restCreate(ctx context.Context, c *http.Client, base string, _ int) error {
-	body, err := protojson.Marshal(realisticCase())
+	return restCreateCase(ctx, c, base, realisticCase())
+}
+
+func restCreateCase(ctx context.Context, c *http.Client, base string, kase *intakev1.Case) error {
+	body, err := protojson.Marshal(kase)
 	if err != nil {
 		return err
 	}
@@ -412,38 +421,6 @@ func do(c *http.Client, req *http.Request, want int) error {
 	return err
 }
 
-// realisticCase is a visit with one petitioner (valid random ID number and
-// phone) and about 2 kB of Chinese text.
-func realisticCase() *intakev1.Case {
-	townships := []string{"330421001", "330421002", "330421003", "330421102", "330421103", "330421105", "330421107", "330421111", "330421112"}
-	return &intakev1.Case{
-		Channel:   intakev1.Channel_CHANNEL_VISIT,
-		Township:  townships[randInt(len(townships))],
-		CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM,
-		Topic:     "城乡建设/排水",
-		Subject:   "小区雨污管网破损，雨天污水外溢",
-		Content:   strings.Repeat("本人反映小区雨污管网破损已三个月，雨天污水外溢影响出行与卫生，多次向物业反映未果，请求尽快协调维修。", 14),
-		Petitioners: []*intakev1.Petitioner{{
-			DisplayName: "张三", IdNumber: randomIDNumber(), Phone: "13" + fmt.Sprintf("%09d", randInt(1_000_000_000)),
-		}},
-	}
-}
-
-func randomIDNumber() string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	base := fmt.Sprintf("330421%04d%02d%02d%03d", 1950+randInt(60), 1+randInt(12), 1+randInt(28), randInt(1000))
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(base[i]-'0') * weights[i]
-	}
-	return base + string("10X98765432"[sum%11])
-}
-
-func randInt(n int) int {
-	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	return int(v.Int64())
-}
-
 func newID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
@@ -452,6 +429,7 @@ func newID() string {
 
 var (
 	preload        int
+	heavyHistory   int
 	pgbenchMode    = "prepared"
 	planCacheMode  = "auto"
 	profileTo      string
@@ -487,9 +465,9 @@ func pgbenchRegistration(ctx context.Context, c *pgcluster.Cluster, clients int,
 BEGIN;
 INSERT INTO idempotency_keys (scope, method, request_id, request_hash) VALUES ('330421102', 'CreateCase', 'pgb-' || :n || '-' || :client_id, sha256(:n::text::bytea)) ON CONFLICT DO NOTHING;
 SELECT nextval('case_seq_330421_YEAR') AS last_value \gset
-WITH p AS MATERIALIZED (SELECT case_number, id_number_hash, phone_hash FROM petitioners WHERE id_number_hash = ANY (ARRAY[sha256(:n::text::bytea)]) OR phone_hash = ANY (ARRAY[sha256((:n + 1)::text::bytea)])) SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class, c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, '') FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number AND county = '330421' AND receive_time >= now() - interval '180 days' LIMIT 1) c;
+WITH p AS MATERIALIZED (SELECT m.* FROM unnest(ARRAY[sha256(:n::text::bytea)]) AS h(hash) CROSS JOIN LATERAL (SELECT case_number, id_number_hash, phone_hash FROM petitioners WHERE id_number_hash = h.hash AND receive_time >= now() - interval '180 days' ORDER BY receive_time DESC LIMIT 20) m UNION SELECT m.* FROM unnest(ARRAY[sha256((:n + 1)::text::bytea)]) AS h(hash) CROSS JOIN LATERAL (SELECT case_number, id_number_hash, phone_hash FROM petitioners WHERE phone_hash = h.hash AND receive_time >= now() - interval '180 days' ORDER BY receive_time DESC LIMIT 20) m) SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class, c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, '') FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number AND county = '330421' AND receive_time >= now() - interval '180 days' LIMIT 1) c;
 INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content, anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), '330421', '33042110' || :t, 1, 3, '城乡建设/排水', '小区雨污管网破损，雨天污水外溢', repeat('本人反映小区雨污管网破损已三个月，雨天污水外溢影响出行与卫生，多次向物业反映未果，请求尽快协调维修。', 14), false, 1, '330421102', 'clerk', now(), 1, '330421102', ARRAY['330421102']) RETURNING create_time, update_time, version;
-INSERT INTO petitioners (case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), 1, 1, false, 'k1', sha256(:n::text::bytea) || sha256('n'::bytea), sha256(:n::text::bytea) || sha256('i'::bytea) || sha256('x'::bytea), sha256(:n::text::bytea) || sha256('p'::bytea), sha256(:n::text::bytea), sha256((:n + 1)::text::bytea));
+INSERT INTO petitioners (case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash, receive_time) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), 1, 1, false, 'k1', sha256(:n::text::bytea) || sha256('n'::bytea), sha256(:n::text::bytea) || sha256('i'::bytea) || sha256('x'::bytea), sha256(:n::text::bytea) || sha256('p'::bytea), sha256(:n::text::bytea), sha256((:n + 1)::text::bytea), now());
 INSERT INTO outbox (event_id, case_number, kind, payload) VALUES (gen_random_uuid(), '330421-YEAR-' || lpad(:last_value::text, 9, '0'), 'tongban.events.v1.CaseRegistered', sha256(:n::text::bytea) || sha256(:t::text::bytea) || sha256('e'::bytea) || sha256('f'::bytea));
 SELECT c.seq, c.hash, ARRAY(SELECT nextval('audit_seq') FROM generate_series(1, 1)) FROM audit_chains c WHERE c.chain = :chain FOR UPDATE;
 INSERT INTO audit_log (seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash, chain, chain_seq) SELECT currval('audit_seq'), now(), '330421102', 'clerk', 'accounts/dayun.clerk', 'case.register', '330421-YEAR-' || lpad(:last_value::text, 9, '0'), 'pgb-' || :n, '127.0.0.1:40000', 'channel=CHANNEL_VISIT class=CASE_CLASS_REQUEST township=330421102', c.hash, sha256(c.hash || :n::text::bytea), :chain, c.seq + 1 FROM audit_chains c WHERE c.chain = :chain;
@@ -841,4 +819,52 @@ func hostname() string {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+// history measures registration at clients for a new petitioner and for
+// one with -heavy-history earlier cases in the repeat window (a long-term
+// petitioner, or a hotline number many callers give), in the same run: the
+// repeat look-up reads a bounded number of earlier cases, so the second
+// should cost what the first does.
+func history(ctx context.Context, intake intakev1.IntakeServiceClient, admin *pgx.Conn, hc *http.Client, base string, clients int,
+	dur time.Duration, out io.Writer, measure func(string, func() int)) error {
+	heavy := people.newPerson()
+	heavyCase := func() *intakev1.Case {
+		return caseOf([]*intakev1.Petitioner{{DisplayName: "张三", IdNumber: heavy.id, Phone: heavy.phone}}, 1)
+	}
+	logf("a petitioner's history of %d cases…", heavyHistory)
+	for done := 0; done < heavyHistory; {
+		cases := make([]*intakev1.Case, min(10000, heavyHistory-done))
+		for i := range cases {
+			cases[i] = heavyCase()
+		}
+		if _, _, err := importCases(ctx, intake, cases); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		done += len(cases)
+	}
+	settle(ctx, admin)
+	var fresh result
+	for _, r := range []struct {
+		label, row string
+		kase       func() *intakev1.Case
+	}{
+		{"REST registration, a new petitioner", "REST POST /v1/cases, a new petitioner", freshCase},
+		{"REST registration, a long history", fmt.Sprintf("REST POST /v1/cases, a petitioner with %d earlier cases in the window", heavyHistory), heavyCase},
+	} {
+		logf("%s, %d clients…", r.label, clients)
+		var res result
+		measure(fmt.Sprintf("%s, %d clients", r.label, clients), func() int {
+			res = load(ctx, clients, dur, func(ctx context.Context, _ int) error { return restCreateCase(ctx, hc, base, r.kase()) })
+			return res.done
+		})
+		ratio := ""
+		if fresh.rate == 0 {
+			fresh = res
+		} else {
+			ratio = fmt.Sprintf("%.2f of the new petitioner's", res.rate/fresh.rate)
+		}
+		fmt.Fprintf(out, "| %s | %d | %.0f | %.2f | %.2f | %s |\n", r.row, clients, res.rate, res.p50, res.p99, ratio)
+	}
+	return nil
 }

@@ -1144,3 +1144,60 @@ func TestCorrectFinishedCase(t *testing.T) {
 		t.Errorf("the correction's record: %q, %v", reason, err)
 	}
 }
+
+// TestRepeatLookupIsBounded: the repeat look-up reads a petitioner's
+// store.RepeatsPerHash most recent cases in the window, so a matter older
+// than those is not linked automatically, while a matter among them links
+// to its first case even when that case is older than the ones read; a
+// corrected receive time moves the petitioners' copy the look-up reads by.
+func TestRepeatLookupIsBounded(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.RepeatWindow = 90 * 24 * time.Hour
+	ctx := authtest.As(t, "demo-dayun")
+	day := time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
+	register := func(topic string, at time.Time) *intakev1.Case {
+		t.Helper()
+		c := validCase()
+		c.Topic, c.ReceiveTime = topic, timestamppb.New(at)
+		resp, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetCase()
+	}
+	drains := register("城乡建设/排水", day)
+	wages := register("劳动保障/欠薪", day.Add(time.Hour))
+	for i := range store.RepeatsPerHash {
+		if c := register("劳动保障/欠薪", day.Add(time.Duration(i+2)*time.Hour)); c.GetRepeatOf() != wages.GetName() {
+			t.Fatalf("wages case %d repeats %q, want %s", i, c.GetRepeatOf(), wages.GetName())
+		}
+	}
+	// The drains case is the petitioner's 22nd most recent: not read.
+	if c := register("城乡建设/排水", day.Add(48*time.Hour)); c.GetRepeat() {
+		t.Errorf("a matter older than the %d most recent cases was linked to %s", store.RepeatsPerHash, c.GetRepeatOf())
+	}
+	// The first wages case is not among the 20 read either, but the wages
+	// cases read name it as their matter's first.
+	if c := register("劳动保障/欠薪", day.Add(49*time.Hour)); c.GetRepeatOf() != wages.GetName() {
+		t.Errorf("a wages case repeats %q, want its matter's first case %s", c.GetRepeatOf(), wages.GetName())
+	}
+
+	// A corrected receive time moves the petitioners' copy along.
+	moved := timestamppb.New(day.Add(72 * time.Hour))
+	got, err := s.GetCase(ctx, &intakev1.GetCaseRequest{Name: drains.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateCase(ctx, &intakev1.UpdateCaseRequest{
+		Case:       &intakev1.Case{Name: drains.GetName(), Etag: got.GetCase().GetEtag(), ReceiveTime: moved},
+		UpdateMask: mask("receive_time"), RequestId: "move-drains",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var stale int
+	if err := s.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM petitioners p JOIN cases c USING (case_number)
+		WHERE p.receive_time <> c.receive_time`).Scan(&stale); err != nil || stale != 0 {
+		t.Fatalf("%d petitioners with another receive time than their case's (%v)", stale, err)
+	}
+}

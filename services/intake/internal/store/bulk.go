@@ -56,11 +56,25 @@ func (s *Store) NextNumbers(ctx context.Context, tx pgx.Tx, county string, year,
 	return out, nil
 }
 
-// repeatCandidatesSQL is the repeat look-up; tools/benchintake's ceiling
-// runs the same statement.
+// RepeatsPerHash bounds the repeat look-up: for each ID number and phone it
+// reads the petitioner's RepeatsPerHash most recent cases in the window,
+// whatever their history (a long-term petitioner's thousands of cases, a
+// hotline number given for many callers), so that a registration's cost
+// does not grow with it. Linking picks the earliest matching case among
+// those (docs/lifecycle.md, "Repeats").
+const RepeatsPerHash = 20
+
+// repeatCandidatesSQL is the repeat look-up: per hash an index scan of
+// petitioners (hash, receive_time DESC) from the window's newest, at most
+// RepeatsPerHash rows; tools/benchintake's ceiling runs the same statement.
 const repeatCandidatesSQL = `WITH p AS MATERIALIZED (
-		SELECT case_number, id_number_hash, phone_hash FROM petitioners
-		WHERE id_number_hash = ANY ($2) OR phone_hash = ANY ($3))
+		SELECT m.* FROM unnest($2::bytea[]) AS h(hash) CROSS JOIN LATERAL (
+			SELECT case_number, id_number_hash, phone_hash FROM petitioners
+			WHERE id_number_hash = h.hash AND receive_time >= $4 ORDER BY receive_time DESC LIMIT $5) m
+		UNION
+		SELECT m.* FROM unnest($3::bytea[]) AS h(hash) CROSS JOIN LATERAL (
+			SELECT case_number, id_number_hash, phone_hash FROM petitioners
+			WHERE phone_hash = h.hash AND receive_time >= $4 ORDER BY receive_time DESC LIMIT $5) m)
 	SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class,
 		c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, ''), c.registered_by, c.involved_offices
 	FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number
@@ -102,7 +116,7 @@ func (s *Store) RepeatCandidates(ctx context.Context, tx pgx.Tx, county string, 
 // round trip with other statements); into receives the candidates when b
 // is sent.
 func QueueRepeatCandidates(b *pgx.Batch, county string, idHashes, phoneHashes [][]byte, since time.Time, into *[]Candidate) {
-	b.Queue(repeatCandidatesSQL, county, idHashes, phoneHashes, since).Query(func(rows pgx.Rows) error {
+	b.Queue(repeatCandidatesSQL, county, idHashes, phoneHashes, since, RepeatsPerHash).Query(func(rows pgx.Rows) error {
 		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Candidate, error) {
 			var c Candidate
 			err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash, &c.RegisteredBy, &c.Involved)
@@ -139,7 +153,7 @@ func (s *Store) CopyCases(ctx context.Context, tx pgx.Tx, cases []*Case) error {
 			c.Anonymous, c.HeadCount, c.RegisteredBy, c.RegisteredRole, c.ReceiveTime, c.CreateTime, c.CreateTime,
 			c.State, c.Holder, c.Involved, nullIfEmpty(c.SourceSystem), nullIfEmpty(c.ExternalID), nullIfEmpty(c.RepeatOf), nullIfEmpty(c.Accused)}
 		for j, p := range c.Petitioners {
-			petitionerRows = append(petitionerRows, s.seal(c.Number, j+1, p))
+			petitionerRows = append(petitionerRows, s.seal(c, j+1, p))
 		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases"}, []string{"case_number", "county", "township", "channel", "case_class",
@@ -149,7 +163,7 @@ func (s *Store) CopyCases(ctx context.Context, tx pgx.Tx, cases []*Case) error {
 		return fmt.Errorf("store.CopyCases: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"petitioners"}, []string{"case_number", "ordinal", "kind", "representative",
-		"key_id", "name_enc", "id_number_enc", "phone_enc", "id_number_hash", "phone_hash"}, pgx.CopyFromRows(petitionerRows)); err != nil {
+		"key_id", "name_enc", "id_number_enc", "phone_enc", "id_number_hash", "phone_hash", "receive_time"}, pgx.CopyFromRows(petitionerRows)); err != nil {
 		return fmt.Errorf("store.CopyCases petitioners: %w", err)
 	}
 	return nil

@@ -16,11 +16,12 @@ import (
 
 // seal is the at-rest form of a petitioner of case number, ordinal n
 // (1-based): every field bound to its case, ordinal and name.
-func (s *Store) seal(number string, n int, p Petitioner) []any {
+func (s *Store) seal(c *Case, n int, p Petitioner) []any {
+	number := c.Number
 	return []any{number, n, p.Kind, p.Representative, s.Keys.CurrentID(),
 		s.Keys.Seal(p.Name, sealContext(number, n, "name")), s.Keys.Seal(p.IDNumber, sealContext(number, n, "id_number")),
 		s.Keys.Seal(p.Phone, sealContext(number, n, "phone")),
-		s.Keys.Hash("id_number", p.IDNumber), s.Keys.Hash("phone", p.Phone)}
+		s.Keys.Hash("id_number", p.IDNumber), s.Keys.Hash("phone", p.Phone), c.ReceiveTime}
 }
 
 // sealContext binds a sealed field to its case, petitioner and field name,
@@ -129,10 +130,10 @@ func (s *Store) HashLegacyQueryCodes(ctx context.Context) (int, error) {
 
 func (s *Store) insertPetitioners(ctx context.Context, tx pgx.Tx, c *Case) error {
 	const qp = `INSERT INTO petitioners (case_number, ordinal, kind, representative, key_id,
-		name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`
+		name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash, receive_time) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`
 	batch := &pgx.Batch{}
 	for i, p := range c.Petitioners {
-		batch.Queue(qp, s.seal(c.Number, i+1, p)...)
+		batch.Queue(qp, s.seal(c, i+1, p)...)
 	}
 	if err := pgdb.LaterBatch(ctx, tx, batch); err != nil {
 		return fmt.Errorf("store.Insert petitioners: %w", err)

@@ -278,6 +278,12 @@ func (s *Store) Update(ctx context.Context, tx pgx.Tx, c *Case, corr Correction)
 		Scan(&c.Version, &c.UpdateTime); err != nil {
 		return fmt.Errorf("store.Update: %w", err)
 	}
+	if slices.Contains(corr.Fields, "receive_time") && !slices.Contains(corr.Fields, "petitioners") {
+		// The repeat look-up reads the petitioners by their case's receive time.
+		if _, err := tx.Exec(ctx, `UPDATE petitioners SET receive_time = $2 WHERE case_number = $1`, c.Number, c.ReceiveTime); err != nil {
+			return fmt.Errorf("store.Update petitioners: %w", err)
+		}
+	}
 	if slices.Contains(corr.Fields, "petitioners") {
 		if _, err := tx.Exec(ctx, `DELETE FROM petitioners WHERE case_number = $1`, c.Number); err != nil {
 			return fmt.Errorf("store.Update petitioners: %w", err)
