@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai on machines without zoneinfo
@@ -250,18 +251,28 @@ type rootView struct {
 // rootsVisible says which of the cases' repeat roots the caller may see,
 // and which are final.
 func (s *Server) rootsVisible(ctx context.Context, caller auth.Caller, cases []*store.Case) (map[string]rootView, error) {
-	var roots []string
+	var roots, unread []string
+	involved := map[string]store.Root{}
 	for _, c := range cases {
-		if c.RepeatOf != "" {
-			roots = append(roots, c.RepeatOf)
+		switch {
+		case c.RepeatOf == "":
+			continue
+		case c.RepeatRoot != nil: // a registration's look-up read it
+			involved[c.RepeatOf] = *c.RepeatRoot
+		default:
+			unread = append(unread, c.RepeatOf)
 		}
+		roots = append(roots, c.RepeatOf)
 	}
 	if len(roots) == 0 {
 		return nil, nil
 	}
-	involved, err := s.Store.Involved(ctx, roots)
-	if err != nil {
-		return nil, err
+	if len(unread) > 0 {
+		read, err := s.Store.Involved(ctx, unread)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(involved, read)
 	}
 	visible := map[string]rootView{}
 	for _, r := range roots {

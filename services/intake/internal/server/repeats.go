@@ -137,6 +137,7 @@ type repeatCandidate struct {
 	class                         int16
 	received                      time.Time
 	idHash, phoneHash             string
+	rootOf                        *store.Root // as the database's look-up read it; nil for a case of the batch
 }
 
 // repeatLookup sets RepeatOf on each of its cases (重复信访): the first case
@@ -232,7 +233,7 @@ func newRepeatPool(window time.Duration) *repeatPool {
 func (p *repeatPool) addFound(found []store.Candidate) {
 	for _, f := range found {
 		p.add(repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
-			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash)})
+			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash), rootOf: &f.RootOf})
 	}
 }
 
@@ -270,7 +271,7 @@ func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
 		}
 	}
 	if best >= 0 {
-		c.RepeatOf = p.pool[best].root
+		c.RepeatOf, c.RepeatRoot = p.pool[best].root, p.pool[best].rootOf
 	}
 	root := c.RepeatOf
 	if root == "" {

@@ -1173,11 +1173,11 @@ func TestRepeatLookupIsBounded(t *testing.T) {
 			t.Fatalf("wages case %d repeats %q, want %s", i, c.GetRepeatOf(), wages.GetName())
 		}
 	}
-	// The drains case is the petitioner's 22nd most recent: not read.
+	// The drains case is the petitioner's oldest, behind RepeatsPerHash+1 newer ones: not read.
 	if c := register("城乡建设/排水", day.Add(48*time.Hour)); c.GetRepeat() {
 		t.Errorf("a matter older than the %d most recent cases was linked to %s", store.RepeatsPerHash, c.GetRepeatOf())
 	}
-	// The first wages case is not among the 20 read either, but the wages
+	// The first wages case is not among those read either, but the wages
 	// cases read name it as their matter's first.
 	if c := register("劳动保障/欠薪", day.Add(49*time.Hour)); c.GetRepeatOf() != wages.GetName() {
 		t.Errorf("a wages case repeats %q, want its matter's first case %s", c.GetRepeatOf(), wages.GetName())

@@ -62,7 +62,7 @@ func (s *Store) NextNumbers(ctx context.Context, tx pgx.Tx, county string, year,
 // hotline number given for many callers), so that a registration's cost
 // does not grow with it. Linking picks the earliest matching case among
 // those (docs/lifecycle.md, "Repeats").
-const RepeatsPerHash = 20
+const RepeatsPerHash = 8
 
 // repeatCandidatesSQL is the repeat look-up: per hash an index scan of
 // petitioners (hash, receive_time DESC) from the window's newest, at most
@@ -76,9 +76,11 @@ const repeatCandidatesSQL = `WITH p AS MATERIALIZED (
 			SELECT case_number, id_number_hash, phone_hash FROM petitioners
 			WHERE phone_hash = h.hash AND receive_time >= $4 ORDER BY receive_time DESC LIMIT $5) m)
 	SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class,
-		c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, ''), c.registered_by, c.involved_offices
+		c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, ''), c.registered_by, c.involved_offices,
+		coalesce(r.involved_offices, c.involved_offices), coalesce(r.state, c.state)
 	FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number
-		AND county = $1 AND receive_time >= $4 LIMIT 1) c`
+		AND county = $1 AND receive_time >= $4 LIMIT 1) c
+	LEFT JOIN LATERAL (SELECT involved_offices, state FROM cases WHERE case_number = c.repeat_of) r ON true`
 
 // Candidate is one petitioner of an earlier case that may make a new case a
 // repeat.
@@ -91,6 +93,10 @@ type Candidate struct {
 	// identity (FindRepeats answers only with what the caller may).
 	RegisteredBy string
 	Involved     []string
+	// RootOf is the first case of its matter, Root, as the look-up read it:
+	// a new case that repeats it shows whether its caller may see it
+	// without another round trip.
+	RootOf Root
 }
 
 // RepeatCandidates returns the petitioners of county's cases received since
@@ -119,7 +125,8 @@ func QueueRepeatCandidates(b *pgx.Batch, county string, idHashes, phoneHashes []
 	b.Queue(repeatCandidatesSQL, county, idHashes, phoneHashes, since, RepeatsPerHash).Query(func(rows pgx.Rows) error {
 		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Candidate, error) {
 			var c Candidate
-			err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash, &c.RegisteredBy, &c.Involved)
+			err := r.Scan(&c.Number, &c.Root, &c.Township, &c.Topic, &c.Class, &c.ReceiveTime, &c.IDHash, &c.PhoneHash, &c.RegisteredBy, &c.Involved,
+				&c.RootOf.Involved, &c.RootOf.State)
 			return c, err
 		})
 		if err != nil {

@@ -64,7 +64,10 @@ type Case struct {
 	SourceSystem   string   // with ExternalID: the outside system's id of the case
 	ExternalID     string
 	RepeatOf       string // the first case of the matter, for a repeat
-	Accused        string // for an accusation: the accused office id, if any
+	// RepeatRoot is RepeatOf's offices and state when the registration's
+	// repeat look-up read them (not stored).
+	RepeatRoot *Root
+	Accused    string // for an accusation: the accused office id, if any
 	// QueryCodeHash is set for a case whose query code was drawn at random
 	// before codes were derived (QueryCode); nil otherwise.
 	QueryCodeHash []byte
