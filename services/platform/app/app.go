@@ -152,16 +152,27 @@ func Main(spec Spec) {
 	}
 }
 
-// Run runs the service until ctx ends, configured from environ (os.Environ's
-// form; injectable for tests).
-func Run(ctx context.Context, spec Spec, environ []string) error {
+// loadConfig reads the process's configuration: Config, and the service's
+// own unless the process only migrates (deploy/'s migration Jobs carry the
+// database and the credential, not what serving needs).
+func loadConfig(spec Spec, environ []string) (Config, error) {
 	cfg := Config{GRPCAddr: DefaultAddresses.Of(spec.Name), HTTPAddr: spec.DefaultHTTP, Addrs: DefaultAddresses}
 	err := Load(&cfg, spec.Env, environ)
-	if spec.Config != nil {
+	if spec.Config != nil && !cfg.MigrateOnly {
 		err = errors.Join(err, Load(spec.Config, spec.Env, environ))
 	}
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return cfg, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// Run runs the service until ctx ends, configured from environ (os.Environ's
+// form; injectable for tests).
+func Run(ctx context.Context, spec Spec, environ []string) error {
+	cfg, err := loadConfig(spec, environ)
+	if err != nil {
+		return err
 	}
 	logger := logging.FromContext(ctx)
 	stopTracing, err := tracing.Setup(ctx, spec.Name)

@@ -127,3 +127,18 @@ func TestDemoClockKey(t *testing.T) {
 		t.Errorf("Load with %s set = %v, key %q", democlock.Env, err, cfg.DemoClockKey)
 	}
 }
+
+// TestMigrateOnlyNeedsNoServiceConfig: a migration Job (deploy/) carries the
+// database and the credential; the service's own settings are for serving.
+func TestMigrateOnlyNeedsNoServiceConfig(t *testing.T) {
+	t.Parallel()
+	spec := Spec{Name: "intake", Env: "INTAKE_", DefaultHTTP: "127.0.0.1:7102", Config: &own{}}
+	bad := append([]string{"INTAKE_DAYS=0"}, valid...)
+	if _, err := loadConfig(spec, bad); err == nil || !strings.Contains(err.Error(), "DAYS: want") {
+		t.Fatalf("serving with a bad own setting: %v", err)
+	}
+	cfg, err := loadConfig(spec, append([]string{"TONGBAN_MIGRATE_ONLY=true"}, bad...))
+	if err != nil || !cfg.MigrateOnly || cfg.GRPCAddr != DefaultAddresses.Intake {
+		t.Fatalf("migrating: %+v, %v", cfg, err)
+	}
+}
