@@ -51,7 +51,9 @@ type Server struct {
 	Mutate func(ctx context.Context, caller auth.Caller, method, rid, caseNumber string, req, out proto.Message, fn func(tx pgx.Tx) error) error
 }
 
-func (s *Server) today() time.Time { return calendar.DateOf(s.Now()) }
+// Today is China's date by the service's clock: the one "today" of
+// scheduling (its jobs, its agenda, a reception's date).
+func (s *Server) Today() time.Time { return calendar.DateOf(s.Now()) }
 
 // OwnOffice is the office parent names, which the caller must be (or
 // oversee): the check of every per-office read of scheduling.
@@ -307,7 +309,7 @@ func (s *Server) CreateReceptionApplication(ctx context.Context, req *scheduling
 	switch {
 	case held == nil:
 		return nil, fault.New(fault.NotFound, "RECEPTION_NOT_FOUND", "the roster holds no reception on "+scheduled.Format(time.DateOnly), "parent", req.GetParent())
-	case held.Date.Before(s.today()):
+	case held.Date.Before(s.Today()):
 		return nil, fault.New(fault.FailedPrecondition, "RECEPTION_PAST", "that reception was held on "+held.Date.Format(time.DateOnly))
 	}
 	out := &schedulingv1.CreateReceptionApplicationResponse{}

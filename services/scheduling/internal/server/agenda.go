@@ -32,7 +32,7 @@ func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*
 		v.Add("name", `must be "offices/{office}/agenda"`)
 	}
 	o, err := reception.OwnOffice(s.Dir, caller, &v, parent)
-	from, to := s.today(), s.today().AddDate(0, 0, 60)
+	from, to := s.Today(), s.Today().AddDate(0, 0, 60)
 	if fromDate != "" {
 		from = reception.Date(&v, "from_date", fromDate)
 	}

@@ -122,7 +122,7 @@ func (s *Server) applyMove(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event, h
 		if err := update(c); err != nil {
 			return err
 		}
-		if !s.today().After(c.DueDate) {
+		if !s.Today().After(c.DueDate) {
 			if err := s.Store.Resolve(ctx, tx, num, c.Kind); err != nil { // the extension met the 督办
 				return err
 			}

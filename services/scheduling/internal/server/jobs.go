@@ -31,7 +31,7 @@ func (s *Server) supervisor(o string) string {
 // LOCKED and marks them in the same transaction, so replicas running Tick
 // at once never send one twice.
 func (s *Server) Tick(ctx context.Context) (reminded, supervised int, err error) {
-	today := s.today()
+	today := s.Today()
 	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
 		due, err := s.Store.ClaimReminders(ctx, tx, today, 100)
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *Server) Gauges(m *metrics.Metrics) {
 	m.GaugeVec("tongban_jobs_due", "Reminders, supervisions and notices due that the jobs have not done yet.", "kind", func() map[string]float64 {
 		ctx, cancel := scrape()
 		defer cancel()
-		due, err := s.Store.JobsDue(ctx, s.today(), s.Now())
+		due, err := s.Store.JobsDue(ctx, s.Today(), s.Now())
 		if err != nil {
 			return nil
 		}

@@ -88,9 +88,6 @@ func (s *Server) mutate(ctx context.Context, caller auth.Caller, method, rid, ca
 	})
 }
 
-// today is the date in China now, at midnight UTC.
-func (s *Server) today() time.Time { return calendar.DateOf(s.Now()) }
-
 // sortBy sorts xs by key, stably.
 func sortBy[T any](xs []T, key func(T) string) {
 	slices.SortStableFunc(xs, func(a, b T) int { return strings.Compare(key(a), key(b)) })
