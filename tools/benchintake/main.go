@@ -15,20 +15,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,7 +36,6 @@ import (
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/devkit/loadgen"
-	"github.com/tongban/tongban/services/devkit/pgcluster"
 	"github.com/tongban/tongban/services/devkit/stack"
 	"github.com/tongban/tongban/services/platform/auth"
 )
@@ -450,139 +444,6 @@ func part(name string) bool {
 	return false
 }
 
-var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-
-// pgbenchRegistration runs pgbench with the statements one registration
-// executes (see services/intake/internal/server.register and the store):
-// the idempotency claim, the case-number counter, the repeat look-up, the
-// case row, its sealed petitioner, the outbox event and the stored receipt;
-// each client appends to an audit chain of its own (client_id % 8), as each
-// of intake's connections does (audit.chainOf).
-func pgbenchRegistration(ctx context.Context, c *pgcluster.Cluster, clients int, dur time.Duration, dir string) (result, error) {
-	script := `\set n random(1, 2000000000)
-\set t random(1, 9)
-\set chain :client_id % 8
-BEGIN;
-INSERT INTO idempotency_keys (scope, method, request_id, request_hash) VALUES ('330421102', 'CreateCase', 'pgb-' || :n || '-' || :client_id, sha256(:n::text::bytea)) ON CONFLICT DO NOTHING;
-SELECT nextval('case_seq_330421_YEAR') AS last_value \gset
-WITH p AS MATERIALIZED (SELECT m.* FROM unnest(ARRAY[sha256(:n::text::bytea)]) AS h(hash) CROSS JOIN LATERAL (SELECT case_number, id_number_hash, phone_hash FROM petitioners WHERE id_number_hash = h.hash AND receive_time >= now() - interval '180 days' ORDER BY receive_time DESC LIMIT 8) m UNION SELECT m.* FROM unnest(ARRAY[sha256((:n + 1)::text::bytea)]) AS h(hash) CROSS JOIN LATERAL (SELECT case_number, id_number_hash, phone_hash FROM petitioners WHERE phone_hash = h.hash AND receive_time >= now() - interval '180 days' ORDER BY receive_time DESC LIMIT 8) m) SELECT c.case_number, coalesce(c.repeat_of, c.case_number), c.township, c.topic, c.case_class, c.receive_time, coalesce(p.id_number_hash, ''), coalesce(p.phone_hash, ''), c.registered_by, c.involved_offices, coalesce(r.involved_offices, c.involved_offices), coalesce(r.state, c.state) FROM p CROSS JOIN LATERAL (SELECT * FROM cases WHERE case_number = p.case_number AND county = '330421' AND receive_time >= now() - interval '180 days' LIMIT 1) c LEFT JOIN LATERAL (SELECT involved_offices, state FROM cases WHERE case_number = c.repeat_of) r ON true;
-INSERT INTO cases (case_number, county, township, channel, case_class, topic, subject, content, anonymous, head_count, registered_by, registered_role, receive_time, state, holder_office, involved_offices) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), '330421', '33042110' || :t, 1, 3, '城乡建设/排水', '小区雨污管网破损，雨天污水外溢', repeat('本人反映小区雨污管网破损已三个月，雨天污水外溢影响出行与卫生，多次向物业反映未果，请求尽快协调维修。', 14), false, 1, '330421102', 'clerk', now(), 1, '330421102', ARRAY['330421102']) RETURNING create_time, update_time, version;
-INSERT INTO petitioners (case_number, ordinal, kind, representative, key_id, name_enc, id_number_enc, phone_enc, id_number_hash, phone_hash, receive_time) VALUES ('330421-YEAR-' || lpad(:last_value::text, 9, '0'), 1, 1, false, 'k1', sha256(:n::text::bytea) || sha256('n'::bytea), sha256(:n::text::bytea) || sha256('i'::bytea) || sha256('x'::bytea), sha256(:n::text::bytea) || sha256('p'::bytea), sha256(:n::text::bytea), sha256((:n + 1)::text::bytea), now());
-INSERT INTO outbox (event_id, case_number, kind, payload) VALUES (gen_random_uuid(), '330421-YEAR-' || lpad(:last_value::text, 9, '0'), 'tongban.events.v1.CaseRegistered', sha256(:n::text::bytea) || sha256(:t::text::bytea) || sha256('e'::bytea) || sha256('f'::bytea));
-SELECT c.seq, c.hash, ARRAY(SELECT nextval('audit_seq') FROM generate_series(1, 1)) FROM audit_chains c WHERE c.chain = :chain FOR UPDATE;
-INSERT INTO audit_log (seq, at, office, role, account, action, case_number, request_id, peer, detail, prev_hash, hash, chain, chain_seq) SELECT currval('audit_seq'), now(), '330421102', 'clerk', 'accounts/dayun.clerk', 'case.register', '330421-YEAR-' || lpad(:last_value::text, 9, '0'), 'pgb-' || :n, '127.0.0.1:40000', 'channel=CHANNEL_VISIT class=CASE_CLASS_REQUEST township=330421102', c.hash, sha256(c.hash || :n::text::bytea), :chain, c.seq + 1 FROM audit_chains c WHERE c.chain = :chain;
-UPDATE audit_chains SET seq = seq + 1, hash = sha256(hash || :n::text::bytea) WHERE chain = :chain;
-UPDATE idempotency_keys SET response = sha256(:n::text::bytea) WHERE scope = '330421102' AND method = 'CreateCase' AND request_id = 'pgb-' || :n || '-' || :client_id;
-COMMIT;
-`
-	year := strconv.Itoa(time.Now().In(time.FixedZone("CST", 8*3600)).Year())
-	script = strings.ReplaceAll(script, "YEAR", year)
-	// The ceiling runs on copies of intake's tables (same columns, defaults
-	// and indexes; no foreign key or trigger, so if anything it is the
-	// faster of the two) in a schema of its own: its stand-in events are not
-	// events, and in intake's own outbox they stopped the feed for the rest
-	// of the run (every earlier figure was measured so: with the consumers
-	// stalled). Here intake's consumers see only the service's cases.
-	ddl := `CREATE SCHEMA IF NOT EXISTS ceiling; CREATE SEQUENCE IF NOT EXISTS ceiling.case_seq_330421_` + year + `;`
-	for _, t := range []string{"idempotency_keys", "cases", "petitioners", "outbox", "audit_log", "audit_chains"} {
-		ddl += likeTable("ceiling."+t, "intake."+t)
-	}
-	// The audit log's eight chains, and its sequence.
-	ddl += ` CREATE SEQUENCE IF NOT EXISTS ceiling.audit_seq; INSERT INTO ceiling.audit_chains (chain, seq, hash)
-		SELECT g, 0, '\x'::bytea FROM generate_series(0, 7) g ON CONFLICT DO NOTHING;`
-	// The county's history (-preload) as intake has it, once: the ceiling's
-	// indexes as deep as the service's, its sequences and audit chains
-	// where intake's are.
-	ddl += ` DO $$ BEGIN IF NOT EXISTS (SELECT FROM ceiling.cases) THEN
-		INSERT INTO ceiling.cases SELECT * FROM intake.cases;
-		INSERT INTO ceiling.petitioners SELECT * FROM intake.petitioners;
-		INSERT INTO ceiling.idempotency_keys SELECT * FROM intake.idempotency_keys;
-		INSERT INTO ceiling.outbox SELECT * FROM intake.outbox;
-		INSERT INTO ceiling.audit_log SELECT * FROM intake.audit_log;
-		UPDATE ceiling.audit_chains c SET seq = i.seq, hash = i.hash FROM intake.audit_chains i WHERE i.chain = c.chain;
-		PERFORM setval('ceiling.audit_seq', (SELECT coalesce(max(seq), 0) + 1 FROM ceiling.audit_log));
-		PERFORM setval('ceiling.case_seq_330421_` + year + `', (SELECT coalesce(max(substr(case_number, 13)::bigint), 0) + 1
-			FROM ceiling.cases WHERE case_number LIKE '330421-` + year + `-%'));
-		ANALYZE ceiling.cases, ceiling.petitioners, ceiling.idempotency_keys, ceiling.outbox, ceiling.audit_log;
-	END IF; END $$;`
-	if err := execSQL(ctx, c.URL("bench"), ddl); err != nil {
-		return result{}, err
-	}
-	path := filepath.Join(dir, fmt.Sprintf("register-%d.sql", clients))
-	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
-		return result{}, err
-	}
-	bin, err := pgcluster.BinDir()
-	if err != nil {
-		return result{}, err
-	}
-	// Every transaction's latency is logged (-l), for the ceiling's own
-	// percentiles: the service's p99 has the same disk and cores under it.
-	logPrefix := filepath.Join(dir, fmt.Sprintf("pgbench-%d-%d", clients, time.Now().UnixNano()))
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pgbench"), "-n", "-M", pgbenchMode, "-c", strconv.Itoa(clients),
-		"-j", strconv.Itoa(min(clients, runtime.NumCPU())), "-T", strconv.Itoa(int(dur.Seconds())), "-f", path,
-		"-l", "--log-prefix="+logPrefix,
-		"-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres", "bench")
-	// Plans cached as the service's are (-plan-cache auto: PostgreSQL's
-	// choice, generic after five executions, as for pgx's prepared
-	// statements); force_custom_plan plans every execution anew.
-	cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path=ceiling -c plan_cache_mode="+planCacheMode)
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		return result{}, fmt.Errorf("pgbench: %w\n%s", err, b)
-	}
-	tps := tpsRe.FindSubmatch(b)
-	if tps == nil {
-		return result{}, fmt.Errorf("pgbench output not understood:\n%s", b)
-	}
-	r := result{}
-	r.rate, _ = strconv.ParseFloat(string(tps[1]), 64)
-	logs, err := filepath.Glob(logPrefix + ".*")
-	if err != nil || len(logs) == 0 {
-		return result{}, fmt.Errorf("pgbench wrote no transaction log under %s", logPrefix)
-	}
-	var all []time.Duration
-	for _, l := range logs {
-		f, err := os.Open(l)
-		if err != nil {
-			return result{}, err
-		}
-		lat, err := pgbenchLatencies(f)
-		f.Close()
-		os.Remove(l)
-		if err != nil {
-			return result{}, fmt.Errorf("%s: %w", l, err)
-		}
-		all = append(all, lat...)
-	}
-	r.p50, r.p99 = loadgen.Percentiles(all)
-	return r, nil
-}
-
-// pgbenchLatencies reads a pgbench transaction log (-l): one line per
-// transaction, "client_id transaction_no time script_no time_epoch
-// time_us", time being its latency in microseconds. Skipped or failed
-// transactions ("skipped", "failed" in the time field) have none.
-func pgbenchLatencies(r io.Reader) ([]time.Duration, error) {
-	var out []time.Duration
-	sc := bufio.NewScanner(r)
-	for line := 1; sc.Scan(); line++ {
-		f := strings.Fields(sc.Text())
-		if len(f) < 6 {
-			return nil, fmt.Errorf("line %d: %d fields, want at least 6", line, len(f))
-		}
-		us, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil {
-			if f[2] == "skipped" || f[2] == "failed" {
-				continue
-			}
-			return nil, fmt.Errorf("line %d: latency %q: %w", line, f[2], err)
-		}
-		out = append(out, time.Duration(us)*time.Microsecond)
-	}
-	return out, sc.Err()
-}
-
 func execSQL(ctx context.Context, url, sql string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -591,128 +452,6 @@ func execSQL(ctx context.Context, url, sql string) error {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, sql)
 	return err
-}
-
-func caseNumbers(ctx context.Context, url string, n int) ([]string, error) {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(ctx)
-	// Numbers the services registered (pgbench's rows have 9-digit sequences).
-	rows, err := conn.Query(ctx, `SELECT case_number FROM intake.cases WHERE length(case_number) = 18 LIMIT $1`, n)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// likeTable is the SQL that creates table dst, when missing, as src is:
-// its columns, defaults, indexes and storage parameters (a fillfactor
-// changes how many pages a write touches; LIKE does not copy them).
-func likeTable(dst, src string) string {
-	return ` CREATE TABLE IF NOT EXISTS ` + dst + ` (LIKE ` + src + ` INCLUDING ALL);
-		DO $$ DECLARE o text[] := (SELECT reloptions FROM pg_class WHERE oid = '` + src + `'::regclass); BEGIN
-			IF o IS NOT NULL THEN EXECUTE format('ALTER TABLE ` + dst + ` SET (%s)', array_to_string(o, ', ')); END IF;
-		END $$;`
-}
-
-// importVsCopy times ImportCases of rows realistic cases against COPY of
-// the same rows into a copy of intake.cases with its indexes.
-func importVsCopy(ctx context.Context, url string, intake intakev1.IntakeServiceClient, rows int) (copyRate, importRate float64, err error) {
-	cases := make([]*intakev1.Case, rows)
-	for i := range cases {
-		cases[i] = realisticCase()
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, likeTable("intake.bench_copy", "intake.cases")); err != nil {
-		return 0, 0, err
-	}
-	start := time.Now()
-	src := pgx.CopyFromSlice(rows, func(i int) ([]any, error) {
-		c := cases[i]
-		return []any{fmt.Sprintf("330421-2099-%06d", i), "330421", c.GetTownship(), int16(c.GetChannel()), int16(c.GetCaseClass()),
-			c.GetTopic(), c.GetSubject(), c.GetContent(), "330421102", "clerk", time.Now(), "330421102", []string{"330421102"}}, nil
-	})
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"intake", "bench_copy"}, []string{"case_number", "county", "township", "channel", "case_class",
-		"topic", "subject", "content", "registered_by", "registered_role", "receive_time", "holder_office", "involved_offices"}, src); err != nil {
-		return 0, 0, err
-	}
-	copyRate = float64(rows) / time.Since(start).Seconds()
-
-	importRate, _, err = importCases(ctx, intake, cases)
-	return copyRate, importRate, err
-}
-
-// importCases imports cases in one ImportCases stream and returns the rows
-// registered per second.
-func importCases(ctx context.Context, intake intakev1.IntakeServiceClient, cases []*intakev1.Case) (rate float64, numbers []string, err error) {
-	start := time.Now()
-	stream, err := intake.ImportCases(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	for _, c := range cases {
-		if err := stream.Send(&intakev1.ImportCasesRequest{Case: c}); err != nil {
-			return 0, nil, err
-		}
-	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return 0, nil, err
-	}
-	rate = float64(len(cases)) / time.Since(start).Seconds()
-	if int(resp.GetRegistered()) != len(cases) {
-		b, _ := json.Marshal(resp.GetResults()[:min(3, len(resp.GetResults()))])
-		return 0, nil, fmt.Errorf("import registered %d of %d rows: %s", resp.GetRegistered(), len(cases), b)
-	}
-	for _, r := range resp.GetResults() {
-		numbers = append(numbers, strings.TrimPrefix(r.GetName(), "cases/"))
-	}
-	return rate, numbers, nil
-}
-
-// copyWhatImportWrote times raw COPY, in one transaction, of every row the
-// import of numbers wrote (its cases, their petitioners, their events and
-// their audit entries, binary, as stored) into copies of those tables with
-// their indexes: the import's own ceiling, as pgbench running the
-// registration's transaction is a registration's.
-func copyWhatImportWrote(ctx context.Context, url string, numbers []string) (float64, error) {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
-	tables := []string{"cases", "petitioners", "outbox", "audit_log"}
-	data := make([]bytes.Buffer, len(tables))
-	for i, t := range tables {
-		if _, err := conn.Exec(ctx, likeTable("intake.bench_all_"+t, "intake."+t)); err != nil {
-			return 0, err
-		}
-		list := "ARRAY['" + strings.Join(numbers, "','") + "']" // case numbers: digits and dashes
-		if _, err := conn.PgConn().CopyTo(ctx, &data[i], fmt.Sprintf(`COPY (SELECT * FROM intake.%s WHERE case_number = ANY (%s)) TO STDOUT (FORMAT binary)`, t, list)); err != nil {
-			return 0, err
-		}
-	}
-	start := time.Now()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	for i, t := range tables {
-		if _, err := conn.PgConn().CopyFrom(ctx, &data[i], fmt.Sprintf(`COPY intake.bench_all_%s FROM STDIN (FORMAT binary)`, t)); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, err
-	}
-	return float64(len(numbers)) / time.Since(start).Seconds(), nil
 }
 
 // settle waits until assignment, scheduling and reporting have taken in
@@ -819,52 +558,4 @@ func hostname() string {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
-}
-
-// history measures registration at clients for a new petitioner and for
-// one with -heavy-history earlier cases in the repeat window (a long-term
-// petitioner, or a hotline number many callers give), in the same run: the
-// repeat look-up reads a bounded number of earlier cases, so the second
-// should cost what the first does.
-func history(ctx context.Context, intake intakev1.IntakeServiceClient, admin *pgx.Conn, hc *http.Client, base string, clients int,
-	dur time.Duration, out io.Writer, measure func(string, func() int)) error {
-	heavy := people.newPerson()
-	heavyCase := func() *intakev1.Case {
-		return caseOf([]*intakev1.Petitioner{{DisplayName: "张三", IdNumber: heavy.id, Phone: heavy.phone}}, 1)
-	}
-	logf("a petitioner's history of %d cases…", heavyHistory)
-	for done := 0; done < heavyHistory; {
-		cases := make([]*intakev1.Case, min(10000, heavyHistory-done))
-		for i := range cases {
-			cases[i] = heavyCase()
-		}
-		if _, _, err := importCases(ctx, intake, cases); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-		done += len(cases)
-	}
-	settle(ctx, admin)
-	var fresh result
-	for _, r := range []struct {
-		label, row string
-		kase       func() *intakev1.Case
-	}{
-		{"REST registration, a new petitioner", "REST POST /v1/cases, a new petitioner", freshCase},
-		{"REST registration, a long history", fmt.Sprintf("REST POST /v1/cases, a petitioner with %d earlier cases in the window", heavyHistory), heavyCase},
-	} {
-		logf("%s, %d clients…", r.label, clients)
-		var res result
-		measure(fmt.Sprintf("%s, %d clients", r.label, clients), func() int {
-			res = load(ctx, clients, dur, func(ctx context.Context, _ int) error { return restCreateCase(ctx, hc, base, r.kase()) })
-			return res.done
-		})
-		ratio := ""
-		if fresh.rate == 0 {
-			fresh = res
-		} else {
-			ratio = fmt.Sprintf("%.2f of the new petitioner's", res.rate/fresh.rate)
-		}
-		fmt.Fprintf(out, "| %s | %d | %.0f | %.2f | %.2f | %s |\n", r.row, clients, res.rate, res.p50, res.p99, ratio)
-	}
-	return nil
 }

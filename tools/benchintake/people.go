@@ -13,6 +13,11 @@ import (
 // person is who a case names: an ID number and a phone.
 type person struct{ id, phone string }
 
+// petitioner is p as a case's petitioner.
+func (p person) petitioner() *intakev1.Petitioner {
+	return &intakev1.Petitioner{DisplayName: "张三", IdNumber: p.id, Phone: p.phone}
+}
+
 // population draws the people of a county's registrations as they come:
 // most new, some returning (a few often: a Zipf distribution over the
 // returning), a share giving a township's hotline as their contact, and
@@ -72,18 +77,19 @@ func (p *population) petitioners() ([]*intakev1.Petitioner, int32) {
 	case r < shareGroup:
 		var out []*intakev1.Petitioner
 		for _, i := range p.rng.Perm(len(p.reps))[:3] {
-			out = append(out, &intakev1.Petitioner{DisplayName: "代表", IdNumber: p.reps[i].id, Phone: p.reps[i].phone, Representative: true})
+			rep := p.reps[i].petitioner()
+			rep.DisplayName, rep.Representative = "代表", true
+			out = append(out, rep)
 		}
 		return out, 8
 	case r < shareGroup+shareHotline:
 		who := p.fresh()
-		return []*intakev1.Petitioner{{DisplayName: "张三", IdNumber: who.id, Phone: p.hotlines[p.rng.IntN(len(p.hotlines))]}}, 1
+		who.phone = p.hotlines[p.rng.IntN(len(p.hotlines))]
+		return []*intakev1.Petitioner{who.petitioner()}, 1
 	case r < shareGroup+shareHotline+shareReturning:
-		who := p.returning[p.zipf.Uint64()]
-		return []*intakev1.Petitioner{{DisplayName: "张三", IdNumber: who.id, Phone: who.phone}}, 1
+		return []*intakev1.Petitioner{p.returning[p.zipf.Uint64()].petitioner()}, 1
 	}
-	who := p.fresh()
-	return []*intakev1.Petitioner{{DisplayName: "张三", IdNumber: who.id, Phone: who.phone}}, 1
+	return []*intakev1.Petitioner{p.fresh().petitioner()}, 1
 }
 
 // caseOf is a visit of the people given, with about 2 kB of Chinese text.
@@ -123,6 +129,5 @@ func realisticCase() *intakev1.Case { return caseOf(people.petitioners()) }
 
 // freshCase is a case of a petitioner never seen before.
 func freshCase() *intakev1.Case {
-	p := people.newPerson()
-	return caseOf([]*intakev1.Petitioner{{DisplayName: "张三", IdNumber: p.id, Phone: p.phone}}, 1)
+	return caseOf([]*intakev1.Petitioner{people.newPerson().petitioner()}, 1)
 }
