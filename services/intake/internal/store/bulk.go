@@ -66,7 +66,8 @@ const RepeatsPerHash = 8
 
 // repeatCandidatesSQL is the repeat look-up: per hash an index scan of
 // petitioners (hash, receive_time DESC) from the window's newest, at most
-// RepeatsPerHash rows; tools/benchintake's ceiling runs the same statement.
+// RepeatsPerHash rows. tools/benchintake/ceiling.go runs a copy of it, with pgbench's
+// variables for the parameters: change both.
 const repeatCandidatesSQL = `WITH p AS MATERIALIZED (
 		SELECT m.* FROM unnest($2::bytea[]) AS h(hash) CROSS JOIN LATERAL (
 			SELECT case_number, id_number_hash, phone_hash FROM petitioners
