@@ -131,7 +131,19 @@ func AccountPrincipal(username string) string { return "accounts/" + username }
 // not at all (信访工作条例 第三十条: 对检举控告人的信息予以保密). Every read that
 // shows identity, or answers a question about it (FindRepeats), asks this.
 func SeesIdentity(c auth.Caller, registeredBy string) bool {
-	return c.Role != auth.RoleService && c.Office.ID == registeredBy
+	o := IdentityOffice(c)
+	return o != "" && o == registeredBy
+}
+
+// IdentityOffice is the one office whose registrations c sees with their
+// identity (SeesIdentity), "" for none: a query that answers about an
+// identity (FindRepeats' pages) selects by it in SQL, then asks
+// SeesIdentity of each row as every read does.
+func IdentityOffice(c auth.Caller) string {
+	if c.Role == auth.RoleService {
+		return ""
+	}
+	return c.Office.ID
 }
 
 // SeesCounty reports whether c sees every case of its county: the county

@@ -1641,7 +1641,14 @@ type FindRepeatsRequest struct {
 	// The class of the new petition.
 	CaseClass CaseClass `protobuf:"varint,4,opt,name=case_class,json=caseClass,proto3,enum=tongban.intake.v1.CaseClass" json:"case_class,omitempty"`
 	// The topic of the new petition.
-	Topic         string `protobuf:"bytes,5,opt,name=topic,proto3" json:"topic,omitempty"`
+	Topic string `protobuf:"bytes,5,opt,name=topic,proto3" json:"topic,omitempty"`
+	// At most this many matches: 0 means 10; above 50 means 50. A page may
+	// hold fewer than asked while more follow: page on while
+	// next_page_token is set.
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, asked with the same other
+	// fields.
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1711,6 +1718,20 @@ func (x *FindRepeatsRequest) GetTopic() string {
 	return ""
 }
 
+func (x *FindRepeatsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *FindRepeatsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // An earlier case of the same petitioner.
 type RepeatMatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1722,8 +1743,8 @@ type RepeatMatch struct {
 	State v1.CaseState `protobuf:"varint,3,opt,name=state,proto3,enum=tongban.assignment.v1.CaseState" json:"state,omitempty"`
 	// When it was received.
 	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
-	// Same township, class and topic: registering now links the new case to
-	// it as a repeat (重复信访).
+	// Same township and class as the new petition (and topic, when it names
+	// one): the same matter, as repeat linking compares them.
 	SameMatter bool `protobuf:"varint,5,opt,name=same_matter,json=sameMatter,proto3" json:"same_matter,omitempty"`
 	// It was finally closed after re-review (三级终结).
 	Final         bool `protobuf:"varint,6,opt,name=final,proto3" json:"final,omitempty"`
@@ -1806,8 +1827,16 @@ func (x *RepeatMatch) GetFinal() bool {
 // The response of FindRepeats.
 type FindRepeatsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The earlier cases, the same matter first, then newest first; at most 10.
-	Matches       []*RepeatMatch `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	// The petitioner's cases received within the repeat window that the
+	// caller sees with their identity, newest first, a page at a time.
+	Matches []*RepeatMatch `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	// The token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// On the first page: the case registering the new petition now would be
+	// linked to as a repeat (the first case of its matter), by the rule
+	// registration applies (docs/lifecycle.md, "Repeats"); empty when none,
+	// or when the caller may not see the match with its identity.
+	RepeatOf      string `protobuf:"bytes,3,opt,name=repeat_of,json=repeatOf,proto3" json:"repeat_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1847,6 +1876,20 @@ func (x *FindRepeatsResponse) GetMatches() []*RepeatMatch {
 		return x.Matches
 	}
 	return nil
+}
+
+func (x *FindRepeatsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *FindRepeatsResponse) GetRepeatOf() string {
+	if x != nil {
+		return x.RepeatOf
+	}
+	return ""
 }
 
 // The request of GetCaseProgress.
@@ -2171,14 +2214,17 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"registered\x12\x1a\n" +
 	"\bexisting\x18\x03 \x01(\x05R\bexisting\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12%\n" +
-	"\x0enot_registered\x18\x05 \x01(\x05R\rnotRegistered\"\xcf\x01\n" +
+	"\x0enot_registered\x18\x05 \x01(\x05R\rnotRegistered\"\x95\x02\n" +
 	"\x12FindRepeatsRequest\x12 \n" +
 	"\tid_number\x18\x01 \x01(\tB\x03\xe0A\x01R\bidNumber\x12\x19\n" +
 	"\x05phone\x18\x02 \x01(\tB\x03\xe0A\x01R\x05phone\x12\x1f\n" +
 	"\btownship\x18\x03 \x01(\tB\x03\xe0A\x01R\btownship\x12@\n" +
 	"\n" +
 	"case_class\x18\x04 \x01(\x0e2\x1c.tongban.intake.v1.CaseClassB\x03\xe0A\x01R\tcaseClass\x12\x19\n" +
-	"\x05topic\x18\x05 \x01(\tB\x03\xe0A\x01R\x05topic\"\xe9\x01\n" +
+	"\x05topic\x18\x05 \x01(\tB\x03\xe0A\x01R\x05topic\x12 \n" +
+	"\tpage_size\x18\x06 \x01(\x05B\x03\xe0A\x01R\bpageSize\x12\"\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tB\x03\xe0A\x01R\tpageToken\"\xe9\x01\n" +
 	"\vRepeatMatch\x12\x12\n" +
 	"\x04case\x18\x01 \x01(\tR\x04case\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x126\n" +
@@ -2186,9 +2232,11 @@ const file_tongban_intake_v1_intake_service_proto_rawDesc = "" +
 	"\freceive_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x1f\n" +
 	"\vsame_matter\x18\x05 \x01(\bR\n" +
 	"sameMatter\x12\x14\n" +
-	"\x05final\x18\x06 \x01(\bR\x05final\"O\n" +
+	"\x05final\x18\x06 \x01(\bR\x05final\"\x94\x01\n" +
 	"\x13FindRepeatsResponse\x128\n" +
-	"\amatches\x18\x01 \x03(\v2\x1e.tongban.intake.v1.RepeatMatchR\amatches\"U\n" +
+	"\amatches\x18\x01 \x03(\v2\x1e.tongban.intake.v1.RepeatMatchR\amatches\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1b\n" +
+	"\trepeat_of\x18\x03 \x01(\tR\brepeatOf\"U\n" +
 	"\x16GetCaseProgressRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\"\n" +
 	"\n" +

@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/county/policy"
@@ -198,5 +200,103 @@ func TestRepeatLinkHidden(t *testing.T) {
 	got, err := s.GetCase(authtest.As(t, "demo-bureau"), &intakev1.GetCaseRequest{Name: later.GetCase().GetName()})
 	if err != nil || !got.GetCase().GetRepeat() || got.GetCase().GetRepeatOf() != earlier.GetCase().GetName() {
 		t.Errorf("the bureau sees repeat %v of %q (%v), want a repeat of %s", got.GetCase().GetRepeat(), got.GetCase().GetRepeatOf(), err, earlier.GetCase().GetName())
+	}
+}
+
+// TestFindRepeatsPages: a long history is read a page at a time, newest
+// first, each case once whichever of its petitioners or hashes matched,
+// only the caller's own registrations; the first page names the case
+// registering now links to, the same one registration then links to; a
+// token is refused for another lookup.
+func TestFindRepeatsPages(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dayun, xitang := authtest.As(t, "demo-dayun"), authtest.As(t, "demo-xitang")
+	now := s.Now()
+	register := func(ctx context.Context, township, topic string, age time.Duration, people ...*intakev1.Petitioner) string {
+		t.Helper()
+		c := validCase()
+		c.Township, c.Topic, c.ReceiveTime = township, topic, timestamppb.New(now.Add(-age))
+		if people != nil {
+			c.Petitioners = people
+		}
+		resp, err := s.CreateCase(ctx, &intakev1.CreateCaseRequest{Case: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetCase().GetName()
+	}
+	person := func() *intakev1.Petitioner {
+		return &intakev1.Petitioner{DisplayName: "张三", IdNumber: idNumber, Phone: phone}
+	}
+	var want, wages []string // newest first
+	drains := register(dayun, "330421102", "城乡建设/排水", 30*time.Hour)
+	for i := range 22 {
+		// Two petitioners sharing the number and phone: still one match.
+		wages = append([]string{register(dayun, "330421102", "劳动保障/欠薪", time.Duration(29-i)*time.Hour, person(), person())}, wages...)
+	}
+	want = append(wages, drains)
+	register(xitang, "330421103", "", 90*time.Minute) // 西塘镇's, not 大云镇's to see
+	want = append([]string{register(dayun, "330421102", "", 10*time.Minute, &intakev1.Petitioner{DisplayName: "李四", Phone: phone})}, want...)
+
+	req := &intakev1.FindRepeatsRequest{IdNumber: idNumber, Phone: phone, Township: "330421102",
+		CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM, Topic: "劳动保障/欠薪", PageSize: 10}
+	var got []string
+	var repeatOf, token string
+	for page := 0; ; page++ {
+		resp, err := s.FindRepeats(dayun, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page == 0 {
+			repeatOf, token = resp.GetRepeatOf(), resp.GetNextPageToken()
+		} else if resp.GetRepeatOf() != "" {
+			t.Errorf("page %d names repeat_of %s: the first page alone says it", page, resp.GetRepeatOf())
+		}
+		if len(resp.GetMatches()) > 10 {
+			t.Fatalf("page %d holds %d matches, asked for 10", page, len(resp.GetMatches()))
+		}
+		for _, m := range resp.GetMatches() {
+			got = append(got, m.GetCase())
+			if m.GetSameMatter() != slices.Contains(wages, m.GetCase()) {
+				t.Errorf("%s same matter: %v", m.GetCase(), m.GetSameMatter())
+			}
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		if page > 5 {
+			t.Fatal("the pages do not end")
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages give\n%v\nwant\n%v", got, want)
+	}
+	// The wages matter's first case is older than the RepeatsPerHash cases
+	// the look-up reads, but they name it.
+	if first := wages[len(wages)-1]; repeatOf != first {
+		t.Errorf("the first page says registering links to %q, want %s", repeatOf, first)
+	}
+	c := validCase()
+	c.Topic = "劳动保障/欠薪"
+	resp, err := s.CreateCase(dayun, &intakev1.CreateCaseRequest{Case: c})
+	if err != nil || resp.GetCase().GetRepeatOf() != repeatOf {
+		t.Errorf("registering then links to %q (%v), FindRepeats said %s", resp.GetCase().GetRepeatOf(), err, repeatOf)
+	}
+
+	other := &intakev1.FindRepeatsRequest{Phone: phone, PageToken: token}
+	if _, err := s.FindRepeats(dayun, other); rpcerr.Code(err) != codes.InvalidArgument || !slices.Contains(rpcerr.Fields(err), "page_token") {
+		t.Errorf("a token of another lookup: %v, want INVALID_ARGUMENT on page_token", err)
+	}
+	if _, err := s.FindRepeats(xitang, &intakev1.FindRepeatsRequest{IdNumber: idNumber, Phone: phone, Township: "330421102",
+		CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM, Topic: "劳动保障/欠薪", PageSize: 10, PageToken: token}); !slices.Contains(rpcerr.Fields(err), "page_token") {
+		t.Errorf("大云镇's token used by 西塘镇: %v, want INVALID_ARGUMENT on page_token", err)
+	}
+	if resp, err := s.FindRepeats(xitang, &intakev1.FindRepeatsRequest{Phone: phone, Township: "330421102", CaseClass: intakev1.CaseClass_CASE_CLASS_CLAIM}); err != nil || resp.GetRepeatOf() != "" || len(resp.GetMatches()) != 1 {
+		t.Errorf("西塘镇 is told %q of 大云镇's matter, %d matches (%v); want nothing of it and its own one", resp.GetRepeatOf(), len(resp.GetMatches()), err)
+	}
+	if _, err := s.FindRepeats(dayun, &intakev1.FindRepeatsRequest{Phone: phone, PageSize: -1}); !slices.Contains(rpcerr.Fields(err), "page_size") {
+		t.Errorf("a negative page size: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/tongban/tongban/services/platform/fault"
 	"github.com/tongban/tongban/services/platform/idempotency"
 	"github.com/tongban/tongban/services/platform/outbox"
+	"github.com/tongban/tongban/services/platform/pagination"
 	"github.com/tongban/tongban/services/platform/pgdb"
 	"google.golang.org/protobuf/proto"
 )
@@ -137,7 +137,9 @@ type repeatCandidate struct {
 	class                         int16
 	received                      time.Time
 	idHash, phoneHash             string
-	rootOf                        *store.Root // as the database's look-up read it; nil for a case of the batch
+	// found is the database's row (its visibility, its root's); nil for a
+	// case of the batch.
+	found *store.Candidate
 }
 
 // repeatLookup sets RepeatOf on each of its cases (重复信访): the first case
@@ -231,9 +233,10 @@ func newRepeatPool(window time.Duration) *repeatPool {
 
 // addFound adds the earlier cases a look-up found in the database.
 func (p *repeatPool) addFound(found []store.Candidate) {
-	for _, f := range found {
+	for i := range found {
+		f := &found[i]
 		p.add(repeatCandidate{number: f.Number, root: f.Root, township: f.Township, topic: f.Topic,
-			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash), rootOf: &f.RootOf})
+			class: f.Class, received: f.ReceiveTime, idHash: string(f.IDHash), phoneHash: string(f.PhoneHash), found: f})
 	}
 }
 
@@ -247,10 +250,17 @@ func (p *repeatPool) add(k repeatCandidate) {
 	}
 }
 
+// sameMatter reports whether an earlier case is of the same matter as a new
+// one (township, class, and topic when the new one names it).
+func sameMatter(township string, class int16, topic string, earlierTownship string, earlierClass int16, earlierTopic string) bool {
+	return earlierTownship == township && earlierClass == class && (topic == "" || earlierTopic == topic)
+}
+
 // link sets c.RepeatOf (see repeatLookup) from the pool, then adds c, whose
 // petitioners have hashes, so that later cases see it as registrations one
-// by one would.
-func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
+// by one would. It returns the earlier case c was linked through, nil for
+// none.
+func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) *repeatCandidate {
 	since := c.ReceiveTime.Add(-p.window)
 	best := -1
 	for _, h := range hashes {
@@ -260,7 +270,7 @@ func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
 			}
 			for _, j := range p.byHash[key] {
 				k := &p.pool[j]
-				if k.township != c.Township || k.class != c.Class || (c.Topic != "" && k.topic != c.Topic) ||
+				if !sameMatter(c.Township, c.Class, c.Topic, k.township, k.class, k.topic) ||
 					k.received.Before(since) || k.number == c.Number {
 					continue
 				}
@@ -270,8 +280,14 @@ func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
 			}
 		}
 	}
+	var through *repeatCandidate
 	if best >= 0 {
-		c.RepeatOf, c.RepeatRoot = p.pool[best].root, p.pool[best].rootOf
+		k := p.pool[best] // a copy: adding below may move the pool
+		through = &k
+		c.RepeatOf = k.root
+		if k.found != nil {
+			c.RepeatRoot = &k.found.RootOf
+		}
 	}
 	root := c.RepeatOf
 	if root == "" {
@@ -281,18 +297,19 @@ func (p *repeatPool) link(c *store.Case, hashes [][2][]byte) {
 		p.add(repeatCandidate{number: c.Number, root: root, township: c.Township, topic: c.Topic,
 			class: c.Class, received: c.ReceiveTime, idHash: string(h[0]), phoneHash: string(h[1])})
 	}
+	return through
 }
-
-// maxRepeatMatches bounds FindRepeats' answer.
-const maxRepeatMatches = 10
 
 // FindRepeats finds a petitioner's earlier cases that the caller may see
 // with their identity in clear (policy.SeesIdentity): a question about an
 // identity is answered only from cases that would show it anyway, so an
 // office that sees a petitioner masked, or an accusation's accuser not at
-// all, cannot complete or confirm them by guessing. People only, at most
-// lookupRate a minute per account (or office, for a demo token); each
-// lookup is audited.
+// all, cannot complete or confirm them by guessing. Its pages are read a
+// page at a time, whatever the history; the first also says which case
+// registering now would be linked to, by registration's own look-up
+// (repeatLookup), so the counter's warning and the link never disagree.
+// People only, at most lookupRate a minute per account (or office, for a
+// demo token); each lookup is audited.
 func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsRequest) (*intakev1.FindRepeatsResponse, error) {
 	caller, err := policy.Require(ctx, policy.LookupIdentity)
 	if err != nil {
@@ -320,79 +337,92 @@ func (s *Server) FindRepeats(ctx context.Context, req *intakev1.FindRepeatsReque
 	if _, ok := intakev1.CaseClass_name[int32(req.GetCaseClass())]; !ok {
 		v.Add("case_class", "is not a class of petition")
 	}
+	size, err := pagination.Size(req.GetPageSize(), 10, 50)
+	if err != nil {
+		v.Add("page_size", err.Error())
+	}
+	// The token is bound to the lookup and to the office it answers.
+	scope := strings.Join([]string{"FindRepeats", caller.Office.ID, id, phone, req.GetTownship(),
+		req.GetCaseClass().String(), req.GetTopic()}, "\x00")
+	after, more, err := pagination.ParseKeyset(req.GetPageToken(), scope)
+	if err != nil {
+		v.Add("page_token", "is not a token from a previous call of this lookup")
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var idHashes, phoneHashes [][]byte
-	if id != "" {
-		idHashes = append(idHashes, s.Store.Keys.Hash("id_number", id))
-	}
-	if phone != "" {
-		phoneHashes = append(phoneHashes, s.Store.Keys.Hash("phone", phone))
-	}
-	var found []store.Candidate
-	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
-		found, err = s.Store.RepeatCandidates(ctx, tx, caller.County, idHashes, phoneHashes, s.now(ctx).Add(-s.RepeatWindow))
-		if err != nil {
-			return err
-		}
-		return audit.Append(ctx, tx, audit.FromCall(ctx, audit.LookupIdentity, "", "", fmt.Sprintf("by=%s matches=%d", lookupBy(id, phone), len(found))))
-	})
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var numbers []string
-	for _, f := range found {
-		if !seen[f.Number] {
-			seen[f.Number] = true
-			numbers = append(numbers, f.Number)
-		}
-	}
-	roots, err := s.Store.Involved(ctx, numbers)
-	if err != nil {
-		return nil, err
-	}
+	now := s.now(ctx)
+	since := now.Add(-s.RepeatWindow)
 	out := &intakev1.FindRepeatsResponse{}
-	for _, f := range found {
-		r, ok := roots[f.Number]
-		if !seen[f.Number] || !ok || !policy.CanSeeCase(caller, caller.County, r.Involved) || !policy.SeesIdentity(caller, f.RegisteredBy) {
-			continue
+	if !more {
+		if out.RepeatOf, err = s.wouldRepeat(ctx, caller, req, id, phone, now); err != nil {
+			return nil, err
 		}
-		seen[f.Number] = false // once per case, whichever petitioner matched
+	}
+	var from *pagination.Keyset
+	if more {
+		from = &after
+	}
+	found, err := s.Store.RepeatPage(ctx, caller.County, policy.IdentityOffice(caller),
+		s.Store.Keys.Hash("id_number", id), s.Store.Keys.Hash("phone", phone), since, from, size+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > size {
+		found = found[:size]
+		last := found[size-1]
+		out.NextPageToken = pagination.KeysetToken(pagination.Keyset{Time: last.ReceiveTime, Key: last.Number}, scope)
+	}
+	for _, f := range found {
+		if !policy.CanSeeCase(caller, f.County, f.Involved) || !policy.SeesIdentity(caller, f.RegisteredBy) {
+			continue // the page's SQL selects by the same rule; asked again as every read does
+		}
 		out.Matches = append(out.Matches, &intakev1.RepeatMatch{
-			Case: names.Case(f.Number), State: assignmentv1.CaseState(r.State),
+			Case: names.Case(f.Number), Subject: f.Subject, State: assignmentv1.CaseState(f.State),
 			ReceiveTime: timestamppb.New(f.ReceiveTime),
-			SameMatter: f.Township == req.GetTownship() && f.Class == int16(req.GetCaseClass()) &&
-				(req.GetTopic() == "" || f.Topic == req.GetTopic()),
-			Final: r.State == int16(assignmentv1.CaseState_CASE_STATE_FINAL),
+			SameMatter:  sameMatter(req.GetTownship(), int16(req.GetCaseClass()), req.GetTopic(), f.Township, f.Class, f.Topic),
+			Final:       f.State == int16(assignmentv1.CaseState_CASE_STATE_FINAL),
 		})
 	}
-	slices.SortStableFunc(out.Matches, func(a, b *intakev1.RepeatMatch) int {
-		if a.SameMatter != b.SameMatter {
-			if a.SameMatter {
-				return -1
-			}
-			return 1
-		}
-		return b.ReceiveTime.AsTime().Compare(a.ReceiveTime.AsTime())
-	})
-	if len(out.Matches) > maxRepeatMatches {
-		out.Matches = out.Matches[:maxRepeatMatches]
+	detail := fmt.Sprintf("by=%s matches=%d", lookupBy(id, phone), len(out.Matches))
+	if more {
+		detail += " page=next"
 	}
-	// The subjects of the matches kept, in one query.
-	kept := make([]string, len(out.Matches))
-	for i, m := range out.Matches {
-		kept[i], _ = names.CaseNumber(m.GetCase())
-	}
-	subjects, err := s.Store.Subjects(ctx, kept)
-	if err != nil {
+	// Audited before anything is answered: no audit, no answer.
+	if err := pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		return audit.Append(ctx, tx, audit.FromCall(ctx, audit.LookupIdentity, "", "", detail))
+	}); err != nil {
 		return nil, err
 	}
-	for i, m := range out.Matches {
-		m.Subject = subjects[kept[i]]
-	}
 	return out, nil
+}
+
+// wouldRepeat runs registration's repeat look-up for a petition of req's
+// matter and petitioner received now, and names the case it would be
+// linked to, if the caller sees the match it is linked through with its
+// identity and may see that first case; "" otherwise.
+func (s *Server) wouldRepeat(ctx context.Context, caller auth.Caller, req *intakev1.FindRepeatsRequest, id, phone string, now time.Time) (string, error) {
+	if req.GetTownship() == "" || req.GetCaseClass() == intakev1.CaseClass_CASE_CLASS_UNSPECIFIED {
+		return "", nil // no matter to compare with
+	}
+	c := &store.Case{County: caller.County, Township: req.GetTownship(), Class: int16(req.GetCaseClass()),
+		Topic: req.GetTopic(), ReceiveTime: now, Petitioners: []store.Petitioner{{IDNumber: id, Phone: phone}}}
+	r := s.newRepeatLookup([]*store.Case{c})
+	if err := r.send(ctx, s.Store.Pool); err != nil {
+		return "", err
+	}
+	p := newRepeatPool(s.RepeatWindow)
+	p.addFound(r.found)
+	k := p.link(c, r.hashes[0])
+	if k == nil || k.found == nil {
+		return "", nil
+	}
+	f := k.found
+	if !policy.CanSeeCase(caller, caller.County, f.Involved) || !policy.SeesIdentity(caller, f.RegisteredBy) ||
+		!policy.CanSeeCase(caller, caller.County, f.RootOf.Involved) {
+		return "", nil
+	}
+	return names.Case(c.RepeatOf), nil
 }
 
 // lookupBy names what a lookup used, never its value.

@@ -183,21 +183,6 @@ func (s *Store) get(ctx context.Context, number string, identity bool) (*Case, e
 	return c, nil
 }
 
-// Subjects returns the subjects of the given cases.
-func (s *Store) Subjects(ctx context.Context, numbers []string) (map[string]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT case_number, subject FROM cases WHERE case_number = ANY ($1)`, numbers)
-	if err != nil {
-		return nil, fmt.Errorf("store.Subjects: %w", err)
-	}
-	out := map[string]string{}
-	var num, subject string
-	_, err = pgx.ForEachRow(rows, []any{&num, &subject}, func() error { out[num] = subject; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("store.Subjects: %w", err)
-	}
-	return out, nil
-}
-
 // Lock returns a case (without petitioners and history) locked FOR UPDATE
 // until tx ends.
 func (s *Store) Lock(ctx context.Context, tx pgx.Tx, number string) (*Case, error) {

@@ -44,7 +44,9 @@ export default function Register({ session }) {
     clearTimeout(timers.current[index]);
     timers.current[index] = setTimeout(() => lookup(index), 300);
   };
-  const lookup = async (index) => {
+  // One page of earlier cases at a time (a long-term petitioner may have
+  // hundreds); repeatOf is what registering now links to, by the server's rule.
+  const lookup = async (index, more) => {
     const p = form.getFieldValue(['petitioners', index]) || {};
     const id = (p.idNumber || '').trim();
     const phone = (p.phone || '').trim();
@@ -59,8 +61,17 @@ export default function Register({ session }) {
         township: form.getFieldValue('township') || '',
         caseClass: form.getFieldValue('caseClass') || 'CASE_CLASS_UNSPECIFIED',
         topic: form.getFieldValue('topic') || '',
+        pageSize: 10,
+        pageToken: more?.next || '',
       });
-      setRepeats((prev) => ({ ...prev, [index]: r.matches || [] }));
+      setRepeats((prev) => ({
+        ...prev,
+        [index]: {
+          matches: [...(more?.matches || []), ...(r.matches || [])],
+          next: r.nextPageToken || '',
+          repeatOf: more ? more.repeatOf : r.repeatOf || '',
+        },
+      }));
     } catch (e) {
       if (e.fields?.length) form.setFields(e.fields.map((f) => ({ name: ['petitioners', index, f.field === 'phone' ? 'phone' : 'idNumber'], errors: [zhField(f.description)] })));
     }
@@ -226,29 +237,41 @@ export default function Register({ session }) {
                         </Form.Item>
                       </Col>
                     </Row>
-                    {repeats[name]?.length > 0 && (
+                    {repeats[name]?.matches.length > 0 && (
                       <Alert
                         type="warning"
                         showIcon
                         data-testid="repeat-warning"
-                        title={`此人近期已有 ${repeats[name].length} 件信访事项`}
+                        title={`此人近期已有${repeats[name].next ? '不少于 ' : ' '}${repeats[name].matches.length} 件信访事项`}
                         description={
-                          <List
-                            size="small"
-                            dataSource={repeats[name]}
-                            renderItem={(m) => (
-                              <List.Item>
-                                <Space wrap>
-                                  <a href={`#/cases/${caseNumber(m.case)}`}>{caseNumber(m.case)}</a>
-                                  <span>{m.subject}</span>
-                                  <Tag>{states[m.state] || m.state}</Tag>
-                                  <span>{fmtDate(m.receiveTime)}</span>
-                                  {m.sameMatter && <Tag color="orange">同一事项，登记后将标记为重复信访</Tag>}
-                                  {m.final && <Tag color="red">已三级终结</Tag>}
-                                </Space>
-                              </List.Item>
+                          <>
+                            {repeats[name].repeatOf && (
+                              <p data-testid="repeat-of">
+                                登记后将标记为 <a href={`#/cases/${caseNumber(repeats[name].repeatOf)}`}>{caseNumber(repeats[name].repeatOf)}</a> 的重复信访
+                              </p>
                             )}
-                          />
+                            <List
+                              size="small"
+                              dataSource={repeats[name].matches}
+                              renderItem={(m) => (
+                                <List.Item>
+                                  <Space wrap>
+                                    <a href={`#/cases/${caseNumber(m.case)}`}>{caseNumber(m.case)}</a>
+                                    <span>{m.subject}</span>
+                                    <Tag>{states[m.state] || m.state}</Tag>
+                                    <span>{fmtDate(m.receiveTime)}</span>
+                                    {m.sameMatter && <Tag color="orange">同一事项</Tag>}
+                                    {m.final && <Tag color="red">已三级终结</Tag>}
+                                  </Space>
+                                </List.Item>
+                              )}
+                            />
+                            {repeats[name].next && (
+                              <Button size="small" onClick={() => lookup(name, repeats[name])}>
+                                更多
+                              </Button>
+                            )}
+                          </>
                         }
                         style={{ marginBottom: 12 }}
                       />
