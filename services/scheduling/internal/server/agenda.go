@@ -67,14 +67,13 @@ func (s *Server) agenda(ctx context.Context, name, fromDate, toDate string) ([]*
 		items = append(items, &schedulingv1.AgendaItem{Kind: "appointment", Title: a.LeaderTitle + a.Leader + " 约访 " + a.CaseNumber + "（" + a.Place + "）",
 			StartTime: timestamppb.New(a.StartTime), Resource: "appointments/" + strconv.FormatInt(a.ID, 10)})
 	}
-	cs, err := s.Store.ForOffice(ctx, o.ID, 0, 1000)
+	// The deadlines of the range alone: reading every open clock (capped at
+	// 1,000) and filtering here lost a busy office's later deadlines.
+	cs, err := s.Store.DueBetween(ctx, o.ID, from, to)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range cs {
-		if c.DueDate.Before(from) || c.DueDate.After(to) {
-			continue
-		}
 		d := deadline(c)
 		items = append(items, &schedulingv1.AgendaItem{Kind: "deadline", Title: clockTitles[d.GetKind()] + "期限 " + c.CaseNumber,
 			StartTime: d.GetDueTime(), Resource: names.Case(c.CaseNumber)})

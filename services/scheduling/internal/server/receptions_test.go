@@ -255,3 +255,27 @@ func TestAppointmentsAndAgenda(t *testing.T) {
 		t.Errorf("another office's agenda: %v", err)
 	}
 }
+
+// TestAgendaOfABusyOffice: an office holding more open deadlines than the
+// agenda shows (1,500 due before the range) still sees the one in it; the
+// agenda reads the range, not everything the office holds open.
+func TestAgendaOfABusyOffice(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t)
+	ctx := context.Background()
+	if _, err := s.Store.Pool.Exec(ctx, `INSERT INTO clocks (case_number, kind, county, township, office, supervised,
+		start_time, due_date, remind_on, provisional, rule)
+		SELECT '330421-2026-' || lpad(n::text, 6, '0'), 2, '330421', '330421102', '330421.rsj', true,
+			'2026-10-01 09:00+08', CASE WHEN n <= 1500 THEN date '2026-11-30' ELSE date '2027-01-15' END, date '2026-11-25', false, 'test'
+		FROM generate_series(1, 1501) n`); err != nil {
+		t.Fatal(err)
+	}
+	ag, err := s.GetOfficeAgenda(authtest.As(t, "demo-rsj"), &schedulingv1.GetOfficeAgendaRequest{
+		Name: "offices/330421.rsj/agenda", FromDate: "2027-01-01", ToDate: "2027-01-31"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ag.GetItems()) != 1 || ag.GetItems()[0].GetResource() != "cases/330421-2026-001501" {
+		t.Errorf("the agenda of January holds %d items (%v), want the one deadline due then", len(ag.GetItems()), ag.GetItems())
+	}
+}

@@ -172,6 +172,20 @@ func (s *Store) ForOffice(ctx context.Context, office string, offset int64, limi
 	return scanClocks(rows)
 }
 
+// DueBetween returns the running clocks an office must meet whose last day
+// is from..to (dates in China), soonest first: one range of the
+// clocks_office index, so an office's agenda costs what it shows, not what
+// it holds open.
+func (s *Store) DueBetween(ctx context.Context, office string, from, to time.Time) ([]*Clock, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+clockColumns+` FROM clocks WHERE office = $1 AND stop_time IS NULL
+		AND due_date BETWEEN $2::date AND $3::date ORDER BY due_date, case_number, kind`,
+		office, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return nil, fmt.Errorf("store.DueBetween: %w", err)
+	}
+	return scanClocks(rows)
+}
+
 // Running returns every running clock (to recompute after the calendar
 // changes).
 func (s *Store) Running(ctx context.Context, tx pgx.Tx) ([]*Clock, error) {
