@@ -8,11 +8,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/jackc/pgx/v5"
 	assignmentv1 "github.com/tongban/tongban/proto/tongban/assignment/v1"
 	intakev1 "github.com/tongban/tongban/proto/tongban/intake/v1"
 	"github.com/tongban/tongban/services/county/names"
 	"github.com/tongban/tongban/services/intake/internal/store"
 	"github.com/tongban/tongban/services/platform/fault"
+	"github.com/tongban/tongban/services/platform/pgdb"
 )
 
 // ProgressMethod is GetCaseProgress's full name: a public method (no
@@ -39,23 +41,33 @@ func (s *Server) GetCaseProgress(ctx context.Context, req *intakev1.GetCaseProgr
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var failures int
-	if err := s.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM progress_failures
-		WHERE case_number = $1 AND at > now() - $2::interval`, num, progressWindow).Scan(&failures); err != nil {
-		return nil, fault.Hide(err)
-	}
-	if failures >= maxProgressFailures {
-		return nil, fault.New(fault.ResourceExhausted, "TOO_MANY_ATTEMPTS",
-			"too many wrong query codes for this case: try again in 15 minutes")
-	}
+	// The count, the code's check and a wrong code's record under the
+	// case number's lock: otherwise guesses sent at once all pass the count.
+	// The case is read first, on its own connection: a transaction waiting
+	// for the lock holds one, and the holder must not need another.
 	c, err := s.Store.GetWithoutIdentity(ctx, num)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fault.Hide(err)
 	}
-	if err != nil || !s.Store.QueryCodeMatches(c, code) {
-		if _, err := s.Store.Pool.Exec(ctx, `INSERT INTO progress_failures (case_number) VALUES ($1)`, num); err != nil {
-			return nil, fault.Hide(err)
+	wrong := err != nil || !s.Store.QueryCodeMatches(c, code)
+	var locked bool
+	err = pgdb.InTx(ctx, s.Store.Pool, func(tx pgx.Tx) error {
+		failures, err := s.Store.LockProgress(ctx, tx, num, progressWindow)
+		if err != nil {
+			return err
 		}
+		if locked = failures >= maxProgressFailures; locked || !wrong {
+			return nil
+		}
+		return s.Store.RecordProgressFailure(ctx, tx, num, progressWindow)
+	})
+	switch {
+	case err != nil:
+		return nil, fault.Hide(err)
+	case locked:
+		return nil, fault.New(fault.ResourceExhausted, "TOO_MANY_ATTEMPTS",
+			"too many wrong query codes for this case: try again in 15 minutes")
+	case wrong:
 		// A missing case and a wrong code answer alike.
 		return nil, fault.New(fault.NotFound, "CASE_NOT_FOUND", "no case with this number and query code")
 	}

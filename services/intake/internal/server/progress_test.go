@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -145,5 +146,58 @@ func TestQueryCodeAtRest(t *testing.T) {
 	}
 	if got, err := s.GetCase(authtest.As(t, "demo-dayun"), &intakev1.GetCaseRequest{Name: legacy.GetCase().GetName()}); err != nil || got.GetCase().GetQueryCode() != "" {
 		t.Errorf("a legacy code, known only as a hash, shown as %q (%v)", got.GetCase().GetQueryCode(), err)
+	}
+}
+
+// TestProgressLockoutHoldsUnderConcurrency: twenty wrong codes sent at once
+// for one case get five NOT_FOUND and fifteen RESOURCE_EXHAUSTED; another
+// case's lookup is not locked; failures older than the window are pruned
+// as new ones are recorded.
+func TestProgressLockoutHoldsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	ctx := context.Background()
+	var made []*intakev1.Case
+	for range 2 {
+		created, err := s.CreateCase(authtest.As(t, "demo-dayun"), &intakev1.CreateCaseRequest{Case: validCase()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, created.GetCase())
+	}
+	c, other := made[0], made[1]
+	wrong := "00000000"
+	if c.GetQueryCode() == wrong {
+		wrong = "11111111"
+	}
+	var mu sync.Mutex
+	got := map[codes.Code]int{}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			_, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: c.GetName(), QueryCode: wrong})
+			mu.Lock()
+			got[rpcerr.Code(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if got[codes.NotFound] != maxProgressFailures || got[codes.ResourceExhausted] != 20-maxProgressFailures {
+		t.Errorf("twenty wrong codes at once: %v, want %d NOT_FOUND and the rest RESOURCE_EXHAUSTED", got, maxProgressFailures)
+	}
+	if _, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: other.GetName(), QueryCode: other.GetQueryCode()}); err != nil {
+		t.Errorf("another case's lookup: %v", err)
+	}
+
+	if _, err := s.Store.Pool.Exec(ctx, `INSERT INTO progress_failures (case_number, at)
+		SELECT '330421-2026-' || lpad(n::text, 6, '0'), now() - interval '1 hour' FROM generate_series(100, 139) n`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetCaseProgress(ctx, &intakev1.GetCaseProgressRequest{Name: other.GetName(), QueryCode: wrong}); rpcerr.Code(err) != codes.NotFound {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	var old int
+	if err := s.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM progress_failures WHERE at < now() - interval '15 minutes'`).Scan(&old); err != nil || old != 40-16 {
+		t.Errorf("%d failures older than the window after one more (%v), want %d", old, err, 40-16)
 	}
 }
