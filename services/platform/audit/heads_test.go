@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -451,15 +452,23 @@ func TestHeadSigner(t *testing.T) {
 		if err := os.WriteFile(notDir, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var logs bytes.Buffer
-		runCtx, cancel := context.WithTimeout(logging.WithLogger(ctx, logging.New(&logs, "info")), 100*time.Millisecond)
+		// Stopped once two ticks have failed (not after a fixed time: a
+		// loaded machine may not tick twice in 100 ms), or after 30 s.
+		logs := &lockedBuffer{}
+		runCtx, cancel := context.WithTimeout(logging.WithLogger(ctx, logging.New(logs, "info")), 30*time.Second)
 		defer cancel()
+		go func() {
+			for runCtx.Err() == nil && strings.Count(logs.String(), "audit heads not signed") < 2 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+		}()
 		s := &audit.HeadSigner{Pool: pool, Service: "audited", Key: key, Dir: notDir, Every: 10 * time.Millisecond}
 		if err := s.Run(runCtx); err != nil {
 			t.Fatalf("run: %v", err)
 		}
 		if n := strings.Count(logs.String(), "audit heads not signed"); n < 2 {
-			t.Errorf("%d failures logged, want one a tick: %s", n, logs.String())
+			t.Errorf("%d failures logged in 30 s, want one a tick: %s", n, logs.String())
 		}
 	})
 	t.Run("run_misconfigured", func(t *testing.T) {
@@ -513,4 +522,22 @@ func TestParseKeys(t *testing.T) {
 			t.Errorf("ParsePublicKeys(%q) accepted", in)
 		}
 	}
+}
+
+// lockedBuffer is a log sink the test reads while the signer writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
